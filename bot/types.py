@@ -1,0 +1,70 @@
+"""The contract between the pipeline and every bot engine.
+
+An engine turns one customer message (plus what it remembers of the conversation) into a
+`BotTurn`. The pipeline never looks inside an engine: it only stores and sends what the turn
+says, so engines (`embedded`, later `rasa` and `llm`) can be swapped or chained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+class Decision(StrEnum):
+    ANSWER = "answer"
+    HANDOFF = "handoff"
+
+
+class HandoffReason(StrEnum):
+    CUSTOMER_ASKED = "customer_asked"  # a `human_handoff` intent
+    OUT_OF_SCOPE = "out_of_scope"  # an `out_of_scope` intent (Rasa's convention)
+    LOW_CONFIDENCE = "low_confidence"  # below the handoff threshold
+    REPEATED_FALLBACK = "repeated_fallback"  # the bot asked to rephrase and still did not understand
+    BOT_ERROR = "bot_error"  # any engine failure: the customer is never left alone
+    POLICY = "policy"  # an admin/agent rule said so
+
+
+@dataclass(frozen=True)
+class IntentScore:
+    name: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class BotTurn:
+    """What the bot made of one customer message."""
+
+    decision: Decision
+    replies: tuple[str, ...]
+    intent: str | None
+    confidence: float
+    ranking: tuple[IntentScore, ...] = ()
+    reason: HandoffReason | None = None
+    engine: str = "embedded"
+    model_version: str | None = None
+    # A short account of what the bot tried, for the agent who takes over.
+    summary: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.decision is Decision.HANDOFF) != (self.reason is not None):
+            raise ValueError("a handoff needs a reason, and only a handoff has one")
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """What an engine may know of the conversation besides the message itself."""
+
+    conversation_id: str
+    # How many bot turns in a row, just before this one, were fallbacks ("please rephrase").
+    consecutive_fallbacks: int = 0
+    history: tuple[tuple[str, str], ...] = field(default=())  # (sender_type, text), oldest first
+
+
+class Engine(Protocol):
+    name: str
+
+    def turn(self, text: str, context: TurnContext) -> BotTurn:
+        """Answer or hand off. May raise: the pipeline turns any exception into a `bot_error` handoff."""
+        ...

@@ -1,0 +1,111 @@
+"""Configuration, read once from the environment (and `.env`).
+
+Plain data with no Flask in it, so the CLI, workers, the bot and the web app all read the same
+values. Every knob is a `PARLEY_*` variable, plus the conventional `DATABASE_URL` and `REDIS_URL`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_dir: Path
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    bot_engines: tuple[str, ...] = ("embedded",)
+    # Below this confidence the bot asks the customer to rephrase ...
+    bot_fallback_threshold: float = 0.5
+    # ... and below this one it hands off at once (reason `low_confidence`).
+    bot_handoff_threshold: float = 0.2
+    # How many "please rephrase" turns in a row before handing off (`repeated_fallback`).
+    bot_fallback_attempts: int = 1
+    max_message_length: int = 4096
+    # Origins allowed to open the customer-facing /webchat socket ("*" = any site may embed the widget).
+    widget_origins: tuple[str, ...] = ("*",)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def models_dir(self) -> Path:
+        return self.instance_dir / "models"
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, *, load_dotenv: bool = True) -> Settings:
+        if env is None:
+            if load_dotenv:
+                try:
+                    from dotenv import load_dotenv as _load
+
+                    _load(override=False)
+                except ImportError:  # pragma: no cover - python-dotenv is a dependency
+                    pass
+            env = dict(os.environ)
+        instance = Path(env.get("PARLEY_INSTANCE") or "instance").resolve()
+        data = Path(env.get("PARLEY_DATA") or "data").resolve()
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'parley.db'}"
+        if database_url.startswith("postgres://"):  # Heroku-style alias
+            database_url = "postgresql://" + database_url[len("postgres://") :]
+        if database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+        engines = tuple(
+            e.strip() for e in (env.get("PARLEY_BOT_ENGINES") or "embedded").split(",") if e.strip()
+        )
+        origins = tuple(
+            o.strip() for o in (env.get("PARLEY_WIDGET_ORIGINS") or "*").split(",") if o.strip()
+        )
+        return cls(
+            instance_dir=instance,
+            data_dir=data,
+            database_url=database_url,
+            redis_url=env.get("REDIS_URL") or None,
+            secret_key=env.get("PARLEY_SECRET_KEY") or _instance_secret(instance),
+            bot_engines=engines or ("embedded",),
+            bot_fallback_threshold=_float(env, "PARLEY_BOT_FALLBACK_THRESHOLD", 0.5),
+            bot_handoff_threshold=_float(env, "PARLEY_BOT_HANDOFF_THRESHOLD", 0.2),
+            bot_fallback_attempts=_int(env, "PARLEY_BOT_FALLBACK_ATTEMPTS", 1),
+            max_message_length=_int(env, "PARLEY_MAX_MESSAGE_LENGTH", 4096),
+            widget_origins=origins,
+        )
+
+
+def _instance_secret(instance: Path) -> str:
+    """A per-installation secret, made once and kept in the instance folder (mode 600)."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
