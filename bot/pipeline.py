@@ -1,0 +1,178 @@
+"""Answer first, escalate when needed: runs the bot on a conversation's new customer messages.
+
+The pipeline is driven by a conversation id, not a message: it handles every customer message
+after the conversation's `bot_cursor`, oldest first, one conversation at a time. A job that runs
+twice, or late, or after a crash, therefore does the right thing (nothing answered twice, nothing
+left behind). Engines run outside any database transaction; before storing a turn the pipeline
+checks again that the bot still owns the conversation, so a human who took over meanwhile is
+never talked over.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.types import BotTurn, Decision, Engine, HandoffReason, TurnContext
+from models.actions import do_handoff, do_send_bot_reply
+from models.db import Database
+from models.events import BotTyping
+from models.schema import Conversation, Message, Owner, SenderType, Status
+
+log = logging.getLogger(__name__)
+
+BOT_ERROR_REPLY = (
+    "Sorry, something went wrong on my side. I'm connecting you with a member of our team; "
+    "someone will reply here shortly."
+)
+# Handoffs that end the chain; any other handoff lets the next stage (e.g. the LLM agent) try.
+FINAL_REASONS = frozenset({HandoffReason.CUSTOMER_ASKED, HandoffReason.BOT_ERROR, HandoffReason.POLICY})
+HISTORY_TURNS = 10
+
+
+@dataclass(frozen=True)
+class _Pending:
+    message_id: int
+    text: str
+    context: TurnContext
+    contact_id: int
+
+
+class _StripedLocks:
+    """Bounded per-conversation locks: conversations that share a stripe just wait a little."""
+
+    def __init__(self, stripes: int = 256) -> None:
+        self._locks = [threading.Lock() for _ in range(stripes)]
+
+    def for_id(self, key: int) -> threading.Lock:
+        return self._locks[key % len(self._locks)]
+
+
+class BotPipeline:
+    def __init__(self, db: Database, engines: Sequence[Engine]) -> None:
+        if not engines:
+            raise ValueError("the bot pipeline needs at least one engine")
+        self.db = db
+        self.engines = list(engines)
+        self._locks = _StripedLocks()
+
+    def process(self, conversation_id: int) -> int:
+        """Handle every unhandled customer message of one conversation. Returns how many were answered."""
+        handled = 0
+        with self._locks.for_id(conversation_id):
+            while True:
+                pending = self._next_pending(conversation_id)
+                if pending is None:
+                    return handled
+                self.db.bus.publish(BotTyping(conversation_id, pending.contact_id, True))
+                try:
+                    turn = self.run_engines(pending.text, pending.context)
+                    stored = self._store(conversation_id, pending.message_id, turn)
+                finally:
+                    self.db.bus.publish(BotTyping(conversation_id, pending.contact_id, False))
+                handled += int(stored)
+
+    def run_engines(self, text: str, context: TurnContext) -> BotTurn:
+        """Each stage in order; a non-final handoff passes the message to the next stage."""
+        turn: BotTurn | None = None
+        for engine in self.engines:
+            started = time.perf_counter()
+            try:
+                turn = engine.turn(text, context)
+            except Exception as exc:  # any engine failure must end with a person, never silence
+                log.exception("bot engine %s failed", getattr(engine, "name", engine))
+                return _error_turn(engine, exc)
+            log.debug("engine %s took %.1f ms", engine.name, (time.perf_counter() - started) * 1000)
+            if turn.decision is Decision.ANSWER or turn.reason in FINAL_REASONS:
+                return turn
+        assert turn is not None
+        return turn
+
+    def _next_pending(self, conversation_id: int) -> _Pending | None:
+        with self.db.transaction() as session:
+            conv = session.get(Conversation, conversation_id, with_for_update=True)
+            if conv is None:
+                return None
+            nxt = session.scalar(
+                select(Message).where(Message.conversation_id == conv.id,
+                                      Message.sender_type == SenderType.CONTACT.value,
+                                      Message.id > conv.bot_cursor)
+                .order_by(Message.id).limit(1))
+            if nxt is None:
+                return None
+            if conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
+                # Mechanically silent while a human owns it: skip past everything said so far.
+                conv.bot_cursor = _last_customer_message_id(session, conv.id)
+                return None
+            context = TurnContext(conversation_id=conv.public_id,
+                                  consecutive_fallbacks=conv.bot_fallbacks,
+                                  history=_history(session, conv.id, nxt.id))
+            return _Pending(nxt.id, nxt.text, context, conv.contact_id)
+
+    def _store(self, conversation_id: int, message_id: int, turn: BotTurn) -> bool:
+        with self.db.transaction() as session:
+            conv = session.get(Conversation, conversation_id, with_for_update=True)
+            if conv is None:
+                return False
+            if conv.bot_cursor >= message_id:
+                return False  # another worker handled it meanwhile
+            conv.bot_cursor = message_id
+            if conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
+                return False  # a human took over while the bot was thinking
+            for reply in turn.replies:
+                do_send_bot_reply(session, conv, reply, intent=turn.intent, confidence=turn.confidence,
+                                  decision=turn.decision.value,
+                                  reason=turn.reason.value if turn.reason else None)
+            if turn.decision is Decision.HANDOFF:
+                assert turn.reason is not None
+                do_handoff(session, conv, reason=turn.reason.value, intent=turn.intent,
+                           confidence=turn.confidence,
+                           ranking=[{"name": s.name, "confidence": s.confidence} for s in turn.ranking],
+                           summary=turn.summary, engine=turn.engine, trigger_message_id=message_id)
+            elif turn.intent == "nlu_fallback":
+                conv.bot_fallbacks += 1
+            else:
+                conv.bot_fallbacks = 0
+            return True
+
+    def pending_conversation_ids(self) -> list[int]:
+        """Bot-owned open conversations with customer messages the bot has not handled (after a crash)."""
+        with self.db.session() as session:
+            stmt = (
+                select(Conversation.id)
+                .join(Message, Message.conversation_id == Conversation.id)
+                .where(Conversation.status == Status.OPEN.value, Conversation.owner == Owner.BOT.value,
+                       Message.sender_type == SenderType.CONTACT.value,
+                       Message.id > Conversation.bot_cursor)
+                .distinct()
+            )
+            return list(session.scalars(stmt))
+
+
+def _last_customer_message_id(session: Session, conversation_id: int) -> int:
+    return session.scalar(
+        select(func.coalesce(func.max(Message.id), 0)).where(
+            Message.conversation_id == conversation_id, Message.sender_type == SenderType.CONTACT.value)
+    ) or 0
+
+
+def _history(session: Session, conversation_id: int, before_id: int) -> tuple[tuple[str, str], ...]:
+    rows = session.execute(
+        select(Message.sender_type, Message.text)
+        .where(Message.conversation_id == conversation_id, Message.id < before_id,
+               Message.private.is_(False))
+        .order_by(Message.id.desc()).limit(HISTORY_TURNS)
+    ).all()
+    return tuple((r[0], r[1]) for r in reversed(rows))
+
+
+def _error_turn(engine: Engine, exc: Exception) -> BotTurn:
+    return BotTurn(decision=Decision.HANDOFF, replies=(BOT_ERROR_REPLY,), intent=None, confidence=0.0,
+                   reason=HandoffReason.BOT_ERROR, engine=getattr(engine, "name", "unknown"),
+                   summary=f"The bot engine failed ({type(exc).__name__}); no answer was given.")

@@ -1,0 +1,53 @@
+"""The webchat channel's framework-free core: visitor identity and the customer-facing message shape.
+
+A visitor is identified by a random id that only the server makes, handed to the browser inside a
+signed token. A client can keep and replay its own token, but cannot make up or guess anyone else's.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+CHANNEL = "webchat"
+_SALT = "parley.webchat.visitor"
+
+
+@dataclass(frozen=True)
+class Visitor:
+    visitor_id: str
+    token: str
+
+
+class VisitorTokens:
+    def __init__(self, secret_key: str) -> None:
+        self._serializer = URLSafeSerializer(secret_key, salt=_SALT)
+
+    def issue(self) -> Visitor:
+        visitor_id = "v_" + secrets.token_urlsafe(16)
+        return Visitor(visitor_id, self._serializer.dumps(visitor_id))
+
+    def verify(self, token: Any) -> Visitor | None:
+        if not isinstance(token, str) or not token or len(token) > 512:
+            return None
+        try:
+            visitor_id = self._serializer.loads(token)
+        except BadSignature:
+            return None
+        if not isinstance(visitor_id, str) or not visitor_id.startswith("v_"):
+            return None
+        return Visitor(visitor_id, token)
+
+
+def visitor_display_name(visitor_id: str) -> str:
+    return f"Visitor {visitor_id[2:6]}"
+
+
+def customer_message(*, id: int, conversation_id: str, sender_type: str, text: str,
+                     created_at: str) -> dict[str, Any]:
+    """What a customer's browser receives: never private notes, never the bot's internals."""
+    return {"id": id, "conversation_id": conversation_id, "sender_type": sender_type, "text": text,
+            "created_at": created_at}

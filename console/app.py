@@ -1,0 +1,107 @@
+"""The application factory: one Flask app with the console, the REST API and both socket namespaces."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from bot.pipeline import BotPipeline
+from bot.types import Engine
+from connectors.webchat import VisitorTokens
+from console import api, auth, pages
+from console.extensions import socketio
+from console.jobs import InlineJobs, Jobs, ThreadJobs
+from console.realtime import Broadcaster
+from console.services import Services
+from models.db import Database
+from models.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    ParleyError,
+    TooLong,
+)
+from models.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STATUS: list[tuple[type[ParleyError], int]] = [
+    (TooLong, 413), (InvalidInput, 400), (auth.Unauthorized, 401), (Forbidden, 403), (NotFound, 404),
+    (Conflict, 409), (InvalidState, 422),
+]
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "connect-src 'self' ws: wss:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'")
+
+
+def status_of(exc: ParleyError) -> int:
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def build_engines(settings: Settings) -> list[Engine]:
+    from bot.engines import build_engines as build
+
+    return build(settings)
+
+
+def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | None = None,
+               jobs: Jobs | None = None, testing: bool = False) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key, TESTING=testing, SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        MAX_CONTENT_LENGTH=1 * 1024 * 1024, JSON_SORT_KEYS=False,
+    )
+    db = Database(settings.database_url)
+    jobs = jobs or ThreadJobs()
+    pipeline = BotPipeline(db, list(engines) if engines is not None else build_engines(settings))
+    app.extensions["parley"] = Services(settings=settings, db=db, jobs=jobs, pipeline=pipeline,
+                                        visitors=VisitorTokens(settings.secret_key))
+    db.bus.subscribe(Broadcaster(db, jobs))
+
+    app.jinja_env.globals["csrf_token"] = auth.csrf_token
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
+    pages.register(app)
+    _error_handlers(app)
+
+    @app.after_request
+    def _headers(response: Any) -> Any:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", CSP)
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    import console.sockets  # noqa: F401  (registers the namespace handlers on `socketio`)
+
+    socketio.init_app(
+        app, async_mode="threading", message_queue=settings.redis_url,
+        cors_allowed_origins=list(settings.widget_origins) if settings.widget_origins != ("*",) else "*",
+        max_http_buffer_size=64 * 1024, ping_interval=20, ping_timeout=20,
+    )
+    return app
+
+
+def _error_handlers(app: Flask) -> None:
+    @app.errorhandler(ParleyError)
+    def _parley_error(exc: ParleyError) -> Any:
+        return jsonify({"error": {"code": exc.code, "message": exc.message}}), status_of(exc)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        if request.path.startswith("/api/"):
+            code = (exc.name or "error").lower().replace(" ", "_")
+            return jsonify({"error": {"code": code, "message": exc.description or exc.name}}), exc.code
+        return exc

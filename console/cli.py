@@ -1,0 +1,112 @@
+"""`parley`: run the server, migrate, manage users, train and evaluate the bot."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from models.db import Database
+from models.errors import ParleyError
+from models.settings import Settings
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+@click.group(help="Parley: a chatbot-first conversation platform.")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def main(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command(help="Migrate, train the bot if its data changed, and serve everything in one process.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def run(host: str, port: int) -> None:
+    from console.runtime import serve
+
+    serve(_settings(), host=host, port=port)
+
+
+@main.group(help="Database schema.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Apply the migrations (to the latest schema by default).")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    from models.migrate import current_revision, upgrade
+
+    database = Database(_settings().database_url)
+    upgrade(database.engine, revision)
+    click.echo(f"database at revision {current_revision(database.engine)}")
+
+
+@main.group(help="Users and API tokens.")
+def user() -> None:
+    pass
+
+
+@user.command("create", help="Create a user (in the default team unless --team names another).")
+@click.option("--email", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=False)
+@click.option("--role", type=click.Choice(["admin", "supervisor", "agent"]), default="agent", show_default=True)
+@click.option("--name", default=None)
+@click.option("--team", default=None, help="Team name (created if new).")
+def user_create(email: str, password: str, role: str, name: str | None, team: str | None) -> None:
+    from models.accounts import do_create_user
+
+    with _fail_cleanly():
+        db = _migrated_db()
+        with db.transaction() as s:
+            u = do_create_user(s, email=email, password=password, role=role, name=name, team_name=team)
+            click.echo(json.dumps({"id": u.id, "email": u.email, "role": u.role}))
+
+
+@user.command("token", help="Print a new API token for a user (use as 'Authorization: Bearer <token>').")
+@click.option("--email", required=True)
+def user_token(email: str) -> None:
+    from models.accounts import do_issue_token
+
+    with _fail_cleanly():
+        db = _migrated_db()
+        with db.transaction() as s:
+            click.echo(do_issue_token(s, email))
+
+
+def _migrated_db() -> Database:
+    from models.migrate import upgrade
+
+    database = Database(_settings().database_url)
+    upgrade(database.engine)
+    return database
+
+
+@contextmanager
+def _fail_cleanly() -> Iterator[None]:
+    """A mistake the user made is one line on stderr and exit 1, not a traceback."""
+    try:
+        yield
+    except ParleyError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+
+
+def _mount_bot() -> None:
+    from bot.cli import bot
+
+    main.add_command(bot)
+
+
+_mount_bot()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Inbox queries and counters: the one source of truth for lists, tiles, badges and the tab title.
+
+Every number is computed from messages and assignments as they are, never kept in a counter that
+could drift: "unreplied" is the customer messages after the last public human reply, "unread" the
+customer messages after the user's read mark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
+
+from models.schema import (
+    Assignment,
+    Contact,
+    Conversation,
+    HandoffPacket,
+    Message,
+    Owner,
+    ReadMark,
+    SenderType,
+    Status,
+    TeamMember,
+    User,
+)
+
+VIEWS = ("team", "mine", "bot")
+LIST_LIMIT = 100
+
+
+def iso(ts: datetime | None) -> str | None:
+    return ts.isoformat() if ts is not None else None
+
+
+def visible_to(user: User) -> ColumnElement[bool]:
+    if user.sees_all_teams:
+        return Conversation.id.is_not(None)
+    ids = user.team_ids
+    return Conversation.team_id.in_(ids) if ids else false()
+
+
+def assigned_to(user_id: int) -> ColumnElement[bool]:
+    return exists().where(Assignment.conversation_id == Conversation.id, Assignment.user_id == user_id)
+
+
+def _last_human_reply_id() -> Any:
+    m = aliased(Message)
+    return (
+        select(func.coalesce(func.max(m.id), 0))
+        .where(m.conversation_id == Conversation.id, m.sender_type == SenderType.AGENT.value,
+               m.private.is_(False))
+        .correlate(Conversation).scalar_subquery()
+    )
+
+
+def _read_mark_id(user_id: int) -> Any:
+    return (
+        select(func.coalesce(func.max(ReadMark.last_read_message_id), 0))
+        .where(ReadMark.conversation_id == Conversation.id, ReadMark.user_id == user_id)
+        .correlate(Conversation).scalar_subquery()
+    )
+
+
+def _human_open() -> ColumnElement[bool]:
+    return and_(Conversation.status == Status.OPEN.value, Conversation.owner == Owner.HUMAN.value)
+
+
+def _customer_messages() -> Select[tuple[int]]:
+    return (select(func.count(Message.id)).join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Message.sender_type == SenderType.CONTACT.value))
+
+
+def counters(session: Session, user: User) -> dict[str, int]:
+    vis = visible_to(user)
+    unreplied_q = _customer_messages().where(_human_open(), vis, Message.id > _last_human_reply_id())
+    return {
+        "unreplied": session.scalar(unreplied_q) or 0,
+        "my_unreplied": session.scalar(unreplied_q.where(assigned_to(user.id))) or 0,
+        "unassigned": session.scalar(
+            select(func.count(Conversation.id)).where(
+                _human_open(), vis, ~exists().where(Assignment.conversation_id == Conversation.id))) or 0,
+        "assigned_to_me": session.scalar(
+            select(func.count(Conversation.id)).where(
+                Conversation.status == Status.OPEN.value, assigned_to(user.id))) or 0,
+        "unread": session.scalar(
+            _customer_messages().where(_human_open(), vis, Message.id > _read_mark_id(user.id))) or 0,
+    }
+
+
+def list_conversations(session: Session, user: User, *, view: str, status: str,
+                       q: str | None = None, limit: int = LIST_LIMIT) -> list[Conversation]:
+    stmt = select(Conversation).where(visible_to(user), Conversation.status == status)
+    if view == "team":
+        stmt = stmt.where(Conversation.owner == Owner.HUMAN.value)
+    elif view == "mine":
+        stmt = stmt.where(assigned_to(user.id))
+    elif view == "bot":
+        stmt = stmt.where(Conversation.owner == Owner.BOT.value)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(
+            exists().where(Contact.id == Conversation.contact_id,
+                           or_(Contact.name.ilike(pattern, escape="\\"),
+                               Contact.email.ilike(pattern, escape="\\"))),
+            exists().where(Message.conversation_id == Conversation.id,
+                           Message.text.ilike(pattern, escape="\\")),
+        ))
+    stmt = (stmt.options(selectinload(Conversation.contact), selectinload(Conversation.team),
+                         selectinload(Conversation.assignments).selectinload(Assignment.user))
+            .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc()).limit(limit))
+    return list(session.scalars(stmt))
+
+
+def _per_conversation(session: Session, ids: Sequence[int], where: ColumnElement[bool]) -> dict[int, int]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Message.conversation_id, func.count(Message.id))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.conversation_id.in_(ids), Message.sender_type == SenderType.CONTACT.value, where)
+        .group_by(Message.conversation_id)
+    ).all()
+    return {cid: n for cid, n in rows}
+
+
+def unreplied_by_conversation(session: Session, ids: Sequence[int]) -> dict[int, int]:
+    return _per_conversation(session, ids, and_(_human_open(), Message.id > _last_human_reply_id()))
+
+
+def unread_by_conversation(session: Session, user: User, ids: Sequence[int]) -> dict[int, int]:
+    return _per_conversation(session, ids, and_(_human_open(), Message.id > _read_mark_id(user.id)))
+
+
+def last_messages(session: Session, ids: Sequence[int], *, include_private: bool) -> dict[int, Message]:
+    if not ids:
+        return {}
+    cond = [Message.conversation_id.in_(ids)]
+    if not include_private:
+        cond.append(Message.private.is_(False))
+    latest = (select(func.max(Message.id)).where(*cond).group_by(Message.conversation_id)).subquery()
+    return {m.conversation_id: m for m in session.scalars(select(Message).where(Message.id.in_(select(latest))))}
+
+
+def latest_packets(session: Session, ids: Sequence[int]) -> dict[int, HandoffPacket]:
+    if not ids:
+        return {}
+    latest = (select(func.max(HandoffPacket.id)).where(HandoffPacket.conversation_id.in_(ids))
+              .group_by(HandoffPacket.conversation_id)).subquery()
+    return {p.conversation_id: p
+            for p in session.scalars(select(HandoffPacket).where(HandoffPacket.id.in_(select(latest))))}
+
+
+def user_brief(user: User) -> dict[str, Any]:
+    return {"id": user.id, "name": user.name, "email": user.email}
+
+
+def packet_json(p: HandoffPacket | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {"reason": p.reason, "intent": p.intent, "confidence": p.confidence, "ranking": p.ranking,
+            "summary": p.summary, "engine": p.engine, "created_at": iso(p.created_at)}
+
+
+def message_json(m: Message, public_id: str) -> dict[str, Any]:
+    bot = None
+    if m.sender_type == SenderType.BOT.value:
+        bot = {"intent": m.bot_intent, "confidence": m.bot_confidence, "decision": m.bot_decision,
+               "reason": m.bot_reason}
+    author = {"id": m.author.id, "name": m.author.name} if m.author_id and m.author else None
+    return {"id": m.id, "conversation_id": public_id, "direction": m.direction, "sender_type": m.sender_type,
+            "author": author, "text": m.text, "private": m.private, "channel": m.channel,
+            "created_at": iso(m.created_at), "delivery_status": m.delivery_status, "bot": bot}
+
+
+def conversations_json(session: Session, user: User | None, convs: Sequence[Conversation]) -> list[dict[str, Any]]:
+    """Serialise conversations with their per-conversation figures, in a fixed number of queries.
+
+    With `user=None` (a broadcast to a room) the per-user `unread` figure is left out.
+    """
+    ids = [c.id for c in convs]
+    unreplied = unreplied_by_conversation(session, ids)
+    unread = unread_by_conversation(session, user, ids) if user is not None else None
+    lasts = last_messages(session, ids, include_private=True)
+    packets = latest_packets(session, ids)
+    out = []
+    for c in convs:
+        last = lasts.get(c.id)
+        item: dict[str, Any] = {
+            "id": c.public_id, "status": c.status, "owner": c.owner, "phase": c.phase,
+            "team": {"id": c.team.id, "name": c.team.name}, "channel": c.channel,
+            "contact": {"id": c.contact.id, "name": c.contact.name, "online": c.contact.online},
+            "assignees": [user_brief(a.user) for a in c.assignments],
+            "last_message": ({"text": last.text, "sender_type": last.sender_type, "private": last.private,
+                              "created_at": iso(last.created_at)} if last else None),
+            "unreplied": unreplied.get(c.id, 0),
+            "waiting_since": iso(c.waiting_since), "last_activity_at": iso(c.last_activity_at),
+            "created_at": iso(c.created_at), "closed_at": iso(c.closed_at),
+            "handoff": packet_json(packets.get(c.id)),
+        }
+        if unread is not None:
+            item["unread"] = unread.get(c.id, 0)
+        out.append(item)
+    return out
+
+
+def users_who_can_see(session: Session, team_id: int) -> list[User]:
+    member = exists().where(TeamMember.user_id == User.id, TeamMember.team_id == team_id)
+    return list(session.scalars(
+        select(User).options(selectinload(User.memberships))
+        .where(User.active.is_(True), or_(User.role.in_(("admin", "supervisor")), member))
+    ))

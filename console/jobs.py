@@ -1,0 +1,89 @@
+"""Background work behind one small interface.
+
+In-process threads by default; `InlineJobs` runs work at once (deterministic tests, one-shot CLI
+commands). A Redis-backed queue with separate worker processes can implement the same `submit`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Jobs(Protocol):
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None: ...
+
+    def shutdown(self, wait: bool = True) -> None: ...
+
+
+def _run_logged(fn: Callable[..., Any], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:  # a job's failure is logged; the work it left is picked up again at start
+        log.exception("background job %s%r failed", getattr(fn, "__qualname__", fn), args)
+
+
+class ThreadJobs:
+    def __init__(self, workers: int = 4) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parley-job")
+        self._pending: set[Future[None]] = set()
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        fut = self._pool.submit(_run_logged, fn, *args)
+        with self._lock:
+            self._pending.add(fut)
+        fut.add_done_callback(self._done)
+
+    def _done(self, fut: Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(fut)
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._pending
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait)
+
+
+class InlineJobs:
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        _run_logged(fn, *args)
+
+    def shutdown(self, wait: bool = True) -> None:
+        return None
+
+
+class Coalescer:
+    """Runs `fn(keys)` in the background for keys marked since the last run, at most one run queued.
+
+    A burst of 100 changes to one team's conversations costs one recount, not 100.
+    """
+
+    def __init__(self, jobs: Jobs, fn: Callable[[set[Any]], None]) -> None:
+        self._jobs = jobs
+        self._fn = fn
+        self._keys: set[Any] = set()
+        self._scheduled = False
+        self._lock = threading.Lock()
+
+    def mark(self, key: Any) -> None:
+        with self._lock:
+            self._keys.add(key)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._jobs.submit(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            keys, self._keys = self._keys, set()
+            self._scheduled = False
+        if keys:
+            self._fn(keys)

@@ -1,0 +1,121 @@
+"""The socket broadcaster: one listener on the event bus, turning committed changes into emits.
+
+Rooms on `/console`: `user:<id>` (counters), `team:<id>` (agents of that team), `all` (admins and
+supervisors). A user is in `all` or in their team rooms, never both, so nobody hears an event twice.
+On `/webchat` each customer's sockets share `contact:<id>`. With REDIS_URL, Flask-SocketIO carries
+every emit through Redis, so it reaches sockets held by any process.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+
+from connectors.webchat import CHANNEL as WEBCHAT, customer_message
+from console import inbox
+from console.extensions import socketio
+from console.jobs import Coalescer, Jobs
+from models.db import Database
+from models.events import (
+    BotTyping,
+    ContactPresenceChanged,
+    ConversationEvent,
+    Event,
+    MessageCreated,
+)
+from models.schema import Assignment, Conversation, DeliveryStatus, Message, SenderType, Status
+
+log = logging.getLogger(__name__)
+
+CONSOLE = "/console"
+WEBCHAT_NS = "/webchat"
+
+
+def team_room(team_id: int) -> str:
+    return f"team:{team_id}"
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def contact_room(contact_id: int) -> str:
+    return f"contact:{contact_id}"
+
+
+ALL_ROOM = "all"
+
+
+def _to_console(event: str, payload: Any, team_id: int) -> None:
+    socketio.emit(event, payload, namespace=CONSOLE, to=team_room(team_id))
+    socketio.emit(event, payload, namespace=CONSOLE, to=ALL_ROOM)
+
+
+class Broadcaster:
+    def __init__(self, db: Database, jobs: Jobs) -> None:
+        self.db = db
+        self.jobs = jobs
+        self._counters = Coalescer(jobs, self._push_counters)
+
+    def __call__(self, evt: Event) -> None:
+        if isinstance(evt, BotTyping):
+            socketio.emit("typing", {"typing": evt.typing, "sender_type": "bot"},
+                          namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
+        elif isinstance(evt, ContactPresenceChanged):
+            self.jobs.submit(self._push_presence, evt.contact_id, evt.online)
+        elif isinstance(evt, ConversationEvent):
+            self.jobs.submit(self._push_conversation, evt)
+
+    def _push_conversation(self, evt: ConversationEvent) -> None:
+        with self.db.session() as s:
+            conv = s.scalar(select(Conversation).options(
+                selectinload(Conversation.contact), selectinload(Conversation.team),
+                selectinload(Conversation.assignments).selectinload(Assignment.user))
+                .where(Conversation.id == evt.conversation_id))
+            if conv is None:
+                return
+            if isinstance(evt, MessageCreated):
+                msg = s.scalar(select(Message).options(selectinload(Message.author))
+                               .where(Message.id == evt.message_id))
+                if msg is not None:
+                    _to_console("message", inbox.message_json(msg, conv.public_id), conv.team_id)
+                    self._to_customer(msg, conv)
+            _to_console("conversation", inbox.conversations_json(s, None, [conv])[0], conv.team_id)
+        self._counters.mark(evt.team_id)
+
+    def _to_customer(self, msg: Message, conv: Conversation) -> None:
+        if msg.private or msg.sender_type == SenderType.CONTACT.value:
+            return
+        if msg.channel != WEBCHAT:
+            return  # other channels send through their connectors' outbox
+        socketio.emit("message", customer_message(
+            id=msg.id, conversation_id=conv.public_id, sender_type=msg.sender_type, text=msg.text,
+            created_at=inbox.iso(msg.created_at) or ""), namespace=WEBCHAT_NS, to=contact_room(conv.contact_id))
+        if msg.delivery_status == DeliveryStatus.QUEUED.value:
+            with self.db.transaction() as s:
+                s.execute(update(Message).where(Message.id == msg.id,
+                                                Message.delivery_status == DeliveryStatus.QUEUED.value)
+                          .values(delivery_status=DeliveryStatus.SENT.value))
+
+    def _push_presence(self, contact_id: int, online: bool) -> None:
+        with self.db.session() as s:
+            team_ids = set(s.scalars(select(Conversation.team_id).where(
+                Conversation.contact_id == contact_id, Conversation.status == Status.OPEN.value)))
+        payload = {"contact_id": contact_id, "online": online}
+        for team_id in team_ids:
+            socketio.emit("presence", payload, namespace=CONSOLE, to=team_room(team_id))
+        socketio.emit("presence", payload, namespace=CONSOLE, to=ALL_ROOM)
+
+    def _push_counters(self, team_ids: set[int]) -> None:
+        with self.db.session() as s:
+            seen: set[int] = set()
+            for team_id in team_ids:
+                for user in inbox.users_who_can_see(s, team_id):
+                    if user.id in seen:
+                        continue
+                    seen.add(user.id)
+                    socketio.emit("counters", inbox.counters(s, user), namespace=CONSOLE,
+                                  to=user_room(user.id))

@@ -1,0 +1,158 @@
+"""Socket.IO handlers: thin adapters from socket events to actions (the logic lives in models/ and bot/)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import request
+from flask_socketio import emit, join_room
+from sqlalchemy import select
+
+from connectors.webchat import CHANNEL as WEBCHAT, Visitor, customer_message, visitor_display_name
+from console import inbox
+from console.auth import user_from_socket_auth
+from console.extensions import socketio
+from console.realtime import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
+from console.services import services
+from models import actions
+from models.errors import ParleyError
+from models.schema import Message
+
+log = logging.getLogger(__name__)
+
+
+class _VisitorSockets:
+    """Which visitor each socket of this process belongs to, for presence and message handling."""
+
+    def __init__(self) -> None:
+        self._by_sid: dict[str, Visitor] = {}
+        self._count: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, sid: str, visitor: Visitor) -> None:
+        with self._lock:
+            self._by_sid[sid] = visitor
+            self._count[visitor.visitor_id] += 1
+
+    def get(self, sid: str) -> Visitor | None:
+        return self._by_sid.get(sid)
+
+    def remove(self, sid: str) -> tuple[Visitor | None, bool]:
+        """Forget a socket; also say whether it was that visitor's last one here."""
+        with self._lock:
+            visitor = self._by_sid.pop(sid, None)
+            if visitor is None:
+                return None, False
+            self._count[visitor.visitor_id] -= 1
+            last = self._count[visitor.visitor_id] <= 0
+            if last:
+                del self._count[visitor.visitor_id]
+            return visitor, last
+
+
+visitors = _VisitorSockets()
+
+
+def _error(exc: ParleyError) -> dict[str, Any]:
+    return {"code": exc.code, "message": exc.message}
+
+
+# --- /webchat: customers ------------------------------------------------------------------------
+
+
+@socketio.on("connect", namespace=WEBCHAT_NS)
+def webchat_connect(auth: Any = None) -> None:
+    svc = services()
+    token = auth.get("token") if isinstance(auth, dict) else None
+    visitor = svc.visitors.verify(token) if token else None
+    if token and visitor is None:
+        emit("error", {"code": "bad_token", "message": "Your chat session was not recognised; "
+                                                        "a new one has started."})
+    visitor = visitor or svc.visitors.issue()
+    visitors.add(request.sid, visitor)  # type: ignore[attr-defined]
+    public_id, history = None, []
+    with svc.db.transaction() as s:
+        contact = actions.find_contact(s, WEBCHAT, visitor.visitor_id)
+        if contact is not None:
+            join_room(contact_room(contact.id))
+            actions.do_set_presence(s, contact, True)
+            conv = actions.open_conversation_of(s, contact)
+            if conv is not None:
+                public_id = conv.public_id
+                rows = s.scalars(select(Message).where(Message.conversation_id == conv.id,
+                                                       Message.private.is_(False)).order_by(Message.id))
+                history = [customer_message(id=m.id, conversation_id=conv.public_id,
+                                            sender_type=m.sender_type, text=m.text,
+                                            created_at=inbox.iso(m.created_at) or "") for m in rows]
+    emit("session", {"token": visitor.token, "conversation_id": public_id})
+    emit("history", {"conversation_id": public_id, "messages": history})
+
+
+@socketio.on("message", namespace=WEBCHAT_NS)
+def webchat_message(data: Any = None) -> dict[str, Any]:
+    svc = services()
+    visitor = visitors.get(request.sid)  # type: ignore[attr-defined]
+    try:
+        if visitor is None:
+            raise ParleyError("Reconnect to chat.", code="no_session")
+        if not isinstance(data, dict):
+            raise ParleyError("Send {\"text\": \"...\"}.", code="invalid")
+        text = actions.check_text(data.get("text"), svc.settings.max_message_length)
+        with svc.db.transaction() as s:
+            contact = actions.do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
+                                                        visitor_display_name(visitor.visitor_id))
+            actions.do_set_presence(s, contact, True)
+            ingested = actions.do_ingest_inbound(s, contact=contact, channel=WEBCHAT, text=text)
+            contact_id, conv_id = contact.id, ingested.conversation.id
+            reply = {"ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
+                     "created_at": inbox.iso(ingested.message.created_at)}
+    except ParleyError as exc:
+        emit("error", _error(exc))
+        return {"ok": False, "error": _error(exc)}
+    join_room(contact_room(contact_id))
+    svc.process_conversation(conv_id)
+    return reply
+
+
+@socketio.on("disconnect", namespace=WEBCHAT_NS)
+def webchat_disconnect(*_args: Any) -> None:
+    visitor, last = visitors.remove(request.sid)  # type: ignore[attr-defined]
+    if visitor is None or not last:
+        return
+    svc = services()
+    with svc.db.transaction() as s:
+        contact = actions.find_contact(s, WEBCHAT, visitor.visitor_id)
+        if contact is not None:
+            actions.do_set_presence(s, contact, False)
+
+
+# --- /console: agents ----------------------------------------------------------------------------
+
+
+def _same_origin() -> bool:
+    """Refuse cross-site sockets carrying an agent's cookie (the widget's CORS is for /webchat only)."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True
+    return urlsplit(origin).netloc == request.host
+
+
+@socketio.on("connect", namespace=CONSOLE)
+def console_connect(auth: Any = None) -> bool:
+    user = user_from_socket_auth(auth)
+    if user is None or (not (isinstance(auth, dict) and "token" in auth) and not _same_origin()):
+        return False
+    join_room(user_room(user.id))
+    if user.sees_all_teams:
+        join_room(ALL_ROOM)
+    else:
+        for team_id in user.team_ids:
+            join_room(team_room(team_id))
+    with services().db.session() as s:
+        emit("counters", inbox.counters(s, user))
+    return True
+
