@@ -46,11 +46,12 @@ def do_create_user(session: Session, *, email: str, password: str, role: str = "
         raise InvalidInput(f"The password must have at least {MIN_PASSWORD} characters.")
     if session.scalar(select(User).where(User.email == email)) is not None:
         raise Conflict(f"A user with the email {email} exists already.")
+    default = default_team(session)  # exists before any named team, so it stays the default
     user = User(email=email, name=name or email.split("@")[0].title(), role=role,
                 password_hash=generate_password_hash(password))
     session.add(user)
     session.flush()
-    team = _team_named(session, team_name) if team_name else default_team(session)
+    team = _team_named(session, team_name) if team_name else default
     do_add_member(session, team, user)
     audit(session, "user.created", user_id=user.id, email=email, role=role, team=team.name)
     return user

@@ -1,0 +1,42 @@
+# Everything installs into .venv from this repository's own files; every target is idempotent.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+PG_URL    ?= postgresql://postgres@127.0.0.1:5432/test
+REDIS_URL_CI ?= redis://127.0.0.1:6379/0
+
+.PHONY: install run test test-pg lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Parley needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+## Migrate, train the embedded bot if data/ changed, and serve on http://$(HOST):$(PORT)
+run: install
+	$(BIN)/parley run --host $(HOST) --port $(PORT)
+
+## The whole suite on the current settings (SQLite and in-process defaults unless DATABASE_URL/REDIS_URL)
+test: install
+	$(BIN)/python -m pytest
+
+## The same suite on the machine's PostgreSQL and Redis
+test-pg: install
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_CI) $(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m bench.webchat
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache *.egg-info
