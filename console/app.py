@@ -15,7 +15,7 @@ from bot.types import Engine
 from connectors.webchat import VisitorTokens
 from console import api, auth, pages
 from console.extensions import socketio
-from console.jobs import InlineJobs, Jobs, ThreadJobs
+from console.jobs import Jobs, ThreadJobs
 from console.realtime import Broadcaster
 from console.services import Services
 from models.db import Database
@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     import console.sockets  # noqa: F401  (registers the namespace handlers on `socketio`)
 
     socketio.init_app(
-        app, async_mode="threading", message_queue=settings.redis_url,
+        app, async_mode="threading", message_queue=settings.redis_url, channel=settings.socketio_channel,
         cors_allowed_origins=list(settings.widget_origins) if settings.widget_origins != ("*",) else "*",
         max_http_buffer_size=64 * 1024, ping_interval=20, ping_timeout=20,
     )

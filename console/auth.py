@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     g,
     redirect,
@@ -134,7 +133,7 @@ def login() -> Any:
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> Any:
     if not _csrf_ok(request.form.get("csrf_token")):
         abort(400)
     session.clear()

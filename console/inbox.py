@@ -69,7 +69,7 @@ def _human_open() -> ColumnElement[bool]:
     return and_(Conversation.status == Status.OPEN.value, Conversation.owner == Owner.HUMAN.value)
 
 
-def _customer_messages() -> Select[tuple[int]]:
+def _customer_messages() -> Select[Any]:
     return (select(func.count(Message.id)).join(Conversation, Conversation.id == Message.conversation_id)
             .where(Message.sender_type == SenderType.CONTACT.value))
 

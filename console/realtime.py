@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
-from connectors.webchat import CHANNEL as WEBCHAT, customer_message
+from connectors.webchat import CHANNEL as WEBCHAT
+from connectors.webchat import customer_message
 from console import inbox
 from console.extensions import socketio
 from console.jobs import Coalescer, Jobs

@@ -12,7 +12,8 @@ from flask import request
 from flask_socketio import emit, join_room
 from sqlalchemy import select
 
-from connectors.webchat import CHANNEL as WEBCHAT, Visitor, customer_message, visitor_display_name
+from connectors.webchat import CHANNEL as WEBCHAT
+from connectors.webchat import Visitor, customer_message, visitor_display_name
 from console import inbox
 from console.auth import user_from_socket_auth
 from console.extensions import socketio

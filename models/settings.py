@@ -50,6 +50,8 @@ class Settings:
     max_message_length: int = 4096
     # Origins allowed to open the customer-facing /webchat socket ("*" = any site may embed the widget).
     widget_origins: tuple[str, ...] = ("*",)
+    # The Redis pub/sub channel of the Socket.IO message queue (one per deployment sharing a Redis).
+    socketio_channel: str = "parley-socketio"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -95,6 +97,7 @@ class Settings:
             bot_fallback_attempts=_int(env, "PARLEY_BOT_FALLBACK_ATTEMPTS", 1),
             max_message_length=_int(env, "PARLEY_MAX_MESSAGE_LENGTH", 4096),
             widget_origins=origins,
+            socketio_channel=env.get("PARLEY_SOCKETIO_CHANNEL") or "parley-socketio",
         )
 
 
@@ -105,7 +108,14 @@ def _instance_secret(instance: Path) -> str:
         return path.read_text().strip()
     instance.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    tmp = instance / f".secret_key.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
+    try:
+        os.link(tmp, path)  # atomic, and fails if another process made one first
+    except FileExistsError:
+        key = path.read_text().strip()
+    finally:
+        tmp.unlink()
     return key

@@ -1,0 +1,1 @@
+"""The agent console: Flask app, REST API, realtime, pages."""
