@@ -63,7 +63,9 @@ class InlineJobs:
 class Coalescer:
     """Runs `fn(keys)` in the background for keys marked since the last run, at most one run queued.
 
-    A burst of 100 changes to one team's conversations costs one recount, not 100.
+    A burst of 100 changes to one team's conversations costs one recount, not 100. Runs never
+    overlap, and each reads the state as it is when it runs, so what listeners hear only moves
+    forward: a slow run can never publish an older state after a newer one.
     """
 
     def __init__(self, jobs: Jobs, fn: Callable[[set[Any]], None]) -> None:
@@ -72,6 +74,7 @@ class Coalescer:
         self._keys: set[Any] = set()
         self._scheduled = False
         self._lock = threading.Lock()
+        self._running = threading.Lock()
 
     def mark(self, key: Any) -> None:
         with self._lock:
@@ -82,8 +85,9 @@ class Coalescer:
         self._jobs.submit(self._drain)
 
     def _drain(self) -> None:
-        with self._lock:
-            keys, self._keys = self._keys, set()
-            self._scheduled = False
-        if keys:
-            self._fn(keys)
+        with self._running:
+            with self._lock:
+                keys, self._keys = self._keys, set()
+                self._scheduled = False
+            if keys:
+                self._fn(keys)

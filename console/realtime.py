@@ -56,9 +56,14 @@ def _to_console(event: str, payload: Any, team_id: int) -> None:
 
 
 class Broadcaster:
+    """Messages go out at once, in the committing thread, so they arrive in the order they were
+    stored (a conversation's commits are already serialised by the pipeline and row locks).
+    Conversation summaries and counters are recomputed in the background, coalesced."""
+
     def __init__(self, db: Database, jobs: Jobs) -> None:
         self.db = db
         self.jobs = jobs
+        self._conversations = Coalescer(jobs, self._push_conversations)
         self._counters = Coalescer(jobs, self._push_counters)
 
     def __call__(self, evt: Event) -> None:
@@ -68,38 +73,43 @@ class Broadcaster:
         elif isinstance(evt, ContactPresenceChanged):
             self.jobs.submit(self._push_presence, evt.contact_id, evt.online)
         elif isinstance(evt, ConversationEvent):
-            self.jobs.submit(self._push_conversation, evt)
+            if isinstance(evt, MessageCreated):
+                self._push_message(evt)
+            self._conversations.mark(evt.conversation_id)
+            self._counters.mark(evt.team_id)
 
-    def _push_conversation(self, evt: ConversationEvent) -> None:
+    def _push_message(self, evt: MessageCreated) -> None:
         with self.db.session() as s:
-            conv = s.scalar(select(Conversation).options(
+            row = s.execute(select(Message, Conversation.public_id)
+                            .join(Conversation, Conversation.id == Message.conversation_id)
+                            .options(selectinload(Message.author))
+                            .where(Message.id == evt.message_id)).first()
+            if row is None:
+                return
+            msg, public_id = row
+            _to_console("message", inbox.message_json(msg, public_id), evt.team_id)
+            if msg.private or msg.sender_type == SenderType.CONTACT.value or msg.channel != WEBCHAT:
+                return  # other channels send through their connectors' outbox
+            socketio.emit("message", customer_message(
+                id=msg.id, conversation_id=public_id, sender_type=msg.sender_type, text=msg.text,
+                created_at=inbox.iso(msg.created_at) or ""), namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
+        if msg.delivery_status == DeliveryStatus.QUEUED.value:
+            self.jobs.submit(self._mark_sent, msg.id)
+
+    def _mark_sent(self, message_id: int) -> None:
+        with self.db.transaction() as s:
+            s.execute(update(Message).where(Message.id == message_id,
+                                            Message.delivery_status == DeliveryStatus.QUEUED.value)
+                      .values(delivery_status=DeliveryStatus.SENT.value))
+
+    def _push_conversations(self, conversation_ids: set[int]) -> None:
+        with self.db.session() as s:
+            convs = list(s.scalars(select(Conversation).options(
                 selectinload(Conversation.contact), selectinload(Conversation.team),
                 selectinload(Conversation.assignments).selectinload(Assignment.user))
-                .where(Conversation.id == evt.conversation_id))
-            if conv is None:
-                return
-            if isinstance(evt, MessageCreated):
-                msg = s.scalar(select(Message).options(selectinload(Message.author))
-                               .where(Message.id == evt.message_id))
-                if msg is not None:
-                    _to_console("message", inbox.message_json(msg, conv.public_id), conv.team_id)
-                    self._to_customer(msg, conv)
-            _to_console("conversation", inbox.conversations_json(s, None, [conv])[0], conv.team_id)
-        self._counters.mark(evt.team_id)
-
-    def _to_customer(self, msg: Message, conv: Conversation) -> None:
-        if msg.private or msg.sender_type == SenderType.CONTACT.value:
-            return
-        if msg.channel != WEBCHAT:
-            return  # other channels send through their connectors' outbox
-        socketio.emit("message", customer_message(
-            id=msg.id, conversation_id=conv.public_id, sender_type=msg.sender_type, text=msg.text,
-            created_at=inbox.iso(msg.created_at) or ""), namespace=WEBCHAT_NS, to=contact_room(conv.contact_id))
-        if msg.delivery_status == DeliveryStatus.QUEUED.value:
-            with self.db.transaction() as s:
-                s.execute(update(Message).where(Message.id == msg.id,
-                                                Message.delivery_status == DeliveryStatus.QUEUED.value)
-                          .values(delivery_status=DeliveryStatus.SENT.value))
+                .where(Conversation.id.in_(conversation_ids))))
+            for conv, payload in zip(convs, inbox.conversations_json(s, None, convs), strict=True):
+                _to_console("conversation", payload, conv.team_id)
 
     def _push_presence(self, contact_id: int, online: bool) -> None:
         with self.db.session() as s:

@@ -1,0 +1,551 @@
+/* Parley webchat widget. Embed with one tag:
+ *
+ *   <script src="https://parley.example.com/widget/widget.js" defer></script>
+ *
+ * Optional attributes on that tag: data-color="#4f46e5" (accent), data-title="Chat with us".
+ * Everything renders inside an open Shadow DOM (window.ParleyWidget.root) so the host page's CSS
+ * and ours never meet. All message text is set with textContent.
+ */
+(function () {
+  "use strict";
+
+  if (window.ParleyWidget && window.ParleyWidget.root) return; // embedded twice: keep the first
+
+  var TOKEN_KEY = "parley_visitor_token";
+  var MAX_LEN = 4096;
+  var ACK_TIMEOUT_MS = 20000;
+  var TYPING_TIMEOUT_MS = 15000;
+
+  var script = document.currentScript;
+  if (!script || !script.src) {
+    // Inserted in an unusual way (some tag managers): find our own tag by its path.
+    var tags = document.querySelectorAll("script[src]");
+    for (var i = tags.length - 1; i >= 0; i--) {
+      if (/\/widget(\.min)?\.js(\?|#|$)/.test(tags[i].src)) { script = tags[i]; break; }
+    }
+  }
+  var origin;
+  try {
+    origin = new URL(script && script.src ? script.src : "/", window.location.href).origin;
+  } catch (e) {
+    origin = window.location.origin;
+  }
+  var accent = attr("data-color", /^#[0-9a-fA-F]{3,8}$/);
+  var title = attr("data-title", /^[^<>]{1,60}$/) || "Chat with us";
+
+  function attr(name, re) {
+    var v = script && script.getAttribute(name);
+    return v && re.test(v) ? v : null;
+  }
+
+  // ------------------------------------------------------------------ storage (may be blocked)
+  function getToken() {
+    try { return window.localStorage.getItem(TOKEN_KEY) || undefined; } catch (e) { return undefined; }
+  }
+  function setToken(t) {
+    try { if (t) window.localStorage.setItem(TOKEN_KEY, t); } catch (e) { /* private mode */ }
+  }
+
+  // ------------------------------------------------------------------ tiny DOM helpers
+  function h(tag, attrs) {
+    var el = document.createElement(tag);
+    if (attrs) {
+      for (var k in attrs) {
+        if (!Object.prototype.hasOwnProperty.call(attrs, k)) continue;
+        var v = attrs[k];
+        if (v === null || v === undefined || v === false) continue;
+        if (k === "class") el.className = v;
+        else el.setAttribute(k, v === true ? "" : String(v));
+      }
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c === null || c === undefined || c === false) continue;
+      el.appendChild(typeof c === "object" ? c : document.createTextNode(String(c)));
+    }
+    return el;
+  }
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  function icon(paths, size) {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", size || 24);
+    svg.setAttribute("height", size || 24);
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    paths.forEach(function (d) {
+      var p = document.createElementNS(SVG_NS, "path");
+      p.setAttribute("d", d);
+      p.setAttribute("fill", "currentColor");
+      svg.appendChild(p);
+    });
+    return svg;
+  }
+  var ICON_CHAT = ["M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-4.3 3.6A.75.75 0 0 1 3.5 21V18H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6.25a1.25 1.25 0 1 0 0 2.5 1.25 1.25 0 0 0 0-2.5zm5 0a1.25 1.25 0 1 0 0 2.5 1.25 1.25 0 0 0 0-2.5zm5 0a1.25 1.25 0 1 0 0 2.5 1.25 1.25 0 0 0 0-2.5z"];
+  var ICON_CLOSE = ["M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z"];
+  var ICON_SEND = ["M3.4 20.4 21.85 12.5a.55.55 0 0 0 0-1L3.4 3.6a.5.5 0 0 0-.7.6L5 11l9 1-9 1-2.3 6.8a.5.5 0 0 0 .7.6z"];
+  var ICON_DOWN = ["M7.4 8.6 12 13.2l4.6-4.6L18 10l-6 6-6-6z"];
+
+  function fmtClock(iso) {
+    var t = iso ? Date.parse(iso) : NaN;
+    if (isNaN(t)) return "";
+    return new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+  function charLen(s) { return Array.from(s).length; }
+
+  // ------------------------------------------------------------------ styles
+  var CSS = [
+    ":host { all: initial; }",
+    ":host { --pw-accent: " + (accent || "#4f46e5") + "; --pw-ink: #1c2230; --pw-muted: #6b7385; --pw-line: #e4e7ee;",
+    "  font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif; color: var(--pw-ink); }",
+    "*, *::before, *::after { box-sizing: border-box; }",
+    "[hidden] { display: none !important; }",
+    "button { font: inherit; color: inherit; cursor: pointer; }",
+    ".launcher { position: fixed; right: 20px; bottom: 20px; width: 58px; height: 58px; border-radius: 50%; border: 0;",
+    "  background: var(--pw-accent); color: #fff; display: grid; place-items: center; padding: 0;",
+    "  box-shadow: 0 6px 20px rgba(16,24,40,.25), 0 2px 6px rgba(16,24,40,.15); transition: transform .15s ease, box-shadow .15s ease; }",
+    ".launcher:hover { transform: scale(1.05); box-shadow: 0 8px 26px rgba(16,24,40,.3); }",
+    ".launcher:focus-visible { outline: 3px solid rgba(79,70,229,.45); outline-offset: 3px; }",
+    ".launcher .ic-close { display: none; }",
+    ".is-open .launcher .ic-chat { display: none; } .is-open .launcher .ic-close { display: block; }",
+    ".unread { position: absolute; top: -3px; right: -3px; min-width: 20px; height: 20px; padding: 0 6px; border-radius: 999px;",
+    "  background: #ef4444; color: #fff; font-size: 11px; font-weight: 700; display: grid; place-items: center; border: 2px solid #fff; }",
+    ".panel { position: fixed; right: 20px; bottom: 90px; width: 370px; height: min(600px, calc(100vh - 110px));",
+    "  background: #fff; border-radius: 16px; overflow: hidden; display: flex; flex-direction: column;",
+    "  box-shadow: 0 18px 50px rgba(16,24,40,.25), 0 3px 10px rgba(16,24,40,.12); border: 1px solid rgba(16,24,40,.06);",
+    "  transform-origin: bottom right; animation: pw-in .18s ease-out; }",
+    "@keyframes pw-in { from { opacity: 0; transform: translateY(10px) scale(.98); } to { opacity: 1; transform: none; } }",
+    ".head { background: var(--pw-accent); color: #fff; padding: 14px 14px 14px 16px; display: flex; align-items: center; gap: 12px; flex: 0 0 auto; }",
+    ".head-avatar { width: 38px; height: 38px; border-radius: 50%; background: rgba(255,255,255,.2); display: grid; place-items: center; flex: 0 0 auto; }",
+    ".head-text { flex: 1 1 auto; min-width: 0; }",
+    ".title { font-weight: 700; font-size: 15.5px; line-height: 1.2; }",
+    ".sub { font-size: 12.5px; opacity: .92; display: flex; align-items: center; gap: 6px; margin-top: 2px; }",
+    ".dot { width: 8px; height: 8px; border-radius: 50%; background: #cbd5e1; flex: 0 0 auto; }",
+    ".dot.on { background: #4ade80; box-shadow: 0 0 0 2px rgba(74,222,128,.3); }",
+    ".close { border: 0; background: transparent; color: #fff; width: 32px; height: 32px; border-radius: 8px; display: grid; place-items: center; padding: 0; }",
+    ".close:hover { background: rgba(255,255,255,.16); }",
+    ".body { flex: 1 1 auto; overflow-y: auto; padding: 14px 14px 6px; background: #f7f8fb; display: flex; flex-direction: column; gap: 2px; }",
+    ".welcome { align-self: center; text-align: center; color: var(--pw-muted); font-size: 13px; margin: 4px 10px 10px; max-width: 290px; }",
+    ".list { display: flex; flex-direction: column; gap: 2px; }",
+    ".msg { display: flex; flex-direction: column; max-width: 82%; margin-top: 6px; }",
+    ".msg.cont { margin-top: 0; }",
+    ".msg-contact { align-self: flex-end; align-items: flex-end; }",
+    ".msg-bot, .msg-agent { align-self: flex-start; align-items: flex-start; }",
+    ".msg-system { align-self: center; align-items: center; max-width: 90%; }",
+    ".who { font-size: 11.5px; color: var(--pw-muted); margin: 0 4px 2px; font-weight: 600; }",
+    ".bubble { padding: 8px 12px; border-radius: 16px; white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-word; }",
+    ".msg-contact .bubble { background: var(--pw-accent); color: #fff; border-bottom-right-radius: 5px; }",
+    ".msg-bot .bubble, .msg-agent .bubble { background: #fff; border: 1px solid var(--pw-line); border-bottom-left-radius: 5px; }",
+    ".msg-agent .bubble { border-color: #c7d2fe; }",
+    ".msg-system .bubble { background: transparent; color: var(--pw-muted); font-size: 12.5px; text-align: center; padding: 4px 8px; }",
+    ".meta { font-size: 11px; color: var(--pw-muted); margin: 2px 4px 0; }",
+    ".msg[data-status=pending] .bubble { opacity: .7; }",
+    ".msg[data-status=failed] .bubble { background: #fee2e2; color: #7f1d1d; border: 1px solid #fca5a5; }",
+    ".msg[data-status=failed] .meta { color: #b91c1c; }",
+    ".retry { border: 0; background: none; color: #b91c1c; text-decoration: underline; padding: 0 0 0 6px; font-size: 11px; }",
+    ".typing { align-self: flex-start; background: #fff; border: 1px solid var(--pw-line); border-radius: 16px; border-bottom-left-radius: 5px;",
+    "  padding: 10px 12px; display: inline-flex; gap: 4px; margin-top: 6px; }",
+    ".typing span { width: 7px; height: 7px; border-radius: 50%; background: #9aa3b5; animation: pw-bounce 1.2s infinite ease-in-out; }",
+    ".typing span:nth-child(2) { animation-delay: .15s; } .typing span:nth-child(3) { animation-delay: .3s; }",
+    "@keyframes pw-bounce { 0%, 60%, 100% { transform: translateY(0); opacity: .5; } 30% { transform: translateY(-4px); opacity: 1; } }",
+    ".error { margin: 0 12px 6px; padding: 7px 10px; border-radius: 8px; background: #fef2f2; color: #991b1b; border: 1px solid #fecaca; font-size: 12.5px; flex: 0 0 auto; }",
+    ".compose { display: flex; align-items: flex-end; gap: 8px; padding: 10px 10px 10px 14px; border-top: 1px solid var(--pw-line); background: #fff; flex: 0 0 auto; }",
+    ".input { flex: 1 1 auto; border: 0; outline: none; resize: none; font: inherit; color: var(--pw-ink); background: transparent;",
+    "  max-height: 120px; min-height: 22px; padding: 8px 0; line-height: 1.4; }",
+    ".input::placeholder { color: #9aa3b5; }",
+    ".send { width: 38px; height: 38px; border-radius: 50%; border: 0; background: var(--pw-accent); color: #fff; display: grid; place-items: center; flex: 0 0 auto; padding: 0; }",
+    ".send:disabled { background: #c7cbd6; cursor: default; }",
+    ".counter { font-size: 11px; color: var(--pw-muted); text-align: right; padding: 0 14px 4px; background: #fff; }",
+    ".counter.over { color: #b91c1c; font-weight: 700; }",
+    ".foot { font-size: 11px; color: #9aa3b5; text-align: center; padding: 0 0 8px; background: #fff; }",
+    "@media (max-width: 480px) {",
+    "  .panel { right: 0; bottom: 0; width: 100vw; height: 100vh; height: 100dvh; border-radius: 0; }",
+    "  .is-open .launcher { display: none; }",
+    "}",
+  ].join("\n");
+
+  // ------------------------------------------------------------------ build the widget
+  var host = document.createElement("parley-widget");
+  // CSSOM, not a style attribute: works under a strict Content-Security-Policy on the host page.
+  host.style.cssText = "position:fixed;right:0;bottom:0;width:0;height:0;z-index:2147483000;";
+  var root = host.attachShadow({ mode: "open" });
+  var sheetDone = false;
+  try {
+    if ("adoptedStyleSheets" in root && typeof CSSStyleSheet === "function") {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      root.adoptedStyleSheets = [sheet];
+      sheetDone = true;
+    }
+  } catch (e) { sheetDone = false; }
+  if (!sheetDone) root.appendChild(h("style", null, CSS));
+
+  var statusDot = h("span", { class: "dot" });
+  var statusText = h("span", null, "We're here to help");
+  var closeBtn = h("button", { type: "button", class: "close", "aria-label": "Minimize chat", "data-testid": "parley-close" });
+  closeBtn.appendChild(icon(ICON_DOWN, 22));
+  var headAvatar = h("div", { class: "head-avatar" });
+  headAvatar.appendChild(icon(ICON_CHAT, 20));
+
+  var list = h("div", { class: "list", "data-testid": "parley-messages" });
+  var typing = h("div", { class: "typing", "data-testid": "parley-typing", "aria-label": "Typing", hidden: true }, h("span"), h("span"), h("span"));
+  var bodyEl = h("div", { class: "body", role: "log", "aria-live": "polite" },
+    h("div", { class: "welcome" }, "Hi there! Ask us anything. Our assistant answers right away, and a person takes over whenever you ask."),
+    list, typing);
+  var errorEl = h("div", { class: "error", role: "alert", "data-testid": "parley-error", hidden: true });
+  var input = h("textarea", { class: "input", rows: "1", placeholder: "Type your message…", "aria-label": "Message", "data-testid": "parley-input", maxlength: null });
+  var sendBtn = h("button", { type: "submit", class: "send", "aria-label": "Send", "data-testid": "parley-send" });
+  sendBtn.appendChild(icon(ICON_SEND, 18));
+  var form = h("form", { class: "compose", autocomplete: "off" }, input, sendBtn);
+  var counter = h("div", { class: "counter", "data-testid": "parley-counter", hidden: true });
+
+  var panel = h("div", { class: "panel", role: "dialog", "aria-label": title, "data-testid": "parley-panel", hidden: true },
+    h("div", { class: "head" }, headAvatar,
+      h("div", { class: "head-text" }, h("div", { class: "title" }, title), h("div", { class: "sub", "data-testid": "parley-status" }, statusDot, statusText)),
+      closeBtn),
+    bodyEl, errorEl, form, counter,
+    h("div", { class: "foot" }, "Powered by Parley"));
+
+  var unreadEl = h("span", { class: "unread", "data-testid": "parley-unread", hidden: true });
+  var launcher = h("button", { type: "button", class: "launcher", "aria-label": "Open chat", "aria-expanded": "false", "data-testid": "parley-launcher" });
+  var icChat = icon(ICON_CHAT, 28); icChat.setAttribute("class", "ic-chat");
+  var icClose = icon(ICON_CLOSE, 26); icClose.setAttribute("class", "ic-close");
+  launcher.appendChild(icChat);
+  launcher.appendChild(icClose);
+  launcher.appendChild(unreadEl);
+
+  var container = h("div", { class: "pw" }, panel, launcher);
+  root.appendChild(container);
+
+  // ------------------------------------------------------------------ state
+  var socket = null;
+  var isOpen = false;
+  var unread = 0;
+  var conversationId = null;
+  var byId = new Map(); // server id -> element
+  var localSeq = 0;
+  var typingTimer = null;
+  var errorTimer = null;
+
+  var api = {
+    root: root,
+    host: host,
+    origin: origin,
+    socket: null,
+    open: open,
+    close: close,
+    toggle: function () { if (isOpen) close(); else open(); },
+    get conversationId() { return conversationId; },
+  };
+  window.ParleyWidget = api;
+
+  // ------------------------------------------------------------------ rendering
+  var SENDER_LABEL = { bot: "Assistant", agent: "Support team", system: "" };
+
+  function lastMessageEl() {
+    var items = list.querySelectorAll('[data-testid="parley-message"]');
+    return items.length ? items[items.length - 1] : null;
+  }
+
+  function buildMessage(sender, text, opts) {
+    opts = opts || {};
+    sender = ["contact", "bot", "agent", "system"].indexOf(sender) >= 0 ? sender : "system";
+    var prev = lastMessageEl();
+    var cont = prev && prev.getAttribute("data-sender") === sender;
+    var el = h("div", {
+      class: "msg msg-" + sender + (cont ? " cont" : ""),
+      "data-testid": "parley-message",
+      "data-sender": sender,
+      "data-id": opts.id != null ? opts.id : null,
+      "data-status": opts.status || "sent",
+    });
+    if (!cont && SENDER_LABEL[sender]) el.appendChild(h("div", { class: "who" }, SENDER_LABEL[sender]));
+    el.appendChild(h("div", { class: "bubble" }, text == null ? "" : String(text)));
+    var meta = h("div", { class: "meta" });
+    el.appendChild(meta);
+    setMeta(el, opts.status || "sent", opts.created_at, opts.error);
+    return el;
+  }
+
+  function setMeta(el, status, createdAt, error) {
+    el.setAttribute("data-status", status);
+    if (createdAt) el.setAttribute("data-created-at", createdAt);
+    var meta = el.querySelector(".meta");
+    while (meta.firstChild) meta.removeChild(meta.firstChild);
+    if (status === "pending") meta.appendChild(document.createTextNode("Sending…"));
+    else if (status === "failed") {
+      meta.appendChild(document.createTextNode("Not sent: " + (error || "something went wrong")));
+      var retry = h("button", { type: "button", class: "retry", "data-testid": "parley-retry" }, "Retry");
+      retry.addEventListener("click", function () { resend(el); });
+      meta.appendChild(retry);
+    } else {
+      var t = fmtClock(createdAt || el.getAttribute("data-created-at"));
+      if (t) meta.appendChild(document.createTextNode(t));
+    }
+    el.setAttribute("data-error", status === "failed" ? (error || "") : "");
+  }
+
+  function scrollDown(force) {
+    if (force || bodyEl.scrollHeight - bodyEl.scrollTop - bodyEl.clientHeight < 140) {
+      bodyEl.scrollTop = bodyEl.scrollHeight;
+    }
+  }
+
+  /** A message from the server (history or live). Returns true if it was new. */
+  function addServerMessage(m) {
+    if (!m || m.id == null) return false;
+    var key = String(m.id);
+    if (byId.has(key)) return false;
+    if (m.conversation_id) conversationId = m.conversation_id;
+    // The customer's own message echoed back (another tab, or before our ack arrived).
+    if (m.sender_type === "contact") {
+      var pending = list.querySelectorAll('[data-sender="contact"][data-status="pending"]');
+      for (var i = 0; i < pending.length; i++) {
+        if (pending[i].querySelector(".bubble").textContent === m.text) {
+          confirmLocal(pending[i], m.id, m.created_at);
+          return false;
+        }
+      }
+    }
+    var el = buildMessage(m.sender_type, m.text, { id: m.id, created_at: m.created_at, status: "sent" });
+    byId.set(key, el);
+    // Keep failed/pending local messages at the bottom.
+    var firstLocal = list.querySelector('[data-status="pending"], [data-status="failed"]');
+    list.insertBefore(el, firstLocal);
+    return true;
+  }
+
+  function confirmLocal(el, id, createdAt) {
+    if (id != null) {
+      var key = String(id);
+      if (byId.has(key) && byId.get(key) !== el) { el.remove(); return; } // already shown
+      el.setAttribute("data-id", key);
+      byId.set(key, el);
+    }
+    setMeta(el, "sent", createdAt);
+  }
+
+  function renderHistory(data) {
+    if (!data) return;
+    conversationId = data.conversation_id || conversationId;
+    var locals = Array.prototype.slice.call(list.querySelectorAll('[data-status="pending"], [data-status="failed"]'));
+    while (list.firstChild) list.removeChild(list.firstChild);
+    byId = new Map();
+    (data.messages || []).forEach(addServerMessage);
+    locals.forEach(function (el) {
+      if (el.getAttribute("data-status") === "pending" || !el.getAttribute("data-id")) list.appendChild(el);
+    });
+    scrollDown(true);
+  }
+
+  function showTyping(on) {
+    clearTimeout(typingTimer);
+    typing.hidden = !on;
+    if (on) {
+      list.after(typing);
+      scrollDown(false);
+      typingTimer = setTimeout(function () { typing.hidden = true; }, TYPING_TIMEOUT_MS);
+    }
+  }
+
+  function showError(message) {
+    clearTimeout(errorTimer);
+    if (!message) { errorEl.hidden = true; errorEl.textContent = ""; return; }
+    errorEl.textContent = message;
+    errorEl.hidden = false;
+    errorTimer = setTimeout(function () { errorEl.hidden = true; }, 8000);
+  }
+
+  function setConnState(s) {
+    statusDot.classList.toggle("on", s === "online");
+    statusText.textContent = s === "online" ? "Online · replies in a few minutes"
+      : s === "connecting" ? "Connecting…"
+      : s === "offline" ? "Offline · trying to reconnect…"
+      : "We're here to help";
+    container.setAttribute("data-connection", s);
+  }
+
+  function bumpUnread() {
+    if (isOpen) return;
+    unread += 1;
+    unreadEl.textContent = unread > 9 ? "9+" : String(unread);
+    unreadEl.hidden = false;
+    launcher.setAttribute("aria-label", "Open chat (" + unread + " new)");
+  }
+
+  // ------------------------------------------------------------------ open / close
+  function open() {
+    if (isOpen) return;
+    isOpen = true;
+    panel.hidden = false;
+    container.classList.add("is-open");
+    launcher.setAttribute("aria-expanded", "true");
+    launcher.setAttribute("aria-label", "Close chat");
+    unread = 0;
+    unreadEl.hidden = true;
+    connect();
+    scrollDown(true);
+    setTimeout(function () { try { input.focus({ preventScroll: true }); } catch (e) { input.focus(); } }, 30);
+  }
+  function close() {
+    if (!isOpen) return;
+    isOpen = false;
+    panel.hidden = true;
+    container.classList.remove("is-open");
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.setAttribute("aria-label", "Open chat");
+  }
+
+  // ------------------------------------------------------------------ sending
+  function updateCounter() {
+    var n = charLen(input.value);
+    var over = n > MAX_LEN;
+    counter.hidden = n < MAX_LEN - 500;
+    counter.textContent = over ? n + " / " + MAX_LEN + " · too long" : n + " / " + MAX_LEN;
+    counter.classList.toggle("over", over);
+    sendBtn.disabled = over;
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight, 120) + "px";
+  }
+
+  function emitMessage(el, text) {
+    setMeta(el, "pending");
+    connect();
+    if (!socket) { setMeta(el, "failed", null, "chat is unavailable right now"); return; }
+    var settled = false;
+    var timer = setTimeout(function () {
+      if (settled) return;
+      settled = true;
+      setMeta(el, "failed", null, "no answer from the server");
+    }, ACK_TIMEOUT_MS);
+    socket.emit("message", { text: text }, function (res) {
+      clearTimeout(timer);
+      var late = settled;
+      settled = true;
+      if (res && res.ok) {
+        if (res.conversation_id) conversationId = res.conversation_id;
+        confirmLocal(el, res.id, res.created_at);
+      } else if (!late) {
+        var err = (res && res.error) || {};
+        var why = err.message || err.code || "something went wrong";
+        setMeta(el, "failed", null, why);
+        // The server may also have sent an `error` event about this; the failed bubble already says it.
+        if (!errorEl.hidden && errorEl.textContent === why) showError(null);
+      }
+    });
+  }
+
+  function send() {
+    var text = input.value.replace(/^\s*\n/, "").replace(/\s+$/, "");
+    if (!text.trim()) return;
+    if (charLen(text) > MAX_LEN) {
+      showError("Your message is too long (max " + MAX_LEN + " characters).");
+      return;
+    }
+    showError(null);
+    var el = buildMessage("contact", text, { status: "pending" });
+    el.setAttribute("data-local-id", String(++localSeq));
+    list.appendChild(el);
+    input.value = "";
+    updateCounter();
+    scrollDown(true);
+    emitMessage(el, text);
+  }
+
+  function resend(el) {
+    var text = el.querySelector(".bubble").textContent;
+    list.appendChild(el); // move to the end: it is being sent now
+    emitMessage(el, text);
+    scrollDown(true);
+  }
+
+  // ------------------------------------------------------------------ socket
+  function loadClient(cb) {
+    if (typeof window.io === "function") { cb(); return; }
+    var existing = document.querySelector("script[data-parley-socketio]");
+    var s = existing || document.createElement("script");
+    s.addEventListener("load", function () { cb(); });
+    s.addEventListener("error", function () { cb(new Error("load")); });
+    if (!existing) {
+      s.src = origin + "/static/vendor/socket.io.min.js";
+      s.async = true;
+      s.setAttribute("data-parley-socketio", "");
+      (document.head || document.documentElement).appendChild(s);
+    }
+  }
+
+  var connecting = false;
+  function connect() {
+    if (socket || connecting) return;
+    connecting = true;
+    setConnState("connecting");
+    loadClient(function (err) {
+      connecting = false;
+      if (err || typeof window.io !== "function") {
+        setConnState("offline");
+        showError("Chat is unavailable right now. Please try again later.");
+        return;
+      }
+      var auth = { token: getToken() };
+      socket = window.io(origin + "/webchat", {
+        auth: auth,
+        transports: ["websocket", "polling"],
+        tryAllTransports: true,
+      });
+      api.socket = socket;
+
+      socket.on("connect", function () {
+        setConnState("online");
+        if (errorEl.textContent.indexOf("connect") >= 0) showError(null);
+      });
+      socket.on("disconnect", function (reason) {
+        setConnState("offline");
+        showTyping(false);
+        if (reason === "io server disconnect") setTimeout(function () { socket.connect(); }, 2000);
+      });
+      socket.on("connect_error", function () {
+        setConnState("offline");
+        if (!socket.active) setTimeout(function () { socket.connect(); }, 5000);
+      });
+      socket.on("session", function (s) {
+        if (!s) return;
+        if (s.token) { setToken(s.token); auth.token = s.token; }
+        if (s.conversation_id !== undefined) conversationId = s.conversation_id;
+      });
+      socket.on("history", renderHistory);
+      socket.on("message", function (m) {
+        if (!m) return;
+        if (m.sender_type !== "contact") showTyping(false);
+        if (addServerMessage(m)) {
+          if (m.sender_type !== "contact") bumpUnread();
+          scrollDown(m.sender_type !== "system");
+        }
+      });
+      socket.on("typing", function (t) { showTyping(!!(t && t.typing)); });
+      socket.on("error", function (e) {
+        showError((e && (e.message || e.code)) || "Something went wrong.");
+      });
+    });
+  }
+
+  // ------------------------------------------------------------------ events
+  launcher.addEventListener("click", function () { if (isOpen) close(); else open(); });
+  closeBtn.addEventListener("click", function () { close(); launcher.focus(); });
+  panel.addEventListener("keydown", function (e) { if (e.key === "Escape") { close(); launcher.focus(); } });
+  form.addEventListener("submit", function (e) { e.preventDefault(); send(); });
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+      e.preventDefault();
+      send();
+    }
+  });
+  input.addEventListener("input", updateCounter);
+
+  function mount() {
+    (document.body || document.documentElement).appendChild(host);
+    // A returning visitor: resume right away (history, replies that came while away).
+    if (getToken()) connect();
+  }
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+})();
