@@ -8,7 +8,7 @@ PORT   ?= 5000
 PG_URL    ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_URL_CI ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test test-pg lint bench clean
+.PHONY: install browser run test test-pg lint bench clean
 
 install: $(STAMP)
 
@@ -19,16 +19,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
+## Debian's Chromium and ChromeDriver for the browser tests (installed when missing and we may)
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "chromium/chromedriver missing and not root: the browser tests will be skipped"; fi
+
 ## Migrate, train the embedded bot if data/ changed, and serve on http://$(HOST):$(PORT)
 run: install
 	$(BIN)/parley run --host $(HOST) --port $(PORT)
 
 ## The whole suite on the current settings (SQLite and in-process defaults unless DATABASE_URL/REDIS_URL)
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 ## The same suite on the machine's PostgreSQL and Redis
-test-pg: install
+test-pg: install browser
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_CI) $(BIN)/python -m pytest
 
 lint: install

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,55 +17,25 @@ import socketio as sio
 from models.accounts import do_create_user, do_issue_token
 from models.db import Database
 from models.settings import Settings
+from tests.live import ROOT, LiveServer, start_server
 
 REDIS_URL = os.environ.get("REDIS_URL")
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL: Redis carries events between processes")
-ROOT = Path(__file__).parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}")
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not become healthy")
 
 
 @pytest.fixture
 def two_servers(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str, Settings]]:
-    env = {**os.environ, "PARLEY_INSTANCE": str(settings.instance_dir), "PARLEY_SECRET_KEY": "two-procs",
+    env = {"PARLEY_INSTANCE": str(settings.instance_dir), "PARLEY_SECRET_KEY": "two-procs",
            "PARLEY_SOCKETIO_CHANNEL": f"parley-test-{uuid.uuid4().hex}", "REDIS_URL": REDIS_URL or "",
-           "PARLEY_DATA": str(ROOT / "data")}
-    if "DATABASE_URL" not in os.environ:
-        env["DATABASE_URL"] = settings.database_url
-    procs, urls = [], []
+           "PARLEY_DATA": str(ROOT / "data"), "DATABASE_URL": os.environ.get("DATABASE_URL") or settings.database_url}
+    servers: list[LiveServer] = []
     try:
-        for i in range(2):
-            port = _free_port()
-            log = open(tmp_path / f"server{i}.log", "wb")  # noqa: SIM115 - closed with the process
-            procs.append(subprocess.Popen([sys.executable, "-m", "console.cli", "run", "--port", str(port)],
-                                          cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                          start_new_session=True))
-            urls.append(f"http://127.0.0.1:{port}")
-            _wait_healthy(urls[-1], procs[-1])  # one at a time: the first trains, the second reuses it
-        yield urls[0], urls[1], settings.with_(secret_key="two-procs")
+        for i in range(2):  # one at a time: the first trains the bot, the second reuses the model
+            servers.append(start_server(env, tmp_path / f"server{i}.log"))
+        yield servers[0].url, servers[1].url, settings.with_(secret_key="two-procs")
     finally:
-        for p in procs:
-            os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            p.wait(timeout=20)
+        for server in servers:
+            server.stop()
 
 
 class Recorder:

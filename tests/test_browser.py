@@ -1,0 +1,138 @@
+"""The acceptance story in a real browser: a customer on the demo shop's widget, an agent in the console,
+both against a real `parley run` on a fresh instance."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.live import LiveServer, start_server
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="needs Debian's chromium and chromium-driver (make browser)")
+
+SHOTS = Path(tempfile.gettempdir()) / "parley-shots"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    tmp = tmp_path_factory.mktemp("browser")
+    env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'instance' / 'parley.db'}",
+           "REDIS_URL": "", "PARLEY_SECRET_KEY": "browser-test"}
+    srv = start_server(env, tmp / "server.log")
+    yield srv
+    srv.stop()
+
+
+def _browser() -> Any:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM or ""
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1280,800",
+                 f"--user-data-dir={tempfile.mkdtemp(prefix='parley-chrome-')}"):
+        opts.add_argument(flag)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER or ""), options=opts)
+
+
+@pytest.fixture
+def browsers() -> Iterator[Callable[[], Any]]:
+    made: list[Any] = []
+
+    def make() -> Any:
+        made.append(_browser())
+        return made[-1]
+
+    yield make
+    for i, b in enumerate(made):
+        SHOTS.mkdir(exist_ok=True)
+        b.save_screenshot(str(SHOTS / f"last-{i}.png"))
+        b.quit()
+
+
+def _wait(driver: Any, pred: Callable[[], Any], timeout: float = 10) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda _d: pred())
+
+
+WIDGET = "return window.ParleyWidget && window.ParleyWidget.root"
+
+
+def _widget_messages(driver: Any, sender: str) -> list[str]:
+    return list(driver.execute_script(
+        WIDGET + " ? Array.from(window.ParleyWidget.root.querySelectorAll("
+        "'[data-testid=parley-message][data-sender=' + arguments[0] + ']'))"
+        ".map(e => e.innerText.trim()) : []", sender))
+
+
+def _widget_say(driver: Any, text: str) -> None:
+    driver.execute_script("""
+        const root = window.ParleyWidget.root;
+        const input = root.querySelector('[data-testid=parley-input]');
+        input.focus(); input.value = arguments[0];
+        input.dispatchEvent(new Event('input', {bubbles: true}));
+        root.querySelector('[data-testid=parley-send]').click();""", text)
+
+
+def _tile(driver: Any, name: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(driver.find_element(By.CSS_SELECTOR, f"[data-testid=tile-{name}]").text.strip())
+
+
+def test_customer_bot_handoff_agent_reply(server: LiveServer, browsers: Callable[[], Any]) -> None:
+    from selenium.webdriver.common.by import By
+
+    assert server.admin is not None, "the first start prints the demo admin's credentials"
+    customer, agent = browsers(), browsers()
+
+    # the agent logs in
+    agent.get(server.url + "/")
+    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(server.admin[0])
+    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(server.admin[1])
+    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
+    _wait(agent, lambda: agent.find_elements(By.CSS_SELECTOR, "[data-testid=tile-unreplied]"))
+    assert _tile(agent, "unreplied") == "0"
+
+    # the customer says hi on the demo shop and the bot greets them
+    customer.get(server.url + "/widget/demo")
+    _wait(customer, lambda: customer.execute_script(WIDGET))
+    customer.execute_script("window.ParleyWidget.root.querySelector('[data-testid=parley-launcher]').click()")
+    _widget_say(customer, "hi")
+    _wait(customer, lambda: _widget_messages(customer, "bot"))
+    assert any(w in _widget_messages(customer, "bot")[0].lower() for w in ("hi", "hello", "hey", "welcome"))
+
+    # asking for a person puts it in the Team inbox, live, unreplied, with the handoff packet
+    _widget_say(customer, "I want to talk to a person")
+    item = _wait(agent, lambda: agent.find_elements(By.CSS_SELECTOR, "[data-testid=conv-item]"), timeout=3)[0]
+    _wait(agent, lambda: _tile(agent, "unreplied") == "2")
+    item.click()
+    packet = _wait(agent, lambda: agent.find_elements(By.CSS_SELECTOR, "[data-testid=handoff-packet]"))[0]
+    assert "human_handoff" in packet.text and "asked for a person" in packet.text.lower()
+
+    # the agent takes it and answers; the customer sees it live; the counters drop to 0
+    agent.find_element(By.CSS_SELECTOR, "[data-testid=assign-me]").click()
+    _wait(agent, lambda: _tile(agent, "assigned_to_me") == "1")
+    box = agent.find_element(By.CSS_SELECTOR, "[data-testid=reply-input]")
+    box.send_keys("Hi, I'm the admin. <b>How</b> can I help?")
+    agent.find_element(By.CSS_SELECTOR, "[data-testid=reply-send]").click()
+    _wait(customer, lambda: _widget_messages(customer, "agent"))
+    assert _widget_messages(customer, "agent") == ["Hi, I'm the admin. <b>How</b> can I help?"]
+    _wait(agent, lambda: _tile(agent, "unreplied") == "0" and _tile(agent, "my_unreplied") == "0")
+    assert agent.title in ("Parley", "(0) Parley")
+
+    # a reload of the shop page resumes the conversation with its history
+    customer.refresh()
+    _wait(customer, lambda: len(_widget_messages(customer, "agent")) == 1 and _widget_messages(customer, "contact"))
+    assert "I want to talk to a person" in _widget_messages(customer, "contact")
