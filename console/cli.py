@@ -41,7 +41,7 @@ def db() -> None:
 
 
 @db.command("upgrade", help="Apply the migrations (to the latest schema by default).")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="heads", show_default=True)
 def db_upgrade(revision: str) -> None:
     from models.migrate import current_revision, upgrade
 
