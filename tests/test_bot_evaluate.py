@@ -1,0 +1,111 @@
+"""Evaluation metrics (checked by hand), splits and held-out intents."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bot.evaluate import (
+    Confusion,
+    IntentMetrics,
+    choose_held_out_intents,
+    evaluate_results,
+    hold_out_intents,
+    load_labelled,
+    split_holdout,
+)
+from bot.policy import NluResult, Thresholds
+from bot.training_data import TrainingData, TrainingDataError
+
+ROOT = Path(__file__).resolve().parents[1]
+THRESHOLDS = Thresholds(fallback=0.5, handoff=0.2, fallback_attempts=1)
+
+
+def _r(intent: str, confidence: float) -> NluResult:
+    return NluResult(text="t", intent=intent, confidence=confidence)
+
+
+def test_metrics_on_a_hand_computed_example() -> None:
+    expected = ["a", "a", "b", "b", "out_of_scope", "out_of_scope", "human_handoff"]
+    results = [
+        _r("a", 0.9),  # answered, right
+        _r("b", 0.6),  # answered, wrong
+        _r("b", 0.3),  # right intent but unsure: asked to rephrase
+        _r("a", 0.1),  # low confidence: handed off
+        _r("out_of_scope", 0.8),  # handed off: out_of_scope
+        _r("a", 0.7),  # out-of-scope question answered as `a`
+        _r("human_handoff", 0.9),  # handed off: customer_asked
+    ]
+    report = evaluate_results(expected, results, THRESHOLDS)
+    assert (report.n_examples, report.n_in_scope, report.n_out_of_scope) == (7, 5, 2)
+    assert report.intent_accuracy == 0.6  # a, b(0.3), human_handoff of the 5 in scope
+    assert report.handoff_recall == 0.5
+    assert report.out_of_scope_rephrase_rate == 0.0
+    assert report.false_handoff_rate == 0.25  # 1 of the 4 answerable (a, a, b, b)
+    assert report.rephrase_rate == 0.25
+    assert report.handoff_reasons == {"customer_asked": 1, "low_confidence": 1, "out_of_scope": 1}
+    assert report.per_intent == (
+        IntentMetrics("a", precision=0.3333, recall=0.5, f1=0.4, support=2),
+        IntentMetrics("b", precision=0.5, recall=0.5, f1=0.5, support=2),
+        IntentMetrics("human_handoff", precision=1.0, recall=1.0, f1=1.0, support=1),
+    )
+    assert report.macro_f1 == 0.6333
+    assert report.most_confused == (
+        Confusion("a", "b", 1),
+        Confusion("b", "a", 1),
+        Confusion("out_of_scope", "a", 1),
+    )
+    as_dict = report.to_dict()
+    assert as_dict["per_intent"]["a"] == {"precision": 0.3333, "recall": 0.5, "f1": 0.4, "support": 2}
+
+
+def test_rates_are_none_without_examples_of_that_kind() -> None:
+    report = evaluate_results(["a", "b"], [_r("a", 0.9), _r("a", 0.9)], THRESHOLDS)
+    assert report.handoff_recall is None and report.out_of_scope_rephrase_rate is None
+    assert report.intent_accuracy == 0.5
+    with pytest.raises(ValueError, match="2 labels but 1 predictions"):
+        evaluate_results(["a", "b"], [_r("a", 0.9)], THRESHOLDS)
+
+
+def _data(counts: dict[str, int]) -> TrainingData:
+    examples = tuple((f"{intent} {i}", intent) for intent, n in counts.items() for i in range(n))
+    return TrainingData(examples=examples, data_hash="h", source="mem")
+
+
+def test_holdout_is_stratified_deterministic_and_disjoint() -> None:
+    data = _data({"a": 10, "b": 5, "c": 2})
+    train, test = split_holdout(data, 0.2, seed=0)
+    assert Counter(i for _, i in test.examples) == {"a": 2, "b": 1, "c": 1}
+    assert Counter(i for _, i in train.examples) == {"a": 8, "b": 4, "c": 1}
+    assert not set(train.examples) & set(test.examples)
+    assert split_holdout(data, 0.2, seed=0) == (train, test)
+    assert split_holdout(data, 0.2, seed=1)[1].examples != test.examples
+    assert train.data_hash != test.data_hash != data.data_hash
+    with pytest.raises(ValueError):
+        split_holdout(data, 1.0)
+
+
+def test_holding_out_intents_relabels_their_test_messages() -> None:
+    train, test = _data({"a": 3, "b": 3, "c": 3, "d": 3}), _data({"a": 1, "b": 1, "c": 1, "d": 1})
+    held = choose_held_out_intents(train, 2, seed=0)
+    assert held == choose_held_out_intents(train, 2, seed=0) and len(held) == 2
+    new_train, new_test = hold_out_intents(train, test, held)
+    assert set(new_train.intents) == {"a", "b", "c", "d"} - set(held)
+    assert sorted(i for _, i in new_test.examples).count("out_of_scope") == 2
+    assert [t for t, _ in new_test.examples] == [t for t, _ in test.examples]
+    with pytest.raises(ValueError, match="between 1 and 2"):
+        choose_held_out_intents(train, 3)
+
+
+def test_load_labelled_by_kind(tmp_path: Path) -> None:
+    assert load_labelled(ROOT / "data").validate() == []
+    assert load_labelled(ROOT / "data" / "nlu.yml").examples == load_labelled(ROOT / "data").examples
+    csv_path = tmp_path / "t.csv"
+    csv_path.write_text("text,category\nhi,greet\n", encoding="utf-8")
+    assert load_labelled(csv_path).examples == (("hi", "greet"),)
+    with pytest.raises(TrainingDataError, match="expected a Rasa directory"):
+        load_labelled(tmp_path / "x.txt")
+    with pytest.raises(TrainingDataError, match="not a Rasa NLU file"):
+        load_labelled(ROOT / "data" / "domain.yml")
