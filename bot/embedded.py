@@ -222,6 +222,15 @@ def activate(settings: Settings, version: str) -> None:
     os.replace(tmp, store / ACTIVE_FILE)
 
 
+def _pointer_stamp(settings: Settings) -> tuple[int, int] | None:
+    """Identifies the `active` pointer's current content: it is replaced atomically, never edited."""
+    try:
+        st = os.stat(store_dir(settings) / ACTIVE_FILE)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns)
+
+
 def active_version(settings: Settings) -> str | None:
     try:
         version = (store_dir(settings) / ACTIVE_FILE).read_text(encoding="utf-8").strip()
@@ -326,15 +335,20 @@ class EmbeddedEngine:
         self._model = model
         self._pinned = model is not None
         self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
 
     @property
     def model(self) -> TrainedModel:
         if self._pinned and self._model is not None:
             return self._model
+        stamp = _pointer_stamp(self.settings)
+        if self._model is not None and stamp is not None and stamp == self._stamp:
+            return self._model  # one stat() per message instead of reading the pointer file
         version = active_version(self.settings)
         with self._lock:
             if self._model is None or (version is not None and version != self._model.version):
                 self._model = load_active(self.settings)
+            self._stamp = stamp
             return self._model
 
     def parse(self, text: str) -> NluResult:

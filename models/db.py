@@ -2,7 +2,9 @@
 
 A `Database` owns one engine, a session factory and the bus. Code that changes state does it in
 `with db.transaction() as session:`; events added with `publish_on_commit(session, event)` reach
-the bus's listeners only once that transaction has committed (and never if it rolled back).
+the bus's listeners only once that transaction has committed (and never if it rolled back), and
+only after its session has closed: a listener that reads the database never needs a second
+connection while the first is still held, so a burst of writers cannot exhaust the pool.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[Event], None]
 _PENDING = "parley_pending_events"
+_COMMITTED = "parley_committed_events"
+_DEFER = "parley_defer_dispatch"
 _BUS = "parley_bus"
 
 
@@ -52,10 +56,16 @@ def publish_on_commit(session: Session, evt: Event) -> None:
 @event.listens_for(Session, "after_commit")
 def _dispatch_after_commit(session: Session) -> None:
     pending: list[Event] = session.info.pop(_PENDING, [])
-    bus: EventBus | None = session.info.get(_BUS)
+    if session.info.get(_DEFER):
+        session.info.setdefault(_COMMITTED, []).extend(pending)  # `transaction()` publishes on close
+        return
+    _publish(session.info.get(_BUS), pending)
+
+
+def _publish(bus: EventBus | None, events: list[Event]) -> None:
     if bus is None:
         return
-    for evt in pending:
+    for evt in events:
         bus.publish(evt)
 
 
@@ -78,7 +88,9 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        # A connection here is a file handle: let every thread have one rather than wait for one.
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10},
+                               pool_size=10, max_overflow=-1)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -90,6 +102,9 @@ class Database:
         self.engine = make_engine(url)
         self.bus = bus or EventBus()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, info={_BUS: self.bus})
+        # SQLite has one writer at a time; queueing writers here hands the lock over at once instead
+        # of leaving them in SQLite's busy handler, which sleeps in growing steps (measured in bench/).
+        self._write_lock: threading.RLock | None = threading.RLock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -100,9 +115,22 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: commits at the end (then events are published), rolls back on error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """One unit of work: commits at the end, rolls back on error; events are published once the
+        session is closed and its connection is back in the pool."""
+        with self._serialised(), self._sessions() as session:
+            session.info[_DEFER] = True
+            with session.begin():
+                yield session
+            committed: list[Event] = session.info.pop(_COMMITTED, [])
+        _publish(self.bus, committed)
+
+    @contextmanager
+    def _serialised(self) -> Iterator[None]:
+        if self._write_lock is None:
+            yield
+            return
+        with self._write_lock:
+            yield
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -27,6 +27,8 @@ class MessageCreated(ConversationEvent):
     sender_type: str
     private: bool
     channel: str
+    # Messages in a conversation the bot owns change no counter (counters count the human side only).
+    human_owned: bool = False
 
 
 @dataclass(frozen=True)
