@@ -57,6 +57,10 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench.webchat
+	$(BIN)/python -m bench.llm
+	$(BIN)/python -m bench.webhooks
+	@if [ -x $(RASA_VENV)/bin/rasa ]; then $(BIN)/python -m bench.rasa; \
+	else echo "bench.rasa skipped: Rasa's environment is not built (make rasa)"; fi
 
 clean:
 	rm -rf $(VENV) $(RASA_VENV) instance .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -36,6 +36,11 @@ from bot.types import TurnContext
 from models.settings import Settings
 
 _EXISTING = click.Path(exists=True, path_type=Path)
+_ENGINE = click.option("--engine", type=click.Choice(["embedded", "rasa"]), default="embedded", show_default=True,
+                       help="Which intent engine: the embedded classifier, or Rasa (PARLEY_RASA_*; `make rasa`).")
+_RASA_CONFIG = click.option("--rasa-config", "rasa_config",
+                            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                            help="--engine rasa: the Rasa config.yml to train with (default: the data's config.yml).")
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -58,13 +63,21 @@ bot_cli = bot  # an unambiguous name for importers that also import the `bot` pa
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Rasa data directory (default: PARLEY_DATA, ./data).",
 )
+@_ENGINE
+@_RASA_CONFIG
 @click.pass_context
-def train_command(ctx: click.Context, data_dir: Path | None) -> None:
-    """Validate the training data, train the embedded model and make it active."""
+def train_command(ctx: click.Context, data_dir: Path | None, engine: str = "embedded",
+                  rasa_config: Path | None = None) -> None:
+    """Validate the training data, train the model (embedded, or Rasa) and make it active."""
     settings = _settings(ctx)
     source = data_dir or settings.data_dir
     if not source.is_dir():
         raise click.UsageError(f"{source}: no such directory (set PARLEY_DATA or pass --data)")
+    if engine == "rasa":
+        from bot.rasa.cli import train_command as rasa_train
+
+        rasa_train(ctx, settings, source, rasa_config)
+        return
     try:
         version = train_and_activate(settings, source)
     except InvalidTrainingData as exc:
@@ -90,10 +103,16 @@ def train_command(ctx: click.Context, data_dir: Path | None) -> None:
     type=click.IntRange(min=0),
     help="How many 'please rephrase' turns came just before (to try the repeated-fallback rule).",
 )
+@_ENGINE
 @click.pass_context
-def parse_command(ctx: click.Context, text: str, fallbacks: int) -> None:
+def parse_command(ctx: click.Context, text: str, fallbacks: int, engine: str = "embedded") -> None:
     """Print what the bot makes of TEXT, as JSON (trains first if the model is missing or stale)."""
     settings = _settings(ctx)
+    if engine == "rasa":
+        from bot.rasa.cli import parse_command as rasa_parse
+
+        click.echo(json.dumps(rasa_parse(settings, text, fallbacks), ensure_ascii=False, indent=2))
+        return
     try:
         ensure_trained(settings)
         model = load_active(settings)
@@ -153,6 +172,8 @@ def parse_command(ctx: click.Context, text: str, fallbacks: int) -> None:
 @click.option("--fallback-threshold", type=click.FloatRange(0, 1), help="Override PARLEY_BOT_FALLBACK_THRESHOLD.")
 @click.option("--handoff-threshold", type=click.FloatRange(0, 1), help="Override PARLEY_BOT_HANDOFF_THRESHOLD.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@_ENGINE
+@_RASA_CONFIG
 @click.pass_context
 def evaluate_command(
     ctx: click.Context,
@@ -164,6 +185,8 @@ def evaluate_command(
     fallback_threshold: float | None,
     handoff_threshold: float | None,
     as_json: bool,
+    engine: str = "embedded",
+    rasa_config: Path | None = None,
 ) -> None:
     """Measure intent accuracy and handoff behaviour on labelled data.
 
@@ -173,6 +196,15 @@ def evaluate_command(
     if train_path is not None and holdout is not None:
         raise click.UsageError("use either --train or --holdout, not both")
     settings = _settings(ctx)
+    if engine == "rasa":
+        if fallback_threshold is not None:
+            raise click.UsageError("with --engine rasa the rephrase threshold is the FallbackClassifier's, "
+                                   "in the Rasa config.yml")
+        from bot.rasa.cli import evaluate_command as rasa_evaluate
+
+        rasa_evaluate(settings, data_path, train_path, holdout, holdout_intents, seed, handoff_threshold,
+                      as_json, rasa_config)
+        return
     overrides = {"bot_fallback_threshold": fallback_threshold, "bot_handoff_threshold": handoff_threshold}
     thresholds = Thresholds.from_settings(settings.with_(**{k: v for k, v in overrides.items() if v is not None}))
     train_set, test, held = _datasets(data_path, train_path, holdout, holdout_intents, seed)

@@ -16,21 +16,35 @@ from models.settings import Settings
 log = logging.getLogger(__name__)
 
 # Engines designed (see DESIGN.md) but not built yet: naming one is a configuration error, said at start.
-PLANNED = frozenset({"rasa", "llm"})
+PLANNED: frozenset[str] = frozenset()
 
 
 def build_engines(settings: Settings) -> list[Engine]:
-    """One engine per name in `settings.bot_engines`, in order; raises on a name it cannot build."""
-    return [_build(name, settings) for name in settings.bot_engines]
+    """One engine per name in `settings.bot_engines`, in order; raises on a name it cannot build.
+    `llm` without a configured model is dropped with a warning (bot/llm/setup.py), unless nothing
+    would be left to answer."""
+    engines = [e for e in (_build(name, settings) for name in settings.bot_engines) if e is not None]
+    if not engines:
+        raise ValueError("no bot engine can answer: PARLEY_BOT_ENGINES=llm needs PARLEY_LLM_MODEL "
+                         "(e.g. openai:gpt-4o-mini), or add an intent engine (embedded,llm)")
+    return engines
 
 
-def _build(name: str, settings: Settings) -> Engine:
+def _build(name: str, settings: Settings) -> Engine | None:
     if name == "embedded":
         prepare_embedded(settings)
         return EmbeddedEngine(settings)
+    if name == "llm":
+        from bot.llm.setup import build_llm_engine  # langchain loads only when the stage is asked for
+
+        return build_llm_engine(settings)
+    if name == "rasa":
+        from bot.rasa.build import build_rasa_engine  # starts (or finds) the Rasa server: only when asked
+
+        return build_rasa_engine(settings)
     if name in PLANNED:
         raise ValueError(f"bot engine '{name}' is not available yet; use PARLEY_BOT_ENGINES=embedded")
-    raise ValueError(f"unknown bot engine '{name}' in PARLEY_BOT_ENGINES (known: embedded)")
+    raise ValueError(f"unknown bot engine '{name}' in PARLEY_BOT_ENGINES (known: embedded, rasa, llm)")
 
 
 def prepare_embedded(settings: Settings) -> str:

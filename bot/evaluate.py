@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.policy import OUT_OF_SCOPE_INTENT, NluResult, Thresholds, decide
+from bot.policy import OUT_OF_SCOPE_INTENT, NluResult, Thresholds, Verdict, decide
 from bot.training_data import (
     HANDOFF_INTENTS,
     Example,
@@ -83,11 +83,14 @@ def evaluate(classifier: Classifier, data: TrainingData, thresholds: Thresholds)
     return evaluate_results([intent for _, intent in data.examples], classifier.parse_many(texts), thresholds)
 
 
-def evaluate_results(expected: Sequence[str], results: Sequence[NluResult], thresholds: Thresholds) -> EvaluationReport:
-    """Score predictions already made; every message is judged as a first attempt (no prior fallbacks)."""
-    if len(expected) != len(results):
+def evaluate_results(expected: Sequence[str], results: Sequence[NluResult], thresholds: Thresholds,
+                     verdicts: Sequence[Verdict] | None = None) -> EvaluationReport:
+    """Score predictions already made; every message is judged as a first attempt (no prior fallbacks).
+    An engine with its own handoff rules (Rasa's fallbacks) passes its `verdicts`; else `decide` judges."""
+    if len(expected) != len(results) or (verdicts is not None and len(verdicts) != len(results)):
         raise ValueError(f"{len(expected)} labels but {len(results)} predictions")
-    verdicts = [decide(result, 0, thresholds) for result in results]
+    if verdicts is None:
+        verdicts = [decide(result, 0, thresholds) for result in results]
     predicted = [result.intent for result in results]
     in_scope = [i for i, label in enumerate(expected) if label != OUT_OF_SCOPE_INTENT]
     oos = [i for i, label in enumerate(expected) if label == OUT_OF_SCOPE_INTENT]

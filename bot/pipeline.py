@@ -14,12 +14,12 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.types import BotTurn, Decision, Engine, HandoffReason, TurnContext
+from bot.types import BotTurn, Decision, Engine, HandoffReason, StageView, TurnContext
 from models.actions import do_handoff, do_send_bot_reply
 from models.db import Database
 from models.events import BotTyping
@@ -79,20 +79,40 @@ class BotPipeline:
                 handled += int(stored)
 
     def run_engines(self, text: str, context: TurnContext) -> BotTurn:
-        """Each stage in order; a non-final handoff passes the message to the next stage."""
+        """Each stage in order; a non-final handoff passes the message to the next stage. A handoff
+        carries every stage's view (`stages`) for the agent taking over."""
         turn: BotTurn | None = None
+        views: list[StageView] = []
         for engine in self.engines:
             started = time.perf_counter()
             try:
                 turn = engine.turn(text, context)
             except Exception as exc:  # any engine failure must end with a person, never silence
                 log.exception("bot engine %s failed", getattr(engine, "name", engine))
-                return _error_turn(engine, exc)
+                turn = _error_turn(engine, exc)
+                views.append(StageView.of(turn))
+                return self._handoff_summary(text, context, turn, views)
             log.debug("engine %s took %.1f ms", engine.name, (time.perf_counter() - started) * 1000)
-            if turn.decision is Decision.ANSWER or turn.reason in FINAL_REASONS:
+            views.extend(turn.stages or (StageView.of(turn),))
+            if turn.decision is Decision.ANSWER:
                 return turn
+            if turn.reason in FINAL_REASONS:
+                break
         assert turn is not None
-        return turn
+        return self._handoff_summary(text, context, turn, views)
+
+    def _handoff_summary(self, text: str, context: TurnContext, turn: BotTurn, views: list[StageView]) -> BotTurn:
+        """Attach every stage's view; an engine that writes summaries (the LLM stage) words the final one."""
+        summary = turn.summary
+        for engine in self.engines:
+            summarize = getattr(engine, "summarize_handoff", None)
+            if summarize is not None:
+                try:
+                    summary = summarize(text, context, turn, tuple(views)) or summary
+                except Exception:  # a summary is a nicety: the handoff itself must go through
+                    log.exception("handoff summary by %s failed", engine.name)
+                break
+        return replace(turn, stages=tuple(views), summary=summary)
 
     def _next_pending(self, conversation_id: int) -> _Pending | None:
         with self.db.transaction() as session:
@@ -134,7 +154,8 @@ class BotPipeline:
                 do_handoff(session, conv, reason=turn.reason.value, intent=turn.intent,
                            confidence=turn.confidence,
                            ranking=[{"name": s.name, "confidence": s.confidence} for s in turn.ranking],
-                           summary=turn.summary, engine=turn.engine, trigger_message_id=message_id)
+                           summary=turn.summary, engine=turn.engine, trigger_message_id=message_id,
+                           stages=[view.to_json() for view in turn.stages])
             elif turn.intent == "nlu_fallback":
                 conv.bot_fallbacks += 1
             else:

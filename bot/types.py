@@ -7,9 +7,10 @@ says, so engines (`embedded`, later `rasa` and `llm`) can be swapped or chained.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Decision(StrEnum):
@@ -24,12 +25,37 @@ class HandoffReason(StrEnum):
     REPEATED_FALLBACK = "repeated_fallback"  # the bot asked to rephrase and still did not understand
     BOT_ERROR = "bot_error"  # any engine failure: the customer is never left alone
     POLICY = "policy"  # an admin/agent rule said so
+    NO_GROUNDED_ANSWER = "no_grounded_answer"  # the LLM agent found no source to answer from
 
 
 @dataclass(frozen=True)
 class IntentScore:
     name: str
     confidence: float
+
+
+@dataclass(frozen=True)
+class StageView:
+    """One engine's view of a message, kept in the handoff packet so the agent sees every stage
+    (e.g. the intent engine's guess, then what the LLM agent searched and found)."""
+
+    engine: str
+    decision: str
+    reason: str | None
+    intent: str | None
+    confidence: float
+    summary: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, turn: BotTurn) -> StageView:
+        return cls(engine=turn.engine, decision=turn.decision.value,
+                   reason=turn.reason.value if turn.reason else None, intent=turn.intent,
+                   confidence=turn.confidence, summary=turn.summary)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"engine": self.engine, "decision": self.decision, "reason": self.reason, "intent": self.intent,
+                "confidence": self.confidence, "summary": self.summary, "details": dict(self.details)}
 
 
 @dataclass(frozen=True)
@@ -46,6 +72,8 @@ class BotTurn:
     model_version: str | None = None
     # A short account of what the bot tried, for the agent who takes over.
     summary: str = ""
+    # Every stage's view, in order (the pipeline fills it; an engine may give its own, richer view).
+    stages: tuple[StageView, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.decision is Decision.HANDOFF) != (self.reason is not None):

@@ -98,7 +98,8 @@ def post_message(public_id: str) -> tuple[Response, int]:
     text = actions.check_text(body.get("text"), services().settings.max_message_length)
     with services().db.transaction() as s:
         conv = actions.access_conversation(s, user, public_id, lock=True)
-        msg = actions.do_agent_message(s, user, conv, text, private=private)
+        # `channel`: the reply channel the agent picked (webchat, sms, whatsapp; default: the customer's last)
+        msg = actions.do_agent_message(s, user, conv, text, private=private, channel=body.get("channel"))
         s.flush()
         s.refresh(msg)
         return jsonify(inbox.message_json(msg, conv.public_id)), 201

@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
-from console import api, auth, pages
+from console import admin_bot, api, api_assist, api_routing, auth, channels, pages, routing_listeners
 from console.extensions import socketio
 from console.jobs import Jobs, ThreadJobs
 from console.realtime import Broadcaster
@@ -69,11 +69,16 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.extensions["parley"] = Services(settings=settings, db=db, jobs=jobs, pipeline=pipeline,
                                         visitors=VisitorTokens(settings.secret_key))
     db.bus.subscribe(Broadcaster(db, jobs))
+    routing_listeners.install(app, db, jobs)  # queues, assignment, transfers, timers (not started here)
 
     app.jinja_env.globals["csrf_token"] = auth.csrf_token
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_routing.bp)
     pages.register(app)
+    channels.init_app(app, app.extensions["parley"])  # SMS/WhatsApp: webhooks, outbox, files
+    admin_bot.init_app(app, app.extensions["parley"])  # bot training admin; Rasa tracker pause/resume
+    api_assist.init_app(app, app.extensions["parley"])  # agent assist drafts; knowledge base admin
     _error_handlers(app)
 
     @app.after_request

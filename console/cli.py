@@ -25,7 +25,8 @@ def main(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:
-        for noisy in ("alembic", "werkzeug", "engineio", "socketio"):
+        # httpx logs every request's URL at INFO: noise, and Rasa's API token rides in the query string.
+        for noisy in ("alembic", "werkzeug", "engineio", "socketio", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -109,7 +110,15 @@ def _mount_bot() -> None:
     main.add_command(bot)
 
 
+def _mount_channels() -> None:
+    from console.channels_cli import channel, worker
+
+    main.add_command(channel)
+    main.add_command(worker)
+
+
 _mount_bot()
+_mount_channels()
 
 if __name__ == "__main__":
     main()

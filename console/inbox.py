@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, inspect, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from models import visibility
+from models.routing_schema import ConversationAccess
 from models.schema import (
     Assignment,
     Contact,
@@ -37,10 +39,8 @@ def iso(ts: datetime | None) -> str | None:
 
 
 def visible_to(user: User) -> ColumnElement[bool]:
-    if user.sees_all_teams:
-        return Conversation.id.is_not(None)
-    ids = user.team_ids
-    return Conversation.team_id.in_(ids) if ids else false()
+    """Team inboxes, and restricted conversations only for their named users (models/visibility.py)."""
+    return visibility.visible_clause(user)
 
 
 def assigned_to(user_id: int) -> ColumnElement[bool]:
@@ -162,7 +162,7 @@ def packet_json(p: HandoffPacket | None) -> dict[str, Any] | None:
     if p is None:
         return None
     return {"reason": p.reason, "intent": p.intent, "confidence": p.confidence, "ranking": p.ranking,
-            "summary": p.summary, "engine": p.engine, "created_at": iso(p.created_at)}
+            "summary": p.summary, "engine": p.engine, "created_at": iso(p.created_at), "stages": p.stages or []}
 
 
 def message_json(m: Message, public_id: str) -> dict[str, Any]:
@@ -173,7 +173,19 @@ def message_json(m: Message, public_id: str) -> dict[str, Any]:
     author = {"id": m.author.id, "name": m.author.name} if m.author_id and m.author else None
     return {"id": m.id, "conversation_id": public_id, "direction": m.direction, "sender_type": m.sender_type,
             "author": author, "text": m.text, "private": m.private, "channel": m.channel,
-            "created_at": iso(m.created_at), "delivery_status": m.delivery_status, "bot": bot}
+            "created_at": iso(m.created_at), "delivery_status": m.delivery_status, "bot": bot,
+            "error": {"code": m.error_code, "message": m.error_message} if m.error_code else None,
+            "attachments": _attachments_json(m)}
+
+
+def _attachments_json(m: Message) -> list[dict[str, Any]]:
+    """A message's files (served by /api/v1/attachments/<id>, console/attachments.py)."""
+    from console.attachments import attachment_json
+
+    state = inspect(m)
+    if "attachments" in state.unloaded and state.session is None:
+        return []  # a detached message whose files were not loaded: leave them to the next fetch
+    return [attachment_json(a) for a in m.attachments]
 
 
 def conversations_json(session: Session, user: User | None, convs: Sequence[Conversation]) -> list[dict[str, Any]]:
@@ -208,8 +220,13 @@ def conversations_json(session: Session, user: User | None, convs: Sequence[Conv
 
 
 def users_who_can_see(session: Session, team_id: int) -> list[User]:
+    """Whose counters a change in this team can move: its members, supervisors and admins, and the
+    users named on its restricted conversations (who may be in no team of it)."""
     member = exists().where(TeamMember.user_id == User.id, TeamMember.team_id == team_id)
+    named = exists().where(ConversationAccess.user_id == User.id,
+                           ConversationAccess.conversation_id == Conversation.id,
+                           Conversation.team_id == team_id, Conversation.status == Status.OPEN.value)
     return list(session.scalars(
         select(User).options(selectinload(User.memberships))
-        .where(User.active.is_(True), or_(User.role.in_(("admin", "supervisor")), member))
+        .where(User.active.is_(True), or_(User.role.in_(("admin", "supervisor")), member, named))
     ))

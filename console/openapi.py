@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from console import openapi_bot, openapi_channels, openapi_llm, openapi_routing
+
 _ERR = {"$ref": "#/components/responses/Error"}
 
 
@@ -57,7 +59,10 @@ def spec() -> dict[str, Any]:
                             status="201", errors=("400", "401", "404", "413", "422"),
                             body={"type": "object", "required": ["text"],
                                   "properties": {"text": {"type": "string", "maxLength": 4096},
-                                                 "private": {"type": "boolean", "default": False}}}),
+                                                 "private": {"type": "boolean", "default": False},
+                                                 "channel": {"enum": ["webchat", "sms", "whatsapp"],
+                                                             "description": "Reply channel (default: where the "
+                                                                            "customer last wrote from)."}}}),
             },
             "/conversations/{id}/assign": {"post": _op(
                 "Set the assignees (replaces them; [] unassigns)", _json("Conversation"), params=[_ID],
@@ -71,6 +76,10 @@ def spec() -> dict[str, Any]:
                                                      {"description": "Marked"}, params=[_ID], status="204",
                                                      errors=("401", "404"))},
             "/users": {"get": _op("People who can be assigned", _json("UserList"))},
+            **openapi_channels.paths(),  # SMS/WhatsApp: channels, templates, files, contacts
+            **openapi_routing.paths(),  # availability, accept, transfers, queues, journey, visibility
+            **openapi_llm.paths(),  # agent assist drafts, knowledge base and HTTP actions admin
+            **openapi_bot.paths(),  # bot training admin: data, versions, runs, models, learning from handoffs
         },
         "components": {
             "securitySchemes": {
@@ -79,7 +88,8 @@ def spec() -> dict[str, Any]:
             },
             "responses": {"Error": {"description": "Error", "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/Error"}}}}},
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **openapi_channels.schemas(), **openapi_routing.schemas(),
+                        **openapi_llm.schemas(), **openapi_bot.schemas()},
         },
     }
 
@@ -118,7 +128,9 @@ def _schemas() -> dict[str, Any]:
             "direction": {"enum": ["in", "out"]}, "sender_type": {"enum": ["contact", "bot", "agent", "system"]},
             "author": {"type": ["object", "null"]}, "text": {"type": "string"}, "private": {"type": "boolean"},
             "channel": {"type": "string"}, "created_at": ts, "delivery_status": {"type": "string"},
-            "bot": {"type": ["object", "null"]}}},
+            "bot": {"type": ["object", "null"]},
+            "error": {"type": ["object", "null"], "description": "Why an SMS/WhatsApp message failed: {code, message}"},
+            "attachments": {"type": "array", "items": {"$ref": "#/components/schemas/Attachment"}}}},
         "MessageList": {"type": "object", "properties": {"messages": {
             "type": "array", "items": {"$ref": "#/components/schemas/Message"}}}},
         "UserList": {"type": "object", "properties": {"users": {"type": "array", "items": user}}},

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from connectors.webchat import CHANNEL as WEBCHAT
@@ -19,6 +19,7 @@ from connectors.webchat import customer_message
 from console import inbox
 from console.extensions import socketio
 from console.jobs import Coalescer, Jobs
+from models import visibility
 from models.db import Database
 from models.events import (
     BotTyping,
@@ -27,7 +28,7 @@ from models.events import (
     Event,
     MessageCreated,
 )
-from models.schema import Assignment, Conversation, DeliveryStatus, Message, SenderType, Status
+from models.schema import Assignment, Conversation, Message, SenderType, Status
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,13 @@ def contact_room(contact_id: int) -> str:
 ALL_ROOM = "all"
 
 
-def _to_console(event: str, payload: Any, team_id: int) -> None:
+def _to_console(event: str, payload: Any, team_id: int, named: list[int] | None = None) -> None:
+    """To the team's room and supervisors' `all` room; a restricted conversation (`named`: the users
+    it is visible to) only to those users' own rooms, never to a shared room."""
+    if named is not None:
+        for user_id in named:
+            socketio.emit(event, payload, namespace=CONSOLE, to=user_room(user_id))
+        return
     socketio.emit(event, payload, namespace=CONSOLE, to=team_room(team_id))
     socketio.emit(event, payload, namespace=CONSOLE, to=ALL_ROOM)
 
@@ -76,7 +83,8 @@ class Broadcaster:
             if isinstance(evt, MessageCreated):
                 self._push_message(evt)
             self._conversations.mark(evt.conversation_id)
-            self._counters.mark(evt.team_id)
+            if not isinstance(evt, MessageCreated) or evt.human_owned:
+                self._counters.mark(evt.team_id)
 
     def _push_message(self, evt: MessageCreated) -> None:
         with self.db.session() as s:
@@ -87,20 +95,13 @@ class Broadcaster:
             if row is None:
                 return
             msg, public_id = row
-            _to_console("message", inbox.message_json(msg, public_id), evt.team_id)
+            named = visibility.named_users(s, [evt.conversation_id]).get(evt.conversation_id)
+            _to_console("message", inbox.message_json(msg, public_id), evt.team_id, named)
             if msg.private or msg.sender_type == SenderType.CONTACT.value or msg.channel != WEBCHAT:
                 return  # other channels send through their connectors' outbox
             socketio.emit("message", customer_message(
                 id=msg.id, conversation_id=public_id, sender_type=msg.sender_type, text=msg.text,
                 created_at=inbox.iso(msg.created_at) or ""), namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
-        if msg.delivery_status == DeliveryStatus.QUEUED.value:
-            self.jobs.submit(self._mark_sent, msg.id)
-
-    def _mark_sent(self, message_id: int) -> None:
-        with self.db.transaction() as s:
-            s.execute(update(Message).where(Message.id == message_id,
-                                            Message.delivery_status == DeliveryStatus.QUEUED.value)
-                      .values(delivery_status=DeliveryStatus.SENT.value))
 
     def _push_conversations(self, conversation_ids: set[int]) -> None:
         with self.db.session() as s:
@@ -108,17 +109,23 @@ class Broadcaster:
                 selectinload(Conversation.contact), selectinload(Conversation.team),
                 selectinload(Conversation.assignments).selectinload(Assignment.user))
                 .where(Conversation.id.in_(conversation_ids))))
+            named = visibility.named_users(s, [c.id for c in convs])
             for conv, payload in zip(convs, inbox.conversations_json(s, None, convs), strict=True):
-                _to_console("conversation", payload, conv.team_id)
+                _to_console("conversation", payload, conv.team_id, named.get(conv.id))
 
     def _push_presence(self, contact_id: int, online: bool) -> None:
         with self.db.session() as s:
-            team_ids = set(s.scalars(select(Conversation.team_id).where(
-                Conversation.contact_id == contact_id, Conversation.status == Status.OPEN.value)))
+            rows = s.execute(select(Conversation.id, Conversation.team_id).where(
+                Conversation.contact_id == contact_id, Conversation.status == Status.OPEN.value)).all()
+            named = visibility.named_users(s, [r[0] for r in rows])
         payload = {"contact_id": contact_id, "online": online}
+        team_ids = {team_id for cid, team_id in rows if cid not in named}
         for team_id in team_ids:
             socketio.emit("presence", payload, namespace=CONSOLE, to=team_room(team_id))
-        socketio.emit("presence", payload, namespace=CONSOLE, to=ALL_ROOM)
+        if team_ids or not named:
+            socketio.emit("presence", payload, namespace=CONSOLE, to=ALL_ROOM)
+        for user_id in {u for users in named.values() for u in users}:
+            socketio.emit("presence", payload, namespace=CONSOLE, to=user_room(user_id))
 
     def _push_counters(self, team_ids: set[int]) -> None:
         with self.db.session() as s:

@@ -15,13 +15,15 @@ from sqlalchemy import select
 from connectors.webchat import CHANNEL as WEBCHAT
 from connectors.webchat import Visitor, customer_message, visitor_display_name
 from console import inbox
+from console.agent_presence import consoles
 from console.auth import user_from_socket_auth
 from console.extensions import socketio
 from console.realtime import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
+from console.routing_listeners import queue_state
 from console.services import services
-from models import actions
+from models import actions, routing
 from models.errors import ParleyError
-from models.schema import Message
+from models.schema import Message, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ def webchat_connect(auth: Any = None) -> None:
                                                         "a new one has started."})
     visitor = visitor or svc.visitors.issue()
     visitors.add(request.sid, visitor)  # type: ignore[attr-defined]
-    public_id, history = None, []
+    public_id, history, queue = None, [], None
     with svc.db.transaction() as s:
         contact = actions.find_contact(s, WEBCHAT, visitor.visitor_id)
         if contact is not None:
@@ -89,8 +91,12 @@ def webchat_connect(auth: Any = None) -> None:
                 history = [customer_message(id=m.id, conversation_id=conv.public_id,
                                             sender_type=m.sender_type, text=m.text,
                                             created_at=inbox.iso(m.created_at) or "") for m in rows]
+                if conv.owner == "human":
+                    queue = {"conversation_id": conv.public_id, **queue_state(s, conv)}
     emit("session", {"token": visitor.token, "conversation_id": public_id})
     emit("history", {"conversation_id": public_id, "messages": history})
+    if queue is not None:
+        emit("queue", queue)
 
 
 @socketio.on("message", namespace=WEBCHAT_NS)
@@ -153,7 +159,19 @@ def console_connect(auth: Any = None) -> bool:
     else:
         for team_id in user.team_ids:
             join_room(team_room(team_id))
+    consoles.add(request.sid, user.id)  # type: ignore[attr-defined]
+    with services().db.transaction() as s:
+        routing.do_console_connected(s, user.id, utcnow())  # back from "offline: no console open"
     with services().db.session() as s:
         emit("counters", inbox.counters(s, user))
     return True
+
+
+@socketio.on("disconnect", namespace=CONSOLE)
+def console_disconnect(*_args: Any) -> None:
+    """The agent's last console here closed: the 5 minutes before they go offline start now."""
+    user_id, last = consoles.remove(request.sid)  # type: ignore[attr-defined]
+    if user_id is not None and last:
+        with services().db.transaction() as s:
+            routing.do_console_seen(s, [user_id], utcnow())
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models import visibility
 from models.db import publish_on_commit
 from models.errors import Forbidden, InvalidInput, InvalidState, NotFound, TooLong
 from models.events import (
@@ -28,6 +29,7 @@ from models.events import (
 from models.schema import (
     Assignment,
     AuditEvent,
+    Channel,
     Contact,
     ContactIdentity,
     Conversation,
@@ -133,6 +135,7 @@ def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text:
                             created_at=now, last_activity_at=now)
         session.add(conv)
         session.flush()
+        visibility.apply_contact_presets(session, conv)
         publish_on_commit(session, ConversationCreated(conv.id, conv.team_id, conv.contact_id))
     msg = Message(conversation_id=conv.id, direction=Direction.IN.value, sender_type=SenderType.CONTACT.value,
                   text=text, channel=channel, provider_message_id=provider_message_id,
@@ -148,7 +151,14 @@ def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text:
 
 def _message_created(session: Session, conv: Conversation, msg: Message) -> None:
     publish_on_commit(session, MessageCreated(conv.id, conv.team_id, conv.contact_id, msg.id,
-                                              msg.sender_type, msg.private, msg.channel))
+                                              msg.sender_type, msg.private, msg.channel,
+                                              human_owned=conv.owner == Owner.HUMAN.value))
+
+
+def _outbound_status(channel: str) -> str:
+    """Webchat is delivered by the socket emit right after commit (and by history on reconnect), so it
+    is `sent` as stored; other channels wait in the outbox as `queued` until the provider accepts."""
+    return (DeliveryStatus.SENT if channel == Channel.WEBCHAT.value else DeliveryStatus.QUEUED).value
 
 
 def do_set_presence(session: Session, contact: Contact, online: bool) -> None:
@@ -164,14 +174,19 @@ def do_set_presence(session: Session, contact: Contact, online: bool) -> None:
 
 def do_send_bot_reply(session: Session, conv: Conversation, text: str, *, intent: str | None,
                       confidence: float | None, decision: str, reason: str | None) -> Message:
+    """The bot answers on the channel the customer last wrote from; SMS/WhatsApp go through the outbox."""
+    from models.outbox import default_reply_channel, do_enqueue_outbound
+
     now = utcnow()
+    reply_channel = default_reply_channel(session, conv)
     msg = Message(conversation_id=conv.id, direction=Direction.OUT.value, sender_type=SenderType.BOT.value,
-                  text=text, channel=conv.channel, delivery_status=DeliveryStatus.QUEUED.value,
+                  text=text, channel=reply_channel, delivery_status=_outbound_status(reply_channel),
                   created_at=now, bot_intent=intent, bot_confidence=confidence, bot_decision=decision,
                   bot_reason=reason)
     session.add(msg)
     conv.last_activity_at = now
     session.flush()
+    do_enqueue_outbound(session, conv, msg, strict=False)
     _message_created(session, conv, msg)
     return msg
 
@@ -194,14 +209,14 @@ def first_unanswered_customer_message_at(session: Session, conv: Conversation) -
 def do_handoff(session: Session, conv: Conversation, *, reason: str, intent: str | None = None,
                confidence: float | None = None, ranking: Sequence[dict[str, Any]] = (),
                summary: str = "", engine: str | None = None, trigger_message_id: int | None = None,
-               actor: User | None = None) -> HandoffPacket:
+               actor: User | None = None, stages: Sequence[dict[str, Any]] = ()) -> HandoffPacket:
     """Move a conversation to the human side: queued for its team, the unreplied clock running."""
     if conv.status != Status.OPEN.value:
         raise InvalidState("Only an open conversation can be handed off.")
     now = utcnow()
     packet = HandoffPacket(conversation_id=conv.id, trigger_message_id=trigger_message_id, reason=reason,
                            intent=intent, confidence=confidence, ranking=list(ranking), summary=summary,
-                           engine=engine, created_at=now)
+                           engine=engine, created_at=now, stages=list(stages))
     session.add(packet)
     conv.owner = Owner.HUMAN.value
     conv.phase = Phase.ASSIGNED.value if conv.assignments else Phase.WAITING.value
@@ -218,7 +233,7 @@ def do_handoff(session: Session, conv: Conversation, *, reason: str, intent: str
 
 
 def can_see(user: User, conv: Conversation) -> bool:
-    return user.active and (user.sees_all_teams or conv.team_id in user.team_ids)
+    return visibility.can_see(user, conv)
 
 
 def access_conversation(session: Session, user: User, public_id: str, *, lock: bool = False) -> Conversation:
@@ -233,14 +248,20 @@ def access_conversation(session: Session, user: User, public_id: str, *, lock: b
 
 
 def do_agent_message(session: Session, user: User, conv: Conversation, text: str, *,
-                     private: bool = False) -> Message:
+                     private: bool = False, channel: str | None = None,
+                     outbound: dict[str, Any] | None = None) -> Message:
     """An agent's reply (clears unreplied) or private note (does not, and the customer never sees it).
 
     Replying to a conversation the bot owns takes it over: the bot goes silent and the replier is
-    assigned, as in Chatwoot when an agent answers a pending conversation.
+    assigned, as in Chatwoot when an agent answers a pending conversation. `channel` is the reply
+    channel the agent picked (default: where the customer last wrote from); SMS/WhatsApp replies
+    are queued in the outbox in this transaction (`outbound`: e.g. a WhatsApp template), or refused.
     """
+    from models.outbox import check_reply_channel, default_reply_channel, do_enqueue_outbound
+
     if conv.status != Status.OPEN.value and not private:
         raise InvalidState("This conversation is closed; reopen it to reply.")
+    reply_channel = check_reply_channel(session, conv, channel) if channel else default_reply_channel(session, conv)
     now = utcnow()
     if not private and conv.owner == Owner.BOT.value:
         conv.owner = Owner.HUMAN.value
@@ -249,14 +270,15 @@ def do_agent_message(session: Session, user: User, conv: Conversation, text: str
         audit(session, "conversation.taken_over", actor=user, conversation=conv)
     msg = Message(conversation_id=conv.id, direction=Direction.OUT.value,
                   sender_type=SenderType.AGENT.value, author_id=user.id, text=text, private=private,
-                  channel=conv.channel,
-                  delivery_status=(DeliveryStatus.SENT if private else DeliveryStatus.QUEUED).value,
+                  channel=reply_channel,
+                  delivery_status=DeliveryStatus.SENT.value if private else _outbound_status(reply_channel),
                   created_at=now)
     session.add(msg)
     if not private:
         conv.waiting_since = None
         conv.last_activity_at = now
     session.flush()
+    do_enqueue_outbound(session, conv, msg, payload=outbound)
     _message_created(session, conv, msg)
     _mark_read(session, user, conv, msg.id)
     return msg
@@ -296,7 +318,8 @@ def do_assign(session: Session, actor: User, conv: Conversation, user_ids: Itera
     _set_assignees(session, actor, conv, [u.id for u in users])
 
 
-def _set_assignees(session: Session, actor: User, conv: Conversation, user_ids: list[int]) -> None:
+def _set_assignees(session: Session, actor: User | None, conv: Conversation, user_ids: list[int]) -> None:
+    """`actor` None: routing did it (see models/routing.py)."""
     before = _assignee_ids(conv)
     wanted = list(dict.fromkeys(user_ids))
     if wanted == before:
@@ -307,7 +330,8 @@ def _set_assignees(session: Session, actor: User, conv: Conversation, user_ids: 
     now = utcnow()
     for uid in wanted:
         if uid not in before:
-            conv.assignments.append(Assignment(user_id=uid, assigned_by_id=actor.id, assigned_at=now))
+            conv.assignments.append(Assignment(user_id=uid, assigned_by_id=actor.id if actor else None,
+                                               assigned_at=now))
     if conv.owner == Owner.HUMAN.value:
         conv.phase = Phase.ASSIGNED.value if wanted else Phase.WAITING.value
     conv.last_activity_at = now
@@ -317,9 +341,14 @@ def _set_assignees(session: Session, actor: User, conv: Conversation, user_ids: 
                                                     tuple(wanted), tuple(before)))
 
 
-def do_close(session: Session, actor: User, conv: Conversation) -> None:
+def do_close(session: Session, actor: User | None, conv: Conversation) -> None:
+    """`actor` None: the system closed it (a routing timer). An assigned conversation is closed by
+    an assignee, a supervisor or an admin; an unassigned one by anybody who can see it."""
     if conv.status == Status.CLOSED.value:
         raise InvalidState("This conversation is already closed.")
+    assignees = _assignee_ids(conv)
+    if actor is not None and assignees and actor.id not in assignees and not actor.sees_all_teams:
+        raise Forbidden("Only an assignee, a supervisor or an admin can close this conversation.")
     now = utcnow()
     conv.status = Status.CLOSED.value
     conv.closed_at = now
@@ -361,7 +390,7 @@ def do_return_to_bot(session: Session, actor: User, conv: Conversation) -> None:
     _status_changed(session, actor, conv, "returned_to_bot")
 
 
-def _status_changed(session: Session, actor: User, conv: Conversation, change: str) -> None:
+def _status_changed(session: Session, actor: User | None, conv: Conversation, change: str) -> None:
     conv.last_activity_at = utcnow()
     audit(session, f"conversation.{change}", actor=actor, conversation=conv)
     publish_on_commit(session, ConversationStatusChanged(conv.id, conv.team_id, conv.contact_id, change))

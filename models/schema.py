@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -26,6 +26,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+if TYPE_CHECKING:
+    from models.channels import Attachment
 
 
 def utcnow() -> datetime:
@@ -142,6 +145,12 @@ class User(Base):
     availability: Mapped[str] = mapped_column(String(20), default=Availability.OFFLINE.value)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Routing (models/routing.py): most active chats at once (None: the default, 3); when a console
+    # of this user was last known connected; what they had chosen before they were set offline for
+    # having no console open (restored when one connects again).
+    capacity: Mapped[int | None] = mapped_column(Integer, default=None)
+    console_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    auto_offline_from: Mapped[str | None] = mapped_column(String(20), default=None)
 
     memberships: Mapped[list[TeamMember]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -159,6 +168,8 @@ class TeamMember(Base):
 
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    # When routing last gave this member one of the team's chats (round robin, least-loaded ties).
+    last_routed_at: Mapped[datetime | None] = mapped_column(default=None)
 
     team: Mapped[Team] = relationship(back_populates="members")
     user: Mapped[User] = relationship(back_populates="memberships")
@@ -233,6 +244,10 @@ class Conversation(Base):
     bot_cursor: Mapped[int] = mapped_column(Integer, default=0)
     # "Please rephrase" turns in a row, for the repeated-fallback policy.
     bot_fallbacks: Mapped[int] = mapped_column(Integer, default=0)
+    # Visible only to the users named in `conversation_access` (models/routing_schema.py).
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When it last entered its team's queue (None: at `handed_off_at`); the queue is served oldest first.
+    queued_at: Mapped[datetime | None] = mapped_column(default=None)
 
     contact: Mapped[Contact] = relationship()
     team: Mapped[Team] = relationship()
@@ -265,8 +280,14 @@ class Message(Base):
     bot_confidence: Mapped[float | None] = mapped_column(Float, default=None)
     bot_decision: Mapped[str | None] = mapped_column(String(10), default=None)
     bot_reason: Mapped[str | None] = mapped_column(String(40), default=None)
+    # Outbound on SMS/WhatsApp: the provider's error when it could not be delivered.
+    error_code: Mapped[str | None] = mapped_column(String(40), default=None)
+    error_message: Mapped[str | None] = mapped_column(String(500), default=None)
+    # Inbound on SMS/WhatsApp: the provider configuration it came through (replies go out the same way).
+    via_channel_id: Mapped[int | None] = mapped_column(Integer, default=None)
 
     author: Mapped[User | None] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", viewonly=True)
 
 
 class Assignment(Base):
@@ -315,6 +336,9 @@ class HandoffPacket(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     engine: Mapped[str | None] = mapped_column(String(40), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Every bot stage's view (bot.types.StageView.to_json()), e.g. the intent engine's guess, then what
+    # the LLM agent searched and found. None on packets made before migration 0004_llm.
+    stages: Mapped[list[Any] | None] = mapped_column(default=list)
 
 
 class AuditEvent(Base):
@@ -328,3 +352,11 @@ class AuditEvent(Base):
     conversation_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     kind: Mapped[str] = mapped_column(String(60))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# The channel tables (configs, outbox, attachments) share this metadata and are mapped with it.
+# So do the routing tables (team settings, visibility, offers, transfers, timers).
+import models.channels  # noqa: E402
+import models.llm_schema  # noqa: E402  (knowledge base, LLM records, drafts: 0004_llm)
+import models.routing_schema  # noqa: E402
+import models.training_schema  # noqa: E402,F401  (bot studio: data versions, runs: 0005_training)

@@ -4,6 +4,7 @@ the real app factory, and helpers that act as a customer and as agents would."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,25 @@ from models.migrate import upgrade
 from models.schema import Base
 from models.settings import Settings
 
-PG_URL = os.environ.get("DATABASE_URL")
+# SMS/WhatsApp fixtures (fake providers, an app wired to them): tests/channel_fixtures.py
+pytest_plugins = ["tests.channel_fixtures"]
+
+def _own_schema(url: str | None) -> str | None:
+    """Each test session works in a schema of its own (search_path), so concurrent runs on one PostgreSQL
+    database (two CI jobs, a developer and CI) never truncate each other's tables. Subprocesses started by
+    tests inherit it through DATABASE_URL."""
+    if not url or not url.startswith(("postgresql", "postgres://")):
+        return url
+    if os.environ.get("PARLEY_TEST_PG_SCHEMA"):  # this module can be imported twice (pytest, tests.conftest)
+        return url
+    schema = f"test_{os.getpid()}_{secrets.token_hex(3)}"
+    isolated = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    os.environ["DATABASE_URL"] = isolated
+    os.environ["PARLEY_TEST_PG_SCHEMA"] = schema
+    return isolated
+
+
+PG_URL = _own_schema(os.environ.get("DATABASE_URL"))
 PASSWORD = "correct horse battery"
 
 
@@ -49,22 +68,27 @@ class RuleEngine:
 
 
 @pytest.fixture(scope="session")
-def _template_db(tmp_path_factory: pytest.TempPathFactory) -> str | None:
+def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
     """Migrate once per session: a SQLite file to copy, or the PostgreSQL schema to truncate."""
     if PG_URL:
         url = Settings.from_env(env={"DATABASE_URL": PG_URL, "PARLEY_SECRET_KEY": "x"}).database_url
         db = Database(url)
+        schema = os.environ["PARLEY_TEST_PG_SCHEMA"]
         with db.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         upgrade(db.engine)
         db.dispose()
-        return None
+        yield None
+        db = Database(url)
+        with db.engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        db.dispose()
+        return
     path = tmp_path_factory.mktemp("template") / "parley.db"
     db = Database(f"sqlite:///{path}")
     upgrade(db.engine)
     db.dispose()
-    return str(path)
+    yield str(path)
 
 
 @pytest.fixture

@@ -272,8 +272,8 @@ def test_build_engines_trains_at_start_and_names_unknown_engines(tmp_path: Path,
     [engine] = build_engines(settings)
     assert engine.name == "embedded"
     assert engine.turn("hello", TurnContext("c1")).model_version == active_version(settings)
-    with pytest.raises(ValueError, match="'llm' is not available yet"):
-        build_engines(settings.with_(bot_engines=("embedded", "llm")))
+    # 'llm' without PARLEY_LLM_MODEL is dropped with a warning (bot/llm/setup.py): the intent engine answers alone
+    assert [e.name for e in build_engines(settings.with_(bot_engines=("embedded", "llm")))] == ["embedded"]
     with pytest.raises(ValueError, match="unknown bot engine 'gpt'"):
         build_engines(settings.with_(bot_engines=("gpt",)))
 

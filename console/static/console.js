@@ -26,6 +26,7 @@
     repeated_fallback: "Bot still didn't understand after asking to rephrase",
     bot_error: "The bot failed (engine error)",
     policy: "A rule requires a person",
+    no_grounded_answer: "No answer in the knowledge base",
   };
   var VIEWS = ["team", "mine", "bot"];
   var STATUSES = ["open", "closed"];
@@ -418,6 +419,13 @@
     return m[ch] || cap(ch || "unknown");
   }
 
+  /** The caller may no longer see it (restricted to others, moved to another team). */
+  function removeConversation(id) {
+    state.convs.delete(id);
+    renderList();
+    if (id === state.currentId) { closeConversation(); location.hash = ""; }
+  }
+
   /** Apply a Conversation (socket event or API answer) everywhere it shows. */
   function upsertConversation(conv) {
     if (!conv || !conv.id) return;
@@ -617,6 +625,8 @@
 
     renderPacket(c.handoff, c.owner === "bot");
     renderDetails(c);
+    // Other panels (routing.js: accept, transfer, journey) follow the open conversation.
+    (window.ParleyConsole.onChrome || []).forEach(function (fn) { fn(c); });
   }
   function paintPresence(el, online) {
     el.classList.toggle("is-online", !!online);
@@ -651,6 +661,17 @@
       var r = h("div", { class: "hp-ranking", title: "What else the bot considered" });
       ranking.forEach(function (x) { r.appendChild(h("span", { class: "tag mono" }, x.name + " " + pct(x.confidence))); });
       box.appendChild(r);
+    }
+    // Every bot stage's view (e.g. the intent engine's guess, then what the LLM agent searched and found).
+    var stages = p.stages || [];
+    if (stages.length > 1 || (stages[0] && stages[0].details && stages[0].details.searches)) {
+      var st = h("div", { class: "hp-stages", "data-testid": "handoff-stages" });
+      stages.forEach(function (v) {
+        var searched = ((v.details && v.details.searches) || []).map(function (x) { return "“" + x.query + "” → " + x.hits.length; });
+        st.appendChild(h("span", null, h("b", { class: "mono" }, v.engine), " " + (v.intent || "–") + " " + pct(v.confidence) +
+          (v.reason ? " · " + reasonWords(v.reason) : " · answered") + (searched.length ? " · searched " + searched.join(", ") : "")));
+      });
+      box.appendChild(st);
     }
   }
 
@@ -719,9 +740,20 @@
     if (stick) box.scrollTop = box.scrollHeight;
   }
 
+  // Delivery only moves forward; a failed one may start again (an agent's retry). A copy of a message
+  // that arrives late (the POST's answer after the socket's "sent") must not undo a newer status.
+  var DELIVERY_RANK = { failed: -1, queued: 0, sent: 1, delivered: 3, read: 4 };
+  function staleCopy(old, m) {
+    if (!old || !old.delivery_status || !m.delivery_status || old.delivery_status === m.delivery_status) return false;
+    var a = DELIVERY_RANK[old.delivery_status], b = DELIVERY_RANK[m.delivery_status];
+    if (a === undefined || b === undefined) return false;
+    if (m.delivery_status === "failed") return a >= 3;
+    return b < a;
+  }
   function addMessage(m) {
     if (!m || m.id === undefined || m.id === null) return;
     var existed = state.messages.has(m.id);
+    if (existed && staleCopy(state.messages.get(m.id), m)) return;
     state.messages.set(m.id, m);
     var box = $("messages");
     if (existed) {
@@ -773,6 +805,8 @@
       var label = { sent: "✓ Sent", delivered: "✓✓ Delivered", read: "✓✓ Read", failed: "⚠ Not delivered" }[st] || cap(st);
       el.appendChild(h("div", { class: "msg-status" + (st === "failed" ? " is-failed" : ""), "data-testid": "delivery-status" }, label));
     }
+    // Other scripts add to a message (console_channels.js: files, the error and its retry action).
+    ((window.ParleyConsole || {}).onMessage || []).forEach(function (fn) { fn(el, m); });
     return el;
   }
 
@@ -820,7 +854,10 @@
     state.sending = true;
     $("reply-send").disabled = true;
     $("composer-error").textContent = "";
-    api("POST", "/conversations/" + encodeURIComponent(id) + "/messages", { text: text, private: isPrivate }).then(function (msg) {
+    var payload = { text: text, private: isPrivate };
+    var pick = window.ParleyConsole.replyChannel; // console_channels.js: the reply channel the agent picked
+    if (!isPrivate && typeof pick === "function" && pick()) payload.channel = pick();
+    api("POST", "/conversations/" + encodeURIComponent(id) + "/messages", payload).then(function (msg) {
       if (ta.value.replace(/^\s*\n/, "").replace(/\s+$/, "") === text) ta.value = "";
       state.drafts.delete(id);
       if (msg && id === state.currentId) addMessage(msg);
@@ -1071,7 +1108,8 @@
   }
 
   function boot() {
-    window.ParleyConsole = { state: state, me: ME, socket: null };
+    window.ParleyConsole = { state: state, me: ME, socket: null, onChrome: [], api: api, toast: toast, report: report,
+      open: navigateTo, upsert: upsertConversation, remove: removeConversation, addMessage: addMessage, onMessage: [] };
     wire();
     paintFilters();
     setMode("reply");

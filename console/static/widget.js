@@ -148,6 +148,7 @@
     ".typing span { width: 7px; height: 7px; border-radius: 50%; background: #9aa3b5; animation: pw-bounce 1.2s infinite ease-in-out; }",
     ".typing span:nth-child(2) { animation-delay: .15s; } .typing span:nth-child(3) { animation-delay: .3s; }",
     "@keyframes pw-bounce { 0%, 60%, 100% { transform: translateY(0); opacity: .5; } 30% { transform: translateY(-4px); opacity: 1; } }",
+    ".queue { margin: 0 12px 6px; padding: 7px 10px; border-radius: 8px; background: #eef2ff; color: #3730a3; border: 1px solid #c7d2fe; font-size: 12.5px; flex: 0 0 auto; }",
     ".error { margin: 0 12px 6px; padding: 7px 10px; border-radius: 8px; background: #fef2f2; color: #991b1b; border: 1px solid #fecaca; font-size: 12.5px; flex: 0 0 auto; }",
     ".compose { display: flex; align-items: flex-end; gap: 8px; padding: 10px 10px 10px 14px; border-top: 1px solid var(--pw-line); background: #fff; flex: 0 0 auto; }",
     ".input { flex: 1 1 auto; border: 0; outline: none; resize: none; font: inherit; color: var(--pw-ink); background: transparent;",
@@ -155,6 +156,9 @@
     ".input::placeholder { color: #9aa3b5; }",
     ".send { width: 38px; height: 38px; border-radius: 50%; border: 0; background: var(--pw-accent); color: #fff; display: grid; place-items: center; flex: 0 0 auto; padding: 0; }",
     ".send:disabled { background: #c7cbd6; cursor: default; }",
+    ".attach { width: 34px; height: 38px; border: 0; background: transparent; color: var(--pw-muted, #6b7280); font-size: 18px; cursor: pointer; flex: 0 0 auto; padding: 0; }",
+    ".files { display: flex; flex-direction: column; gap: 2px; margin-top: 4px; }",
+    ".files a { color: inherit; font-size: 13px; word-break: break-all; }",
     ".counter { font-size: 11px; color: var(--pw-muted); text-align: right; padding: 0 14px 4px; background: #fff; }",
     ".counter.over { color: #b91c1c; font-weight: 700; }",
     ".foot { font-size: 11px; color: #9aa3b5; text-align: center; padding: 0 0 8px; background: #fff; }",
@@ -193,17 +197,21 @@
     h("div", { class: "welcome" }, "Hi there! Ask us anything. Our assistant answers right away, and a person takes over whenever you ask."),
     list, typing);
   var errorEl = h("div", { class: "error", role: "alert", "data-testid": "parley-error", hidden: true });
+  var queueEl = h("div", { class: "queue", role: "status", "data-testid": "parley-queue", hidden: true });
   var input = h("textarea", { class: "input", rows: "1", placeholder: "Type your message…", "aria-label": "Message", "data-testid": "parley-input", maxlength: null });
   var sendBtn = h("button", { type: "submit", class: "send", "aria-label": "Send", "data-testid": "parley-send" });
   sendBtn.appendChild(icon(ICON_SEND, 18));
-  var form = h("form", { class: "compose", autocomplete: "off" }, input, sendBtn);
+  // Files: the customer attaches one (POST /webchat/upload); agents' files arrive as links ("files").
+  var fileInput = h("input", { type: "file", hidden: true, "data-testid": "parley-file" });
+  var attachBtn = h("button", { type: "button", class: "attach", "aria-label": "Send a file", title: "Send a file", "data-testid": "parley-attach" }, "📎");
+  var form = h("form", { class: "compose", autocomplete: "off" }, attachBtn, fileInput, input, sendBtn);
   var counter = h("div", { class: "counter", "data-testid": "parley-counter", hidden: true });
 
   var panel = h("div", { class: "panel", role: "dialog", "aria-label": title, "data-testid": "parley-panel", hidden: true },
     h("div", { class: "head" }, headAvatar,
       h("div", { class: "head-text" }, h("div", { class: "title" }, title), h("div", { class: "sub", "data-testid": "parley-status" }, statusDot, statusText)),
       closeBtn),
-    bodyEl, errorEl, form, counter,
+    bodyEl, queueEl, errorEl, form, counter,
     h("div", { class: "foot" }, "Powered by Parley"));
 
   var unreadEl = h("span", { class: "unread", "data-testid": "parley-unread", hidden: true });
@@ -531,13 +539,70 @@
         }
       });
       socket.on("typing", function (t) { showTyping(!!(t && t.typing)); });
+      socket.on("files", showFiles);
+      socket.on("queue", showQueue);
       socket.on("error", function (e) {
         showError((e && (e.message || e.code)) || "Something went wrong.");
       });
     });
   }
 
+  /** Waiting for a person: the place in the queue and an estimate, live (the `queue` event). */
+  var queueTimer = null;
+  function showQueue(q) {
+    clearTimeout(queueTimer);
+    if (!q || (conversationId && q.conversation_id !== conversationId)) return;
+    queueEl.setAttribute("data-status", q.status || "");
+    if (q.status === "waiting" && q.position) {
+      var mins = q.estimated_wait_seconds ? Math.max(1, Math.round(q.estimated_wait_seconds / 60)) : null;
+      queueEl.textContent = (q.position === 1 ? "You're next in line for a person" : "You're number " + q.position + " in line for a person")
+        + (mins ? " · about " + mins + " min" : "") + ".";
+      queueEl.hidden = false;
+    } else if (q.status === "assigned" && !queueEl.hidden) {
+      queueEl.textContent = (q.agent && q.agent.name ? q.agent.name : "Someone from our team") + " will answer you now.";
+      queueTimer = setTimeout(function () { queueEl.hidden = true; }, 6000);
+    } else {
+      queueEl.hidden = true;
+    }
+  }
+
+  function showFiles(data) {
+    var el = data && byId.get(String(data.id));
+    if (!el || el.querySelector(".files")) return;
+    var box = h("div", { class: "files", "data-testid": "parley-files" });
+    (data.files || []).forEach(function (f) {
+      box.appendChild(h("a", { href: origin + f.url, download: f.filename, target: "_blank", rel: "noopener" }, "📎 " + f.filename));
+    });
+    el.insertBefore(box, el.querySelector(".meta"));
+  }
+
+  function upload(file) {
+    var token = getToken();
+    if (!token) { showError("Connect to chat first."); return; }
+    var fd = new FormData();
+    fd.append("token", token);
+    fd.append("file", file, file.name);
+    attachBtn.disabled = true;
+    fetch(origin + "/webchat/upload", { method: "POST", body: fd, credentials: "omit" }).then(function (r) {
+      return r.json().catch(function () { return null; }).then(function (data) {
+        if (!r.ok || !data || !data.ok) {
+          throw new Error((data && data.error && data.error.message) || (r.status === 413 ? "The file is too large." : "The file could not be sent."));
+        }
+        return data;
+      });
+    }).then(function (data) {
+      addServerMessage({ id: data.id, conversation_id: data.conversation_id, sender_type: "contact", text: data.text, created_at: data.created_at });
+      scrollDown(true);
+    }, function (err) { showError(err.message); }).then(function () { attachBtn.disabled = false; });
+  }
+
   // ------------------------------------------------------------------ events
+  attachBtn.addEventListener("click", function () { fileInput.click(); });
+  fileInput.addEventListener("change", function () {
+    var file = fileInput.files && fileInput.files[0];
+    fileInput.value = "";
+    if (file) upload(file);
+  });
   launcher.addEventListener("click", function () { if (isOpen) close(); else open(); });
   closeBtn.addEventListener("click", function () { close(); launcher.focus(); });
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") { close(); launcher.focus(); } });

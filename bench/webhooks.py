@@ -1,0 +1,258 @@
+"""Webhook ingestion bench: signed Twilio webhooks at rising rates against a running `parley run`.
+
+For each rate the client sends for `--duration` seconds on a fixed schedule (open loop: a slow answer
+does not slow the sending down, and latency is measured from when a request was *due*, so queueing
+counts). A step is sustained when at least 95% of the due requests were answered 200 within the step,
+at most 1% failed, and the p99 acknowledgement is at most 250 ms. Rates rise until a step is not
+sustained. The same is done against the same server's bare no-op endpoint (`POST /webhooks/noop`,
+`PARLEY_BENCH_NOOP=1`: same process, framework and threads; no signature check, no database), and
+the ratio of the two highest sustained rates is printed. The two are measured in turn at each rate, so
+both see the same machine. Bot replies go out through the outbox to a local fake of Twilio's API
+(tests/fakes), so the server does all of its real work meanwhile.
+
+    python -m bench.webhooks                       # start Parley and the fake Twilio, measure
+    python -m bench.webhooks --rates 25,50,100 --duration 3 --json
+
+Exit status: 0 fine; 2 the server did not come up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import requests
+from twilio.request_validator import RequestValidator
+
+from bench.servers import ServerError, parley_program, parley_server
+
+ACCOUNT_SID = "AC" + "b" * 32
+AUTH_TOKEN = "bench-auth-token"
+NUMBER = "+15550009999"
+TEXTS = ("where is my order", "what are your opening hours", "how long does shipping take", "hi")
+P99_LIMIT_MS = 250.0
+MIN_DELIVERED = 0.95
+MAX_FAILED = 0.01
+EXIT_OK, EXIT_SERVER = 0, 2
+
+
+@dataclass(frozen=True)
+class Step:
+    target: str
+    rate: float
+    due: int
+    ok: int
+    failed: int
+    errors: dict[str, int]
+    achieved_rps: float
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+
+    @property
+    def sustained(self) -> bool:
+        return (self.ok >= MIN_DELIVERED * self.due and self.failed <= MAX_FAILED * self.due
+                and self.p99_ms is not None and self.p99_ms <= P99_LIMIT_MS)
+
+
+def _log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1]
+
+
+class Client:
+    """Per-thread keep-alive sessions; Twilio's signature made per request, as Twilio does."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.validator = RequestValidator(AUTH_TOKEN)
+        self._local = threading.local()
+        self._seq = 0
+        self._lock = threading.Lock()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
+    def _next(self) -> int:
+        with self._lock:
+            self._seq += 1
+            return self._seq
+
+    def post(self, target: str, customers: int) -> int:
+        n = self._next()
+        if target == "noop":
+            return self._session().post(f"{self.base}/webhooks/noop", data={"n": str(n)}, timeout=10).status_code
+        params = {"MessageSid": f"SM{n:032x}", "AccountSid": ACCOUNT_SID, "From": f"+1415555{n % customers:04d}",
+                  "To": NUMBER, "Body": TEXTS[n % len(TEXTS)], "NumMedia": "0", "NumSegments": "1",
+                  "ApiVersion": "2010-04-01"}
+        url = f"{self.base}/webhooks/twilio"
+        signature = self.validator.compute_signature(url, params)
+        return self._session().post(url, data=params, headers={"X-Twilio-Signature": signature},
+                                    timeout=10).status_code
+
+
+def run_step(client: Client, target: str, rate: float, duration: float, customers: int) -> Step:
+    due = max(1, int(rate * duration))
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+    lock = threading.Lock()
+    deadline_holder: dict[str, float] = {"last": 0.0}
+
+    def one(due_at: float) -> None:
+        try:
+            status = client.post(target, customers)
+            outcome = "ok" if status == 200 else f"http_{status}"
+        except requests.RequestException as exc:
+            outcome = type(exc).__name__
+        done = time.perf_counter()
+        with lock:
+            if outcome == "ok" and done <= deadline_holder["end"]:
+                latencies.append((done - due_at) * 1000)
+                deadline_holder["last"] = max(deadline_holder["last"], done)
+            elif outcome == "ok":
+                errors["late"] += 1
+            else:
+                errors[outcome] += 1
+
+    with ThreadPoolExecutor(max_workers=256, thread_name_prefix="bench-client") as pool:
+        start = time.perf_counter() + 0.05
+        deadline_holder["end"] = start + duration + 2.0  # answers later than 2 s after the step count as late
+        for k in range(due):
+            due_at = start + k / rate
+            pause = due_at - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            pool.submit(one, due_at)
+    elapsed = max(duration, deadline_holder["last"] - start)
+    ok = len(latencies)
+    ordered = sorted(latencies)
+    return Step(target, rate, due, ok, due - ok, dict(errors), ok / elapsed, _pct(ordered, 0.5), _pct(ordered, 0.99),
+                ordered[-1] if ordered else None)
+
+
+def ramp(client: Client, rates: list[float], duration: float, customers: int, pause: float) -> list[Step]:
+    """Both targets at each rate in turn (so both see the same machine), each until it is not sustained."""
+    steps: list[Step] = []
+    alive = ["webhook", "noop"]
+    for rate in rates:
+        for target in list(alive):
+            step = run_step(client, target, rate, duration, customers)
+            steps.append(step)
+            _log(f"{target} {rate:g}/s: ok {step.ok}/{step.due}, p99 {_fmt(step.p99_ms)} ms"
+                 f"{'' if step.sustained else '  (not sustained)'}")
+            if not step.sustained:
+                alive.remove(target)
+            time.sleep(pause)  # let the bot and the outbox catch up before the next step
+        if not alive:
+            break
+    return sorted(steps, key=lambda s: (s.target != "webhook", s.rate))
+
+
+def best(steps: list[Step]) -> float | None:
+    sustained = [s.rate for s in steps if s.sustained]
+    return max(sustained) if sustained else None
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _table(steps: list[Step], figures: dict[str, Any]) -> str:
+    lines = [f"webhooks: signed Twilio webhooks, open loop, {figures['duration_s']:g} s per step, "
+             f"sustained = ≥{MIN_DELIVERED:.0%} answered, ≤{MAX_FAILED:.0%} failed, p99 ≤ {P99_LIMIT_MS:g} ms; "
+             f"{os.cpu_count()} CPUs",
+             f"{'target':<9}{'rate/s':>8}{'due':>7}{'ok':>7}{'failed':>8}{'got/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+             f"{'max ms':>9}  sustained"]
+    for s in steps:
+        lines.append(f"{s.target:<9}{s.rate:>8g}{s.due:>7}{s.ok:>7}{s.failed:>8}{s.achieved_rps:>9.1f}"
+                     f"{_fmt(s.p50_ms):>9}{_fmt(s.p99_ms):>9}{_fmt(s.max_ms):>9}  {'yes' if s.sustained else 'no'}")
+    capped = [t for t, c in figures["capped_by_rate_list"].items() if c]
+    lines.append(f"highest sustained: webhook {_fmt(figures['webhook_rps'], 0)}/s, "
+                 f"no-op {_fmt(figures['noop_rps'], 0)}/s, ratio webhook/no-op {_fmt(figures['ratio'], 2)}"
+                 + (f"  ({', '.join(capped)}: the highest rate tried; add higher --rates)" if capped else ""))
+    return "\n".join(lines)
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.webhooks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", default="25,50,100,150,200,300,400,600,800,1200",
+                        help="rising request rates per second (comma-separated)")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per step (5)")
+    parser.add_argument("--customers", type=int, default=200, help="distinct senders (200)")
+    parser.add_argument("--pause", type=float, default=2.0, help="seconds between steps (2)")
+    parser.add_argument("--start-timeout", type=float, default=180.0)
+    parser.add_argument("--parley-cmd", help="program to run as `<cmd> run --host H --port P`")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        args.rate_list = sorted({float(r) for r in args.rates.split(",") if r.strip()})
+    except ValueError:
+        parser.error("--rates must be numbers")
+    if not args.rate_list or min(args.rate_list) <= 0 or not 0 < args.duration <= 120:
+        parser.error("rates must be positive and --duration in (0, 120]")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    sys.path.insert(0, os.getcwd())
+    from tests.fakes import FakeTwilio  # the same fake the tests use: bot replies land there
+
+    fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
+    env = {"PARLEY_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PARLEY_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+           "PARLEY_TWILIO_NUMBER": NUMBER, "PARLEY_TWILIO_API_BASE": fake.url, "PARLEY_BENCH_NOOP": "1",
+           "PARLEY_PUBLIC_URL": ""}
+    steps: list[Step] = []
+    try:
+        with parley_server(parley_program(args.parley_cmd), args.start_timeout, extra_env=env) as url:
+            client = Client(url)
+            _log(f"warming up against {url}")
+            for _ in range(20):
+                client.post("webhook", args.customers)
+                client.post("noop", args.customers)
+            steps += ramp(client, args.rate_list, args.duration, args.customers, args.pause)
+            time.sleep(args.pause)
+            bot_replies = len(fake.sends())
+    except ServerError as exc:
+        _log(str(exc))
+        return EXIT_SERVER
+    finally:
+        fake.stop()
+    webhook = best([s for s in steps if s.target == "webhook"])
+    noop = best([s for s in steps if s.target == "noop"])
+    figures = {"duration_s": args.duration, "webhook_rps": webhook, "noop_rps": noop,
+               "ratio": webhook / noop if webhook and noop else None, "bot_replies_sent": bot_replies,
+               "capped_by_rate_list": {t: best([s for s in steps if s.target == t]) == max(args.rate_list)
+                                       for t in ("webhook", "noop")}}
+    if args.json:
+        print(json.dumps({"bench": "webhooks", "figures": figures, "steps": [asdict(s) for s in steps],
+                          "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                      "platform": platform.platform()}}, indent=2))
+    else:
+        print(_table(steps, figures))
+        print(f"bot replies sent to the fake Twilio meanwhile: {bot_replies}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""The LLM agent's configuration: which model (langchain's `provider:model`), where, and how long
+it may take. The model is configuration, not code: any OpenAI-compatible server (a hosted API, vLLM,
+Ollama, llama.cpp) is `openai:<model>` with `PARLEY_LLM_BASE_URL`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+def _num(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class LlmConfig:
+    model: str | None = None  # e.g. "openai:gpt-4o-mini"; None: the LLM stage is off
+    base_url: str | None = None
+    api_key: str | None = None
+    # One request to the provider; the whole turn (several model and tool calls) has `turn_timeout`.
+    request_timeout: float = 20.0
+    turn_timeout: float = 45.0
+    summary_timeout: float = 8.0
+    max_retries: int = 1
+    temperature: float = 0.0
+    # Model steps per turn (each model call or tool round is a step): a loop ends as a bot_error.
+    max_steps: int = 8
+    # Self-reported confidence below this is not sent: handoff `no_grounded_answer`.
+    min_confidence: float = 0.5
+    embedding_model: str | None = None  # e.g. "openai:text-embedding-3-small"; None: BM25 only
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.model)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LlmConfig:
+        env = os.environ if env is None else env
+        model = (env.get("PARLEY_LLM_MODEL") or "").strip() or None
+        if model is not None and ":" not in model:
+            raise ValueError(f"PARLEY_LLM_MODEL must be 'provider:model' (e.g. 'openai:gpt-4o-mini'), got {model!r}")
+        return cls(
+            model=model,
+            base_url=(env.get("PARLEY_LLM_BASE_URL") or "").strip() or None,
+            api_key=env.get("PARLEY_LLM_API_KEY") or None,
+            request_timeout=_num(env, "PARLEY_LLM_TIMEOUT", 20.0),
+            turn_timeout=_num(env, "PARLEY_LLM_TURN_TIMEOUT", 45.0),
+            summary_timeout=_num(env, "PARLEY_LLM_SUMMARY_TIMEOUT", 8.0),
+            max_retries=int(_num(env, "PARLEY_LLM_MAX_RETRIES", 1)),
+            temperature=_num(env, "PARLEY_LLM_TEMPERATURE", 0.0),
+            max_steps=int(_num(env, "PARLEY_LLM_MAX_STEPS", 8)),
+            min_confidence=_num(env, "PARLEY_LLM_MIN_CONFIDENCE", 0.5),
+            embedding_model=(env.get("PARLEY_EMBEDDING_MODEL") or "").strip() or None,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """For the admin page: everything but the key."""
+        return {"model": self.model, "base_url": self.base_url, "api_key_set": bool(self.api_key),
+                "request_timeout": self.request_timeout, "turn_timeout": self.turn_timeout,
+                "embedding_model": self.embedding_model}
+
+
+def make_chat_model(config: LlmConfig, *, timeout: float | None = None) -> Any:
+    """The configured chat model, through langchain's `init_chat_model`. Raises on a bad configuration
+    (unknown provider, provider package missing) so a broken setup is said at start."""
+    from langchain.chat_models import init_chat_model
+
+    assert config.model is not None
+    kwargs: dict[str, Any] = {"temperature": config.temperature, "timeout": timeout or config.request_timeout,
+                              "max_retries": config.max_retries}
+    if config.base_url:
+        kwargs["base_url"] = config.base_url
+    if config.api_key:
+        kwargs["api_key"] = config.api_key
+    elif config.base_url:
+        kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers ignore it; the client insists
+    return init_chat_model(config.model, **kwargs)
+
+
+def make_embeddings(config: LlmConfig) -> Any:
+    from langchain.embeddings import init_embeddings
+
+    assert config.embedding_model is not None
+    kwargs: dict[str, Any] = {}
+    if config.base_url:
+        kwargs["base_url"] = config.base_url
+        if config.embedding_model.startswith("openai:"):
+            # Other OpenAI-compatible servers want text, not tiktoken ids (and tiktoken would download).
+            kwargs["check_embedding_ctx_length"] = False
+    if config.api_key:
+        kwargs["api_key"] = config.api_key
+    elif config.base_url:
+        kwargs["api_key"] = "not-needed"
+    return init_embeddings(config.embedding_model, **kwargs)

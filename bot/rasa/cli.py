@@ -1,0 +1,114 @@
+"""`parley bot train|parse|evaluate --engine rasa`: the embedded commands' Rasa halves.
+
+`bot.cli` parses the options and calls in here; output has the embedded engine's shapes, so the two
+engines can be compared on the same data with the same tools.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.embedded import InvalidTrainingData
+from bot.rasa import store
+from bot.rasa.client import RasaError
+from bot.rasa.config import RasaNotInstalled, RasaSettings
+from bot.rasa.engine import RasaEngine
+from bot.rasa.evaluation import active_server, default_config, evaluate_active, evaluate_throwaway
+from bot.rasa.trainer import TrainingFailed, train
+from bot.training_data import TrainingDataError
+from bot.types import TurnContext
+from models.settings import Settings
+
+
+def train_command(ctx: click.Context, settings: Settings, source: Path, config: Path | None) -> None:
+    def progress(share: float, stage: str) -> None:
+        click.echo(f"  {share * 100:5.1f}%  {stage}", err=True)
+
+    try:
+        result = train(settings, source, config=config, progress=progress, actor="cli")
+    except InvalidTrainingData as exc:
+        click.echo(f"Not trained: {len(exc.problems)} problem(s) in {source}:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  - {problem}", err=True)
+        ctx.exit(1)
+    except (TrainingDataError, RasaNotInstalled, TrainingFailed) as exc:
+        raise click.ClickException(str(exc)) from exc
+    meta = result.meta
+    click.echo(f"Trained Rasa model {meta.version} on {meta.n_examples} examples ({len(meta.intents)} intents) "
+               f"in {meta.train_seconds:.1f}s; it is now active.")
+
+
+def parse_command(settings: Settings, text: str, fallbacks: int) -> dict[str, Any]:
+    """A real turn through Rasa (NLU and dialogue) under a throwaway conversation id."""
+    rasa = RasaSettings.from_settings(settings)
+    try:
+        with active_server(settings, rasa) as server:
+            engine = RasaEngine(settings, server)
+            turn = engine.turn(text, TurnContext(conversation_id=f"parley-cli-{secrets.token_hex(6)}",
+                                                 consecutive_fallbacks=fallbacks))
+    except (RasaError, RasaNotInstalled, store.NoRasaModel) as exc:
+        raise click.ClickException(str(exc)) from exc
+    return {
+        "text": text,
+        "intent": turn.intent,
+        "confidence": turn.confidence,
+        "ranking": [{"name": s.name, "confidence": s.confidence} for s in turn.ranking],
+        "decision": str(turn.decision),
+        "reason": str(turn.reason) if turn.reason else None,
+        "replies": list(turn.replies),
+        "summary": turn.summary,
+        "engine": turn.engine,
+        "model_version": turn.model_version,
+    }
+
+
+def evaluate_command(
+    settings: Settings,
+    data_path: Path,
+    train_path: Path | None,
+    holdout: float | None,
+    holdout_intents: int | None,
+    seed: int,
+    handoff_threshold: float | None,
+    as_json: bool,
+    config: Path | None,
+) -> None:
+    from bot.cli import _datasets, _print_report
+
+    rasa = RasaSettings.from_settings(settings)
+    train_set, test, held = _datasets(data_path, train_path, holdout, holdout_intents, seed)
+
+    def progress(share: float, stage: str) -> None:
+        if not as_json or sys.stderr.isatty():
+            click.echo(f"  {share * 100:5.1f}%  {stage}", err=True)
+
+    try:
+        if train_set is None:
+            result = evaluate_active(settings, test, handoff_threshold=handoff_threshold, rasa=rasa)
+        else:
+            cfg = config or default_config(settings, train_path or data_path, rasa)
+            result = evaluate_throwaway(settings, train_set, test, config=cfg, handoff_threshold=handoff_threshold,
+                                        rasa=rasa, progress=progress)
+    except InvalidTrainingData as exc:
+        raise click.ClickException(str(exc)) from exc
+    except (RasaError, RasaNotInstalled, store.NoRasaModel, TrainingDataError, TrainingFailed) as exc:
+        raise click.ClickException(str(exc)) from exc
+    summary = {
+        "model": {**result.model, "engine": "rasa"},
+        "data": test.source,
+        "held_out_intents": list(held),
+        **result.report.to_dict(),
+    }
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        summary["model"]["train_seconds"] = summary["model"].get("train_seconds") or 0.0
+        summary["model"]["n_train_examples"] = summary["model"].get("n_train_examples") or 0
+        _print_report(summary, result.report)
+        click.echo(f"\nParsed {result.report.n_examples} messages through Rasa in {result.parse_seconds:.1f}s.")

@@ -1,0 +1,387 @@
+"""The admin's bot pages and API: training data, training, evaluation, models, learning from handoffs.
+
+`/admin/bot` is one page (console/templates/admin_bot.html + static/admin_bot.js); everything it does
+goes through `/api/v1/bot/...` (admins only, like the rest of the API: session cookie + CSRF header, or
+a Bearer token). The work itself lives in `bot.studio` and `bot.rasa`; this module only maps HTTP onto
+it. `init_app` also subscribes the Rasa tracker listener (pause on handoff, resume on return).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request
+
+from bot.rasa import store as rasa_store
+from bot.rasa import tracker_sync
+from bot.rasa.client import RasaError
+from bot.rasa.engine import RasaEngine
+from bot.rasa.server import ExternalRasa
+from bot.studio import handoffs, models, versions
+from bot.studio.project import ChangeError, ChangeRejected, RasaProject, StaleData
+from bot.studio.runs import RunError, Runs
+from bot.training_data import TrainingDataError, load_training_data
+from console.auth import api_user, current_user, login_required
+from console.jobs import InlineJobs, ThreadJobs
+from console.services import services
+from models.errors import Conflict, Forbidden, InvalidInput, NotFound
+from models.schema import User
+from models.training_schema import DataVersionKind
+
+bp = Blueprint("admin_bot", __name__)
+API = "/api/v1/bot"
+
+
+def init_app(app: Flask, svc: Any) -> None:
+    app.register_blueprint(bp)
+    # Trainings and evaluations take minutes: they get a worker of their own, one at a time (two cores
+    # are not shared better by running two), so they never hold up the bot's answers in `svc.jobs`.
+    # Tests with inline jobs keep them inline (deterministic).
+    app.extensions["parley_studio_jobs"] = svc.jobs if isinstance(svc.jobs, InlineJobs) else ThreadJobs(workers=1)
+    # Rasa's tracker follows the conversation's owner: paused on handoff, resumed on return to the bot.
+    app.extensions["parley_rasa_sync"] = tracker_sync.install(svc.db, svc.pipeline.engines, svc.jobs.submit)
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def _admin() -> User:
+    user = api_user()
+    if user.role != "admin":
+        raise Forbidden("Only admins can change the bot's training.")
+    return user
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput("The request body must be a JSON object.", code="bad_json")
+    return data
+
+
+def _rejected(problems: list[str], message: str) -> tuple[Response, int]:
+    return jsonify({"error": {"code": "invalid_data", "message": message, "problems": problems}}), 422
+
+
+def _ids(value: Any) -> list[int]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, int) for v in value):
+        raise InvalidInput("message_ids must be a non-empty list of message ids.")
+    return list(dict.fromkeys(value))[:500]
+
+
+def _project() -> RasaProject:
+    try:
+        return RasaProject.load(services().settings.data_dir)
+    except TrainingDataError as exc:
+        raise InvalidInput(f"The training data cannot be read: {exc}", code="unreadable_data") from exc
+
+
+def _runs() -> Runs:
+    svc = services()
+    return Runs(svc.settings, svc.db, current_app.extensions["parley_studio_jobs"].submit)
+
+
+def _rasa_engine() -> RasaEngine | None:
+    return next((e for e in services().pipeline.engines if isinstance(e, RasaEngine)), None)
+
+
+# --------------------------------------------------------------------------------------------- page
+
+
+@bp.get("/admin/bot")
+@login_required
+def page() -> str:
+    user = current_user()
+    if user is None or user.role != "admin":
+        abort(403)
+    return render_template("admin_bot.html", user=user)
+
+
+# --------------------------------------------------------------------------------------------- data
+
+
+@bp.get(f"{API}/data")
+def data() -> Response:
+    _admin()
+    view = _project().view()
+    with services().db.session() as s:
+        last = versions.latest(s)
+        view["version"] = versions.version_json(last) if last and last.data_hash_after == view["data_hash"] else None
+    return jsonify(view)
+
+
+def _changes(body: dict[str, Any]) -> list[dict[str, Any]]:
+    changes = body.get("changes")
+    if not isinstance(changes, list) or not changes or not all(isinstance(c, dict) for c in changes):
+        raise InvalidInput("'changes' must be a non-empty list of operations.")
+    if len(changes) > 200:
+        raise InvalidInput("At most 200 operations per change.")
+    return changes
+
+
+@bp.post(f"{API}/data/check")
+def check() -> Any:
+    """What a change would do, without writing anything: problems it introduces, and the diff."""
+    _admin()
+    body = _body()
+    project = _project()
+    try:
+        preview = project.preview(_changes(body))
+    except ChangeError as exc:
+        raise InvalidInput(str(exc), code="bad_change") from exc
+    diff = {name: "".join(difflib.unified_diff(project.files[name].text.splitlines(keepends=True) if name in
+                                                project.files else [], text.splitlines(keepends=True),
+                                                f"a/{name}", f"b/{name}"))
+            for name, text in preview.files.items()}
+    stale = body.get("base_hash") not in (None, preview.data_hash_before)
+    return jsonify({"ok": not preview.introduced and not stale, "introduced": preview.introduced,
+                    "existing": preview.existing, "summary": preview.summary, "diff": diff, "stale": stale})
+
+
+@bp.post(f"{API}/data/changes")
+def change() -> Any:
+    user = _admin()
+    body = _body()
+    svc = services()
+    try:
+        done = versions.commit(svc.settings, svc.db, user, _changes(body), base_hash=body.get("base_hash"))
+    except ChangeError as exc:
+        raise InvalidInput(str(exc), code="bad_change") from exc
+    except ChangeRejected as exc:
+        return _rejected(exc.problems, "Not saved: the change would introduce problems into the training data.")
+    except StaleData as exc:
+        raise Conflict(str(exc), code="stale_data") from exc
+    return jsonify({"version": done.version, "summary": done.summary, "warnings": done.warnings,
+                    "data": _project().view()}), 201
+
+
+@bp.get(f"{API}/data/versions")
+def data_versions() -> Response:
+    _admin()
+    with services().db.session() as s:
+        return jsonify({"versions": versions.history(s)})
+
+
+@bp.get(f"{API}/data/versions/<int:version_id>")
+def data_version(version_id: int) -> Response:
+    _admin()
+    with services().db.session() as s:
+        try:
+            return jsonify(versions.detail(s, version_id))
+        except LookupError as exc:
+            raise NotFound(str(exc)) from exc
+
+
+@bp.post(f"{API}/data/versions/<int:version_id>/restore")
+def restore(version_id: int) -> Any:
+    user = _admin()
+    body = request.get_json(silent=True) or {}
+    svc = services()
+    try:
+        done = versions.restore(svc.settings, svc.db, user, version_id, base_hash=body.get("base_hash"))
+    except LookupError as exc:
+        raise NotFound(str(exc)) from exc
+    except ChangeRejected as exc:
+        return _rejected(exc.problems, "Nothing to restore.")
+    except StaleData as exc:
+        raise Conflict(str(exc), code="stale_data") from exc
+    return jsonify({"version": done.version, "warnings": done.warnings, "data": _project().view()}), 201
+
+
+# ------------------------------------------------------------------------------------- runs, models
+
+
+@bp.post(f"{API}/runs")
+def start_run() -> Any:
+    user = _admin()
+    body = _body()
+    kind, engine = body.get("kind"), str(body.get("engine") or "")
+    try:
+        if kind == "train":
+            run = _runs().start_train(user, engine)
+        elif kind == "evaluate":
+            version = str(body.get("model_version") or "")
+            if not version:
+                raise InvalidInput("Which model? Give 'model_version'.")
+            run = _runs().start_evaluate(user, engine, version, body)
+        else:
+            raise InvalidInput("kind must be 'train' or 'evaluate'.")
+    except RunError as exc:
+        raise InvalidInput(str(exc), code="bad_run") from exc
+    except TrainingDataError as exc:
+        raise InvalidInput(str(exc), code="unreadable_data") from exc
+    return jsonify(run), 202
+
+
+@bp.get(f"{API}/runs")
+def runs() -> Response:
+    _admin()
+    return jsonify({"runs": _runs().list()})
+
+
+@bp.get(f"{API}/runs/<int:run_id>")
+def run(run_id: int) -> Response:
+    _admin()
+    try:
+        return jsonify(_runs().get(run_id))
+    except LookupError as exc:
+        raise NotFound(str(exc)) from exc
+
+
+@bp.post(f"{API}/runs/<int:run_id>/cancel")
+def cancel_run(run_id: int) -> Response:
+    _admin()
+    try:
+        return jsonify(_runs().cancel(run_id))
+    except LookupError as exc:
+        raise NotFound(str(exc)) from exc
+
+
+@bp.get(f"{API}/models")
+def model_catalog() -> Response:
+    _admin()
+    svc = services()
+    out = models.catalog(svc.settings, svc.db, tuple(svc.settings.bot_engines))
+    out["rasa_server"] = _rasa_status()
+    return jsonify(out)
+
+
+@bp.post(f"{API}/models/<engine>/<version>/activate")
+def activate(engine: str, version: str) -> Response:
+    user = _admin()
+    svc = services()
+    try:
+        done = models.activate(svc.settings, svc.db, user, engine, version)
+    except models.ModelError as exc:
+        raise InvalidInput(str(exc), code="bad_model") from exc
+    except rasa_store.NoRasaModel as exc:
+        raise NotFound(str(exc)) from exc
+    return jsonify(_push_to_external(done))
+
+
+@bp.post(f"{API}/models/<engine>/rollback")
+def rollback(engine: str) -> Response:
+    user = _admin()
+    svc = services()
+    try:
+        done = models.rollback(svc.settings, svc.db, user, engine)
+    except models.ModelError as exc:
+        raise InvalidInput(str(exc), code="bad_model") from exc
+    return jsonify(_push_to_external(done))
+
+
+def _push_to_external(done: dict[str, Any]) -> dict[str, Any]:
+    """A supervised Rasa follows the `active` pointer by itself; an external one (PARLEY_RASA_URL) is asked
+    to load the model file (`PUT /model`), which works when it shares this machine's disk."""
+    engine = _rasa_engine()
+    if done["engine"] != "rasa" or engine is None or not isinstance(engine.server, ExternalRasa):
+        return done
+    path = rasa_store.model_path(services().settings, done["active"])
+    try:
+        engine.server.client().replace_model(str(path))
+        return {**done, "external_server": "loaded"}
+    except RasaError as exc:
+        return {**done, "external_server": f"not loaded ({exc}); deploy {path.name} to the Rasa server"}
+
+
+@bp.get(f"{API}/compare")
+def compare() -> Response:
+    _admin()
+    engine, a, b = (request.args.get(k, "") for k in ("engine", "a", "b"))
+    if engine not in ("embedded", "rasa") or not a or not b:
+        raise InvalidInput("Give engine (embedded|rasa), a and b (model versions).")
+    return jsonify(models.compare(services().db, engine, a, b))
+
+
+def _rasa_status() -> dict[str, Any]:
+    settings = services().settings
+    engine = _rasa_engine()
+    status: dict[str, Any] = engine.server.status() if engine is not None else {"mode": "not_in_use"}
+    active = rasa_store.active_version(settings)
+    status["active_version"] = active
+    try:
+        meta = rasa_store.load_meta(settings, active) if active else None
+        status["data_changed_since_training"] = bool(
+            meta and meta.data_hash != load_training_data(settings.data_dir).data_hash)
+    except (TrainingDataError, rasa_store.NoRasaModel):
+        status["data_changed_since_training"] = None
+    return status
+
+
+@bp.get(f"{API}/rasa")
+def rasa_status() -> Response:
+    _admin()
+    return jsonify(_rasa_status())
+
+
+# ----------------------------------------------------------------------------- learning from handoffs
+
+
+@bp.get(f"{API}/handoffs")
+def handoff_groups() -> Response:
+    _admin()
+    reason = request.args.get("reason") or None
+    try:
+        days = max(1, min(365, int(request.args.get("days", 30))))
+    except ValueError as exc:
+        raise InvalidInput("days must be a whole number.") from exc
+    with services().db.session() as s:
+        rows = handoffs.handoff_messages(s, reason=reason, days=days)
+    return jsonify({"groups": handoffs.group_messages(rows), "messages": len(rows), "days": days,
+                    "reason": reason})
+
+
+@bp.post(f"{API}/handoffs/learn")
+def learn() -> Any:
+    """Add handoff messages to an intent (existing, or new with its answer): one data version."""
+    user = _admin()
+    body = _body()
+    ids = _ids(body.get("message_ids"))
+    intent = str(body.get("intent") or "").strip()
+    svc = services()
+    with svc.db.session() as s:
+        texts = handoffs.texts_of(s, ids)
+    if not texts:
+        raise NotFound("None of these are customer messages.")
+    chosen = body.get("texts")
+    examples = list(dict.fromkeys(" ".join(t.split()) for t in (chosen if isinstance(chosen, list) else
+                                                               texts.values()) if isinstance(t, str) and t.strip()))
+    project = _project()
+    if body.get("new_intent"):
+        change_ops = [{"op": "add_intent", "intent": intent, "examples": examples,
+                       "response": body.get("response") or []}]
+    else:
+        if intent not in project.intents():
+            raise InvalidInput(f"No intent '{intent}'.", code="bad_change")
+        known = {e.casefold() for e in project.examples(intent)}
+        fresh = [e for e in examples if e.casefold() not in known]
+        change_ops = [{"op": "add_examples", "intent": intent, "examples": fresh}] if fresh else []
+    version = None
+    if change_ops:
+        try:
+            done = versions.commit(svc.settings, svc.db, user, change_ops, base_hash=body.get("base_hash"),
+                                   kind=DataVersionKind.LEARN,
+                                   summary=f"Learnt from {len(texts)} handoff message(s): "
+                                           f"{len(examples)} example(s) for '{intent}'.")
+        except ChangeError as exc:
+            raise InvalidInput(str(exc), code="bad_change") from exc
+        except ChangeRejected as exc:
+            return _rejected(exc.problems, "Not added: it would introduce problems into the training data.")
+        except StaleData as exc:
+            raise Conflict(str(exc), code="stale_data") from exc
+        version = done.version
+    with svc.db.transaction() as s:
+        handoffs.mark(s, list(texts), action="added", intent=intent, user_id=user.id,
+                      data_version_id=version["id"] if version else None)
+    return jsonify({"version": version, "added": examples if change_ops else [], "intent": intent}), 201
+
+
+@bp.post(f"{API}/handoffs/dismiss")
+def dismiss() -> Response:
+    user = _admin()
+    ids = _ids(_body().get("message_ids"))
+    with services().db.transaction() as s:
+        found = handoffs.texts_of(s, ids)
+        handoffs.mark(s, list(found), action="dismissed", intent=None, user_id=user.id, data_version_id=None)
+    return jsonify({"dismissed": len(found)})

@@ -1,0 +1,273 @@
+"""REST endpoints of the SMS/WhatsApp channels (under /api/v1; described in console/openapi.py):
+admin channel configuration, reply options and WhatsApp templates, retrying a failed message,
+contacts across channels (link an identity, merge), and the admin page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify, render_template, request
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from console import inbox
+from console.auth import api_user, current_user, login_required
+from console.services import services
+from console.webhooks import forget_configs
+from models import actions
+from models.channel_config import (
+    channel_json,
+    check_admin,
+    do_create_channel,
+    do_delete_channel,
+    do_update_channel,
+    fill_template,
+    get_channel,
+    list_channels,
+)
+from models.channels import ChannelConfig
+from models.contacts import (
+    access_contact,
+    address_on,
+    check_phone,
+    do_link_identity,
+    do_merge_contacts,
+    identities_of,
+)
+from models.errors import Forbidden, InvalidInput, NotFound
+from models.outbox import (
+    REPLY_CHANNELS,
+    default_reply_channel,
+    do_retry,
+    route_for,
+    whatsapp_window,
+)
+from models.schema import Contact, ContactIdentity, Conversation, Message, User
+
+bp = Blueprint("api_channels", __name__, url_prefix="/api/v1")
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput("The request body must be a JSON object.", code="bad_json")
+    return data
+
+
+# --- channel configuration (admins) --------------------------------------------------------------
+
+
+def _admin() -> User:
+    user = api_user()
+    check_admin(user)
+    return user
+
+
+@bp.get("/channels")
+def channels() -> Response:
+    _admin()
+    with services().db.session() as s:
+        return jsonify({"channels": [channel_json(c) for c in list_channels(s)]})
+
+
+@bp.post("/channels")
+def create_channel() -> tuple[Response, int]:
+    user = _admin()
+    body = _body()
+    with services().db.transaction() as s:
+        config = do_create_channel(s, user, body.get("kind"), body)
+        out = channel_json(config)
+    forget_configs()
+    return jsonify(out), 201
+
+
+@bp.patch("/channels/<int:channel_id>")
+def update_channel(channel_id: int) -> Response:
+    user = _admin()
+    body = _body()
+    with services().db.transaction() as s:
+        config = get_channel(s, channel_id)
+        do_update_channel(s, user, config, body)
+        s.flush()
+        out = channel_json(config)
+    forget_configs()
+    return jsonify(out)
+
+
+@bp.delete("/channels/<int:channel_id>")
+def delete_channel(channel_id: int) -> tuple[str, int]:
+    user = _admin()
+    with services().db.transaction() as s:
+        do_delete_channel(s, user, get_channel(s, channel_id))
+    forget_configs()
+    return "", 204
+
+
+# --- replying: channels, the WhatsApp window, templates, retry -------------------------------------
+
+
+def _templates(config: ChannelConfig | None) -> list[dict[str, Any]]:
+    return [{"name": t["name"], "language": t.get("language", "en"), "body": t.get("body", ""),
+             "variables": t.get("variables", [])} for t in (config.templates if config else []) or []]
+
+
+def reply_options(s: Session, conv: Conversation) -> dict[str, Any]:
+    options = []
+    for channel in REPLY_CHANNELS:
+        address = address_on(s, conv.contact_id, channel)
+        config = route_for(s, conv, channel) if channel != "webchat" else None
+        available, reason = True, None
+        if address is None and channel != conv.channel:
+            available, reason = False, "no_address"
+        elif channel != "webchat" and config is None:
+            available, reason = False, "no_channel"
+        item: dict[str, Any] = {"channel": channel, "available": available, "reason": reason,
+                                "address": address if channel != "webchat" else None}
+        if channel == "whatsapp":
+            is_open, closes_at = whatsapp_window(s, conv.contact_id)
+            item["window"] = {"open": is_open, "closes_at": inbox.iso(closes_at)}
+            item["templates"] = _templates(config)
+        options.append(item)
+    return {"default_channel": default_reply_channel(s, conv), "channels": options}
+
+
+@bp.get("/conversations/<public_id>/reply-options")
+def get_reply_options(public_id: str) -> Response:
+    user = api_user()
+    with services().db.session() as s:
+        conv = actions.access_conversation(s, user, public_id)
+        return jsonify(reply_options(s, conv))
+
+
+@bp.post("/conversations/<public_id>/template")
+def send_template(public_id: str) -> tuple[Response, int]:
+    """Send an approved WhatsApp template (the only thing allowed outside the 24-hour window)."""
+    user = api_user()
+    body = _body()
+    name, values = body.get("name"), body.get("variables", [])
+    if not isinstance(name, str) or not name:
+        raise InvalidInput("name (the template's name) is required.")
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+        raise InvalidInput("variables must be a list of non-empty strings.")
+    with services().db.transaction() as s:
+        conv = actions.access_conversation(s, user, public_id, lock=True)
+        config = route_for(s, conv, "whatsapp")
+        template = next((t for t in (config.templates if config else []) or [] if t.get("name") == name), None)
+        if template is None:
+            raise NotFound(f"No WhatsApp template named {name!r} is configured.", code="no_template")
+        if len(values) != len(template.get("variables") or []):
+            raise InvalidInput(f"This template takes {len(template.get('variables') or [])} variable(s).",
+                               code="variables")
+        text = fill_template(template, values)
+        msg = actions.do_agent_message(s, user, conv, text, channel="whatsapp", outbound={"template": {
+            "name": template["name"], "provider_id": template["provider_id"],
+            "language": template.get("language", "en"), "variables": values}})
+        s.flush()
+        s.refresh(msg)
+        return jsonify(inbox.message_json(msg, conv.public_id)), 201
+
+
+@bp.post("/messages/<int:message_id>/retry")
+def retry(message_id: int) -> Response:
+    user = api_user()
+    with services().db.transaction() as s:
+        msg = s.get(Message, message_id)
+        conv = s.get(Conversation, msg.conversation_id) if msg is not None else None
+        if msg is None or conv is None or not actions.can_see(user, conv):
+            raise NotFound("No such message.")
+        do_retry(s, user, msg)
+        s.flush()
+        public_id = conv.public_id
+    with services().db.session() as s:
+        fresh = s.scalar(select(Message).options(selectinload(Message.author), selectinload(Message.attachments))
+                         .where(Message.id == message_id))
+        assert fresh is not None
+        return jsonify(inbox.message_json(fresh, public_id))
+
+
+# --- contacts across channels -----------------------------------------------------------------------
+
+
+def contact_json(s: Session, user: User, contact: Contact) -> dict[str, Any]:
+    convs = [c for c in s.scalars(select(Conversation).where(Conversation.contact_id == contact.id)
+                                  .order_by(Conversation.id.desc()).limit(50)) if actions.can_see(user, c)]
+    return {"id": contact.id, "name": contact.name, "email": contact.email, "phone": contact.phone,
+            "blacklisted": contact.blacklisted, "online": contact.online,
+            "identities": [{"channel": i.channel, "address": i.external_id if i.channel != "webchat" else None}
+                           for i in identities_of(s, contact.id)],
+            "conversations": [{"id": c.public_id, "status": c.status, "channel": c.channel,
+                               "created_at": inbox.iso(c.created_at)} for c in convs]}
+
+
+@bp.get("/contacts")
+def contacts() -> Response:
+    """Find contacts (to merge two, or follow one up): by name, email or number."""
+    user = api_user()
+    q = (request.args.get("q") or "").strip()[:100]
+    if len(q) < 2:
+        raise InvalidInput("q must have at least 2 characters.")
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    with services().db.session() as s:
+        stmt = select(Contact).where(or_(
+            Contact.name.ilike(pattern, escape="\\"), Contact.email.ilike(pattern, escape="\\"),
+            Contact.phone.ilike(pattern, escape="\\"),
+            exists().where(ContactIdentity.contact_id == Contact.id, ContactIdentity.channel != "webchat",
+                           ContactIdentity.external_id.ilike(pattern, escape="\\")))).order_by(Contact.id).limit(50)
+        visible = []
+        for c in s.scalars(stmt):
+            try:
+                access_contact(s, user, c.id)
+            except NotFound:
+                continue
+            visible.append({"id": c.id, "name": c.name, "email": c.email, "phone": c.phone})
+        return jsonify({"contacts": visible[:20]})
+
+
+@bp.get("/contacts/<int:contact_id>")
+def contact(contact_id: int) -> Response:
+    user = api_user()
+    with services().db.session() as s:
+        return jsonify(contact_json(s, user, access_contact(s, user, contact_id)))
+
+
+@bp.post("/contacts/<int:contact_id>/identities")
+def link_identity(contact_id: int) -> tuple[Response, int]:
+    user = api_user()
+    body = _body()
+    channel = body.get("channel")
+    address = check_phone(body.get("address"))
+    with services().db.transaction() as s:
+        target = access_contact(s, user, contact_id)
+        do_link_identity(s, user, target, channel if isinstance(channel, str) else "", address)
+    with services().db.session() as s:
+        return jsonify(contact_json(s, user, access_contact(s, user, contact_id))), 201
+
+
+@bp.post("/contacts/<int:contact_id>/merge")
+def merge(contact_id: int) -> Response:
+    """Fold another contact (`contact_id` in the body) into this one."""
+    user = api_user()
+    other_id = _body().get("contact_id")
+    if not isinstance(other_id, int) or isinstance(other_id, bool):
+        raise InvalidInput("contact_id (the contact to merge into this one) must be an integer.")
+    with services().db.transaction() as s:
+        keep = access_contact(s, user, contact_id)
+        other = access_contact(s, user, other_id)
+        do_merge_contacts(s, user, keep, other)
+    with services().db.session() as s:
+        return jsonify(contact_json(s, user, access_contact(s, user, contact_id)))
+
+
+# --- the admin page ---------------------------------------------------------------------------------
+
+
+@login_required
+def channels_page() -> Any:
+    user = current_user()
+    if user is None or user.role != "admin":
+        raise Forbidden("Only admins can manage channels.")
+    return render_template("channels.html", user=user)
+
+
+def register_pages(app: Flask) -> None:
+    app.add_url_rule("/channels", "channels_page", channels_page)

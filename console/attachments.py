@@ -1,0 +1,168 @@
+"""Files: agents upload them (every channel), webchat customers upload them, and they are served
+only to whoever may see their conversation — agents through the API, providers through an
+expiring signed link. Never inline unless a plain image; SVG and HTML always as downloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, request, send_file
+from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from connectors.webchat import CHANNEL as WEBCHAT
+from connectors.webchat import visitor_display_name
+from console import inbox
+from console.auth import api_user
+from console.channels import runtime
+from console.services import services
+from models import actions
+from models.attachments import INLINE_SAFE, check_allowed, do_attach, safe_filename
+from models.channels import Attachment, AttachmentState
+from models.errors import InvalidInput, NotFound, ParleyError
+from models.schema import Conversation
+
+bp = Blueprint("attachments", __name__)
+FORM_SLACK = 64 * 1024  # room for the other multipart fields around the file
+
+
+def attachment_json(att: Attachment) -> dict[str, Any]:
+    ready = att.state == AttachmentState.READY.value
+    return {"id": att.public_id, "filename": att.filename, "content_type": att.content_type, "size": att.size,
+            "state": att.state, "error": att.error,
+            "url": f"/api/v1/attachments/{att.public_id}" if ready else None,
+            "inline": ready and att.content_type in INLINE_SAFE}
+
+
+def _serve(att: Attachment) -> Response:
+    if att.state != AttachmentState.READY.value or not att.storage_key:
+        raise NotFound("This file is not available.")
+    inline = att.content_type in INLINE_SAFE
+    response = send_file(runtime().store.path(att.storage_key), mimetype=att.content_type or "application/octet-stream",
+                         as_attachment=not inline, download_name=att.filename, max_age=0, conditional=True)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+@bp.get("/api/v1/attachments/<attachment_id>")
+def download(attachment_id: str) -> Response:
+    user = api_user()
+    with services().db.session() as s:
+        att = s.scalar(select(Attachment).where(Attachment.public_id == attachment_id))
+        conv = s.get(Conversation, att.conversation_id) if att is not None else None
+        if att is None or conv is None or not actions.can_see(user, conv):
+            raise NotFound("No such file.")
+        s.expunge(att)
+    return _serve(att)
+
+
+@bp.get("/media/<token>")
+def provider_fetch(token: str) -> Response:
+    """For Twilio/Meta to download a file an agent sent: an expiring signed link, nothing guessable."""
+    public_id = runtime().links.verify(token)
+    if public_id is None:
+        abort(404)
+    with services().db.session() as s:
+        att = s.scalar(select(Attachment).where(Attachment.public_id == public_id))
+        if att is None:
+            abort(404)
+        s.expunge(att)
+    return _serve(att)
+
+
+def _read_upload(limit: int) -> tuple[bytes, str | None]:
+    request.max_content_length = limit + FORM_SLACK
+    upload = request.files.get("file")
+    if upload is None:
+        raise InvalidInput("Send the file as multipart/form-data in the field 'file'.", code="no_file")
+    return upload.read(limit + 1), upload.filename
+
+
+@bp.post("/api/v1/conversations/<public_id>/attachments")
+def agent_upload(public_id: str) -> tuple[Response, int]:
+    """An agent sends a file (optionally with text) on the reply channel, or as a private note."""
+    user = api_user()
+    rt, svc = runtime(), services()
+    data, filename = _read_upload(rt.settings.max_attachment_bytes)
+    sniffed = check_allowed(data, filename, rt.settings.max_attachment_bytes)
+    text = (request.form.get("text") or "").strip()
+    if text:
+        actions.check_text(text, svc.settings.max_message_length)
+    private = (request.form.get("private") or "").lower() in ("1", "true", "yes")
+    channel = request.form.get("channel") or None
+    with svc.db.transaction() as s:
+        conv = actions.access_conversation(s, user, public_id, lock=True)
+        msg = actions.do_agent_message(s, user, conv, text or safe_filename(filename, sniffed), private=private,
+                                       channel=channel, outbound={"send_text": bool(text)})
+        do_attach(s, rt.store, conv=conv, msg=msg, data=data, filename=filename,
+                  max_bytes=rt.settings.max_attachment_bytes)
+        s.flush()
+        s.refresh(msg)
+        return jsonify(inbox.message_json(msg, conv.public_id)), 201
+
+
+@bp.post("/webchat/upload")
+def visitor_upload() -> Any:
+    """A webchat customer sends a file: the visitor token (form field `token`) says who they are.
+    Errors carry the CORS header too, so the widget on the shop's site can show them."""
+    from console.app import status_of
+
+    try:
+        return _visitor_upload()
+    except ParleyError as exc:
+        return _cors(jsonify({"ok": False, "error": {"code": exc.code, "message": exc.message}})), status_of(exc)
+    except RequestEntityTooLarge:
+        return _cors(jsonify({"ok": False, "error": {"code": "file_too_large",
+                                                     "message": "The file is too large."}})), 413
+
+
+def _visitor_upload() -> Any:
+    rt, svc = runtime(), services()
+    visitor = svc.visitors.verify(request.form.get("token"))
+    if visitor is None:
+        return _cors(jsonify({"ok": False, "error": {"code": "bad_token", "message": "Reconnect to chat."}})), 403
+    data, filename = _read_upload(rt.settings.max_attachment_bytes)
+    sniffed = check_allowed(data, filename, rt.settings.max_attachment_bytes)
+    with svc.db.transaction() as s:
+        contact = actions.do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
+                                                    visitor_display_name(visitor.visitor_id))
+        ingested = actions.do_ingest_inbound(s, contact=contact, channel=WEBCHAT,
+                                             text=f"[file: {safe_filename(filename, sniffed)}]")
+        do_attach(s, rt.store, conv=ingested.conversation, msg=ingested.message, data=data, filename=filename,
+                  max_bytes=rt.settings.max_attachment_bytes)
+        reply = {"ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
+                 "text": ingested.message.text, "created_at": inbox.iso(ingested.message.created_at)}
+        conv_id = ingested.conversation.id
+    svc.process_conversation(conv_id)
+    return _cors(jsonify(reply))
+
+
+def _cors(response: Response) -> Response:
+    origins = services().settings.widget_origins
+    origin = request.headers.get("Origin")
+    if origins == ("*",):
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin and origin in origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+@bp.get("/webchat/files/<token>")
+def visitor_download(token: str) -> Response:
+    """A file an agent sent to a webchat customer: the link came over that customer's own socket."""
+    public_id = runtime().links.verify_visitor(token)
+    if public_id is None:
+        abort(404)
+    with services().db.session() as s:
+        att = s.scalar(select(Attachment).where(Attachment.public_id == public_id))
+        if att is None:
+            abort(404)
+        s.expunge(att)
+    response = _serve(att)
+    response.headers["Content-Disposition"] = response.headers["Content-Disposition"].replace("inline", "attachment")
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response

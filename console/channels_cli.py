@@ -1,0 +1,161 @@
+"""`parley channel …` (SMS/WhatsApp configuration) and `parley worker` (the delivery worker alone)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from models.db import Database
+from models.errors import ParleyError
+from models.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _fail_cleanly() -> Iterator[None]:
+    try:
+        yield
+    except ParleyError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+
+
+def _db() -> Database:
+    from models.migrate import upgrade
+
+    database = Database(Settings.from_env().database_url)
+    upgrade(database.engine)
+    return database
+
+
+@click.group("channel", help="SMS and WhatsApp channels (secrets are stored, never printed).")
+def channel() -> None:
+    pass
+
+
+@channel.command("list", help="The configured channels as JSON (secrets only as set/not set).")
+def channel_list() -> None:
+    from models.channel_config import channel_json, list_channels
+
+    with _fail_cleanly(), _db().session() as s:
+        click.echo(json.dumps([channel_json(c) for c in list_channels(s)], indent=2))
+
+
+@channel.group("add", help="Add a channel.")
+def channel_add() -> None:
+    pass
+
+
+def _create(kind: str, data: dict[str, Any]) -> None:
+    from models.channel_config import channel_json, do_create_channel
+
+    with _fail_cleanly(), _db().transaction() as s:
+        config = do_create_channel(s, None, kind, {k: v for k, v in data.items() if v is not None})
+        click.echo(json.dumps(channel_json(config)))
+
+
+@channel_add.command("twilio", help="A Twilio number for SMS (and WhatsApp through Twilio).")
+@click.option("--account-sid", required=True)
+@click.option("--auth-token", required=True, prompt=True, hide_input=True, help="Prompted for when omitted.")
+@click.option("--number", required=True, help="Our number, E.164 (+15550001111).")
+@click.option("--name", default=None)
+@click.option("--messaging-service-sid", default=None)
+@click.option("--whatsapp/--no-whatsapp", default=True, show_default=True,
+              help="This number also serves WhatsApp through Twilio.")
+def add_twilio(account_sid: str, auth_token: str, number: str, name: str | None,
+               messaging_service_sid: str | None, whatsapp: bool) -> None:
+    _create("twilio", {"account_sid": account_sid, "auth_token": auth_token, "number": number, "name": name,
+                       "messaging_service_sid": messaging_service_sid, "whatsapp": whatsapp})
+
+
+@channel_add.command("whatsapp-cloud", help="A WhatsApp Cloud API phone number.")
+@click.option("--phone-number-id", required=True)
+@click.option("--token", required=True, prompt=True, hide_input=True, help="Prompted for when omitted.")
+@click.option("--app-secret", required=True, prompt=True, hide_input=True, help="Prompted for when omitted.")
+@click.option("--verify-token", required=True, prompt=True, hide_input=True, help="Prompted for when omitted.")
+@click.option("--business-account-id", default=None)
+@click.option("--name", default=None)
+def add_whatsapp_cloud(phone_number_id: str, token: str, app_secret: str, verify_token: str,
+                       business_account_id: str | None, name: str | None) -> None:
+    _create("whatsapp_cloud", {"phone_number_id": phone_number_id, "token": token, "app_secret": app_secret,
+                               "verify_token": verify_token, "business_account_id": business_account_id,
+                               "name": name})
+
+
+@channel.command("template", help="Add or replace a WhatsApp template on a channel.")
+@click.argument("channel_id", type=int)
+@click.option("--name", required=True, help="What agents pick, e.g. order_update.")
+@click.option("--provider-id", required=True, help="The Twilio Content SID (HX…) or the Cloud API template name.")
+@click.option("--language", default="en", show_default=True)
+@click.option("--body", default="", help="The text agents see, with {{1}}, {{2}}… for the variables.")
+@click.option("--variable", "variables", multiple=True, help="A label per variable, in order.")
+def channel_template(channel_id: int, name: str, provider_id: str, language: str, body: str,
+                     variables: tuple[str, ...]) -> None:
+    from models.channel_config import channel_json, do_update_channel, get_channel
+
+    with _fail_cleanly(), _db().transaction() as s:
+        config = get_channel(s, channel_id)
+        others = [t for t in config.templates or [] if t.get("name") != name]
+        do_update_channel(s, None, config, {"templates": [*others, {
+            "name": name, "provider_id": provider_id, "language": language, "body": body,
+            "variables": list(variables)}]})
+        click.echo(json.dumps(channel_json(config)))
+
+
+@channel.command("remove", help="Remove a channel.")
+@click.argument("channel_id", type=int)
+def channel_remove(channel_id: int) -> None:
+    from models.channel_config import do_delete_channel, get_channel
+
+    with _fail_cleanly(), _db().transaction() as s:
+        do_delete_channel(s, None, get_channel(s, channel_id))
+        click.echo(f"removed channel {channel_id}")
+
+
+@click.command("worker", help="Send the SMS/WhatsApp outbox and fetch inbound media (run as many as you like).")
+def worker() -> None:
+    from console.channels import seed
+    from console.delivery import DeliveryWorker, MediaLinks
+    from models.attachments import AttachmentStore
+    from models.channel_settings import ChannelSettings
+
+    settings = Settings.from_env()
+    database = _db()
+    chs = ChannelSettings.from_settings(settings)
+    seed(database, chs)
+    runner = DeliveryWorker(database, chs, AttachmentStore(settings.instance_dir / "attachments"),
+                            MediaLinks(settings.secret_key, chs.public_url), submit=_inline)
+    _push_updates_through_redis(database, settings)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    runner.start()
+    click.echo("delivery worker running; Ctrl+C stops it")
+    stop.wait()
+    runner.stop()
+
+
+def _inline(fn: Callable[..., Any], *args: Any) -> None:
+    fn(*args)
+
+
+def _push_updates_through_redis(database: Database, settings: Settings) -> None:
+    """Delivery changes reach the consoles of the app processes through the Socket.IO queue."""
+    if not settings.redis_url:
+        log.warning("no REDIS_URL: delivery changes made here show in consoles only after a refresh")
+        return
+    from flask_socketio import SocketIO
+
+    from console.channels import ChannelListener
+
+    emitter = SocketIO(message_queue=settings.redis_url, channel=settings.socketio_channel)
+    database.bus.subscribe(ChannelListener(database, emitter.emit, notify=lambda: None))

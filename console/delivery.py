@@ -1,0 +1,367 @@
+"""The delivery worker: sends the outbox, reconciles unconfirmed sends, fetches inbound media.
+
+Runs as a thread in `parley run` and as `parley worker` in separate processes; any number of them
+may run against one database (claims are compare-and-set, `FOR UPDATE SKIP LOCKED` on
+PostgreSQL). Without a running thread (tests, one-shot commands), `notify()` runs one pass through
+the app's jobs. Framework-free: no Flask in here. The guarantee is spelled out in models/outbox.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from connectors import twilio as twilio_connector
+from connectors import whatsapp_cloud
+from connectors.base import (
+    OutboundMessage,
+    PermanentSendError,
+    RetryableSendError,
+    SendError,
+    Template,
+    UnconfirmedSendError,
+)
+from connectors.http import MediaFetchError, MediaTooLarge, download
+from models import outbox
+from models.attachments import AttachmentStore, do_refuse, do_store_fetched
+from models.channel_settings import ChannelSettings
+from models.channels import Attachment, AttachmentState, ChannelConfig, OutboxItem, ProviderKind
+from models.db import Database, publish_on_commit
+from models.schema import Conversation, Message, utcnow
+
+log = logging.getLogger(__name__)
+MEDIA_LINK_MAX_AGE_S = 3600
+_MEDIA_SALT = "parley.media-link"
+VISITOR_LINK_MAX_AGE_S = 7 * 24 * 3600
+_VISITOR_SALT = "parley.webchat-file"
+BATCH = 20
+
+
+class Sender(Protocol):
+    def send(self, channel: str, msg: OutboundMessage) -> str: ...
+
+
+class MediaLinks:
+    """Expiring, unguessable links to an outbound attachment, for the provider to fetch it."""
+
+    def __init__(self, secret_key: str, public_url: str | None) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt=_MEDIA_SALT)
+        self._visitor = URLSafeTimedSerializer(secret_key, salt=_VISITOR_SALT)
+        self.public_url = public_url
+
+    def url_for(self, attachment_public_id: str) -> str:
+        if not self.public_url:
+            raise PermanentSendError("Files can be sent on SMS/WhatsApp only when PARLEY_PUBLIC_URL is set "
+                                     "(the provider downloads them from there).", code="no_public_url")
+        return f"{self.public_url}/media/{self._serializer.dumps(attachment_public_id)}"
+
+    def verify(self, token: str) -> str | None:
+        try:
+            value = self._serializer.loads(token, max_age=MEDIA_LINK_MAX_AGE_S)
+        except BadSignature:
+            return None
+        return value if isinstance(value, str) else None
+
+    def visitor_url(self, attachment_public_id: str) -> str:
+        """A webchat customer's link to a file an agent sent them (relative: the widget adds its origin)."""
+        return f"/webchat/files/{self._visitor.dumps(attachment_public_id)}"
+
+    def verify_visitor(self, token: str) -> str | None:
+        try:
+            value = self._visitor.loads(token, max_age=VISITOR_LINK_MAX_AGE_S)
+        except BadSignature:
+            return None
+        return value if isinstance(value, str) else None
+
+
+class Senders:
+    """Provider clients built from channel configurations, rebuilt when a configuration changes."""
+
+    def __init__(self, settings: ChannelSettings) -> None:
+        self.settings = settings
+        self._cache: dict[int, tuple[Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    def for_config(self, config: ChannelConfig) -> Any:
+        key = (config.updated_at, config.enabled)
+        with self._lock:
+            cached = self._cache.get(config.id)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+        sender = self._build(config)
+        with self._lock:
+            self._cache[config.id] = (key, sender)
+        return sender
+
+    def _build(self, config: ChannelConfig) -> Any:
+        s = self.settings
+        if config.kind == ProviderKind.TWILIO.value:
+            callback = f"{s.public_url}/webhooks/twilio/status" if s.public_url else None
+            return twilio_connector.TwilioSender(
+                account_sid=config.account or "", auth_token=config.secret("auth_token"), number=config.address,
+                api_base=s.twilio_api_base, timeout=s.provider_timeout_s, status_callback=callback,
+                messaging_service_sid=(config.options or {}).get("messaging_service_sid"))
+        return whatsapp_cloud.GraphClient(token=config.secret("token"), phone_number_id=config.address,
+                                          api_base=s.whatsapp_api_base, api_version=s.whatsapp_api_version,
+                                          timeout=s.provider_timeout_s)
+
+
+class DeliveryWorker:
+    def __init__(self, db: Database, settings: ChannelSettings, store: AttachmentStore, links: MediaLinks,
+                 submit: Callable[..., None]) -> None:
+        self.db = db
+        self.settings = settings
+        self.store = store
+        self.links = links
+        self.senders = Senders(settings)
+        self._submit = submit
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pass = threading.Lock()
+        self._again = False
+
+    # --- running ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="parley-delivery", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def notify(self) -> None:
+        """Something is due now (a message was queued, media arrived)."""
+        if self._thread is not None:
+            self._wake.set()
+        else:
+            self._submit(self.run_once)
+
+    def _loop(self) -> None:
+        log.info("delivery worker started")
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # the loop must survive a database hiccup; the work is still stored
+                log.exception("delivery pass failed")
+                busy = 0
+            if not busy:
+                self._wake.wait(self.settings.outbox_poll_s)
+            self._wake.clear()
+        log.info("delivery worker stopped")
+
+    def run_once(self) -> int:
+        """One pass: expired leases, due sends, unconfirmed sends, pending media. Returns the work done.
+        Passes never overlap within a process; a call during a pass makes that pass go round again."""
+        if not self._pass.acquire(blocking=False):
+            self._again = True
+            return 0
+        done = 0
+        try:
+            while True:
+                self._again = False
+                n = self._one_pass()
+                done += n
+                if not self._again and n < BATCH:
+                    return done
+        finally:
+            self._pass.release()
+
+    def _one_pass(self) -> int:
+        with self.db.transaction() as s:
+            expired = outbox.expire_leases(s)
+        if expired:
+            log.warning("outbox rows %s were interrupted mid-send; reconciling them", expired)
+        with self.db.transaction() as s:
+            token, ids = outbox.claim_due(s, limit=BATCH, lease_s=self.settings.outbox_lease_s)
+        for item_id in ids:
+            self._send(item_id, token)
+        with self.db.session() as s:
+            settled = utcnow() - timedelta(seconds=self.settings.unconfirmed_settle_s)
+            unconfirmed = outbox.unconfirmed_ids(s, settled_before=settled)
+            media = list(s.scalars(select(Attachment.id).where(Attachment.state == AttachmentState.PENDING.value)
+                                   .order_by(Attachment.id).limit(BATCH)))
+        for item_id in unconfirmed:
+            self._reconcile(item_id)
+        for att_id in media:
+            self.fetch_media(att_id)
+        return len(ids) + len(media)
+
+    # --- sending ---------------------------------------------------------------------------------
+
+    def _prepare(self, item_id: int) -> tuple[str, OutboundMessage, Any] | None:
+        """(channel, the message to send, its sender), or None when the account is gone (failed)."""
+        with self.db.session() as s:
+            item = s.get(OutboxItem, item_id)
+            if item is None:
+                return None
+            msg = s.get(Message, item.message_id)
+            config = s.get(ChannelConfig, item.channel_config_id) if item.channel_config_id else None
+            if msg is None:
+                return None
+            if config is None or not outbox.serves(config, item.channel):
+                raise PermanentSendError("The channel this message was queued for is no longer configured.",
+                                         code="no_channel")
+            payload = item.payload or {}
+            template = None
+            if isinstance(payload.get("template"), dict):
+                t = payload["template"]
+                template = Template(str(t.get("provider_id") or t.get("name")), str(t.get("language") or "en"),
+                                    tuple(str(v) for v in t.get("variables") or ()))
+            media_urls: list[str] = []
+            media_types: list[str] = []
+            extra: dict[str, str] = {}
+            for att in msg.attachments:
+                if att.state == AttachmentState.READY.value:
+                    media_urls.append(self.links.url_for(att.public_id))
+                    media_types.append(att.content_type or "application/octet-stream")
+                    extra["filename"] = att.filename
+            text = msg.text if payload.get("send_text", True) else ""
+            out = OutboundMessage(to=item.to_address, text=text, media_urls=tuple(media_urls),
+                                  media_types=tuple(media_types), template=template, ref=f"o{item.id}",
+                                  extra=extra)
+            return item.channel, out, self.senders.for_config(config)
+
+    def _send(self, item_id: int, token: str) -> None:
+        try:
+            prepared = self._prepare(item_id)
+            if prepared is None:
+                return
+            channel, out, sender = prepared
+            provider_id = sender.send(channel, out)
+        except PermanentSendError as exc:
+            log.info("outbox %s refused: %s (%s)", item_id, exc.message, exc.code)
+            with self.db.transaction() as s:
+                outbox.record_failed(s, item_id, token, code=exc.code, error=exc.message)
+        except RetryableSendError as exc:
+            with self.db.transaction() as s:
+                state = outbox.record_retry(s, item_id, token, code=exc.code, error=exc.message,
+                                            max_attempts=self.settings.outbox_max_attempts,
+                                            backoff_s=self.settings.outbox_backoff_s,
+                                            backoff_max_s=self.settings.outbox_backoff_max_s)
+            log.info("outbox %s: %s (%s); now %s", item_id, exc.message, exc.code, state)
+        except UnconfirmedSendError as exc:
+            log.warning("outbox %s unconfirmed: %s", item_id, exc.message)
+            with self.db.transaction() as s:
+                outbox.record_unconfirmed(s, item_id, token, code=exc.code, error=exc.message)
+        except Exception:  # a bug of ours after the claim: it may have gone out, so never resend blindly
+            log.exception("outbox %s: unexpected error while sending", item_id)
+            with self.db.transaction() as s:
+                outbox.record_unconfirmed(s, item_id, token, code="interrupted", error="Internal error while sending.")
+        else:
+            with self.db.transaction() as s:
+                if not outbox.record_sent(s, item_id, token, provider_id):
+                    log.warning("outbox %s was sent (%s) after its claim lapsed", item_id, provider_id)
+                    _late_sent(s, item_id, provider_id)
+
+    def _reconcile(self, item_id: int) -> None:
+        with self.db.transaction() as s:
+            token = outbox.claim_unconfirmed(s, item_id, lease_s=self.settings.outbox_lease_s)
+        if token is None:
+            return
+        try:
+            prepared = self._prepare(item_id)
+        except SendError as exc:
+            with self.db.transaction() as s:
+                outbox.record_failed(s, item_id, token, code=exc.code, error=exc.message)
+            return
+        if prepared is None:
+            return
+        channel, out, sender = prepared
+        with self.db.session() as s:
+            item = s.get(OutboxItem, item_id)
+            since = (item.attempt_started_at if item and item.attempt_started_at else utcnow()) - timedelta(minutes=1)
+        if isinstance(sender, twilio_connector.TwilioSender):
+            try:
+                sid = sender.find_sent(channel, out, since)
+            except RetryableSendError as exc:
+                with self.db.transaction() as s:
+                    outbox.record_unconfirmed(s, item_id, token, code="timeout", error=exc.message)
+                return
+            with self.db.transaction() as s:
+                if sid is not None:
+                    log.info("outbox %s: Twilio had it after all (%s)", item_id, sid)
+                    outbox.record_sent(s, item_id, token, sid)
+                else:
+                    log.info("outbox %s: Twilio never got it; sending again", item_id)
+                    outbox.record_resend(s, item_id, token)
+            self.notify()
+            return
+        older = utcnow() - timedelta(seconds=self.settings.unconfirmed_grace_s)
+        with self.db.transaction() as s:
+            outbox.give_up_unconfirmed(s, item_id, token, older_than=older)
+
+    # --- inbound media ---------------------------------------------------------------------------
+
+    def fetch_media(self, attachment_id: int) -> None:
+        """Download one pending inbound media with its account's credentials, check it, store it."""
+        with self.db.session() as s:
+            att = s.get(Attachment, attachment_id)
+            if att is None or att.state != AttachmentState.PENDING.value or not att.source_ref:
+                return
+            config = s.get(ChannelConfig, att.channel_config_id) if att.channel_config_id else None
+            ref = att.source_ref
+        limit = self.settings.max_attachment_bytes
+        result: bytes | None = None
+        error: str | None = None
+        state = AttachmentState.FAILED.value
+        try:
+            if config is None:
+                raise MediaFetchError("the channel it came through is no longer configured")
+            if config.kind == ProviderKind.TWILIO.value:
+                sender = self.senders.for_config(config)
+                auth = sender.media_auth() if _same_host(ref, self.settings.twilio_api_base) else None
+                result = download(ref, max_bytes=limit, auth=auth, timeout=self.settings.provider_timeout_s * 2).data
+            else:
+                client = self.senders.for_config(config)
+                url = client.media_url(ref)
+                result = download(url, max_bytes=limit, headers=client.auth_headers,
+                                  timeout=self.settings.provider_timeout_s * 2).data
+        except MediaTooLarge as exc:
+            error, state = f"The file is too large ({exc}).", AttachmentState.REFUSED.value
+        except (MediaFetchError, SendError) as exc:
+            error = f"Could not fetch the file: {exc}"
+        with self.db.transaction() as s:
+            att = s.get(Attachment, attachment_id, with_for_update=True)
+            if att is None or att.state != AttachmentState.PENDING.value:
+                return
+            if result is not None:
+                do_store_fetched(s, self.store, att, result, max_bytes=limit)
+            else:
+                do_refuse(att, error or "Could not fetch the file.", state=state)
+            conv = s.get(Conversation, att.conversation_id)
+            if conv is not None:
+                publish_on_commit(s, outbox.MessageUpdated(conv.id, conv.team_id, att.message_id, "attachment"))
+
+
+def _same_host(url: str, base: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+def _late_sent(session: Any, item_id: int, provider_id: str) -> None:
+    """Our claim lapsed but the provider took it: record the id so status callbacks still find it."""
+    item = session.get(OutboxItem, item_id)
+    if item is None:
+        return
+    msg = session.get(Message, item.message_id)
+    if msg is not None and msg.provider_message_id is None:
+        msg.provider_message_id = provider_id

@@ -1,0 +1,66 @@
+"""Storing a provider's inbound message: idempotent, safe against concurrent duplicates.
+
+Providers retry webhooks, and may deliver the same message twice at once. The unique
+`(channel, provider_message_id)` decides: the first transaction stores it, a concurrent one fails
+on the constraint, rolls back, and on its retry finds the stored message (`created=False`). The
+same retry covers two first messages from a new number racing to create the contact.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from models.actions import do_ingest_inbound
+from models.attachments import do_add_pending
+from models.contacts import do_find_or_create_phone_contact
+from models.db import Database
+
+ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Media:
+    ref: str
+    filename: str | None = None
+
+
+@dataclass(frozen=True)
+class Stored:
+    conversation_id: int
+    message_id: int
+    created: bool
+    attachment_ids: tuple[int, ...] = ()
+
+
+def ingest_provider_message(db: Database, *, channel: str, provider_message_id: str, sender: str,
+                            sender_name: str | None, text: str, media: Sequence[Media] = (),
+                            via_channel_id: int | None) -> Stored:
+    """Store one inbound SMS/WhatsApp message (and its media, to fetch later) and commit.
+
+    Raises `models.errors.Forbidden` for a blocked contact (nothing stored).
+    """
+    for attempt in range(ATTEMPTS):
+        try:
+            with db.transaction() as s:
+                contact = do_find_or_create_phone_contact(s, channel, sender, sender_name)
+                ingested = do_ingest_inbound(s, contact=contact, channel=channel, text=text,
+                                             provider_message_id=provider_message_id)
+                if not ingested.created:
+                    return Stored(ingested.conversation.id, ingested.message.id, created=False)
+                ingested.message.via_channel_id = via_channel_id
+                ids = tuple(do_add_pending(s, conv=ingested.conversation, msg=ingested.message, source_ref=m.ref,
+                                           filename=m.filename, channel_config_id=via_channel_id).id
+                            for m in media)
+                return Stored(ingested.conversation.id, ingested.message.id, created=True, attachment_ids=ids)
+        except IntegrityError:
+            if attempt == ATTEMPTS - 1:
+                raise
+        except OperationalError as exc:  # SQLite: "database is locked" under a burst of writers
+            if "locked" not in str(exc).lower() or attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")

@@ -1,0 +1,125 @@
+"""The admin's training loop in a real browser against a real `parley run` (embedded engine): edit an
+intent with a check first, save, train a candidate, evaluate it, see the history — all through the page's
+own JavaScript under the console's CSP."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from tests.live import LiveServer, start_server
+from tests.test_browser import CHROMEDRIVER, CHROMIUM, SHOTS, _browser, _wait
+
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="needs Debian's chromium and chromium-driver (make browser)")
+REPO_DATA = Path(__file__).parent.parent / "data"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("studio") / "data"
+    shutil.copytree(REPO_DATA, data)
+    return data
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iterator[LiveServer]:
+    tmp = tmp_path_factory.mktemp("studio-browser")
+    env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'instance' / 'parley.db'}",
+           "REDIS_URL": "", "PARLEY_SECRET_KEY": "browser-test", "PARLEY_DATA": str(data_dir),
+           "PARLEY_BOT_ENGINES": "embedded"}
+    srv = start_server(env, tmp / "server.log")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def admin(server: LiveServer) -> Iterator[Any]:
+    from selenium.webdriver.common.by import By
+
+    assert server.admin is not None
+    driver = _browser()
+    driver.get(server.url + "/login")
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(server.admin[0])
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(server.admin[1])
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
+    _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=admin-bot-link]"))
+    yield driver
+    SHOTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(SHOTS / "studio-last.png"))
+    driver.quit()
+
+
+def _shot(driver: Any, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(SHOTS / f"studio-{name}.png"))
+
+
+def test_the_admin_edits_trains_and_evaluates_from_the_page(server: LiveServer, admin: Any, data_dir: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    def find(css: str) -> Any:
+        return admin.find_element(By.CSS_SELECTOR, css)
+
+    def text_of(css: str) -> str:
+        return " ".join(e.text for e in admin.find_elements(By.CSS_SELECTOR, css))
+
+    find("[data-testid=admin-bot-link]").click()
+    _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-intent=greet]"))
+    assert len(admin.find_elements(By.CSS_SELECTOR, ".intent-item")) == 20
+    _shot(admin, "data")
+
+    # a duplicate across intents is caught by "Check", before anything is saved
+    find("[data-intent=goodbye]").click()
+    _wait(admin, lambda: find("[data-testid=ed-examples]").get_attribute("value"))
+    find("[data-testid=ed-examples]").send_keys("\nhi")
+    find("[data-testid=ed-check]").click()
+    _wait(admin, lambda: "appears under several intents" in text_of("[data-testid=problems]"))
+    _shot(admin, "check")
+    assert "- hi\n" not in (data_dir / "nlu.yml").read_text().split("intent: goodbye")[1].split("- intent:")[0]
+
+    # a good change is saved, written to data/ and versioned
+    find("[data-intent=greet]").click()
+    _wait(admin, lambda: "hullo" in find("[data-testid=ed-examples]").get_attribute("value"))
+    find("[data-testid=ed-examples]").send_keys("\ngood day to you <b>friend</b>")
+    find("[data-testid=ed-save]").click()
+    _wait(admin, lambda: "Saved as version" in find("#flash").text)
+    nlu = yaml.safe_load((data_dir / "nlu.yml").read_text())
+    greet = next(i for i in nlu["nlu"] if i.get("intent") == "greet")
+    assert "- good day to you <b>friend</b>\n" in greet["examples"]
+    # rendered as text, never as markup
+    assert not admin.find_elements(By.CSS_SELECTOR, "#intent-editor b")
+
+    # train a candidate and evaluate it, with progress
+    find("[data-testid=tab-train]").click()
+    _wait(admin, lambda: find("[data-testid=train-start]").is_enabled())
+    find("[data-testid=train-start]").click()
+    _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "tr[data-status=succeeded]"), timeout=120)
+    _wait(admin, lambda: len(admin.find_elements(By.CSS_SELECTOR, "[data-testid=eval-model] option")) >= 2,
+          timeout=20)
+    _wait(admin, lambda: find("[data-testid=eval-start]").is_enabled())
+    find("[data-testid=eval-start]").click()
+    _wait(admin, lambda: len(admin.find_elements(By.CSS_SELECTOR, "tr[data-status=succeeded]")) == 2, timeout=120)
+    assert "accuracy" in text_of("[data-testid=runs]")
+    _shot(admin, "runs")
+
+    find("[data-testid=tab-models]").click()
+    _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "tr[data-version]"))
+    _shot(admin, "models")
+    find("[data-testid=tab-history]").click()
+    _wait(admin, lambda: "Edited the examples of 'greet'" in text_of("[data-testid=versions]"))
+    _shot(admin, "history")
+    find("[data-testid=tab-handoffs]").click()
+    _wait(admin, lambda: "No handoff messages" in text_of("[data-testid=handoff-groups]"))
+
+
+def test_agents_cannot_open_the_page(server: LiveServer) -> None:
+    r = requests.get(server.url + "/admin/bot", allow_redirects=False, timeout=5)
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    assert requests.get(server.url + "/api/v1/bot/data", timeout=5).status_code == 401
