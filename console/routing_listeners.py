@@ -121,6 +121,11 @@ def _notify(rooms: Iterable[str], payload: dict[str, Any]) -> None:
         socketio.emit("notification", payload, namespace=CONSOLE, to=room)
 
 
+# Changes that can move a team's queue (and so the places its webchat customers are told).
+QUEUE_MOVES = (ConversationHandedOff, ConversationQueued, ConversationAssigned, ConversationStatusChanged,
+               ConversationOffered, OfferEnded, TransferChanged)
+
+
 class RoutingListener:
     def __init__(self, db: Database, jobs: Jobs) -> None:
         self.db = db
@@ -165,8 +170,9 @@ class RoutingListener:
             self._transfer(evt)
         elif isinstance(evt, ConversationRestricted):
             self.jobs.submit(self._restricted, evt)
-        self._queues.mark(("team", evt.team_id))
-        self._queues.mark(("conv", evt.conversation_id))
+        if isinstance(evt, QUEUE_MOVES):
+            self._queues.mark(("team", evt.team_id))
+            self._queues.mark(("conv", evt.conversation_id))
 
     # --- routing work -----------------------------------------------------------------------------
 
