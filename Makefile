@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python -m bench.webchat
 	$(BIN)/python -m bench.llm
 	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.routing
 	@if [ -x $(RASA_VENV)/bin/rasa ]; then $(BIN)/python -m bench.rasa; \
 	else echo "bench.rasa skipped: Rasa's environment is not built (make rasa)"; fi
 

@@ -88,14 +88,15 @@ class Broadcaster:
 
     def _push_message(self, evt: MessageCreated) -> None:
         with self.db.session() as s:
-            row = s.execute(select(Message, Conversation.public_id)
+            row = s.execute(select(Message, Conversation.public_id, Conversation.restricted)
                             .join(Conversation, Conversation.id == Message.conversation_id)
                             .options(selectinload(Message.author))
                             .where(Message.id == evt.message_id)).first()
             if row is None:
                 return
-            msg, public_id = row
-            named = visibility.named_users(s, [evt.conversation_id]).get(evt.conversation_id)
+            msg, public_id, restricted = row
+            named = (visibility.named_users(s, [evt.conversation_id]).get(evt.conversation_id, [])
+                     if restricted else None)
             _to_console("message", inbox.message_json(msg, public_id), evt.team_id, named)
             if msg.private or msg.sender_type == SenderType.CONTACT.value or msg.channel != WEBCHAT:
                 return  # other channels send through their connectors' outbox

@@ -10,20 +10,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.settings import Settings
+from models.settings import Settings, env_float
 
 
 def _num(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-    if value < 0:
-        raise ValueError(f"{name} must not be negative")
-    return value
+    return env_float(env, name, default, minimum=0)
 
 
 @dataclass(frozen=True)

@@ -8,22 +8,29 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 
-def _float(env: dict[str, str], name: str, default: float) -> float:
+def env_float(env: Mapping[str, Any], name: str, default: float, *, minimum: float | None = None,
+              above: bool = False, unit: str = "a number") -> float:
+    """`env[name]` as a number (`default` when unset or empty), with a clear error naming the variable.
+    `minimum`: the smallest value allowed (`above`: the value must be more than it)."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+        raise ValueError(f"{name} must be {unit}, got {raw!r}") from exc
+    if minimum is not None and (value <= minimum if above else value < minimum):
+        raise ValueError(f"{name} must be {'more than' if above else 'at least'} {minimum:g}")
+    return value
 
 
-def _int(env: dict[str, str], name: str, default: int) -> int:
+def env_int(env: Mapping[str, Any], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -92,10 +99,10 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             secret_key=env.get("PARLEY_SECRET_KEY") or _instance_secret(instance),
             bot_engines=engines or ("embedded",),
-            bot_fallback_threshold=_float(env, "PARLEY_BOT_FALLBACK_THRESHOLD", 0.5),
-            bot_handoff_threshold=_float(env, "PARLEY_BOT_HANDOFF_THRESHOLD", 0.2),
-            bot_fallback_attempts=_int(env, "PARLEY_BOT_FALLBACK_ATTEMPTS", 1),
-            max_message_length=_int(env, "PARLEY_MAX_MESSAGE_LENGTH", 4096),
+            bot_fallback_threshold=env_float(env, "PARLEY_BOT_FALLBACK_THRESHOLD", 0.5),
+            bot_handoff_threshold=env_float(env, "PARLEY_BOT_HANDOFF_THRESHOLD", 0.2),
+            bot_fallback_attempts=env_int(env, "PARLEY_BOT_FALLBACK_ATTEMPTS", 1),
+            max_message_length=env_int(env, "PARLEY_MAX_MESSAGE_LENGTH", 4096),
             widget_origins=origins,
             socketio_channel=env.get("PARLEY_SOCKETIO_CHANNEL") or "parley-socketio",
         )

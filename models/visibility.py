@@ -45,18 +45,16 @@ def named_users(session: Session, conversation_ids: Sequence[int]) -> dict[int, 
     if not conversation_ids:
         return {}
     rows = session.execute(
-        select(ConversationAccess.conversation_id, ConversationAccess.user_id)
-        .join(Conversation, Conversation.id == ConversationAccess.conversation_id)
-        .where(ConversationAccess.conversation_id.in_(conversation_ids), Conversation.restricted.is_(True))
+        select(Conversation.id, ConversationAccess.user_id)
+        .outerjoin(ConversationAccess, ConversationAccess.conversation_id == Conversation.id)
+        .where(Conversation.id.in_(conversation_ids), Conversation.restricted.is_(True))
         .order_by(ConversationAccess.user_id)
     ).all()
     out: dict[int, list[int]] = {}
     for cid, uid in rows:
-        out.setdefault(cid, []).append(uid)
-    restricted = session.scalars(select(Conversation.id).where(
-        Conversation.id.in_(conversation_ids), Conversation.restricted.is_(True)))
-    for cid in restricted:
-        out.setdefault(cid, [])  # restricted to nobody (every named user was deleted): nobody hears it
+        users = out.setdefault(cid, [])  # restricted to nobody (every named user deleted): nobody hears it
+        if uid is not None:
+            users.append(uid)
     return out
 
 

@@ -10,15 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-
-def _num(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+from models.settings import env_float
 
 
 @dataclass(frozen=True)
@@ -52,13 +44,13 @@ class LlmConfig:
             model=model,
             base_url=(env.get("PARLEY_LLM_BASE_URL") or "").strip() or None,
             api_key=env.get("PARLEY_LLM_API_KEY") or None,
-            request_timeout=_num(env, "PARLEY_LLM_TIMEOUT", 20.0),
-            turn_timeout=_num(env, "PARLEY_LLM_TURN_TIMEOUT", 45.0),
-            summary_timeout=_num(env, "PARLEY_LLM_SUMMARY_TIMEOUT", 8.0),
-            max_retries=int(_num(env, "PARLEY_LLM_MAX_RETRIES", 1)),
-            temperature=_num(env, "PARLEY_LLM_TEMPERATURE", 0.0),
-            max_steps=int(_num(env, "PARLEY_LLM_MAX_STEPS", 8)),
-            min_confidence=_num(env, "PARLEY_LLM_MIN_CONFIDENCE", 0.5),
+            request_timeout=env_float(env, "PARLEY_LLM_TIMEOUT", 20.0),
+            turn_timeout=env_float(env, "PARLEY_LLM_TURN_TIMEOUT", 45.0),
+            summary_timeout=env_float(env, "PARLEY_LLM_SUMMARY_TIMEOUT", 8.0),
+            max_retries=int(env_float(env, "PARLEY_LLM_MAX_RETRIES", 1)),
+            temperature=env_float(env, "PARLEY_LLM_TEMPERATURE", 0.0),
+            max_steps=int(env_float(env, "PARLEY_LLM_MAX_STEPS", 8)),
+            min_confidence=env_float(env, "PARLEY_LLM_MIN_CONFIDENCE", 0.5),
             embedding_model=(env.get("PARLEY_EMBEDDING_MODEL") or "").strip() or None,
         )
 

@@ -11,23 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.settings import Settings
+from models.settings import Settings, env_float
 
 # The repository root, where `make rasa` builds `.rasa-venv`.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _seconds(env: dict[str, Any], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from exc
-    if value <= 0:
-        raise ValueError(f"{name} must be more than 0 seconds")
-    return value
+    return env_float(env, name, default, minimum=0, above=True, unit="a number of seconds")
 
 
 @dataclass(frozen=True)
