@@ -129,18 +129,7 @@ def parse_command(ctx: click.Context, text: str, fallbacks: int, engine: str = "
         engine="embedded",
         model_version=model.version,
     )
-    payload = {
-        "text": text,
-        "intent": turn.intent,
-        "confidence": turn.confidence,
-        "ranking": [{"name": s.name, "confidence": s.confidence} for s in turn.ranking],
-        "decision": str(turn.decision),
-        "reason": str(turn.reason) if turn.reason else None,
-        "replies": list(turn.replies),
-        "summary": turn.summary,
-        "engine": turn.engine,
-        "model_version": turn.model_version,
-    }
+    payload = turn.parse_json(text)
     click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
 
 

@@ -8,15 +8,12 @@ never sees half a model and two processes starting together cannot corrupt the s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import secrets
-import shutil
-import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from bot import model_store
 from bot.policy import NluResult, ResponseBook, Thresholds, respond
 from bot.training_data import TrainingData, TrainingDataError, load_training_data
 from bot.types import BotTurn, IntentScore, TurnContext
@@ -38,10 +36,8 @@ from models.settings import Settings
 ENGINE_NAME = "embedded"
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
-ACTIVE_FILE = "active"
-LOCK_FILE = ".lock"
+ACTIVE_FILE = model_store.ACTIVE_FILE
 RANKING_SIZE = 10
-_STAGING_PREFIX = ".tmp-"
 _STAGING_MAX_AGE = 3600.0  # seconds; younger staging dirs may belong to a training still running
 KEEP_VERSIONS = 5
 # Chosen by measurement: word 1-2 grams catch phrasing, char 2-5 grams catch typos and inflections.
@@ -158,10 +154,7 @@ def train(data: TrainingData, *, version: str | None = None) -> TrainedModel:
     return TrainedModel(classifier, ResponseBook.from_training_data(data), meta)
 
 
-def new_version(data_hash: str) -> str:
-    """Sortable by time, and unique even when two processes train in the same second."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return f"{stamp}-{data_hash[:8] or 'nodata'}-{secrets.token_hex(2)}"
+new_version = model_store.new_version
 
 
 # ---------------------------------------------------------------------------------------------- store
@@ -172,12 +165,9 @@ def store_dir(settings: Settings) -> Path:
 
 
 def save(model: TrainedModel, settings: Settings) -> Path:
-    """Write the model under a temporary name, then rename: a version directory is always complete."""
-    store = store_dir(settings)
-    store.mkdir(parents=True, exist_ok=True)
-    final = store / model.version
-    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{model.version}-", dir=store))
-    try:
+    """Write the model as a complete version directory."""
+
+    def fill(staging: Path) -> None:
         payload = {
             "classifier": model.classifier,
             "responses": dict(model.book.responses),
@@ -185,41 +175,21 @@ def save(model: TrainedModel, settings: Settings) -> Path:
         }
         joblib.dump(payload, staging / MODEL_FILE)
         (staging / META_FILE).write_text(model.meta.to_json(), encoding="utf-8")
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return final
+
+    return model_store.write_version(store_dir(settings), model.version, fill)
 
 
 def prune(settings: Settings, keep: int = KEEP_VERSIONS) -> list[str]:
     """Delete all but the `keep` newest versions (never the active one) and abandoned staging dirs."""
-    store = store_dir(settings)
-    if not store.is_dir():
-        return []
-    active = active_version(settings)
-    versions = sorted(
-        (p for p in store.iterdir() if p.is_dir() and not p.name.startswith(".")),
-        key=lambda p: p.name,
-        reverse=True,
-    )
-    doomed = [p for p in versions[keep:] if p.name != active]
-    cutoff = time.time() - _STAGING_MAX_AGE
-    doomed += [p for p in store.glob(f"{_STAGING_PREFIX}*") if p.is_dir() and p.stat().st_mtime < cutoff]
-    for path in doomed:
-        shutil.rmtree(path, ignore_errors=True)
-    return [p.name for p in doomed]
+    return model_store.prune(store_dir(settings), keep, {active_version(settings)}, _STAGING_MAX_AGE)
 
 
 def activate(settings: Settings, version: str) -> None:
-    """Point `active` at `version` atomically (temp file + os.replace)."""
+    """Point `active` at `version` atomically."""
     store = store_dir(settings)
     if not (store / version / META_FILE).is_file():
         raise NoActiveModel(f"no embedded model '{version}' in {store}")
-    fd, tmp = tempfile.mkstemp(prefix=".active-", dir=store)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(version + "\n")
-    os.replace(tmp, store / ACTIVE_FILE)
+    model_store.write_active(store, version)
 
 
 def _pointer_stamp(settings: Settings) -> tuple[int, int] | None:
@@ -232,11 +202,7 @@ def _pointer_stamp(settings: Settings) -> tuple[int, int] | None:
 
 
 def active_version(settings: Settings) -> str | None:
-    try:
-        version = (store_dir(settings) / ACTIVE_FILE).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    return version or None
+    return model_store.read_active(store_dir(settings))
 
 
 def load_meta(settings: Settings, version: str) -> ModelMeta:
@@ -303,21 +269,8 @@ def ensure_trained(settings: Settings) -> str:
         return version
 
 
-@contextmanager
-def _store_lock(settings: Settings) -> Iterator[None]:
-    store = store_dir(settings)
-    store.mkdir(parents=True, exist_ok=True)
-    with open(store / LOCK_FILE, "a+") as fh:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: rename-based writes still keep it consistent
-            yield
-            return
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def _store_lock(settings: Settings) -> contextlib.AbstractContextManager[None]:
+    return model_store.locked(store_dir(settings))
 
 
 # --------------------------------------------------------------------------------------------- engine

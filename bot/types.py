@@ -79,6 +79,21 @@ class BotTurn:
         if (self.decision is Decision.HANDOFF) != (self.reason is not None):
             raise ValueError("a handoff needs a reason, and only a handoff has one")
 
+    def parse_json(self, text: str) -> dict[str, Any]:
+        """What `parley bot parse` prints, the same for every engine."""
+        return {
+            "text": text,
+            "intent": self.intent,
+            "confidence": self.confidence,
+            "ranking": [{"name": s.name, "confidence": s.confidence} for s in self.ranking],
+            "decision": str(self.decision),
+            "reason": str(self.reason) if self.reason else None,
+            "replies": list(self.replies),
+            "summary": self.summary,
+            "engine": self.engine,
+            "model_version": self.model_version,
+        }
+
 
 @dataclass(frozen=True)
 class TurnContext:

@@ -54,18 +54,7 @@ def parse_command(settings: Settings, text: str, fallbacks: int) -> dict[str, An
                                                  consecutive_fallbacks=fallbacks))
     except (RasaError, RasaNotInstalled, store.NoRasaModel) as exc:
         raise click.ClickException(str(exc)) from exc
-    return {
-        "text": text,
-        "intent": turn.intent,
-        "confidence": turn.confidence,
-        "ranking": [{"name": s.name, "confidence": s.confidence} for s in turn.ranking],
-        "decision": str(turn.decision),
-        "reason": str(turn.reason) if turn.reason else None,
-        "replies": list(turn.replies),
-        "summary": turn.summary,
-        "engine": turn.engine,
-        "model_version": turn.model_version,
-    }
+    return turn.parse_json(text)
 
 
 def evaluate_command(

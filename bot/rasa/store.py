@@ -10,26 +10,19 @@ pointer is replaced atomically. Activations are appended to `history.jsonl`, so 
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import shutil
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot import model_store
 from models.settings import Settings
 
 ENGINE_NAME = "rasa"
 META_FILE = "meta.json"
-ACTIVE_FILE = "active"
 HISTORY_FILE = "history.jsonl"
-LOCK_FILE = ".lock"
-STAGING_PREFIX = ".tmp-"
 KEEP_VERSIONS = 5
 _STAGING_MAX_AGE = 6 * 3600.0
 MODEL_FORMAT = 1
@@ -70,10 +63,7 @@ class RasaModelMeta:
         return cls(**{key: value for key, value in raw.items() if key in known})
 
 
-def new_version(data_hash: str) -> str:
-    """Sortable by time, unique across processes (same scheme as the embedded store)."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return f"{stamp}-{data_hash[:8] or 'nodata'}-{secrets.token_hex(2)}"
+new_version = model_store.new_version
 
 
 def store_dir(settings: Settings) -> Path:
@@ -86,27 +76,19 @@ def model_path(settings: Settings, version: str) -> Path:
 
 def save(settings: Settings, version: str, archive: Path, meta: RasaModelMeta) -> Path:
     """Move a trained archive into the store as a complete version directory."""
-    store = store_dir(settings)
-    store.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{version}-", dir=store))
-    try:
+
+    def fill(staging: Path) -> None:
         shutil.move(str(archive), staging / f"{version}.tar.gz")
         (staging / META_FILE).write_text(meta.to_json(), encoding="utf-8")
-        os.replace(staging, store / version)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return store / version
+
+    return model_store.write_version(store_dir(settings), version, fill)
 
 
 def versions(settings: Settings) -> list[RasaModelMeta]:
     """Every complete version, newest first."""
-    store = store_dir(settings)
-    if not store.is_dir():
-        return []
     found = []
-    for path in sorted(store.iterdir(), key=lambda p: p.name, reverse=True):
-        if path.is_dir() and not path.name.startswith(".") and (path / META_FILE).is_file():
+    for path in model_store.version_dirs(store_dir(settings)):
+        if (path / META_FILE).is_file():
             try:
                 found.append(load_meta(settings, path.name))
             except (NoRasaModel, ValueError, TypeError, KeyError):
@@ -123,11 +105,7 @@ def load_meta(settings: Settings, version: str) -> RasaModelMeta:
 
 
 def active_version(settings: Settings) -> str | None:
-    try:
-        version = (store_dir(settings) / ACTIVE_FILE).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    return version or None
+    return model_store.read_active(store_dir(settings))
 
 
 def active_model(settings: Settings) -> Path:
@@ -149,10 +127,7 @@ def activate(settings: Settings, version: str, *, actor: str | None = None, note
     if meta.kind != "full" or not model_path(settings, version).is_file():
         raise NoRasaModel(f"Rasa model '{version}' cannot serve customers (kind {meta.kind!r})")
     previous = active_version(settings)
-    fd, tmp = tempfile.mkstemp(prefix=".active-", dir=store)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(version + "\n")
-    os.replace(tmp, store / ACTIVE_FILE)
+    model_store.write_active(store, version)
     entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "version": version,
              "previous": previous, "actor": actor, "note": note}
     with open(store / HISTORY_FILE, "a", encoding="utf-8") as fh:
@@ -189,18 +164,8 @@ def rollback_target(settings: Settings) -> str | None:
 
 def prune(settings: Settings, keep: int = KEEP_VERSIONS) -> list[str]:
     """Delete all but the `keep` newest versions (never the active one nor its rollback target)."""
-    store = store_dir(settings)
-    if not store.is_dir():
-        return []
     spared = {active_version(settings), rollback_target(settings)}
-    dirs = sorted((p for p in store.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                  key=lambda p: p.name, reverse=True)
-    doomed = [p for p in dirs[keep:] if p.name not in spared]
-    cutoff = time.time() - _STAGING_MAX_AGE
-    doomed += [p for p in store.glob(f"{STAGING_PREFIX}*") if p.is_dir() and p.stat().st_mtime < cutoff]
-    for path in doomed:
-        shutil.rmtree(path, ignore_errors=True)
-    return [p.name for p in doomed]
+    return model_store.prune(store_dir(settings), keep, spared, _STAGING_MAX_AGE)
 
 
 def delete(settings: Settings, version: str) -> None:
@@ -209,19 +174,6 @@ def delete(settings: Settings, version: str) -> None:
     shutil.rmtree(store_dir(settings) / version, ignore_errors=True)
 
 
-@contextmanager
-def training_lock(settings: Settings) -> Iterator[None]:
+def training_lock(settings: Settings) -> AbstractContextManager[None]:
     """One Rasa training at a time per instance: two would fight over 2 cores and Rasa's cache."""
-    store = store_dir(settings)
-    store.mkdir(parents=True, exist_ok=True)
-    with open(store / LOCK_FILE, "a+") as fh:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX
-            yield
-            return
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return model_store.locked(store_dir(settings))
