@@ -170,14 +170,14 @@ def queue() -> Response:
                 if visibility.can_see(user, c)]
             offers = {o.conversation_id: o for o in s.scalars(select(Offer).where(
                 Offer.conversation_id.in_([c.id for c in convs]), Offer.status == OfferStatus.PENDING.value))}
-            basis = routing.wait_basis(s, team_id, now)
+            outlook = routing.queue_outlook(s, team_id, now)
             items = []
             for c, item in zip(convs, inbox.conversations_json(s, user, convs), strict=True):
                 pos = positions[c.id]
                 since = c.queued_at or c.handed_off_at or c.created_at
                 offer = offers.get(c.id)
                 items.append({**item, "position": pos, "queued_at": inbox.iso(since),
-                              "estimated_wait_seconds": basis.estimate(pos),
+                              **outlook.fields(pos),
                               "offer": {"user_id": offer.user_id, "expires_at": inbox.iso(offer.expires_at)}
                               if offer else None})
             members = list(s.scalars(select(User).join(TeamMember, TeamMember.user_id == User.id)

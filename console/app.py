@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
-from console import admin_bot, api, api_assist, api_routing, auth, channels, pages, routing_listeners
+from console import admin_bot, api, api_assist, api_routing, api_workspace, auth, channels, pages, routing_listeners
 from console.extensions import socketio
 from console.jobs import Jobs, ThreadJobs
 from console.realtime import Broadcaster
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api_routing.bp)
+    app.register_blueprint(api_workspace.bp)  # canned replies, team hours, a conversation's workspace
     pages.register(app)
     channels.init_app(app, app.extensions["parley"])  # SMS/WhatsApp: webhooks, outbox, files
     admin_bot.init_app(app, app.extensions["parley"])  # bot training admin; Rasa tracker pause/resume

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from console import openapi_bot, openapi_channels, openapi_llm, openapi_routing
+from console import openapi_bot, openapi_channels, openapi_llm, openapi_routing, openapi_workspace
 
 _ERR = {"$ref": "#/components/responses/Error"}
 
@@ -80,6 +80,7 @@ def spec() -> dict[str, Any]:
             **openapi_routing.paths(),  # availability, accept, transfers, queues, journey, visibility
             **openapi_llm.paths(),  # agent assist drafts, knowledge base and HTTP actions admin
             **openapi_bot.paths(),  # bot training admin: data, versions, runs, models, learning from handoffs
+            **openapi_workspace.paths(),  # canned replies, team hours, a conversation's workspace
         },
         "components": {
             "securitySchemes": {
@@ -89,7 +90,7 @@ def spec() -> dict[str, Any]:
             "responses": {"Error": {"description": "Error", "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/Error"}}}}},
             "schemas": {**_schemas(), **openapi_channels.schemas(), **openapi_routing.schemas(),
-                        **openapi_llm.schemas(), **openapi_bot.schemas()},
+                        **openapi_llm.schemas(), **openapi_bot.schemas(), **openapi_workspace.schemas()},
         },
     }
 

@@ -128,7 +128,10 @@ def schemas() -> dict[str, Any]:
                 "offer_timeout_seconds": {"type": ["integer", "null"]},
                 "conversations": {"type": "array", "items": {"allOf": [conv_ref, {"type": "object", "properties": {
                     "position": {"type": "integer"}, "queued_at": ts,
-                    "estimated_wait_seconds": {"type": ["integer", "null"]},
+                    "estimated_wait_seconds": {"type": ["integer", "null"],
+                                               "description": "null while the team is closed"},
+                    "team_open": {"type": "boolean", "description": "teams with opening hours only: open now"},
+                    "opens_at": ts, "opens_at_text": {"type": ["string", "null"]},
                     "offer": {"type": ["object", "null"]}}}]}},
                 "agents": {"type": "array", "items": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "name": {"type": "string"}, "availability": {"type": "string"},

@@ -226,7 +226,7 @@ class RoutingListener:
             packet = inbox.latest_packets(s, [conv.id]).get(conv.id)
             _notify(audience(s, conv), {"kind": "queued", "conversation": brief(conv), "position": position,
                                         "reason": packet.reason if packet else None})
-            if notice and conv.channel != Channel.WEBCHAT.value:
+            if notice:  # SMS/WhatsApp: the queue message; any channel out of hours: when the team opens
                 routing.do_announce_queue(s, conv.id)
 
     # --- notifications to one agent ----------------------------------------------------------------
@@ -289,13 +289,12 @@ class RoutingListener:
                 positions = routing.queue_positions(s, team_id)
                 if not positions:
                     continue
-                basis = routing.wait_basis(s, team_id, now)
+                outlook = routing.queue_outlook(s, team_id, now)
                 for conv in s.scalars(select(Conversation).where(Conversation.id.in_(positions),
                                                                  Conversation.channel == Channel.WEBCHAT.value)):
                     seen.add(conv.id)
                     pos = positions[conv.id]
-                    _to_customer(conv, {"status": "waiting", "position": pos,
-                                        "estimated_wait_seconds": basis.estimate(pos), "agent": None})
+                    _to_customer(conv, {"status": "waiting", "position": pos, **outlook.fields(pos), "agent": None})
             for conv in s.scalars(select(Conversation).options(
                     selectinload(Conversation.assignments).selectinload(Assignment.user))
                     .where(Conversation.id.in_(convs - seen), Conversation.channel == Channel.WEBCHAT.value)):
@@ -308,14 +307,17 @@ def _to_customer(conv: Conversation, state: dict[str, Any]) -> None:
 
 
 def queue_state(session: Session, conv: Conversation, now: Any = None) -> dict[str, Any]:
-    """What the customer is told about their conversation's place (the `/webchat` `queue` event)."""
+    """What the customer is told about their conversation's place (the `/webchat` `queue` event).
+
+    While waiting: the place, and either an estimated wait (team open) or when the team opens
+    (`team_open` false, `opens_at`, `opens_at_text` in the team's timezone)."""
     if conv.status != Status.OPEN.value:
         return {"status": "closed", "position": None, "estimated_wait_seconds": None, "agent": None}
     if conv.phase in (Phase.WAITING.value, Phase.ASSIGNING.value) and conv.owner == "human":
         pos = routing.queue_positions(session, conv.team_id).get(conv.id)
         if pos is not None:
-            est = routing.wait_basis(session, conv.team_id, now or utcnow()).estimate(pos)
-            return {"status": "waiting", "position": pos, "estimated_wait_seconds": est, "agent": None}
+            outlook = routing.queue_outlook(session, conv.team_id, now or utcnow())
+            return {"status": "waiting", "position": pos, **outlook.fields(pos), "agent": None}
     if conv.owner != "human":
         return {"status": "bot", "position": None, "estimated_wait_seconds": None, "agent": None}
     agent = conv.assignments[0].user.name if conv.assignments else None

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, select, text, update
 from sqlalchemy.orm import Session
 
-from models import actions, visibility
+from models import actions, team_workspace, visibility
 from models.db import Database, publish_on_commit
 from models.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
 from models.events import MessageCreated
@@ -362,6 +362,29 @@ def wait_basis(session: Session, team_id: int, now: datetime) -> WaitBasis:
     return WaitBasis(sum(waits) / len(waits) if waits else None, online)
 
 
+@dataclass(frozen=True)
+class QueueOutlook:
+    """What a customer waiting in a team's queue is told: an estimated wait while the team is open,
+    and when it opens (in the team's timezone) while it is closed (`models/team_workspace.py`)."""
+
+    basis: WaitBasis
+    hours: team_workspace.HoursState
+
+    def fields(self, position: int) -> dict[str, Any]:
+        """`estimated_wait_seconds` (None while closed); for a team with hours, also `team_open` and,
+        while closed, `opens_at` (ISO, UTC) and `opens_at_text` (in the team's timezone)."""
+        h = self.hours
+        out: dict[str, Any] = {"estimated_wait_seconds": self.basis.estimate(position) if h.open_now else None}
+        if not h.always_open:
+            out.update(team_open=h.open_now, opens_at=h.next_opening.isoformat() if h.next_opening else None,
+                       opens_at_text=h.next_opening_text)
+        return out
+
+
+def queue_outlook(session: Session, team_id: int, now: datetime) -> QueueOutlook:
+    return QueueOutlook(wait_basis(session, team_id, now), team_workspace.team_hours_state(session, team_id, now)[1])
+
+
 # --- choosing an agent ------------------------------------------------------------------------------------
 
 
@@ -673,14 +696,23 @@ def do_system_message(session: Session, conv: Conversation, text_: str) -> Messa
     return msg
 
 
-def do_announce_queue(session: Session, conversation_id: int) -> bool:
-    """SMS/WhatsApp: tell a customer who just entered the queue that a person will answer (once per
-    handoff; webchat customers see their place in the queue instead)."""
+def do_announce_queue(session: Session, conversation_id: int, now: datetime | None = None) -> bool:
+    """Tell a customer who just entered the queue that a person will answer (once per handoff).
+
+    Outside the team's opening hours, on every channel: the team's out-of-hours message, with when it
+    opens. Otherwise on SMS/WhatsApp the team's queue message (webchat customers see their place in the
+    queue and an estimated wait instead)."""
     conv = session.get(Conversation, conversation_id)
-    if conv is None or conv.channel == Channel.WEBCHAT.value or conv.status != Status.OPEN.value \
+    if conv is None or conv.status != Status.OPEN.value \
             or conv.phase not in (Phase.WAITING.value, Phase.ASSIGNING.value):
         return False
-    text_ = team_settings(session, conv.team_id).queue_message
+    hours, state = team_workspace.team_hours_state(session, conv.team_id, now or utcnow())
+    if hours is not None and not state.open_now:
+        text_ = team_workspace.out_of_hours_text(hours, state)
+    elif conv.channel == Channel.WEBCHAT.value:
+        return False
+    else:
+        text_ = team_settings(session, conv.team_id).queue_message
     if not text_:
         return False
     do_system_message(session, conv, text_)

@@ -61,9 +61,13 @@ def browsers() -> Iterator[Callable[[], Any]]:
 
 
 def _wait(driver: Any, pred: Callable[[], Any], timeout: float = 10) -> Any:
+    """Until `pred()` is truthy. An element the page re-rendered while `pred` read it is read again."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda _d: pred())
+    return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+                         ).until(lambda _d: pred())
 
 
 WIDGET = "return window.ParleyWidget && window.ParleyWidget.root"

@@ -114,6 +114,53 @@ def test_the_widget_shows_the_place_in_the_queue(server: tuple[LiveServer, str],
     _wait(first, lambda: banner(first) == "")
 
 
+def test_the_widget_says_when_a_closed_team_opens(server: tuple[LiveServer, str],
+                                                  browsers: Callable[[], Any]) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from models.accounts import do_issue_token
+    from models.schema import Conversation, Team
+    from tests.test_browser import WIDGET, _widget_say
+
+    srv, url = server
+    db = Database(url)
+    try:
+        with db.transaction() as s:
+            token = do_issue_token(s, "sam@example.com")
+            team = s.scalar(select(Team.id).where(Team.name == "Support"))
+    finally:
+        db.dispose()
+    auth = {"Authorization": f"Bearer {token}"}
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[(datetime.now(UTC).weekday() + 3) % 7]
+    hours = {"timezone": "UTC", "intervals": [{"day": day, "start": "09:00", "end": "10:00"}]}
+    r = requests.put(f"{srv.url}/api/v1/teams/{team}/hours", json=hours, headers=auth, timeout=10)
+    assert r.status_code == 200, r.text
+    opens = r.json()["next_opening_text"]
+    try:
+        customer = browsers()
+        customer.get(srv.url + "/widget/demo")
+        _wait(customer, lambda: customer.execute_script(WIDGET))
+        customer.execute_script("window.ParleyWidget.root.querySelector('[data-testid=parley-launcher]').click()")
+        _widget_say(customer, "I want to talk to a person")
+        _wait(customer, lambda: customer.execute_script(
+            "const q = window.ParleyWidget.root.querySelector('[data-testid=parley-queue]');"
+            "return q && !q.hidden ? q.textContent : '';")
+            == f"You're next in line for a person · we open again {opens}.")
+    finally:
+        r = requests.delete(f"{srv.url}/api/v1/teams/{team}/hours", headers=auth, timeout=10)
+        assert r.status_code in (200, 204)
+        db = Database(url)
+        try:
+            with db.session() as s:
+                open_ids = list(s.scalars(select(Conversation.public_id).where(Conversation.status == "open")))
+        finally:
+            db.dispose()
+        for public_id in open_ids:
+            requests.post(f"{srv.url}/api/v1/conversations/{public_id}/close", headers=auth, timeout=10)
+
+
 def test_routing_in_the_console(server: tuple[LiveServer, str], browsers: Callable[[], Any]) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select

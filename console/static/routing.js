@@ -1,6 +1,7 @@
 /* Parley console: routing. Availability, notifications (sound and desktop when allowed), offers to
  * accept, transfer requests to accept or reject, transferring a conversation, and the contact's
- * journey. Built on the hooks console.js exposes as window.ParleyConsole; text always goes in as
+ * journey; the conversation's team workspace (its canned replies in the composer, "Working for" when it
+ * is not one of the agent's teams) and the settings of teams' canned replies and hours. Built on the hooks console.js exposes as window.ParleyConsole; text always goes in as
  * text nodes. The events it listens to are in docs/interfaces.md.
  */
 (function () {
@@ -340,6 +341,253 @@
     loadJourney(c);
   }
 
+  // ------------------------------------------------------------------ the conversation's team: workspace
+  // An agent works a conversation with its team's settings (canned replies, routing, hours), whatever
+  // their own team: GET /conversations/<id>/workspace. Canned text goes into the composer as a value.
+  var ws = { data: null, forConv: null, seq: 0, picker: null, items: [], active: 0, mode: null };
+
+  function onWorkspaceChrome(c) {
+    // console.js rebuilds the chips on every render: put the team's back each time.
+    var chips = $("conv-chips");
+    var w = ws.data && ws.forConv === c.id ? ws.data : null;
+    if (chips && c.team) {
+      var behalf = w ? w.on_behalf
+        : !!PC.me.teams && !PC.me.teams.some(function (t) { return Number(t.id) === Number(c.team.id); });
+      chips.appendChild(h("span", { class: "chip chip-team" + (behalf ? " chip-behalf" : ""), "data-testid": "chip-team",
+        title: behalf ? "Not one of your teams: you work with this team's replies, routing and hours" : "This conversation's team" },
+        behalf ? "Working for " + c.team.name : c.team.name));
+      if (w && w.hours && !w.hours.always_open) {
+        chips.appendChild(h("span", { class: "chip " + (w.hours.open_now ? "chip-open" : "chip-closed"), "data-testid": "chip-hours",
+          title: w.hours.open_now ? "Within the team's hours" : "Opens " + (w.hours.next_opening_text || "") },
+          w.hours.open_now ? "Team open" : "Team closed"));
+      }
+    }
+    var key = c.id + "|" + (c.team && c.team.id);
+    if (ws.key === key) return;
+    ws.key = key;
+    loadWorkspace(c);
+  }
+  function loadWorkspace(c) {
+    var seq = ++ws.seq;
+    ws.data = null; ws.forConv = null;
+    closePicker();
+    return PC.api("GET", "/conversations/" + enc(c.id) + "/workspace").then(function (w) {
+      if (seq !== ws.seq || !w) return;
+      ws.data = w; ws.forConv = c.id;
+      if (ws.picker) filterPicker(ws.mode === "slash" ? ($("reply-input").value || "").slice(1) : (ws.picker.querySelector(".canned-search") || {}).value);
+      var cur = PC.state.current;
+      if (cur && cur.id === c.id) { var chips = $("conv-chips"); if (chips) { var old = chips.querySelectorAll(".chip-team, .chip-hours"); old.forEach(function (x) { x.remove(); }); } onWorkspaceChrome(cur); }
+    }, function (err) { if (err.status !== 404) PC.report(err); });
+  }
+  function replies() { return (ws.data && ws.data.canned_replies) || []; }
+
+  function buildCannedButton() {
+    var tabs = document.querySelector("#composer .composer-tabs");
+    if (!tabs || $("canned-open")) return;
+    var btn = h("button", { type: "button", class: "composer-tab canned-open", id: "canned-open", "data-testid": "canned-open",
+      title: "Canned replies of this conversation's team (or type / at the start)", "aria-haspopup": "listbox" }, "/ Canned");
+    btn.addEventListener("click", function () { if (ws.picker) closePicker(); else openPicker("button"); });
+    tabs.insertBefore(btn, $("composer-hint"));
+    var ta = $("reply-input");
+    ta.addEventListener("input", function () {
+      var m = /^\/([\w-]*)$/.exec(ta.value);
+      if (m) { if (!ws.picker) openPicker("slash"); filterPicker(m[1]); }
+      else if (ws.picker && ws.mode === "slash") closePicker();
+    });
+    // Capture: while the list is open, Enter picks instead of sending (console.js listens on the textarea).
+    $("composer").addEventListener("keydown", function (e) {
+      if (!ws.picker) return;
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") { move(e.key === "ArrowDown" ? 1 : -1); }
+      else if (e.key === "Enter" || e.key === "Tab") { if (!ws.items.length) return; pick(ws.items[ws.active]); }
+      else if (e.key === "Escape") { closePicker(); ta.focus(); }
+      else return;
+      e.preventDefault(); e.stopPropagation();
+    }, true);
+    document.addEventListener("click", function (e) {
+      if (ws.picker && !e.target.closest(".canned-picker") && !e.target.closest("#canned-open")) closePicker();
+    });
+  }
+  function openPicker(mode) {
+    closePicker();
+    ws.mode = mode;
+    var team = ws.data && ws.data.team ? ws.data.team.name : "this team";
+    var search = h("input", { type: "search", class: "canned-search", "data-testid": "canned-search", placeholder: "Filter " + team + "'s replies…", "aria-label": "Filter canned replies" });
+    var list = h("ul", { class: "canned-list", role: "listbox", "data-testid": "canned-list" });
+    ws.picker = h("div", { class: "canned-picker", "data-testid": "canned-picker" },
+      h("div", { class: "canned-head" }, "Canned replies · " + team), mode === "button" ? search : null, list);
+    search.addEventListener("input", function () { filterPicker(search.value); });
+    $("composer").insertBefore(ws.picker, $("reply-input"));
+    filterPicker(mode === "slash" ? ($("reply-input").value || "").slice(1) : "");
+    if (mode === "button") search.focus();
+  }
+  function closePicker() {
+    if (ws.picker) ws.picker.remove();
+    ws.picker = null; ws.items = []; ws.mode = null;
+  }
+  function filterPicker(q) {
+    if (!ws.picker) return;
+    q = String(q || "").toLowerCase();
+    ws.items = replies().filter(function (r) {
+      return !q || r.short_code.indexOf(q) >= 0 || (r.text || r.body).toLowerCase().indexOf(q) >= 0;
+    });
+    ws.active = 0;
+    paintPicker();
+  }
+  function paintPicker() {
+    var list = ws.picker.querySelector(".canned-list");
+    clear(list);
+    if (!ws.data) { list.appendChild(h("li", { class: "muted canned-empty" }, "Loading…")); return; }
+    if (!ws.items.length) { list.appendChild(h("li", { class: "muted canned-empty" }, replies().length ? "No reply matches." : "No canned replies for " + ws.data.team.name + " yet.")); return; }
+    ws.items.forEach(function (r, i) {
+      var li = h("li", { class: "canned-item" + (i === ws.active ? " is-active" : ""), role: "option", "data-testid": "canned-item",
+        "data-code": r.short_code, "aria-selected": i === ws.active ? "true" : "false" },
+        h("b", null, "/" + r.short_code), r.scope === "personal" ? h("span", { class: "chip chip-journey" }, "mine") : null,
+        h("span", { class: "canned-text" }, r.text || r.body));
+      li.addEventListener("mousedown", function (e) { e.preventDefault(); });
+      li.addEventListener("click", function () { pick(r); });
+      list.appendChild(li);
+    });
+  }
+  function move(d) {
+    if (!ws.items.length) return;
+    ws.active = (ws.active + d + ws.items.length) % ws.items.length;
+    paintPicker();
+    var el = ws.picker.querySelector(".canned-item.is-active");
+    if (el && el.scrollIntoView) el.scrollIntoView({ block: "nearest" });
+  }
+  /** Put the filled-in text into the composer, as its value (never markup); the agent edits, then sends. */
+  function pick(r) {
+    var ta = $("reply-input");
+    var text = r.text || r.body;
+    if (ws.mode === "slash" || /^\/[\w-]*$/.test(ta.value)) ta.value = text;
+    else {
+      var a = ta.selectionStart || 0, b = ta.selectionEnd || 0;
+      ta.value = ta.value.slice(0, a) + text + ta.value.slice(b);
+      ta.selectionStart = ta.selectionEnd = a + text.length;
+    }
+    closePicker();
+    ta.dispatchEvent(new Event("input", { bubbles: true }));
+    ta.focus();
+  }
+
+  // ------------------------------------------------------------------ team settings: replies and hours
+  var DAYS = [["mon", "Mon"], ["tue", "Tue"], ["wed", "Wed"], ["thu", "Thu"], ["fri", "Fri"], ["sat", "Sat"], ["sun", "Sun"]];
+  function manager() { return PC.me.role === "admin" || PC.me.role === "supervisor"; }
+
+  function buildSettingsButton() {
+    var me = document.querySelector(".me");
+    if (!me || $("team-settings-open")) return;
+    var btn = h("button", { type: "button", class: "btn btn-ghost btn-sm", id: "team-settings-open", "data-testid": "team-settings-open",
+      title: manager() ? "Teams' canned replies and opening hours" : "Your canned replies" }, manager() ? "Replies & hours" : "My replies");
+    btn.addEventListener("click", openSettings);
+    me.insertBefore(btn, me.firstChild);
+  }
+  function openSettings() {
+    var dlg = $("team-settings");
+    if (dlg) dlg.remove();
+    var scope = h("select", { id: "ts-scope", "data-testid": "ts-scope", "aria-label": "Whose replies" },
+      h("option", { value: "" }, "My personal replies"));
+    var body = h("div", { class: "ts-body" });
+    dlg = h("dialog", { id: "team-settings", class: "team-settings", "data-testid": "team-settings", "aria-label": "Canned replies and hours" },
+      h("div", { class: "ts-top" }, h("h2", null, "Canned replies and hours"), scope,
+        h("button", { type: "button", class: "btn btn-ghost btn-sm", onclick: function () { dlg.close(); dlg.remove(); } }, "Close ×")),
+      body);
+    document.body.appendChild(dlg);
+    if (dlg.showModal) dlg.showModal(); else dlg.setAttribute("open", "");
+    loadPickers().then(function () {
+      var mine = (PC.me.teams || []).map(function (t) { return Number(t.id); });
+      state.teams.forEach(function (t) {
+        if (manager() || mine.indexOf(Number(t.id)) >= 0) scope.appendChild(h("option", { value: t.id }, t.name));
+      });
+      if (manager() && state.teams.length) scope.value = String(state.teams[0].id);
+      paintSettings(body, scope.value);
+    }, PC.report);
+    scope.addEventListener("change", function () { paintSettings(body, scope.value); });
+  }
+  function paintSettings(body, teamId) {
+    clear(body);
+    var list = h("ul", { class: "ts-replies", "data-testid": "ts-replies" });
+    var editable = !teamId || manager();
+    body.appendChild(h("h3", { class: "panel-title" }, teamId ? "Team replies" : "Personal replies (only you see them)"));
+    body.appendChild(h("p", { class: "muted" }, "Placeholders: {{contact.name}} and {{agent.name}} are filled in when a reply is inserted."));
+    body.appendChild(list);
+    function reload() {
+      PC.api("GET", "/canned_replies" + (teamId ? "?team_id=" + enc(teamId) : "")).then(function (d) {
+        clear(list);
+        var rows = ((d && d.canned_replies) || []).filter(function (r) { return teamId ? r.team && String(r.team.id) === String(teamId) : r.scope === "personal"; });
+        if (!rows.length) list.appendChild(h("li", { class: "muted" }, "None yet."));
+        rows.forEach(function (r) { list.appendChild(replyRow(r, reload)); });
+      }, PC.report);
+    }
+    reload();
+    if (editable) body.appendChild(replyForm(null, teamId, reload));
+    if (teamId) hoursSection(body, teamId);
+  }
+  function replyRow(r, reload) {
+    var li = h("li", { class: "ts-reply", "data-testid": "ts-reply", "data-code": r.short_code },
+      h("b", null, "/" + r.short_code), h("span", { class: "canned-text" }, r.body));
+    if (r.can_edit) {
+      li.appendChild(h("span", { class: "ts-reply-actions" },
+        button("Edit", "btn-ghost btn-sm", "ts-edit", function (b) { b.disabled = false; li.replaceWith(replyForm(r, null, reload)); }),
+        button("Delete", "btn-ghost btn-sm", "ts-delete", function (b) {
+          if (!window.confirm("Delete /" + r.short_code + "?")) { b.disabled = false; return; }
+          PC.api("DELETE", "/canned_replies/" + r.id).then(reload, function (err) { b.disabled = false; PC.report(err); });
+        })));
+    }
+    return li;
+  }
+  function replyForm(r, teamId, reload) {
+    var code = h("input", { type: "text", maxlength: "40", placeholder: "short-code", "aria-label": "Short code", "data-testid": "ts-code", value: r ? r.short_code : "" });
+    var text = h("textarea", { rows: "3", maxlength: "4000", placeholder: "Hi {{contact.name}}, …", "aria-label": "Reply text", "data-testid": "ts-text" });
+    text.value = r ? r.body : "";
+    var err = h("span", { class: "composer-error", role: "alert" });
+    var save = button(r ? "Save" : "Add reply", "btn-primary btn-sm", "ts-save", function (b) {
+      var req = r ? PC.api("PATCH", "/canned_replies/" + r.id, { short_code: code.value, body: text.value })
+        : PC.api("POST", "/canned_replies", { short_code: code.value, body: text.value, team_id: teamId ? Number(teamId) : null });
+      req.then(function () { if (!r) { code.value = ""; text.value = ""; } b.disabled = false; err.textContent = ""; reload(); if (r) form.remove(); },
+        function (e) { b.disabled = false; err.textContent = e.message || "Could not save."; });
+    });
+    var form = h("div", { class: "ts-form" }, code, text, h("div", { class: "ts-row" }, save, err));
+    return form;
+  }
+  function hoursSection(body, teamId) {
+    var box = h("section", { class: "ts-hours", "data-testid": "ts-hours" }, h("h3", { class: "panel-title" }, "Opening hours"));
+    body.appendChild(box);
+    PC.api("GET", "/teams/" + enc(teamId) + "/hours").then(function (hrs) {
+      var status = h("p", { class: "muted", "data-testid": "ts-hours-status" }, hrs.always_open ? "Always open (no hours set)."
+        : (hrs.open_now ? "Open now." : "Closed now; opens " + hrs.next_opening_text + "."));
+      box.appendChild(status);
+      if (!manager()) return;
+      var tz = h("input", { type: "text", "aria-label": "Timezone", "data-testid": "ts-tz", placeholder: "Europe/Paris",
+        value: hrs.timezone || (Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC") });
+      var rows = DAYS.map(function (d) {
+        var iv = (hrs.intervals || []).filter(function (x) { return x.day === d[0]; })[0];
+        var on = h("input", { type: "checkbox", "aria-label": d[1] + " open", "data-day": d[0] });
+        on.checked = hrs.always_open ? ["sat", "sun"].indexOf(d[0]) < 0 : !!iv;
+        var from = h("input", { type: "time", "aria-label": d[1] + " opens", value: iv ? iv.start : "09:00" });
+        var to = h("input", { type: "time", "aria-label": d[1] + " closes", value: iv ? (iv.end === "24:00" ? "23:59" : iv.end) : "17:00" });
+        return { day: d[0], on: on, from: from, to: to, el: h("div", { class: "ts-day" }, h("label", null, on, " " + d[1]), from, "–", to) };
+      });
+      var msg = h("textarea", { rows: "2", maxlength: "1000", "aria-label": "Out-of-hours message", "data-testid": "ts-ooh" });
+      msg.value = hrs.out_of_hours_message || "Thanks for your message. Our team is away right now; we open again {{next_opening}} and will answer you here then.";
+      var err = h("span", { class: "composer-error", role: "alert" });
+      var save = button("Save hours", "btn-primary btn-sm", "ts-hours-save", function (b) {
+        var intervals = rows.filter(function (r) { return r.on.checked; }).map(function (r) {
+          return { day: r.day, start: r.from.value, end: r.to.value === "23:59" ? "24:00" : r.to.value };
+        });
+        PC.api("PUT", "/teams/" + enc(teamId) + "/hours", { timezone: tz.value.trim(), intervals: intervals, out_of_hours_message: msg.value })
+          .then(function () { clear(box); box.remove(); hoursSection(body, teamId); }, function (e) { b.disabled = false; err.textContent = e.message; });
+      });
+      var always = button("Always open", "btn-ghost btn-sm", "ts-hours-clear", function (b) {
+        PC.api("DELETE", "/teams/" + enc(teamId) + "/hours").then(function () { clear(box); box.remove(); hoursSection(body, teamId); },
+          function (e) { b.disabled = false; err.textContent = e.message; });
+      });
+      add(box, [h("label", { class: "ts-tz" }, "Timezone ", tz), rows.map(function (r) { return r.el; }),
+        h("label", { class: "ts-ooh" }, "Out-of-hours message ({{next_opening}} becomes the next opening time)", msg),
+        h("div", { class: "ts-row" }, save, always, err)]);
+    }, PC.report);
+  }
+
   // ------------------------------------------------------------------ wiring
   function wireSocket(socket) {
     socket.on("notification", onNotification);
@@ -367,7 +615,10 @@
     PC = window.ParleyConsole;
     if (!PC || !PC.api) return;
     buildTopbar();
+    buildSettingsButton();
+    buildCannedButton();
     PC.onChrome.push(onChrome);
+    PC.onChrome.push(onWorkspaceChrome);
     if (PC.socket) wireSocket(PC.socket);
     restore();
   }

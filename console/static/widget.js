@@ -556,7 +556,8 @@
     if (q.status === "waiting" && q.position) {
       var mins = q.estimated_wait_seconds ? Math.max(1, Math.round(q.estimated_wait_seconds / 60)) : null;
       queueEl.textContent = (q.position === 1 ? "You're next in line for a person" : "You're number " + q.position + " in line for a person")
-        + (mins ? " · about " + mins + " min" : "") + ".";
+        + (q.team_open === false && q.opens_at_text ? " · we open again " + q.opens_at_text
+           : mins ? " · about " + mins + " min" : "") + ".";
       queueEl.hidden = false;
     } else if (q.status === "assigned" && !queueEl.hidden) {
       queueEl.textContent = (q.agent && q.agent.name ? q.agent.name : "Someone from our team") + " will answer you now.";

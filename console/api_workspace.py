@@ -1,0 +1,181 @@
+"""REST API of a team's workspace under /api/v1: canned replies, opening hours, and a conversation's
+workspace (the settings of the conversation's team, for whoever works it on that team's behalf).
+
+Described in console/openapi_workspace.py (merged into console/openapi.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from console.auth import api_user
+from console.services import services
+from models import actions, routing
+from models import team_workspace as tw
+from models.errors import InvalidInput, NotFound
+from models.schema import Contact, Team, User, utcnow
+
+bp = Blueprint("api_workspace", __name__, url_prefix="/api/v1")
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput("The request body must be a JSON object.", code="bad_json")
+    return data
+
+
+def _team_names(s: Session) -> dict[int, str]:
+    return {t.id: t.name for t in s.scalars(select(Team))}
+
+
+def _team_param(s: Session, user: User) -> int | None:
+    raw = request.args.get("team_id")
+    if not raw:
+        return None
+    try:
+        team_id = int(raw)
+    except ValueError as exc:
+        raise InvalidInput("team_id must be an integer.") from exc
+    if s.get(Team, team_id) is None or not tw.serves(user, team_id):
+        raise NotFound("No such team.")
+    return team_id
+
+
+# --- canned replies ----------------------------------------------------------------------------------
+
+
+@bp.get("/canned_replies")
+def list_canned_replies() -> Response:
+    """The caller's teams' replies (every team's for supervisors and admins) and their personal ones."""
+    user = api_user()
+    q = (request.args.get("q") or "").strip()[:200] or None
+    with services().db.session() as s:
+        team_id = _team_param(s, user)
+        if team_id is not None:
+            team_ids = [team_id]
+        elif user.sees_all_teams:
+            team_ids = list(s.scalars(select(Team.id)))
+        else:
+            team_ids = list(user.team_ids)
+        names = _team_names(s)
+        rows = tw.readable(s, user, team_ids, q)
+        return jsonify({"canned_replies": [tw.reply_json(r, user, names) for r in rows]})
+
+
+@bp.post("/canned_replies")
+def create_canned_reply() -> tuple[Response, int]:
+    user = api_user()
+    body = _body()
+    unknown = sorted(set(body) - {"short_code", "body", "team_id"})
+    if unknown:
+        raise InvalidInput(f"Unknown field(s): {', '.join(unknown)}.")
+    team_id = body.get("team_id")
+    if team_id is not None and (not isinstance(team_id, int) or isinstance(team_id, bool)):
+        raise InvalidInput("team_id must be a team's id, or null for a personal reply.")
+    code, text = tw.check_code(body.get("short_code")), tw.check_body(body.get("body"))
+    with services().db.transaction() as s:
+        reply = tw.do_create_canned_reply(s, user, short_code=code, body=text, team_id=team_id)
+        return jsonify(tw.reply_json(reply, user, _team_names(s))), 201
+
+
+@bp.patch("/canned_replies/<int:reply_id>")
+def update_canned_reply(reply_id: int) -> Response:
+    user = api_user()
+    body = _body()
+    unknown = sorted(set(body) - {"short_code", "body"})
+    if unknown:
+        raise InvalidInput(f"Unknown field(s): {', '.join(unknown)} (the scope of a reply cannot change).")
+    changes: dict[str, Any] = {}
+    if "short_code" in body:
+        changes["short_code"] = tw.check_code(body["short_code"])
+    if "body" in body:
+        changes["body"] = tw.check_body(body["body"])
+    with services().db.transaction() as s:
+        reply = tw.do_update_canned_reply(s, user, reply_id, changes)
+        return jsonify(tw.reply_json(reply, user, _team_names(s)))
+
+
+@bp.delete("/canned_replies/<int:reply_id>")
+def delete_canned_reply(reply_id: int) -> tuple[str, int]:
+    user = api_user()
+    with services().db.transaction() as s:
+        tw.do_delete_canned_reply(s, user, reply_id)
+    return "", 204
+
+
+# --- opening hours ------------------------------------------------------------------------------------------
+
+
+def _hours_out(s: Session, team_id: int) -> dict[str, Any]:
+    hours, state = tw.team_hours_state(s, team_id, utcnow())
+    return {"team_id": team_id, **tw.hours_json(hours, state)}
+
+
+def _served_team(s: Session, user: User, team_id: int) -> None:
+    if s.get(Team, team_id) is None or not tw.serves(user, team_id):
+        raise NotFound("No such team.")
+
+
+@bp.get("/teams/<int:team_id>/hours")
+def get_hours(team_id: int) -> Response:
+    user = api_user()
+    with services().db.session() as s:
+        _served_team(s, user, team_id)
+        return jsonify(_hours_out(s, team_id))
+
+
+@bp.put("/teams/<int:team_id>/hours")
+def put_hours(team_id: int) -> Response:
+    user = api_user()
+    hours = tw.check_hours(_body())
+    with services().db.transaction() as s:
+        _served_team(s, user, team_id)
+        tw.do_set_team_hours(s, user, team_id, hours)
+    with services().db.session() as s:
+        return jsonify(_hours_out(s, team_id))
+
+
+@bp.delete("/teams/<int:team_id>/hours")
+def delete_hours(team_id: int) -> Response:
+    user = api_user()
+    with services().db.transaction() as s:
+        _served_team(s, user, team_id)
+        tw.do_set_team_hours(s, user, team_id, None)
+    with services().db.session() as s:
+        return jsonify(_hours_out(s, team_id))
+
+
+# --- a conversation's workspace -------------------------------------------------------------------------------
+
+
+@bp.get("/conversations/<public_id>/workspace")
+def workspace(public_id: str) -> Response:
+    """The settings of the conversation's team, for the caller: whoever may see the conversation works it
+    with its team's canned replies (plus their personal ones), routing and hours."""
+    user = api_user()
+    with services().db.session() as s:
+        conv = actions.access_conversation(s, user, public_id)
+        team = s.get(Team, conv.team_id)
+        contact = s.get(Contact, conv.contact_id)
+        assert team is not None
+        names = _team_names(s)
+        contact_name = contact.name if contact is not None else None
+        replies = [tw.reply_json(r, user, names, filled=tw.fill(r.body, contact_name=contact_name,
+                                                                 agent_name=user.name))
+                   for r in tw.readable(s, user, [team.id])]
+        hours, state = tw.team_hours_state(s, team.id, utcnow())
+        member = team.id in user.team_ids
+        return jsonify({
+            "conversation_id": conv.public_id,
+            "team": {"id": team.id, "name": team.name},
+            "member": member,
+            "on_behalf": not member,
+            "canned_replies": replies,
+            "routing": routing.team_settings(s, team.id).json(),
+            "hours": tw.hours_json(hours, state),
+        })
