@@ -5,29 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-_ERR = {"$ref": "#/components/responses/Error"}
-
-
-def _op(summary: str, ok: dict[str, Any], *, errors: tuple[str, ...] = ("401",), status: str = "200",
-        params: list[dict[str, Any]] | None = None, body: dict[str, Any] | None = None,
-        description: str | None = None) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": {status: ok, **{e: _ERR for e in errors}}}
-    if description:
-        op["description"] = description
-    if params:
-        op["parameters"] = params
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    return op
-
-
-def _ref(name: str) -> dict[str, Any]:
-    return {"description": "OK", "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
-
-
-def _path(name: str, kind: str = "integer", description: str = "") -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": kind}, "description": description}
-
+from console.openapi_parts import op as _op
+from console.openapi_parts import path_param as _path
+from console.openapi_parts import ref as _ref
 
 _REPLY = _path("reply_id", description="The canned reply's id.")
 _TEAM = _path("team_id", description="The team's id.")
