@@ -8,7 +8,7 @@
   "use strict";
 
   var PC = null;
-  var state = { availability: null, users: null, teams: null, journeyFor: null, journeySeq: 0, lastConv: null };
+  var state = { availability: null, availabilityChosen: 0, users: null, teams: null, journeyFor: null, journeySeq: 0, lastConv: null };
   var timers = new Map(); // card key -> interval id (countdowns)
 
   function $(id) { return document.getElementById(id); }
@@ -86,6 +86,7 @@
       h("option", { value: "offline" }, "○ Offline"));
     sel.addEventListener("change", function () {
       var wanted = sel.value;
+      state.availabilityChosen++;  // an answer to an earlier read (restore) must not undo this choice
       PC.api("POST", "/me/availability", { status: wanted }).then(function () { setAvailability(wanted); },
         function (err) { setAvailability(state.availability); PC.report(err); });
     });
@@ -601,9 +602,10 @@
   }
   /** Offers and transfer requests that arrived while this page was not connected. */
   function restore() {
+    var chosen = state.availabilityChosen;
     PC.api("GET", "/me/routing").then(function (r) {
       if (!r) return;
-      setAvailability(r.availability);
+      if (chosen === state.availabilityChosen) setAvailability(r.availability);
       (r.offers || []).forEach(function (o) {
         onNotification({ kind: "offered", conversation: o.conversation, offer_id: o.id, expires_at: o.expires_at });
       });
