@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -214,3 +214,21 @@ class Customer:
 
     def replies(self, sender_type: str | None = None) -> list[str]:
         return [p["text"] for p in self.events("message") if sender_type in (None, p["sender_type"])]
+
+
+@pytest.fixture
+def browsers(request: pytest.FixtureRequest) -> Iterator[Callable[[], Any]]:
+    """Browsers made on demand; each leaves a screenshot named after the test, then quits."""
+    from tests.test_browser import SHOTS, _browser
+
+    made: list[Any] = []
+
+    def make() -> Any:
+        made.append(_browser())
+        return made[-1]
+
+    yield make
+    for i, b in enumerate(made):
+        SHOTS.mkdir(exist_ok=True)
+        b.save_screenshot(str(SHOTS / f"{request.node.name}-{i}.png"))
+        b.quit()

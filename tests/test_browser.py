@@ -45,21 +45,6 @@ def _browser() -> Any:
     return webdriver.Chrome(service=Service(CHROMEDRIVER or ""), options=opts)
 
 
-@pytest.fixture
-def browsers() -> Iterator[Callable[[], Any]]:
-    made: list[Any] = []
-
-    def make() -> Any:
-        made.append(_browser())
-        return made[-1]
-
-    yield make
-    for i, b in enumerate(made):
-        SHOTS.mkdir(exist_ok=True)
-        b.save_screenshot(str(SHOTS / f"last-{i}.png"))
-        b.quit()
-
-
 def _wait(driver: Any, pred: Callable[[], Any], timeout: float = 10) -> Any:
     """Until `pred()` is truthy. An element the page re-rendered while `pred` read it is read again."""
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException

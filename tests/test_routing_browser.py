@@ -14,7 +14,7 @@ import socketio as sio
 from models.accounts import do_create_user
 from models.db import Database
 from tests.live import LiveServer, start_server
-from tests.test_browser import CHROMEDRIVER, CHROMIUM, SHOTS, _browser, _wait
+from tests.test_browser import CHROMEDRIVER, CHROMIUM, _wait
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")
@@ -35,21 +35,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
     db.dispose()
     yield srv, url
     srv.stop()
-
-
-@pytest.fixture
-def browsers() -> Iterator[Callable[[], Any]]:
-    made: list[Any] = []
-
-    def make() -> Any:
-        made.append(_browser())
-        return made[-1]
-
-    yield make
-    for i, b in enumerate(made):
-        SHOTS.mkdir(exist_ok=True)
-        b.save_screenshot(str(SHOTS / f"routing-{i}.png"))
-        b.quit()
 
 
 def _login(driver: Any, base: str, email: str) -> None:
