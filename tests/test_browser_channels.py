@@ -14,7 +14,6 @@ from tests.channel_fixtures import ACCOUNT_SID, AUTH_TOKEN, CUSTOMER, NUMBER
 from tests.fakes import FakeTwilio
 from tests.live import LiveServer, start_server
 from tests.test_browser import CHROMEDRIVER, CHROMIUM, SHOTS, _wait
-from tests.test_browser import browsers as browsers  # the fixture
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")

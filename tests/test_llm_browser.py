@@ -13,7 +13,6 @@ from tests.live import LiveServer, start_server
 from tests.test_browser import SHOTS, WIDGET, _wait, _widget_messages, _widget_say
 
 pytestmark = test_browser.pytestmark
-browsers = test_browser.browsers  # the fixture: headless Chromium drivers, screenshots kept on teardown
 
 
 @pytest.fixture(scope="module")
