@@ -20,10 +20,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.types import BotTurn, Decision, Engine, HandoffReason, StageView, TurnContext
-from models.actions import do_handoff, do_send_bot_reply
+from models.conversations.handoff import do_handoff
+from models.conversations.messages import do_send_bot_reply
 from models.db import Database
 from models.events import BotTyping
-from models.schema import Conversation, Message, Owner, SenderType, Status
+from models.schema.conversations import Conversation, Message, Owner, SenderType, Status
 
 log = logging.getLogger(__name__)
 

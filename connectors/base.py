@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from models.channels import StatusReport
-from models.phone import InvalidNumber
-from models.phone import to_e164 as _to_e164
+from models.contacts.phone import InvalidNumber
+from models.contacts.phone import to_e164 as _to_e164
+from models.schema.channels import StatusReport
 
 StatusUpdate = StatusReport  # connectors report delivery statuses in the models' shape
 

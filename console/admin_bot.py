@@ -26,8 +26,8 @@ from console.auth import api_user, current_user, login_required
 from console.jobs import InlineJobs, ThreadJobs
 from console.services import services
 from models.errors import Conflict, Forbidden, InvalidInput, NotFound
-from models.schema import User
-from models.training_schema import DataVersionKind
+from models.schema.accounts import User
+from models.schema.training import DataVersionKind
 
 bp = Blueprint("admin_bot", __name__)
 API = "/api/v1/bot"

@@ -13,9 +13,13 @@ from console import inbox
 from console.auth import api_user
 from console.openapi import spec
 from console.services import services
-from models import actions
+from models.conversations.access import access_conversation
+from models.conversations.assignment import do_assign
+from models.conversations.messages import check_text, do_agent_message, do_mark_read
+from models.conversations.status import do_close, do_reopen, do_return_to_bot
 from models.errors import InvalidInput
-from models.schema import Conversation, Message, Status, TeamMember, User
+from models.schema.accounts import TeamMember, User
+from models.schema.conversations import Conversation, Message, Status
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -74,7 +78,7 @@ def conversations() -> Response:
 def conversation(public_id: str) -> Response:
     user = api_user()
     with services().db.session() as s:
-        conv = actions.access_conversation(s, user, public_id)
+        conv = access_conversation(s, user, public_id)
         return jsonify(_conversation_out(s, user, conv))
 
 
@@ -82,7 +86,7 @@ def conversation(public_id: str) -> Response:
 def messages(public_id: str) -> Response:
     user = api_user()
     with services().db.session() as s:
-        conv = actions.access_conversation(s, user, public_id)
+        conv = access_conversation(s, user, public_id)
         rows = s.scalars(select(Message).options(selectinload(Message.author))
                          .where(Message.conversation_id == conv.id).order_by(Message.id))
         return jsonify({"messages": [inbox.message_json(m, conv.public_id) for m in rows]})
@@ -95,11 +99,11 @@ def post_message(public_id: str) -> tuple[Response, int]:
     private = body.get("private", False)
     if not isinstance(private, bool):
         raise InvalidInput("private must be true or false.")
-    text = actions.check_text(body.get("text"), services().settings.max_message_length)
+    text = check_text(body.get("text"), services().settings.max_message_length)
     with services().db.transaction() as s:
-        conv = actions.access_conversation(s, user, public_id, lock=True)
+        conv = access_conversation(s, user, public_id, lock=True)
         # `channel`: the reply channel the agent picked (webchat, sms, whatsapp; default: the customer's last)
-        msg = actions.do_agent_message(s, user, conv, text, private=private, channel=body.get("channel"))
+        msg = do_agent_message(s, user, conv, text, private=private, channel=body.get("channel"))
         s.flush()
         s.refresh(msg)
         return jsonify(inbox.message_json(msg, conv.public_id)), 201
@@ -108,10 +112,10 @@ def post_message(public_id: str) -> tuple[Response, int]:
 def _change(public_id: str, do: Callable[[Session, User, Conversation], None]) -> Response:
     user = api_user()
     with services().db.transaction() as s:
-        conv = actions.access_conversation(s, user, public_id, lock=True)
+        conv = access_conversation(s, user, public_id, lock=True)
         do(s, user, conv)
     with services().db.session() as s:
-        conv = actions.access_conversation(s, user, public_id)
+        conv = access_conversation(s, user, public_id)
         return jsonify(_conversation_out(s, user, conv))
 
 
@@ -120,30 +124,30 @@ def assign(public_id: str) -> Response:
     user_ids = _body().get("user_ids")
     if not isinstance(user_ids, list):
         raise InvalidInput("user_ids must be a list of user ids.")
-    return _change(public_id, lambda s, u, c: actions.do_assign(s, u, c, user_ids))
+    return _change(public_id, lambda s, u, c: do_assign(s, u, c, user_ids))
 
 
 @bp.post("/conversations/<public_id>/close")
 def close(public_id: str) -> Response:
-    return _change(public_id, actions.do_close)
+    return _change(public_id, do_close)
 
 
 @bp.post("/conversations/<public_id>/reopen")
 def reopen(public_id: str) -> Response:
-    return _change(public_id, actions.do_reopen)
+    return _change(public_id, do_reopen)
 
 
 @bp.post("/conversations/<public_id>/return-to-bot")
 def return_to_bot(public_id: str) -> Response:
-    return _change(public_id, actions.do_return_to_bot)
+    return _change(public_id, do_return_to_bot)
 
 
 @bp.post("/conversations/<public_id>/read")
 def read(public_id: str) -> tuple[str, int]:
     user = api_user()
     with services().db.transaction() as s:
-        conv = actions.access_conversation(s, user, public_id)
-        actions.do_mark_read(s, user, conv)
+        conv = access_conversation(s, user, public_id)
+        do_mark_read(s, user, conv)
     return "", 204
 
 

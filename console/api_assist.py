@@ -28,9 +28,13 @@ from bot.types import Decision
 from console import inbox
 from console.auth import api_user, current_user, login_required
 from console.services import Services, services
-from models import actions
+from models.conversations.access import access_conversation
+from models.conversations.messages import check_text, do_agent_message
 from models.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
-from models.llm_schema import (
+from models.schema.accounts import Role, User
+from models.schema.base import utcnow
+from models.schema.conversations import Conversation, HandoffPacket, Message, Owner, SenderType
+from models.schema.llm import (
     AssistDraft,
     DocumentSource,
     DraftOutcome,
@@ -42,7 +46,6 @@ from models.llm_schema import (
     LlmTurn,
     QueryOutcome,
 )
-from models.schema import Conversation, HandoffPacket, Message, Owner, Role, SenderType, User, utcnow
 
 if TYPE_CHECKING:  # langchain loads only when a model is configured
     from bot.llm.agent import LlmAgent
@@ -166,7 +169,7 @@ def make_draft(public_id: str) -> tuple[Response, int]:
     helper = assist_services()
     db = services().db
     with db.session() as s:
-        conv = actions.access_conversation(s, user, public_id)
+        conv = access_conversation(s, user, public_id)
         if conv.owner != Owner.HUMAN.value:
             raise InvalidState("Drafts are for conversations handed over to people; the bot has this one.")
         question, history = _question(s, conv)
@@ -211,7 +214,7 @@ def make_draft(public_id: str) -> tuple[Response, int]:
         intent = next((h.intent for h in hits[:1] if h.intent), None)
     with db.transaction() as s:
         if intent is None:
-            conv = actions.access_conversation(s, user, public_id)
+            conv = access_conversation(s, user, public_id)
             intent = _intent(s, conv)
         d = AssistDraft(conversation_id=conv_pk, user_id=user.id, intent=intent, mode=mode, question=question,
                         text=text, sources=sources, created_at=utcnow())
@@ -224,7 +227,7 @@ def make_draft(public_id: str) -> tuple[Response, int]:
 
 
 def _open_draft(s: Session, user: User, public_id: str, draft_id: int) -> tuple[Conversation, AssistDraft]:
-    conv = actions.access_conversation(s, user, public_id, lock=True)
+    conv = access_conversation(s, user, public_id, lock=True)
     d = s.get(AssistDraft, draft_id, with_for_update=True)
     if d is None or d.conversation_id != conv.id:
         raise NotFound("No such draft.")
@@ -240,10 +243,10 @@ def _same(a: str, b: str) -> bool:
 @bp.post("/conversations/<public_id>/assist/drafts/<int:draft_id>/send")
 def send_draft(public_id: str, draft_id: int) -> tuple[Response, int]:
     user = api_user()
-    text = actions.check_text(_body().get("text"), services().settings.max_message_length)
+    text = check_text(_body().get("text"), services().settings.max_message_length)
     with services().db.transaction() as s:
         conv, d = _open_draft(s, user, public_id, draft_id)
-        msg = actions.do_agent_message(s, user, conv, text)
+        msg = do_agent_message(s, user, conv, text)
         s.flush()
         d.outcome = (DraftOutcome.SENT_UNCHANGED if _same(text, d.text) else DraftOutcome.EDITED).value
         d.message_id = msg.id

@@ -14,8 +14,7 @@ from console import inbox
 from console.auth import api_user, current_user, login_required
 from console.services import services
 from console.webhooks import forget_configs
-from models import actions
-from models.channel_config import (
+from models.channels.config import (
     channel_json,
     check_admin,
     do_create_channel,
@@ -25,24 +24,18 @@ from models.channel_config import (
     get_channel,
     list_channels,
 )
-from models.channels import ChannelConfig
-from models.contacts import (
-    access_contact,
-    address_on,
-    check_phone,
-    do_link_identity,
-    do_merge_contacts,
-    identities_of,
-)
+from models.contacts.identities import access_contact, address_on, identities_of
+from models.contacts.merge import check_phone, do_link_identity, do_merge_contacts
+from models.conversations.access import access_conversation
+from models.conversations.messages import do_agent_message
+from models.conversations.visibility import can_see
 from models.errors import Forbidden, InvalidInput, NotFound
-from models.outbox import (
-    REPLY_CHANNELS,
-    default_reply_channel,
-    do_retry,
-    route_for,
-    whatsapp_window,
-)
-from models.schema import Contact, ContactIdentity, Conversation, Message, User
+from models.outbox.enqueue import REPLY_CHANNELS, default_reply_channel, route_for, whatsapp_window
+from models.outbox.status import do_retry
+from models.schema.accounts import User
+from models.schema.channels import ChannelConfig
+from models.schema.contacts import Contact, ContactIdentity
+from models.schema.conversations import Conversation, Message
 
 bp = Blueprint("api_channels", __name__, url_prefix="/api/v1")
 
@@ -135,7 +128,7 @@ def reply_options(s: Session, conv: Conversation) -> dict[str, Any]:
 def get_reply_options(public_id: str) -> Response:
     user = api_user()
     with services().db.session() as s:
-        conv = actions.access_conversation(s, user, public_id)
+        conv = access_conversation(s, user, public_id)
         return jsonify(reply_options(s, conv))
 
 
@@ -150,7 +143,7 @@ def send_template(public_id: str) -> tuple[Response, int]:
     if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
         raise InvalidInput("variables must be a list of non-empty strings.")
     with services().db.transaction() as s:
-        conv = actions.access_conversation(s, user, public_id, lock=True)
+        conv = access_conversation(s, user, public_id, lock=True)
         config = route_for(s, conv, "whatsapp")
         template = next((t for t in (config.templates if config else []) or [] if t.get("name") == name), None)
         if template is None:
@@ -159,7 +152,7 @@ def send_template(public_id: str) -> tuple[Response, int]:
             raise InvalidInput(f"This template takes {len(template.get('variables') or [])} variable(s).",
                                code="variables")
         text = fill_template(template, values)
-        msg = actions.do_agent_message(s, user, conv, text, channel="whatsapp", outbound={"template": {
+        msg = do_agent_message(s, user, conv, text, channel="whatsapp", outbound={"template": {
             "name": template["name"], "provider_id": template["provider_id"],
             "language": template.get("language", "en"), "variables": values}})
         s.flush()
@@ -173,7 +166,7 @@ def retry(message_id: int) -> Response:
     with services().db.transaction() as s:
         msg = s.get(Message, message_id)
         conv = s.get(Conversation, msg.conversation_id) if msg is not None else None
-        if msg is None or conv is None or not actions.can_see(user, conv):
+        if msg is None or conv is None or not can_see(user, conv):
             raise NotFound("No such message.")
         do_retry(s, user, msg)
         s.flush()
@@ -190,7 +183,7 @@ def retry(message_id: int) -> Response:
 
 def contact_json(s: Session, user: User, contact: Contact) -> dict[str, Any]:
     convs = [c for c in s.scalars(select(Conversation).where(Conversation.contact_id == contact.id)
-                                  .order_by(Conversation.id.desc()).limit(50)) if actions.can_see(user, c)]
+                                  .order_by(Conversation.id.desc()).limit(50)) if can_see(user, c)]
     return {"id": contact.id, "name": contact.name, "email": contact.email, "phone": contact.phone,
             "blacklisted": contact.blacklisted, "online": contact.online,
             "identities": [{"channel": i.channel, "address": i.external_id if i.channel != "webchat" else None}

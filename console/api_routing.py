@@ -17,22 +17,28 @@ from console import inbox
 from console.auth import api_user
 from console.routing_listeners import transfer_json
 from console.services import services
-from models import actions, routing, transfers, visibility
+from models.contacts.presets import do_set_contact_presets, presets_of
+from models.conversations.access import access_conversation
+from models.conversations.restrict import do_restrict
+from models.conversations.visibility import can_see
 from models.errors import Conflict, InvalidInput, NotFound
-from models.routing_schema import Offer, OfferStatus, Transfer, TransferStatus
-from models.schema import (
-    Assignment,
-    AuditEvent,
-    Contact,
-    Conversation,
-    Message,
-    Phase,
-    Status,
-    Team,
-    TeamMember,
-    User,
-    utcnow,
+from models.routing.assign import do_accept
+from models.routing.availability import (
+    active_chats,
+    capacity_of,
+    check_availability,
+    check_capacity,
+    do_set_availability,
+    do_set_capacity,
 )
+from models.routing.queue import queue_outlook, queue_positions, queue_select
+from models.routing.settings import check_team_settings, do_update_team_settings, team_settings
+from models.routing.transfers import check_transfer_body, do_decide_transfer, do_transfer, pending_for
+from models.schema.accounts import AuditEvent, Team, TeamMember, User
+from models.schema.base import utcnow
+from models.schema.contacts import Contact
+from models.schema.conversations import Assignment, Conversation, Message, Phase, Status
+from models.schema.routing import Offer, OfferStatus, Transfer, TransferStatus
 
 bp = Blueprint("api_routing", __name__, url_prefix="/api/v1")
 
@@ -49,7 +55,7 @@ def _conversation(s: Session, user: User, conv_id: int) -> dict[str, Any] | None
     conv = s.scalar(select(Conversation).options(
         selectinload(Conversation.contact), selectinload(Conversation.team),
         selectinload(Conversation.assignments).selectinload(Assignment.user)).where(Conversation.id == conv_id))
-    if conv is None or not visibility.can_see(user, conv):
+    if conv is None or not can_see(user, conv):
         return None
     return inbox.conversations_json(s, user, [conv])[0]
 
@@ -60,9 +66,9 @@ def _conversation(s: Session, user: User, conv_id: int) -> dict[str, Any] | None
 @bp.post("/me/availability")
 def set_availability() -> Response:
     user = api_user()
-    status = routing.check_availability(_body().get("status"))
+    status = check_availability(_body().get("status"))
     with services().db.transaction() as s:
-        routing.do_set_availability(s, user.id, status, now=utcnow())
+        do_set_availability(s, user.id, status, now=utcnow())
     return jsonify({"id": user.id, "availability": status})
 
 
@@ -79,9 +85,9 @@ def my_routing() -> Response:
         offer_list = [{"id": o.id, "conversation": _conversation(s, user, o.conversation_id),
                        "expires_at": inbox.iso(o.expires_at)} for o in offers]
         requests = [{"transfer": transfer_json(s, t), "conversation": _conversation(s, user, t.conversation_id)}
-                    for t in transfers.pending_for(s, user.id)]
-        return jsonify({"availability": me.availability, "capacity": routing.capacity_of(me),
-                        "active_chats": routing.active_chats(s, [me.id])[me.id],
+                    for t in pending_for(s, user.id)]
+        return jsonify({"availability": me.availability, "capacity": capacity_of(me),
+                        "active_chats": active_chats(s, [me.id])[me.id],
                         "offers": [o for o in offer_list if o["conversation"]],
                         "transfer_requests": [r for r in requests if r["conversation"]]})
 
@@ -93,17 +99,17 @@ def my_routing() -> Response:
 def accept(public_id: str) -> Response:
     user = api_user()
     with services().db.transaction() as s:
-        routing.do_accept(s, user, public_id, utcnow())
+        do_accept(s, user, public_id, utcnow())
     with services().db.session() as s:
-        return jsonify(_conversation(s, user, actions.access_conversation(s, user, public_id).id))
+        return jsonify(_conversation(s, user, access_conversation(s, user, public_id).id))
 
 
 @bp.post("/conversations/<public_id>/transfer")
 def transfer(public_id: str) -> Response:
     user = api_user()
-    to_user_id, to_team_id, direct = transfers.check_transfer_body(_body())
+    to_user_id, to_team_id, direct = check_transfer_body(_body())
     with services().db.transaction() as s:
-        t = transfers.do_transfer(s, user, public_id, to_user_id=to_user_id, to_team_id=to_team_id,
+        t = do_transfer(s, user, public_id, to_user_id=to_user_id, to_team_id=to_team_id,
                                   direct=direct, now=utcnow())
         transfer_id, conv_id = t.id, t.conversation_id
     with services().db.session() as s:
@@ -115,7 +121,7 @@ def transfer(public_id: str) -> Response:
 def _decide(transfer_id: int, accept: bool) -> Response:
     user = api_user()
     with services().db.transaction() as s:
-        t = transfers.do_decide_transfer(s, user, transfer_id, accept=accept, now=utcnow())
+        t = do_decide_transfer(s, user, transfer_id, accept=accept, now=utcnow())
         status, conv_id = t.status, t.conversation_id
     if status == TransferStatus.CANCELLED.value:
         raise Conflict("This conversation changed hands or closed meanwhile; the request is void.",
@@ -162,15 +168,15 @@ def queue() -> Response:
         for team_id in _team_ids_for(s, user, request.args.get("team_id")):
             team = s.get(Team, team_id)
             assert team is not None
-            settings = routing.team_settings(s, team_id)
-            positions = routing.queue_positions(s, team_id)
-            convs = [c for c in s.scalars(routing.queue_select(team_id).options(
+            settings = team_settings(s, team_id)
+            positions = queue_positions(s, team_id)
+            convs = [c for c in s.scalars(queue_select(team_id).options(
                 selectinload(Conversation.contact), selectinload(Conversation.team),
                 selectinload(Conversation.assignments).selectinload(Assignment.user)))
-                if visibility.can_see(user, c)]
+                if can_see(user, c)]
             offers = {o.conversation_id: o for o in s.scalars(select(Offer).where(
                 Offer.conversation_id.in_([c.id for c in convs]), Offer.status == OfferStatus.PENDING.value))}
-            outlook = routing.queue_outlook(s, team_id, now)
+            outlook = queue_outlook(s, team_id, now)
             items = []
             for c, item in zip(convs, inbox.conversations_json(s, user, convs), strict=True):
                 pos = positions[c.id]
@@ -183,12 +189,12 @@ def queue() -> Response:
             members = list(s.scalars(select(User).join(TeamMember, TeamMember.user_id == User.id)
                                      .where(TeamMember.team_id == team_id, User.active.is_(True))
                                      .order_by(User.name)))
-            loads = routing.active_chats(s, [m.id for m in members])
+            loads = active_chats(s, [m.id for m in members])
             out.append({"team": {"id": team.id, "name": team.name}, "policy": settings.policy,
                         "offer_timeout_seconds": settings.offer_timeout_seconds,
                         "conversations": items,
                         "agents": [{"id": m.id, "name": m.name, "availability": m.availability,
-                                    "active_chats": loads[m.id], "capacity": routing.capacity_of(m)}
+                                    "active_chats": loads[m.id], "capacity": capacity_of(m)}
                                    for m in members]})
         return jsonify({"queues": out})
 
@@ -230,7 +236,7 @@ def journey(contact_id: int) -> Response:
         convs = [c for c in s.scalars(select(Conversation).options(
             selectinload(Conversation.team), selectinload(Conversation.assignments).selectinload(Assignment.user))
             .where(Conversation.contact_id == contact_id).order_by(Conversation.created_at, Conversation.id))
-            if visibility.can_see(user, c)]
+            if can_see(user, c)]
         if not convs and not user.sees_all_teams:
             raise NotFound("No such contact.")
         ids = [c.id for c in convs]
@@ -280,16 +286,16 @@ def journey(contact_id: int) -> Response:
 def teams() -> Response:
     api_user()
     with services().db.session() as s:
-        return jsonify({"teams": [{"id": t.id, "name": t.name, "routing": routing.team_settings(s, t.id).json()}
+        return jsonify({"teams": [{"id": t.id, "name": t.name, "routing": team_settings(s, t.id).json()}
                                   for t in s.scalars(select(Team).order_by(Team.id))]})
 
 
 @bp.patch("/teams/<int:team_id>/routing")
 def team_routing(team_id: int) -> Response:
     user = api_user()
-    changes = routing.check_team_settings(_body())
+    changes = check_team_settings(_body())
     with services().db.transaction() as s:
-        settings = routing.do_update_team_settings(s, user, team_id, changes)
+        settings = do_update_team_settings(s, user, team_id, changes)
         return jsonify(settings.json())
 
 
@@ -299,10 +305,10 @@ def user_routing(user_id: int) -> Response:
     body = _body()
     if set(body) != {"capacity"}:
         raise InvalidInput('Send {"capacity": n} (null for the default).')
-    capacity = routing.check_capacity(body["capacity"])
+    capacity = check_capacity(body["capacity"])
     with services().db.transaction() as s:
-        target = routing.do_set_capacity(s, user, user_id, capacity)
-        return jsonify({"id": target.id, "capacity": routing.capacity_of(target),
+        target = do_set_capacity(s, user, user_id, capacity)
+        return jsonify({"id": target.id, "capacity": capacity_of(target),
                         "capacity_override": target.capacity})
 
 
@@ -313,7 +319,7 @@ def conversation_visibility(public_id: str) -> Response:
     if "user_ids" not in body:
         raise InvalidInput('Send {"user_ids": [..]} to restrict, or {"user_ids": null} to lift it.')
     with services().db.transaction() as s:
-        ids = routing.do_restrict(s, user, public_id, body["user_ids"], utcnow())
+        ids = do_restrict(s, user, public_id, body["user_ids"], utcnow())
         users = [inbox.user_brief(u) for u in s.scalars(select(User).where(User.id.in_(ids or [])))]
     return jsonify({"restricted": ids is not None, "users": users})
 
@@ -326,7 +332,7 @@ def contact_presets(contact_id: int) -> Response:
     with services().db.session() as s:
         if s.get(Contact, contact_id) is None:
             raise NotFound("No such contact.")
-        p = visibility.presets_of(s, contact_id)
+        p = presets_of(s, contact_id)
         return jsonify({"visible_user_ids": p["visible"], "assign_user_ids": p["assign"]})
 
 
@@ -335,6 +341,6 @@ def set_contact_presets(contact_id: int) -> Response:
     user = api_user()
     body = _body()
     with services().db.transaction() as s:
-        p = routing.do_set_contact_presets(s, user, contact_id, body)
+        p = do_set_contact_presets(s, user, contact_id, body)
     return jsonify({"visible_user_ids": p["visible"], "assign_user_ids": p["assign"]})
 

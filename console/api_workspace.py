@@ -14,10 +14,23 @@ from sqlalchemy.orm import Session
 
 from console.auth import api_user
 from console.services import services
-from models import actions, routing
-from models import team_workspace as tw
+from models.conversations.access import access_conversation
 from models.errors import InvalidInput, NotFound
-from models.schema import Contact, Team, User, utcnow
+from models.routing.canned import (
+    check_body,
+    check_code,
+    do_create_canned_reply,
+    do_delete_canned_reply,
+    do_update_canned_reply,
+    fill,
+    readable,
+    reply_json,
+)
+from models.routing.hours import check_hours, do_set_team_hours, hours_json, serves, team_hours_state
+from models.routing.settings import team_settings
+from models.schema.accounts import Team, User
+from models.schema.base import utcnow
+from models.schema.contacts import Contact
 
 bp = Blueprint("api_workspace", __name__, url_prefix="/api/v1")
 
@@ -41,7 +54,7 @@ def _team_param(s: Session, user: User) -> int | None:
         team_id = int(raw)
     except ValueError as exc:
         raise InvalidInput("team_id must be an integer.") from exc
-    if s.get(Team, team_id) is None or not tw.serves(user, team_id):
+    if s.get(Team, team_id) is None or not serves(user, team_id):
         raise NotFound("No such team.")
     return team_id
 
@@ -63,8 +76,8 @@ def list_canned_replies() -> Response:
         else:
             team_ids = list(user.team_ids)
         names = _team_names(s)
-        rows = tw.readable(s, user, team_ids, q)
-        return jsonify({"canned_replies": [tw.reply_json(r, user, names) for r in rows]})
+        rows = readable(s, user, team_ids, q)
+        return jsonify({"canned_replies": [reply_json(r, user, names) for r in rows]})
 
 
 @bp.post("/canned_replies")
@@ -77,10 +90,10 @@ def create_canned_reply() -> tuple[Response, int]:
     team_id = body.get("team_id")
     if team_id is not None and (not isinstance(team_id, int) or isinstance(team_id, bool)):
         raise InvalidInput("team_id must be a team's id, or null for a personal reply.")
-    code, text = tw.check_code(body.get("short_code")), tw.check_body(body.get("body"))
+    code, text = check_code(body.get("short_code")), check_body(body.get("body"))
     with services().db.transaction() as s:
-        reply = tw.do_create_canned_reply(s, user, short_code=code, body=text, team_id=team_id)
-        return jsonify(tw.reply_json(reply, user, _team_names(s))), 201
+        reply = do_create_canned_reply(s, user, short_code=code, body=text, team_id=team_id)
+        return jsonify(reply_json(reply, user, _team_names(s))), 201
 
 
 @bp.patch("/canned_replies/<int:reply_id>")
@@ -92,19 +105,19 @@ def update_canned_reply(reply_id: int) -> Response:
         raise InvalidInput(f"Unknown field(s): {', '.join(unknown)} (the scope of a reply cannot change).")
     changes: dict[str, Any] = {}
     if "short_code" in body:
-        changes["short_code"] = tw.check_code(body["short_code"])
+        changes["short_code"] = check_code(body["short_code"])
     if "body" in body:
-        changes["body"] = tw.check_body(body["body"])
+        changes["body"] = check_body(body["body"])
     with services().db.transaction() as s:
-        reply = tw.do_update_canned_reply(s, user, reply_id, changes)
-        return jsonify(tw.reply_json(reply, user, _team_names(s)))
+        reply = do_update_canned_reply(s, user, reply_id, changes)
+        return jsonify(reply_json(reply, user, _team_names(s)))
 
 
 @bp.delete("/canned_replies/<int:reply_id>")
 def delete_canned_reply(reply_id: int) -> tuple[str, int]:
     user = api_user()
     with services().db.transaction() as s:
-        tw.do_delete_canned_reply(s, user, reply_id)
+        do_delete_canned_reply(s, user, reply_id)
     return "", 204
 
 
@@ -112,12 +125,12 @@ def delete_canned_reply(reply_id: int) -> tuple[str, int]:
 
 
 def _hours_out(s: Session, team_id: int) -> dict[str, Any]:
-    hours, state = tw.team_hours_state(s, team_id, utcnow())
-    return {"team_id": team_id, **tw.hours_json(hours, state)}
+    hours, state = team_hours_state(s, team_id, utcnow())
+    return {"team_id": team_id, **hours_json(hours, state)}
 
 
 def _served_team(s: Session, user: User, team_id: int) -> None:
-    if s.get(Team, team_id) is None or not tw.serves(user, team_id):
+    if s.get(Team, team_id) is None or not serves(user, team_id):
         raise NotFound("No such team.")
 
 
@@ -132,10 +145,10 @@ def get_hours(team_id: int) -> Response:
 @bp.put("/teams/<int:team_id>/hours")
 def put_hours(team_id: int) -> Response:
     user = api_user()
-    hours = tw.check_hours(_body())
+    hours = check_hours(_body())
     with services().db.transaction() as s:
         _served_team(s, user, team_id)
-        tw.do_set_team_hours(s, user, team_id, hours)
+        do_set_team_hours(s, user, team_id, hours)
     with services().db.session() as s:
         return jsonify(_hours_out(s, team_id))
 
@@ -145,7 +158,7 @@ def delete_hours(team_id: int) -> Response:
     user = api_user()
     with services().db.transaction() as s:
         _served_team(s, user, team_id)
-        tw.do_set_team_hours(s, user, team_id, None)
+        do_set_team_hours(s, user, team_id, None)
     with services().db.session() as s:
         return jsonify(_hours_out(s, team_id))
 
@@ -159,16 +172,16 @@ def workspace(public_id: str) -> Response:
     with its team's canned replies (plus their personal ones), routing and hours."""
     user = api_user()
     with services().db.session() as s:
-        conv = actions.access_conversation(s, user, public_id)
+        conv = access_conversation(s, user, public_id)
         team = s.get(Team, conv.team_id)
         contact = s.get(Contact, conv.contact_id)
         assert team is not None
         names = _team_names(s)
         contact_name = contact.name if contact is not None else None
-        replies = [tw.reply_json(r, user, names, filled=tw.fill(r.body, contact_name=contact_name,
+        replies = [reply_json(r, user, names, filled=fill(r.body, contact_name=contact_name,
                                                                  agent_name=user.name))
-                   for r in tw.readable(s, user, [team.id])]
-        hours, state = tw.team_hours_state(s, team.id, utcnow())
+                   for r in readable(s, user, [team.id])]
+        hours, state = team_hours_state(s, team.id, utcnow())
         member = team.id in user.team_ids
         return jsonify({
             "conversation_id": conv.public_id,
@@ -176,6 +189,6 @@ def workspace(public_id: str) -> Response:
             "member": member,
             "on_behalf": not member,
             "canned_replies": replies,
-            "routing": routing.team_settings(s, team.id).json(),
-            "hours": tw.hours_json(hours, state),
+            "routing": team_settings(s, team.id).json(),
+            "hours": hours_json(hours, state),
         })

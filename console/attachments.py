@@ -16,11 +16,15 @@ from console import inbox
 from console.auth import api_user
 from console.channels import runtime
 from console.services import services
-from models import actions
-from models.attachments import INLINE_SAFE, check_allowed, do_attach, safe_filename
-from models.channels import Attachment, AttachmentState
+from models.channels.attachments import INLINE_SAFE, check_allowed, do_attach, safe_filename
+from models.contacts.identities import do_find_or_create_contact
+from models.conversations.access import access_conversation
+from models.conversations.ingest import do_ingest_inbound
+from models.conversations.messages import check_text, do_agent_message
+from models.conversations.visibility import can_see
 from models.errors import InvalidInput, NotFound, ParleyError
-from models.schema import Conversation
+from models.schema.channels import Attachment, AttachmentState
+from models.schema.conversations import Conversation
 
 bp = Blueprint("attachments", __name__)
 FORM_SLACK = 64 * 1024  # room for the other multipart fields around the file
@@ -53,7 +57,7 @@ def download(attachment_id: str) -> Response:
     with services().db.session() as s:
         att = s.scalar(select(Attachment).where(Attachment.public_id == attachment_id))
         conv = s.get(Conversation, att.conversation_id) if att is not None else None
-        if att is None or conv is None or not actions.can_see(user, conv):
+        if att is None or conv is None or not can_see(user, conv):
             raise NotFound("No such file.")
         s.expunge(att)
     return _serve(att)
@@ -90,12 +94,12 @@ def agent_upload(public_id: str) -> tuple[Response, int]:
     sniffed = check_allowed(data, filename, rt.settings.max_attachment_bytes)
     text = (request.form.get("text") or "").strip()
     if text:
-        actions.check_text(text, svc.settings.max_message_length)
+        check_text(text, svc.settings.max_message_length)
     private = (request.form.get("private") or "").lower() in ("1", "true", "yes")
     channel = request.form.get("channel") or None
     with svc.db.transaction() as s:
-        conv = actions.access_conversation(s, user, public_id, lock=True)
-        msg = actions.do_agent_message(s, user, conv, text or safe_filename(filename, sniffed), private=private,
+        conv = access_conversation(s, user, public_id, lock=True)
+        msg = do_agent_message(s, user, conv, text or safe_filename(filename, sniffed), private=private,
                                        channel=channel, outbound={"send_text": bool(text)})
         do_attach(s, rt.store, conv=conv, msg=msg, data=data, filename=filename,
                   max_bytes=rt.settings.max_attachment_bytes)
@@ -127,9 +131,9 @@ def _visitor_upload() -> Any:
     data, filename = _read_upload(rt.settings.max_attachment_bytes)
     sniffed = check_allowed(data, filename, rt.settings.max_attachment_bytes)
     with svc.db.transaction() as s:
-        contact = actions.do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
+        contact = do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
                                                     visitor_display_name(visitor.visitor_id))
-        ingested = actions.do_ingest_inbound(s, contact=contact, channel=WEBCHAT,
+        ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT,
                                              text=f"[file: {safe_filename(filename, sniffed)}]")
         do_attach(s, rt.store, conv=ingested.conversation, msg=ingested.message, data=data, filename=filename,
                   max_bytes=rt.settings.max_attachment_bytes)

@@ -23,9 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from console.services import services
-from models.accounts import authenticate, user_for_token
+from models.accounts.users import authenticate, user_for_token
 from models.errors import ParleyError
-from models.schema import User
+from models.schema.accounts import User
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])

@@ -19,15 +19,14 @@ from console.delivery import DeliveryWorker, MediaLinks
 from console.extensions import socketio
 from console.realtime import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
 from console.services import Services
-from models import visibility
-from models.attachments import AttachmentStore
-from models.channel_config import do_seed_from_env
-from models.channel_settings import ChannelSettings
-from models.channels import Attachment, AttachmentState
+from models.channels.attachments import AttachmentStore
+from models.channels.config import do_seed_from_env
+from models.channels.settings import ChannelSettings
+from models.conversations.visibility import named_users
 from models.db import Database
-from models.events import Event, MessageCreated
-from models.outbox import MessageUpdated, OutboundQueued
-from models.schema import Conversation, Message, SenderType
+from models.events import Event, MessageCreated, MessageUpdated, OutboundQueued
+from models.schema.channels import Attachment, AttachmentState
+from models.schema.conversations import Conversation, Message, SenderType
 
 log = logging.getLogger(__name__)
 EXTENSION = "parley.channels"
@@ -92,7 +91,7 @@ class ChannelListener:
                 return
             payload = inbox.message_json(row[0], row[1])
             # A restricted conversation is heard only by its named users (models/visibility.py).
-            named = visibility.named_users(s, [row[0].conversation_id]).get(row[0].conversation_id)
+            named = named_users(s, [row[0].conversation_id]).get(row[0].conversation_id)
         rooms = [user_room(u) for u in named] if named is not None else [team_room(evt.team_id), ALL_ROOM]
         for room in rooms:
             self.emit("message", payload, namespace=CONSOLE, to=room)

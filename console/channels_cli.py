@@ -44,7 +44,7 @@ def channel() -> None:
 
 @channel.command("list", help="The configured channels as JSON (secrets only as set/not set).")
 def channel_list() -> None:
-    from models.channel_config import channel_json, list_channels
+    from models.channels.config import channel_json, list_channels
 
     with _fail_cleanly(), _db().session() as s:
         click.echo(json.dumps([channel_json(c) for c in list_channels(s)], indent=2))
@@ -56,7 +56,7 @@ def channel_add() -> None:
 
 
 def _create(kind: str, data: dict[str, Any]) -> None:
-    from models.channel_config import channel_json, do_create_channel
+    from models.channels.config import channel_json, do_create_channel
 
     with _fail_cleanly(), _db().transaction() as s:
         config = do_create_channel(s, None, kind, {k: v for k, v in data.items() if v is not None})
@@ -100,7 +100,7 @@ def add_whatsapp_cloud(phone_number_id: str, token: str, app_secret: str, verify
 @click.option("--variable", "variables", multiple=True, help="A label per variable, in order.")
 def channel_template(channel_id: int, name: str, provider_id: str, language: str, body: str,
                      variables: tuple[str, ...]) -> None:
-    from models.channel_config import channel_json, do_update_channel, get_channel
+    from models.channels.config import channel_json, do_update_channel, get_channel
 
     with _fail_cleanly(), _db().transaction() as s:
         config = get_channel(s, channel_id)
@@ -114,7 +114,7 @@ def channel_template(channel_id: int, name: str, provider_id: str, language: str
 @channel.command("remove", help="Remove a channel.")
 @click.argument("channel_id", type=int)
 def channel_remove(channel_id: int) -> None:
-    from models.channel_config import do_delete_channel, get_channel
+    from models.channels.config import do_delete_channel, get_channel
 
     with _fail_cleanly(), _db().transaction() as s:
         do_delete_channel(s, None, get_channel(s, channel_id))
@@ -125,8 +125,8 @@ def channel_remove(channel_id: int) -> None:
 def worker() -> None:
     from console.channels import seed
     from console.delivery import DeliveryWorker, MediaLinks
-    from models.attachments import AttachmentStore
-    from models.channel_settings import ChannelSettings
+    from models.channels.attachments import AttachmentStore
+    from models.channels.settings import ChannelSettings
 
     settings = Settings.from_env()
     database = _db()

@@ -66,7 +66,7 @@ def user() -> None:
 @click.option("--name", default=None)
 @click.option("--team", default=None, help="Team name (created if new).")
 def user_create(email: str, password: str, role: str, name: str | None, team: str | None) -> None:
-    from models.accounts import do_create_user
+    from models.accounts.users import do_create_user
 
     with _fail_cleanly():
         db = _migrated_db()
@@ -78,7 +78,7 @@ def user_create(email: str, password: str, role: str, name: str | None, team: st
 @user.command("token", help="Print a new API token for a user (use as 'Authorization: Bearer <token>').")
 @click.option("--email", required=True)
 def user_token(email: str) -> None:
-    from models.accounts import do_issue_token
+    from models.accounts.users import do_issue_token
 
     with _fail_cleanly():
         db = _migrated_db()

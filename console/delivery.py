@@ -29,12 +29,26 @@ from connectors.base import (
     UnconfirmedSendError,
 )
 from connectors.http import MediaFetchError, MediaTooLarge, download
-from models import outbox
-from models.attachments import AttachmentStore, do_refuse, do_store_fetched
-from models.channel_settings import ChannelSettings
-from models.channels import Attachment, AttachmentState, ChannelConfig, OutboxItem, ProviderKind
+from models.channels.attachments import AttachmentStore, do_refuse, do_store_fetched
+from models.channels.settings import ChannelSettings
 from models.db import Database, publish_on_commit
-from models.schema import Conversation, Message, utcnow
+from models.events import MessageUpdated
+from models.outbox.claims import (
+    claim_due,
+    claim_unconfirmed,
+    expire_leases,
+    give_up_unconfirmed,
+    record_failed,
+    record_resend,
+    record_retry,
+    record_sent,
+    record_unconfirmed,
+    unconfirmed_ids,
+)
+from models.outbox.enqueue import serves
+from models.schema.base import utcnow
+from models.schema.channels import Attachment, AttachmentState, ChannelConfig, OutboxItem, ProviderKind
+from models.schema.conversations import Conversation, Message
 
 log = logging.getLogger(__name__)
 MEDIA_LINK_MAX_AGE_S = 3600
@@ -187,16 +201,16 @@ class DeliveryWorker:
 
     def _one_pass(self) -> int:
         with self.db.transaction() as s:
-            expired = outbox.expire_leases(s)
+            expired = expire_leases(s)
         if expired:
             log.warning("outbox rows %s were interrupted mid-send; reconciling them", expired)
         with self.db.transaction() as s:
-            token, ids = outbox.claim_due(s, limit=BATCH, lease_s=self.settings.outbox_lease_s)
+            token, ids = claim_due(s, limit=BATCH, lease_s=self.settings.outbox_lease_s)
         for item_id in ids:
             self._send(item_id, token)
         with self.db.session() as s:
             settled = utcnow() - timedelta(seconds=self.settings.unconfirmed_settle_s)
-            unconfirmed = outbox.unconfirmed_ids(s, settled_before=settled)
+            unconfirmed = unconfirmed_ids(s, settled_before=settled)
             media = list(s.scalars(select(Attachment.id).where(Attachment.state == AttachmentState.PENDING.value)
                                    .order_by(Attachment.id).limit(BATCH)))
         for item_id in unconfirmed:
@@ -217,7 +231,7 @@ class DeliveryWorker:
             config = s.get(ChannelConfig, item.channel_config_id) if item.channel_config_id else None
             if msg is None:
                 return None
-            if config is None or not outbox.serves(config, item.channel):
+            if config is None or not serves(config, item.channel):
                 raise PermanentSendError("The channel this message was queued for is no longer configured.",
                                          code="no_channel")
             payload = item.payload or {}
@@ -250,10 +264,10 @@ class DeliveryWorker:
         except PermanentSendError as exc:
             log.info("outbox %s refused: %s (%s)", item_id, exc.message, exc.code)
             with self.db.transaction() as s:
-                outbox.record_failed(s, item_id, token, code=exc.code, error=exc.message)
+                record_failed(s, item_id, token, code=exc.code, error=exc.message)
         except RetryableSendError as exc:
             with self.db.transaction() as s:
-                state = outbox.record_retry(s, item_id, token, code=exc.code, error=exc.message,
+                state = record_retry(s, item_id, token, code=exc.code, error=exc.message,
                                             max_attempts=self.settings.outbox_max_attempts,
                                             backoff_s=self.settings.outbox_backoff_s,
                                             backoff_max_s=self.settings.outbox_backoff_max_s)
@@ -261,27 +275,27 @@ class DeliveryWorker:
         except UnconfirmedSendError as exc:
             log.warning("outbox %s unconfirmed: %s", item_id, exc.message)
             with self.db.transaction() as s:
-                outbox.record_unconfirmed(s, item_id, token, code=exc.code, error=exc.message)
+                record_unconfirmed(s, item_id, token, code=exc.code, error=exc.message)
         except Exception:  # a bug of ours after the claim: it may have gone out, so never resend blindly
             log.exception("outbox %s: unexpected error while sending", item_id)
             with self.db.transaction() as s:
-                outbox.record_unconfirmed(s, item_id, token, code="interrupted", error="Internal error while sending.")
+                record_unconfirmed(s, item_id, token, code="interrupted", error="Internal error while sending.")
         else:
             with self.db.transaction() as s:
-                if not outbox.record_sent(s, item_id, token, provider_id):
+                if not record_sent(s, item_id, token, provider_id):
                     log.warning("outbox %s was sent (%s) after its claim lapsed", item_id, provider_id)
                     _late_sent(s, item_id, provider_id)
 
     def _reconcile(self, item_id: int) -> None:
         with self.db.transaction() as s:
-            token = outbox.claim_unconfirmed(s, item_id, lease_s=self.settings.outbox_lease_s)
+            token = claim_unconfirmed(s, item_id, lease_s=self.settings.outbox_lease_s)
         if token is None:
             return
         try:
             prepared = self._prepare(item_id)
         except SendError as exc:
             with self.db.transaction() as s:
-                outbox.record_failed(s, item_id, token, code=exc.code, error=exc.message)
+                record_failed(s, item_id, token, code=exc.code, error=exc.message)
             return
         if prepared is None:
             return
@@ -294,20 +308,20 @@ class DeliveryWorker:
                 sid = sender.find_sent(channel, out, since)
             except RetryableSendError as exc:
                 with self.db.transaction() as s:
-                    outbox.record_unconfirmed(s, item_id, token, code="timeout", error=exc.message)
+                    record_unconfirmed(s, item_id, token, code="timeout", error=exc.message)
                 return
             with self.db.transaction() as s:
                 if sid is not None:
                     log.info("outbox %s: Twilio had it after all (%s)", item_id, sid)
-                    outbox.record_sent(s, item_id, token, sid)
+                    record_sent(s, item_id, token, sid)
                 else:
                     log.info("outbox %s: Twilio never got it; sending again", item_id)
-                    outbox.record_resend(s, item_id, token)
+                    record_resend(s, item_id, token)
             self.notify()
             return
         older = utcnow() - timedelta(seconds=self.settings.unconfirmed_grace_s)
         with self.db.transaction() as s:
-            outbox.give_up_unconfirmed(s, item_id, token, older_than=older)
+            give_up_unconfirmed(s, item_id, token, older_than=older)
 
     # --- inbound media ---------------------------------------------------------------------------
 
@@ -349,7 +363,7 @@ class DeliveryWorker:
                 do_refuse(att, error or "Could not fetch the file.", state=state)
             conv = s.get(Conversation, att.conversation_id)
             if conv is not None:
-                publish_on_commit(s, outbox.MessageUpdated(conv.id, conv.team_id, att.message_id, "attachment"))
+                publish_on_commit(s, MessageUpdated(conv.id, conv.team_id, att.message_id, "attachment"))
 
 
 def _same_host(url: str, base: str) -> bool:

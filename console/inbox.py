@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, func, inspect, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from models import visibility
-from models.routing_schema import ConversationAccess
-from models.schema import (
+from models.conversations.visibility import visible_clause
+from models.schema.accounts import TeamMember, User
+from models.schema.contacts import Contact
+from models.schema.conversations import (
     Assignment,
-    Contact,
     Conversation,
     HandoffPacket,
     Message,
@@ -26,9 +26,8 @@ from models.schema import (
     ReadMark,
     SenderType,
     Status,
-    TeamMember,
-    User,
 )
+from models.schema.routing import ConversationAccess
 
 VIEWS = ("team", "mine", "bot")
 LIST_LIMIT = 100
@@ -40,7 +39,7 @@ def iso(ts: datetime | None) -> str | None:
 
 def visible_to(user: User) -> ColumnElement[bool]:
     """Team inboxes, and restricted conversations only for their named users (models/visibility.py)."""
-    return visibility.visible_clause(user)
+    return visible_clause(user)
 
 
 def assigned_to(user_id: int) -> ColumnElement[bool]:

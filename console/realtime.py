@@ -19,7 +19,7 @@ from connectors.webchat import customer_message
 from console import inbox
 from console.extensions import socketio
 from console.jobs import Coalescer, Jobs
-from models import visibility
+from models.conversations.visibility import named_users
 from models.db import Database
 from models.events import (
     BotTyping,
@@ -28,7 +28,7 @@ from models.events import (
     Event,
     MessageCreated,
 )
-from models.schema import Assignment, Conversation, Message, SenderType, Status
+from models.schema.conversations import Assignment, Conversation, Message, SenderType, Status
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Broadcaster:
             if row is None:
                 return
             msg, public_id, restricted = row
-            named = (visibility.named_users(s, [evt.conversation_id]).get(evt.conversation_id, [])
+            named = (named_users(s, [evt.conversation_id]).get(evt.conversation_id, [])
                      if restricted else None)
             _to_console("message", inbox.message_json(msg, public_id), evt.team_id, named)
             if msg.private or msg.sender_type == SenderType.CONTACT.value or msg.channel != WEBCHAT:
@@ -110,7 +110,7 @@ class Broadcaster:
                 selectinload(Conversation.contact), selectinload(Conversation.team),
                 selectinload(Conversation.assignments).selectinload(Assignment.user))
                 .where(Conversation.id.in_(conversation_ids))))
-            named = visibility.named_users(s, [c.id for c in convs])
+            named = named_users(s, [c.id for c in convs])
             for conv, payload in zip(convs, inbox.conversations_json(s, None, convs), strict=True):
                 _to_console("conversation", payload, conv.team_id, named.get(conv.id))
 
@@ -118,7 +118,7 @@ class Broadcaster:
         with self.db.session() as s:
             rows = s.execute(select(Conversation.id, Conversation.team_id).where(
                 Conversation.contact_id == contact_id, Conversation.status == Status.OPEN.value)).all()
-            named = visibility.named_users(s, [r[0] for r in rows])
+            named = named_users(s, [r[0] for r in rows])
         payload = {"contact_id": contact_id, "online": online}
         team_ids = {team_id for cid, team_id in rows if cid not in named}
         for team_id in team_ids:

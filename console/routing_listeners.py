@@ -31,27 +31,30 @@ from console.extensions import socketio
 from console.jobs import Coalescer, Jobs, ThreadJobs
 from console.realtime import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
 from console.timers import TimerRunner
-from models import routing, timers, visibility
+from models.conversations.visibility import named_users
 from models.db import Database
 from models.events import (
+    AgentAvailabilityChanged,
+    AutoAssigned,
     ConversationAssigned,
     ConversationEvent,
     ConversationHandedOff,
-    ConversationStatusChanged,
-    Event,
-    MessageCreated,
-)
-from models.routing_events import (
-    AgentAvailabilityChanged,
-    AutoAssigned,
     ConversationOffered,
     ConversationQueued,
     ConversationRestricted,
+    ConversationStatusChanged,
+    Event,
+    MessageCreated,
     OfferEnded,
     TransferChanged,
 )
-from models.routing_schema import Transfer
-from models.schema import Assignment, Availability, Channel, Conversation, Phase, Status, Team, User, utcnow
+from models.routing.assign import drain
+from models.routing.queue import do_announce_queue, queue_outlook, queue_positions, teams_of
+from models.routing.timers import arm_conversation_timers
+from models.schema.accounts import Availability, Team, User
+from models.schema.base import utcnow
+from models.schema.conversations import Assignment, Channel, Conversation, Phase, Status
+from models.schema.routing import Transfer
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +113,7 @@ def brief(conv: Conversation) -> dict[str, Any]:
 
 def audience(session: Session, conv: Conversation) -> list[str]:
     """The console rooms that may hear about a conversation: its named users when restricted."""
-    named = visibility.named_users(session, [conv.id])
+    named = named_users(session, [conv.id])
     if conv.id in named:
         return [user_room(uid) for uid in named[conv.id]]
     return [team_room(conv.team_id), ALL_ROOM]
@@ -181,9 +184,9 @@ class RoutingListener:
         if work.timers:
             with self.db.transaction() as s:
                 for conv in s.scalars(select(Conversation).where(Conversation.id.in_(work.timers))):
-                    timers.arm_conversation_timers(s, conv, now)
+                    arm_conversation_timers(s, conv, now)
         for team_id in sorted(work.drains):
-            routing.drain(self.db, team_id)
+            drain(self.db, team_id)
         if work.announce:
             with self.db.session() as s:  # most were routed just now: only those still queued
                 queued = sorted(s.scalars(select(Conversation.id).where(
@@ -194,13 +197,13 @@ class RoutingListener:
 
     def _drain_teams_of(self, user_ids: set[int]) -> None:
         with self.db.session() as s:
-            teams = routing.teams_of(s, user_ids)
+            teams = teams_of(s, user_ids)
         self._batches.mark(drains=teams)
 
     def _drain_teams_of_assignees(self, conversation_id: int) -> None:
         with self.db.session() as s:
             users = s.scalars(select(Assignment.user_id).where(Assignment.conversation_id == conversation_id))
-            teams = routing.teams_of(s, users)
+            teams = teams_of(s, users)
         self._batches.mark(drains=teams)
 
     def _availability(self, evt: AgentAvailabilityChanged) -> None:
@@ -222,12 +225,12 @@ class RoutingListener:
             if conv is None or conv.status != Status.OPEN.value \
                     or conv.phase not in (Phase.WAITING.value, Phase.ASSIGNING.value):
                 return
-            position = routing.queue_positions(s, conv.team_id).get(conv.id)
+            position = queue_positions(s, conv.team_id).get(conv.id)
             packet = inbox.latest_packets(s, [conv.id]).get(conv.id)
             _notify(audience(s, conv), {"kind": "queued", "conversation": brief(conv), "position": position,
                                         "reason": packet.reason if packet else None})
             if notice:  # SMS/WhatsApp: the queue message; any channel out of hours: when the team opens
-                routing.do_announce_queue(s, conv.id)
+                do_announce_queue(s, conv.id)
 
     # --- notifications to one agent ----------------------------------------------------------------
 
@@ -286,10 +289,10 @@ class RoutingListener:
             convs = {k for kind, k in keys if kind == "conv"}
             seen: set[int] = set()
             for team_id in teams:
-                positions = routing.queue_positions(s, team_id)
+                positions = queue_positions(s, team_id)
                 if not positions:
                     continue
-                outlook = routing.queue_outlook(s, team_id, now)
+                outlook = queue_outlook(s, team_id, now)
                 for conv in s.scalars(select(Conversation).where(Conversation.id.in_(positions),
                                                                  Conversation.channel == Channel.WEBCHAT.value)):
                     seen.add(conv.id)
@@ -314,9 +317,9 @@ def queue_state(session: Session, conv: Conversation, now: Any = None) -> dict[s
     if conv.status != Status.OPEN.value:
         return {"status": "closed", "position": None, "estimated_wait_seconds": None, "agent": None}
     if conv.phase in (Phase.WAITING.value, Phase.ASSIGNING.value) and conv.owner == "human":
-        pos = routing.queue_positions(session, conv.team_id).get(conv.id)
+        pos = queue_positions(session, conv.team_id).get(conv.id)
         if pos is not None:
-            outlook = routing.queue_outlook(session, conv.team_id, now or utcnow())
+            outlook = queue_outlook(session, conv.team_id, now or utcnow())
             return {"status": "waiting", "position": pos, **outlook.fields(pos), "agent": None}
     if conv.owner != "human":
         return {"status": "bot", "position": None, "estimated_wait_seconds": None, "agent": None}

@@ -11,7 +11,7 @@ from console.app import build_engines, create_app
 from console.extensions import socketio
 from console.routing_listeners import routing_services
 from console.services import Services
-from models.accounts import do_bootstrap
+from models.accounts.users import do_bootstrap
 from models.db import Database
 from models.migrate import upgrade
 from models.settings import Settings

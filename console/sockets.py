@@ -21,9 +21,13 @@ from console.extensions import socketio
 from console.realtime import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
 from console.routing_listeners import queue_state
 from console.services import services
-from models import actions, routing
+from models.contacts.identities import do_find_or_create_contact, find_contact
+from models.conversations.ingest import do_ingest_inbound, do_set_presence, open_conversation_of
+from models.conversations.messages import check_text
 from models.errors import ParleyError
-from models.schema import Message, utcnow
+from models.routing.availability import do_console_connected, do_console_seen
+from models.schema.base import utcnow
+from models.schema.conversations import Message
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +83,11 @@ def webchat_connect(auth: Any = None) -> None:
     visitors.add(request.sid, visitor)  # type: ignore[attr-defined]
     public_id, history, queue = None, [], None
     with svc.db.transaction() as s:
-        contact = actions.find_contact(s, WEBCHAT, visitor.visitor_id)
+        contact = find_contact(s, WEBCHAT, visitor.visitor_id)
         if contact is not None:
             join_room(contact_room(contact.id))
-            actions.do_set_presence(s, contact, True)
-            conv = actions.open_conversation_of(s, contact)
+            do_set_presence(s, contact, True)
+            conv = open_conversation_of(s, contact)
             if conv is not None:
                 public_id = conv.public_id
                 rows = s.scalars(select(Message).where(Message.conversation_id == conv.id,
@@ -108,12 +112,12 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
             raise ParleyError("Reconnect to chat.", code="no_session")
         if not isinstance(data, dict):
             raise ParleyError("Send {\"text\": \"...\"}.", code="invalid")
-        text = actions.check_text(data.get("text"), svc.settings.max_message_length)
+        text = check_text(data.get("text"), svc.settings.max_message_length)
         with svc.db.transaction() as s:
-            contact = actions.do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
+            contact = do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
                                                         visitor_display_name(visitor.visitor_id))
-            actions.do_set_presence(s, contact, True)
-            ingested = actions.do_ingest_inbound(s, contact=contact, channel=WEBCHAT, text=text)
+            do_set_presence(s, contact, True)
+            ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT, text=text)
             contact_id, conv_id = contact.id, ingested.conversation.id
             reply = {"ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
                      "created_at": inbox.iso(ingested.message.created_at)}
@@ -132,9 +136,9 @@ def webchat_disconnect(*_args: Any) -> None:
         return
     svc = services()
     with svc.db.transaction() as s:
-        contact = actions.find_contact(s, WEBCHAT, visitor.visitor_id)
+        contact = find_contact(s, WEBCHAT, visitor.visitor_id)
         if contact is not None:
-            actions.do_set_presence(s, contact, False)
+            do_set_presence(s, contact, False)
 
 
 # --- /console: agents ----------------------------------------------------------------------------
@@ -161,7 +165,7 @@ def console_connect(auth: Any = None) -> bool:
             join_room(team_room(team_id))
     consoles.add(request.sid, user.id)  # type: ignore[attr-defined]
     with services().db.transaction() as s:
-        routing.do_console_connected(s, user.id, utcnow())  # back from "offline: no console open"
+        do_console_connected(s, user.id, utcnow())  # back from "offline: no console open"
     with services().db.session() as s:
         emit("counters", inbox.counters(s, user))
     return True
@@ -173,5 +177,5 @@ def console_disconnect(*_args: Any) -> None:
     user_id, last = consoles.remove(request.sid)  # type: ignore[attr-defined]
     if user_id is not None and last:
         with services().db.transaction() as s:
-            routing.do_console_seen(s, [user_id], utcnow())
+            do_console_seen(s, [user_id], utcnow())
 

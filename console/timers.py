@@ -15,9 +15,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from console.agent_presence import consoles
-from models import routing, timers
 from models.db import Database
-from models.schema import utcnow
+from models.routing.assign import drain
+from models.routing.availability import OFFLINE_AFTER, do_console_seen, do_sweep_disconnected
+from models.routing.queue import teams_with_waiting
+from models.routing.timer_handlers import handle
+from models.routing.timers import claim, postpone, reconcile
+from models.schema.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +30,7 @@ MAX_PER_TICK = 500
 
 class TimerRunner:
     def __init__(self, db: Database, *, interval: float = 1.0, sweep_every: float = 10.0,
-                 heartbeat_every: float = 60.0, offline_after: timedelta = routing.OFFLINE_AFTER,
+                 heartbeat_every: float = 60.0, offline_after: timedelta = OFFLINE_AFTER,
                  local_users: Callable[[], set[int]] = consoles.user_ids) -> None:
         self.db = db
         self.interval = interval
@@ -48,34 +52,34 @@ class TimerRunner:
             claimed: int | None = None
             try:
                 with self.db.transaction() as s:
-                    timer = timers.claim(s, at, started)
+                    timer = claim(s, at, started)
                     if timer is None:
                         break
                     claimed = timer.id
-                    timers.handle(s, timer, at)
+                    handle(s, timer, at)
                 fired += 1
             except Exception:  # one bad timer must not stop the others: postpone it and go on
                 log.exception("timer %s failed; postponed", claimed)
                 if claimed is None:
                     break
                 with self.db.transaction() as s:
-                    timers.postpone(s, claimed, at)
+                    postpone(s, claimed, at)
         return fired
 
     def heartbeat(self, now: datetime | None = None) -> None:
         with self.db.transaction() as s:
-            routing.do_console_seen(s, self.local_users(), now or utcnow())
+            do_console_seen(s, self.local_users(), now or utcnow())
 
     def sweep(self, now: datetime | None = None) -> None:
         at = now or utcnow()
         with self.db.transaction() as s:
-            routing.do_sweep_disconnected(s, at, self.offline_after)
+            do_sweep_disconnected(s, at, self.offline_after)
         with self.db.transaction() as s:
-            timers.reconcile(s, at)
+            reconcile(s, at)
         with self.db.session() as s:
-            teams = routing.teams_with_waiting(s)
+            teams = teams_with_waiting(s)
         for team_id in teams:
-            routing.drain(self.db, team_id, at)
+            drain(self.db, team_id, at)
 
     def run_once(self) -> None:
         mono = time.monotonic()

@@ -19,10 +19,10 @@ from connectors import twilio, whatsapp_cloud
 from connectors.base import InboundMessage, MalformedPayload
 from console.channels import runtime
 from console.services import services
-from models.channels import ChannelConfig, ProviderKind
+from models.conversations.inbound import Media, ingest_provider_message
 from models.errors import Forbidden
-from models.inbound import Media, ingest_provider_message
-from models.outbox import do_apply_status
+from models.outbox.status import do_apply_status
+from models.schema.channels import ChannelConfig, ProviderKind
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)

@@ -17,9 +17,9 @@ from connectors.whatsapp_cloud import sign
 from console.app import create_app
 from console.channels import ChannelRuntime
 from console.jobs import InlineJobs
-from models.channel_config import do_create_channel
+from models.channels.config import do_create_channel
 from models.db import Database
-from models.schema import Message
+from models.schema.conversations import Message
 from models.settings import Settings
 from tests.fakes import FakeGraph, FakeTwilio
 

@@ -19,10 +19,10 @@ from bot.types import BotTurn, Decision, HandoffReason, IntentScore, TurnContext
 from console.app import create_app
 from console.extensions import socketio
 from console.jobs import InlineJobs
-from models.accounts import do_create_user
+from models.accounts.users import do_create_user
 from models.db import Database
 from models.migrate import upgrade
-from models.schema import Base
+from models.schema.base import Base
 from models.settings import Settings
 
 # SMS/WhatsApp fixtures (fake providers, an app wired to them): tests/channel_fixtures.py

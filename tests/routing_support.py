@@ -11,7 +11,9 @@ from sqlalchemy import select
 from console.routing_listeners import routing_services
 from console.timers import TimerRunner
 from models.db import Database
-from models.schema import Assignment, AuditEvent, Conversation, Team, User, utcnow
+from models.schema.accounts import AuditEvent, Team, User
+from models.schema.base import utcnow
+from models.schema.conversations import Assignment, Conversation
 from tests.conftest import Agent, Customer, event_payload, make_user
 
 

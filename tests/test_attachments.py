@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy import func, select
 
-from models.channels import Attachment
 from models.db import Database
-from models.schema import Message
+from models.schema.channels import Attachment
+from models.schema.conversations import Message
 from models.settings import Settings
 from tests.channel_fixtures import (
     make_channel_app,

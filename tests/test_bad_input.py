@@ -9,7 +9,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from models.db import Database
-from models.schema import Contact, Conversation, Message
+from models.schema.contacts import Contact
+from models.schema.conversations import Conversation, Message
 from tests.conftest import Agent, Customer, make_user
 
 

@@ -8,9 +8,13 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from models.accounts import do_add_member, do_issue_token
+from models.accounts.teams import do_add_member
+from models.accounts.users import do_issue_token
 from models.db import Database
-from models.schema import AuditEvent, Conversation, Team, User
+from models.routing.canned import do_create_canned_reply
+from models.schema.accounts import AuditEvent, Team, User
+from models.schema.conversations import Conversation
+from models.schema.routing import CannedReply
 from tests.conftest import Agent, make_user
 from tests.routing_support import handoff, set_routing, team_id
 
@@ -206,18 +210,19 @@ def test_two_saves_of_one_code_at_once_give_a_conflict_not_an_error(app: Flask, 
                                                                      monkeypatch: Any) -> None:
     import pytest
 
-    from models import team_workspace as tw
     from models.errors import Conflict
 
     make_user(db, "ada@example.com")
     with db.transaction() as s:
         ada = s.scalar(select(User).where(User.email == "ada@example.com"))
         assert ada is not None
-        tw.do_create_canned_reply(s, ada, short_code="hi", body="Hi!", team_id=None)
-    monkeypatch.setattr(tw, "_code_taken", lambda *a: False)  # both checked before either committed
+        do_create_canned_reply(s, ada, short_code="hi", body="Hi!", team_id=None)
+    from models.routing import canned
+
+    monkeypatch.setattr(canned, "_code_taken", lambda *a: False)  # both checked before either committed
     with pytest.raises(Conflict), db.transaction() as s:
         ada = s.scalar(select(User).where(User.email == "ada@example.com"))
         assert ada is not None
-        tw.do_create_canned_reply(s, ada, short_code="hi", body="Hello!", team_id=None)
+        do_create_canned_reply(s, ada, short_code="hi", body="Hello!", team_id=None)
     with db.session() as s:
-        assert [r.body for r in s.scalars(select(tw.CannedReply))] == ["Hi!"]
+        assert [r.body for r in s.scalars(select(CannedReply))] == ["Hi!"]

@@ -14,7 +14,7 @@ from flask import Flask
 
 from console.cli import main
 from console.jobs import InlineJobs
-from models.channel_config import channel_json, list_channels
+from models.channels.config import channel_json, list_channels
 from models.db import Database
 from models.settings import Settings
 from tests.channel_fixtures import (

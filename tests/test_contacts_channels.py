@@ -6,7 +6,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from models.db import Database
-from models.schema import Contact, Conversation
+from models.schema.contacts import Contact
+from models.schema.conversations import Conversation
 from tests.channel_fixtures import (
     CUSTOMER,
     sms,

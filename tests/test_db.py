@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from models.db import Database, publish_on_commit
 from models.events import Event
-from models.schema import Team
+from models.schema.accounts import Team
 from models.settings import Settings
 
 

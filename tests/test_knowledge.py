@@ -15,7 +15,7 @@ from bot.knowledge.bm25 import BM25Index, tokenize
 from bot.knowledge.passages import HEADING_SEP, DocumentError, parse_document
 from bot.knowledge.store import do_delete_document, do_upload_document, sync_directory
 from models.db import Database
-from models.llm_schema import DocumentSource, KnowledgeDocument
+from models.schema.llm import DocumentSource, KnowledgeDocument
 from models.settings import Settings
 
 

@@ -27,7 +27,7 @@ from bot.llm.testing import (
 )
 from bot.types import Decision, HandoffReason, TurnContext
 from models.db import Database
-from models.llm_schema import KnowledgeCitation, KnowledgePassage, KnowledgeQuery, LlmTurn
+from models.schema.llm import KnowledgeCitation, KnowledgePassage, KnowledgeQuery, LlmTurn
 from models.settings import Settings
 
 

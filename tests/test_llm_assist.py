@@ -13,7 +13,7 @@ from bot.llm.setup import build_llm_engine
 from bot.llm.testing import faithful_model
 from console.api_assist import RETRIEVAL_LABEL
 from models.db import Database
-from models.llm_schema import AssistDraft, LlmTurn
+from models.schema.llm import AssistDraft, LlmTurn
 from models.settings import Settings
 from tests.conftest import Agent, Customer, make_user
 from tests.test_knowledge import make_pdf

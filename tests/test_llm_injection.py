@@ -19,7 +19,7 @@ from bot.llm.testing import FakeToolChatModel, ScriptedChatModel, answer, custom
 from bot.types import Decision, HandoffReason
 from models.db import Database
 from models.errors import InvalidInput
-from models.llm_schema import KnowledgePassage
+from models.schema.llm import KnowledgePassage
 from models.settings import Settings
 from tests.fakes.openai_server import FakeShopApi
 

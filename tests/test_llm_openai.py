@@ -16,7 +16,7 @@ from bot.llm.guard import LlmProviderError, LlmRateLimited, LlmTimeout
 from bot.llm.setup import build_llm_engine, knowledge_base
 from bot.types import Decision, TurnContext
 from models.db import Database
-from models.llm_schema import KnowledgePassage, LlmTurn
+from models.schema.llm import KnowledgePassage, LlmTurn
 from models.settings import Settings
 from tests.conftest import Customer
 from tests.fakes.openai_server import FakeOpenAI

@@ -8,7 +8,7 @@ from alembic.script import ScriptDirectory
 
 from models.db import Database
 from models.migrate import alembic_config, current_revision
-from models.registry import metadata
+from models.schema import metadata
 from models.settings import Settings
 
 

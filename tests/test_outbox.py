@@ -12,10 +12,11 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from console.delivery import DeliveryWorker
-from models import outbox
-from models.channels import OutboxItem
 from models.db import Database
-from models.schema import Message, utcnow
+from models.outbox.claims import claim_due
+from models.schema.base import utcnow
+from models.schema.channels import OutboxItem
+from models.schema.conversations import Message
 from models.settings import Settings
 from tests.channel_fixtures import (
     CUSTOMER,
@@ -72,7 +73,7 @@ def test_a_message_stored_before_a_crash_is_sent_once_after_the_restart(
 def _claim_and_die(db: Database) -> None:
     """A worker claims the row and dies; its lease runs out."""
     with db.transaction() as s:
-        _token, ids = outbox.claim_due(s, limit=10, lease_s=60)
+        _token, ids = claim_due(s, limit=10, lease_s=60)
         assert ids
     with db.transaction() as s:
         s.execute(update(OutboxItem).values(lease_until=utcnow() - timedelta(seconds=1),

@@ -14,7 +14,7 @@ import pytest
 import requests
 import socketio as sio
 
-from models.accounts import do_create_user, do_issue_token
+from models.accounts.users import do_create_user, do_issue_token
 from models.db import Database
 from models.settings import Settings
 from tests.live import ROOT, LiveServer, start_server

@@ -11,7 +11,7 @@ import pytest
 import requests
 import socketio as sio
 
-from models.accounts import do_create_user
+from models.accounts.users import do_create_user
 from models.db import Database
 from tests.live import LiveServer, start_server
 from tests.test_browser import CHROMEDRIVER, CHROMIUM, _wait
@@ -66,8 +66,8 @@ def test_the_widget_shows_the_place_in_the_queue(server: tuple[LiveServer, str],
                                                  browsers: Callable[[], Any]) -> None:
     from sqlalchemy import select
 
-    from models.accounts import do_issue_token
-    from models.schema import Conversation
+    from models.accounts.users import do_issue_token
+    from models.schema.conversations import Conversation
     from tests.test_browser import WIDGET, _widget_say
 
     srv, url = server
@@ -105,8 +105,9 @@ def test_the_widget_says_when_a_closed_team_opens(server: tuple[LiveServer, str]
 
     from sqlalchemy import select
 
-    from models.accounts import do_issue_token
-    from models.schema import Conversation, Team
+    from models.accounts.users import do_issue_token
+    from models.schema.accounts import Team
+    from models.schema.conversations import Conversation
     from tests.test_browser import WIDGET, _widget_say
 
     srv, url = server

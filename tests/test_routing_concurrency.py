@@ -12,11 +12,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from models import actions, routing
+from models.contacts.identities import do_find_or_create_contact
+from models.conversations.handoff import do_handoff
+from models.conversations.ingest import do_ingest_inbound
 from models.db import Database
 from models.errors import Conflict
-from models.routing_schema import Policy, TeamRouting
-from models.schema import Assignment, Conversation, Status, User, utcnow
+from models.routing.assign import do_accept, drain
+from models.schema.accounts import User
+from models.schema.base import utcnow
+from models.schema.conversations import Assignment, Conversation, Status
+from models.schema.routing import Policy, TeamRouting
 from models.settings import Settings
 from tests.conftest import make_user
 
@@ -29,10 +34,10 @@ def _conversations(db: Database, n: int, *, handed_off: bool) -> list[str]:
     out = []
     with db.transaction() as s:
         for i in range(n):
-            contact = actions.do_find_or_create_contact(s, "webchat", f"v_{i}", f"Visitor {i}")
-            conv = actions.do_ingest_inbound(s, contact=contact, channel="webchat", text="a person please").conversation
+            contact = do_find_or_create_contact(s, "webchat", f"v_{i}", f"Visitor {i}")
+            conv = do_ingest_inbound(s, contact=contact, channel="webchat", text="a person please").conversation
             if handed_off:
-                actions.do_handoff(s, conv, reason="customer_asked")
+                do_handoff(s, conv, reason="customer_asked")
             out.append(conv.public_id)
     return out
 
@@ -88,8 +93,8 @@ def test_capacity_never_exceeded_under_concurrent_handoffs(settings: Settings, d
             with proc.transaction() as s:
                 conv = s.scalar(select(Conversation).where(Conversation.public_id == pid).with_for_update())
                 assert conv is not None
-                actions.do_handoff(s, conv, reason="customer_asked")
-            routed += len(routing.drain(proc, team))
+                do_handoff(s, conv, reason="customer_asked")
+            routed += len(drain(proc, team))
         return routed
 
     def agent_takes(proc: Database, uid: int) -> int:
@@ -99,7 +104,7 @@ def test_capacity_never_exceeded_under_concurrent_handoffs(settings: Settings, d
                 with proc.transaction() as s:
                     user = s.get(User, uid)
                     assert user is not None
-                    routing.do_accept(s, user, pid, utcnow())
+                    do_accept(s, user, pid, utcnow())
                 taken += 1
             except Conflict:
                 pass
@@ -138,7 +143,7 @@ def test_a_taken_chat_is_never_assigned_twice(settings: Settings, db: Database) 
                 with proc.transaction() as s:
                     user = s.get(User, uid)
                     assert user is not None
-                    routing.do_accept(s, user, pid, utcnow())
+                    do_accept(s, user, pid, utcnow())
                 return uid
 
             results = _race([lambda p=p, u=u: take(p, u) for p, u in zip(processes, agents, strict=True)])
@@ -160,7 +165,7 @@ def test_several_routers_share_one_queue(settings: Settings, db: Database) -> No
     bare.dispose()
     processes = [_process(settings) for _ in range(5)]
     try:
-        results = _race([lambda p=p: len(routing.drain(p, 1)) for p in processes])
+        results = _race([lambda p=p: len(drain(p, 1)) for p in processes])
     finally:
         for p in processes:
             p.dispose()

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 
-from models import team_workspace as tw
 from models.db import Database
 from models.errors import InvalidInput
+from models.routing.hours import ALWAYS_OPEN, DAYS, HoursState, check_hours, hours_state
 from tests.channel_fixtures import (  # noqa: F401  (fixtures)
     capp,
     cdb,
@@ -31,8 +31,8 @@ OFFICE = {"timezone": PARIS, "intervals": [{"days": ["mon", "tue", "wed", "thu",
                                             "start": "09:00", "end": "17:00"}]}
 
 
-def _state(body: dict[str, Any], now: datetime) -> tw.HoursState:
-    return tw.hours_state(tw.check_hours(body), now)
+def _state(body: dict[str, Any], now: datetime) -> HoursState:
+    return hours_state(check_hours(body), now)
 
 
 def _utc(*args: int) -> datetime:
@@ -52,7 +52,7 @@ def test_open_and_closed_at_the_edges_of_an_interval() -> None:
     assert closed.next_opening_text == "Wednesday 11 November at 09:00 (Europe/Paris)"
     early = _state(OFFICE, _utc(2026, 11, 10, 7, 59))  # 08:59 local: opens within the minute, same day
     assert early.next_opening == _utc(2026, 11, 10, 8, 0)
-    assert tw.hours_state(None, _utc(2026, 11, 10, 3, 0)) == tw.ALWAYS_OPEN
+    assert hours_state(None, _utc(2026, 11, 10, 3, 0)) == ALWAYS_OPEN
 
 
 def test_the_next_opening_wraps_around_the_week() -> None:
@@ -105,7 +105,7 @@ def test_hours_are_checked() -> None:
     ]
     for body in bad:
         with pytest.raises(InvalidInput):
-            tw.check_hours(body)
+            check_hours(body)
 
 
 # --- the API --------------------------------------------------------------------------------------------
@@ -142,13 +142,13 @@ def test_supervisors_set_hours_agents_read_their_teams(app: Flask, db: Database)
 
 def _closed_now(tz: str = "UTC") -> dict[str, Any]:
     """Hours that exclude today whatever the time: open only three days from now (local date)."""
-    day = tw.DAYS[(datetime.now(ZoneInfo(tz)).weekday() + 3) % 7]
+    day = DAYS[(datetime.now(ZoneInfo(tz)).weekday() + 3) % 7]
     return {"timezone": tz, "intervals": [{"day": day, "start": "09:00", "end": "10:00"}],
             "out_of_hours_message": "We're closed; we open again {{next_opening}}."}
 
 
 def _always(tz: str = "UTC") -> dict[str, Any]:
-    return {"timezone": tz, "intervals": [{"days": list(tw.DAYS), "start": "00:00", "end": "24:00"}]}
+    return {"timezone": tz, "intervals": [{"days": list(DAYS), "start": "00:00", "end": "24:00"}]}
 
 
 def test_webchat_customer_out_of_hours_is_told_when_the_team_opens(app: Flask, db: Database) -> None:

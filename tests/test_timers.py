@@ -15,8 +15,9 @@ from console.jobs import InlineJobs
 from console.routing_listeners import routing_services
 from console.timers import TimerRunner
 from models.db import Database
-from models.routing_schema import Timer
-from models.schema import AuditEvent, Conversation, Message, User
+from models.schema.accounts import AuditEvent, User
+from models.schema.conversations import Conversation, Message
+from models.schema.routing import Timer
 from models.settings import Settings
 from tests.conftest import Agent, RuleEngine, make_user
 from tests.routing_support import (

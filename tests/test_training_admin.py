@@ -253,8 +253,8 @@ def test_a_run_whose_process_died_is_reported_as_interrupted(admin: Agent, db: D
     import subprocess
     from datetime import timedelta
 
-    from models.schema import utcnow
-    from models.training_schema import BotTrainingRun
+    from models.schema.base import utcnow
+    from models.schema.training import BotTrainingRun
 
     gone = subprocess.Popen(["true"])
     gone.wait()

@@ -8,9 +8,10 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from models.channels import Attachment, OutboxItem
 from models.db import Database
-from models.schema import Contact, ContactIdentity, Conversation, Message
+from models.schema.channels import Attachment, OutboxItem
+from models.schema.contacts import Contact, ContactIdentity
+from models.schema.conversations import Conversation, Message
 from tests.channel_fixtures import (
     ACCOUNT_SID,
     CUSTOMER,
@@ -312,7 +313,7 @@ def test_inbound_media_allowed_and_refused(capp: Flask, cdb: Database, fake_twil
 
 def test_a_bot_reply_that_could_not_be_queued_is_shown_failed_and_can_be_retried(
         capp: Flask, cdb: Database, fake_twilio: FakeTwilio) -> None:
-    from models.channels import ChannelConfig
+    from models.schema.channels import ChannelConfig
 
     twilio_post(capp.test_client(), sms("SM" + "f1" * 16, "hi"))
     make_user(cdb, "root@example.com", role="admin")
@@ -321,7 +322,7 @@ def test_a_bot_reply_that_could_not_be_queued_is_shown_failed_and_can_be_retried
     with cdb.transaction() as s:  # the account is switched off while a message comes in
         s.execute(update(ChannelConfig).where(ChannelConfig.id == twilio_id).values(enabled=False))
     with cdb.transaction() as s:
-        from models.actions import do_send_bot_reply
+        from models.conversations.messages import do_send_bot_reply
         conv = s.scalars(select(Conversation)).one()
         reply_id = do_send_bot_reply(s, conv, "still there?", intent=None, confidence=None, decision="answer",
                                      reason=None).id

@@ -9,9 +9,11 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from models.channels import Attachment, OutboxItem
 from models.db import Database
-from models.schema import Contact, Conversation, Message, utcnow
+from models.schema.base import utcnow
+from models.schema.channels import Attachment, OutboxItem
+from models.schema.contacts import Contact
+from models.schema.conversations import Conversation, Message
 from tests.channel_fixtures import (
     CUSTOMER,
     WA_PNID,

@@ -11,9 +11,9 @@ import pytest
 import requests
 import socketio as sio
 
-from models import team_workspace as tw
-from models.accounts import do_create_user, do_issue_token
+from models.accounts.users import do_create_user, do_issue_token
 from models.db import Database
+from models.routing.canned import do_create_canned_reply
 from tests.live import LiveServer, start_server
 from tests.test_browser import CHROMEDRIVER, CHROMIUM, SHOTS, _browser, _wait
 
@@ -35,8 +35,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
         sam = do_create_user(s, email="sam@example.com", password=PASSWORD, name="Sam", role="supervisor")
         bob = do_create_user(s, email="bob@example.com", password=PASSWORD, name="Bob", team_name="Billing")
         billing = next(m.team_id for m in bob.memberships)
-        tw.do_create_canned_reply(s, sam, short_code="refund", body=REFUND, team_id=billing)
-        tw.do_create_canned_reply(s, sam, short_code="reset", body="Support's own: reset your password.",
+        do_create_canned_reply(s, sam, short_code="refund", body=REFUND, team_id=billing)
+        do_create_canned_reply(s, sam, short_code="reset", body="Support's own: reset your password.",
                                   team_id=next(m.team_id for m in sam.memberships))
     db.dispose()
     yield srv, url

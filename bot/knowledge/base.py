@@ -24,8 +24,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from bot.knowledge.bm25 import BM25Index
 from bot.knowledge.store import SyncReport, knowledge_dir, sync_directory
 from models.db import Database
-from models.llm_schema import KnowledgeCitation, KnowledgeDocument, KnowledgePassage, KnowledgeQuery
-from models.schema import Conversation
+from models.schema.conversations import Conversation
+from models.schema.llm import KnowledgeCitation, KnowledgeDocument, KnowledgePassage, KnowledgeQuery
 
 log = logging.getLogger(__name__)
 

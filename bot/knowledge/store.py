@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.knowledge.passages import KINDS, DocumentError, ParsedDocument, parse_document
-from models.llm_schema import DocumentSource, KnowledgeDocument, KnowledgePassage
-from models.schema import utcnow
+from models.schema.base import utcnow
+from models.schema.llm import DocumentSource, KnowledgeDocument, KnowledgePassage
 
 KNOWLEDGE_DIR = "knowledge"
 

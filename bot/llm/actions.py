@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.errors import InvalidInput
-from models.llm_schema import LlmAction
-from models.schema import utcnow
+from models.schema.base import utcnow
+from models.schema.llm import LlmAction
 
 MAX_RESULT_CHARS = 4000
 MAX_VALUE_CHARS = 100

@@ -21,7 +21,7 @@ from bot.knowledge.base import KnowledgeBase, conversation_pk
 from bot.llm.agent import AgentFailed, AgentResult, LlmAgent, Usage
 from bot.policy import DEFAULT_TEXTS
 from bot.types import BotTurn, Decision, HandoffReason, StageView, TurnContext
-from models.llm_schema import LlmTurn, QueryOutcome
+from models.schema.llm import LlmTurn, QueryOutcome
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from bot.rasa.client import RasaError
 from bot.rasa.engine import RasaEngine
 from models.db import Database
 from models.events import ConversationHandedOff, ConversationStatusChanged, Event
-from models.schema import Conversation, Owner
+from models.schema.conversations import Conversation, Owner
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.schema import Conversation, HandoffPacket, Message, SenderType, utcnow
-from models.training_schema import BotLearnedMessage
+from models.schema.base import utcnow
+from models.schema.conversations import Conversation, HandoffPacket, Message, SenderType
+from models.schema.training import BotLearnedMessage
 
 SIMILAR = 0.6
 _WORD = re.compile(r"[a-z0-9']+")

@@ -18,9 +18,9 @@ from bot import embedded
 from bot.rasa import store as rasa_store
 from bot.rasa.config import RasaSettings
 from models.db import Database
-from models.schema import User
+from models.schema.accounts import User
+from models.schema.training import BotModelActivation, BotTrainingRun, RunKind, RunStatus
 from models.settings import Settings
-from models.training_schema import BotModelActivation, BotTrainingRun, RunKind, RunStatus
 
 HEADLINE = ("intent_accuracy", "macro_f1", "handoff_recall", "false_handoff_rate", "rephrase_rate",
             "out_of_scope_rephrase_rate")

@@ -33,9 +33,10 @@ from bot.studio.evaluation import ENGINES, Protocol, run_protocol
 from bot.studio.project import RasaProject, locked
 from bot.training_data import TrainingData, load_training_data
 from models.db import Database
-from models.schema import User, utcnow
+from models.schema.accounts import User
+from models.schema.base import utcnow
+from models.schema.training import BotDataVersion, BotTrainingRun, RunKind, RunStatus
 from models.settings import Settings
-from models.training_schema import BotDataVersion, BotTrainingRun, RunKind, RunStatus
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from bot.studio.project import ChangeRejected, RasaProject, StaleData, locked, write_files
 from models.db import Database
-from models.schema import User
+from models.schema.accounts import User
+from models.schema.training import BotDataVersion, DataVersionKind
 from models.settings import Settings
-from models.training_schema import BotDataVersion, DataVersionKind
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.actions import audit
-from models.channel_settings import ChannelSettings
-from models.channels import ChannelConfig, ProviderKind
+from models.audit import audit
+from models.channels.settings import ChannelSettings
+from models.contacts.phone import InvalidNumber, to_e164
 from models.errors import Conflict, Forbidden, InvalidInput, NotFound
-from models.phone import InvalidNumber, to_e164
-from models.schema import Role, User, utcnow
+from models.schema.accounts import Role, User
+from models.schema.base import utcnow
+from models.schema.channels import ChannelConfig, ProviderKind
 
 SECRETS = {ProviderKind.TWILIO.value: ("auth_token",),
            ProviderKind.WHATSAPP_CLOUD.value: ("token", "app_secret", "verify_token")}
+
+
 KINDS = tuple(SECRETS)
+
+
 _VAR = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 
 

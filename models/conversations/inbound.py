@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from models.actions import do_ingest_inbound
-from models.attachments import do_add_pending
-from models.contacts import do_find_or_create_phone_contact
+from models.channels.attachments import do_add_pending
+from models.contacts.identities import do_find_or_create_phone_contact
+from models.conversations.ingest import do_ingest_inbound
 from models.db import Database
 
 ATTEMPTS = 5

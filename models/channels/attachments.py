@@ -19,17 +19,20 @@ from pathlib import Path
 import filetype
 from sqlalchemy.orm import Session
 
-from models.channels import Attachment, AttachmentState
 from models.errors import InvalidInput, TooLong
-from models.schema import Conversation, Message
+from models.schema.channels import Attachment, AttachmentState
+from models.schema.conversations import Conversation, Message
 
 ALLOWED = frozenset({
     "7z", "avi", "bmp", "csv", "doc", "docx", "gif", "gz", "jpg", "jpeg", "json", "mkv", "mov", "mp3", "mp4",
     "pdf", "png", "psd", "rar", "svg", "tar", "tgz", "tif", "tiff", "txt", "wav", "webm", "wmv", "xls", "xlsx",
     "xml", "zip",
 })
+
+
 # Only these are ever shown inline (never SVG, never anything that a browser could run).
 INLINE_SAFE = frozenset({"image/png", "image/jpeg", "image/gif", "image/bmp"})
+
 
 _TYPES = {
     "jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "bmp": "image/bmp", "tif": "image/tiff",
@@ -43,9 +46,15 @@ _TYPES = {
     "txt": "text/plain", "csv": "text/csv", "json": "application/json", "xml": "application/xml",
     "svg": "image/svg+xml",
 }
+
+
 # Extensions a claimed name may keep when the bytes agree with it (same sniffed family).
 _ALIASES = {"jpg": ("jpg", "jpeg"), "tif": ("tif", "tiff"), "gz": ("gz", "tgz"), "txt": ("txt", "csv")}
+
+
 _HTML = re.compile(rb"<\s*(!doctype\s+html|html|head|body|script|iframe|meta|object|embed)\b", re.I)
+
+
 _SVG = re.compile(rb"^(\s|<\?xml[^>]*\?>|<!--.*?-->|<!doctype[^>]*>)*<svg\b", re.I | re.S)
 
 

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.schema import Base, utcnow
+from models.schema.base import Base, utcnow
 
 
 class Policy(StrEnum):
@@ -23,6 +32,10 @@ class Policy(StrEnum):
 
 DEFAULT_CLOSING_MESSAGE = ("This conversation has been closed. Write again any time and we'll pick it "
                            "up from here.")
+
+
+DEFAULT_OUT_OF_HOURS_MESSAGE = ("Thanks for your message. Our team is away right now; we open again "
+                                "{{next_opening}} and will answer you here then.")
 DEFAULT_QUEUE_MESSAGE = "Thanks for waiting. A member of our team will answer you here shortly."
 
 
@@ -144,3 +157,40 @@ class Timer(Base):
     due_at: Mapped[datetime] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+MAX_CODE = 40
+
+
+MAX_BODY = 4000
+
+
+class CannedReply(Base):
+    __tablename__ = "canned_replies"
+    __table_args__ = (
+        UniqueConstraint("team_id", "short_code", name="uq_canned_replies_team_code"),
+        UniqueConstraint("user_id", "short_code", name="uq_canned_replies_user_code"),
+        CheckConstraint("(team_id IS NULL) <> (user_id IS NULL)", name="ck_canned_replies_one_scope"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), default=None)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), default=None)
+    short_code: Mapped[str] = mapped_column(String(MAX_CODE))
+    body: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TeamHours(Base):
+    """A team's opening hours. No row: always open."""
+
+    __tablename__ = "team_hours"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    # [{"day": "mon", "start": "09:00", "end": "17:00"}, ...]; `end` may be "24:00".
+    intervals: Mapped[list[Any]] = mapped_column()
+    out_of_hours_message: Mapped[str] = mapped_column(Text, default=DEFAULT_OUT_OF_HOURS_MESSAGE)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

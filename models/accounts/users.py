@@ -11,12 +11,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from models.actions import audit, default_team, do_add_member
+from models.accounts.teams import default_team, do_add_member
+from models.audit import audit
 from models.errors import Conflict, InvalidInput, NotFound
-from models.schema import ApiToken, Role, Team, User, utcnow
+from models.schema.accounts import ApiToken, Role, Team, User
+from models.schema.base import utcnow
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
 MIN_PASSWORD = 8
+
+
 # Checked against when the email is unknown, so a login takes as long either way.
 _DUMMY_HASH = generate_password_hash("not a real password")
 

@@ -11,12 +11,19 @@ through this module.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.orm import Session, object_session
 
-from models.routing_schema import ContactPreset, ConversationAccess, PresetKind
-from models.schema import Conversation, User
+from models.errors import InvalidInput
+from models.schema.accounts import User
+from models.schema.conversations import (
+    Conversation,
+)
+from models.schema.routing import (
+    ConversationAccess,
+)
 
 
 def can_see(user: User, conv: Conversation) -> bool:
@@ -70,20 +77,14 @@ def set_named_users(session: Session, conv: Conversation, user_ids: Iterable[int
             session.add(ConversationAccess(conversation_id=conv.id, user_id=uid))
     session.flush()
 
-
-def presets_of(session: Session, contact_id: int) -> dict[str, list[int]]:
-    rows = session.execute(select(ContactPreset.kind, ContactPreset.user_id)
-                           .where(ContactPreset.contact_id == contact_id)
-                           .order_by(ContactPreset.user_id)).all()
-    out: dict[str, list[int]] = {PresetKind.VISIBLE.value: [], PresetKind.ASSIGN.value: []}
-    for kind, uid in rows:
-        out.setdefault(kind, []).append(uid)
-    return out
-
-
-def apply_contact_presets(session: Session, conv: Conversation) -> None:
-    """A new conversation of a contact with a visibility preset starts restricted, in the same
-    transaction that creates it, so not even its first message reaches anybody else."""
-    visible = presets_of(session, conv.contact_id)[PresetKind.VISIBLE.value]
-    if visible:
-        set_named_users(session, conv, visible)
+def check_user_ids(session: Session, raw: Any, name: str, *, allow_null: bool) -> list[int] | None:
+    if raw is None and allow_null:
+        return None
+    if not isinstance(raw, list) or any(not isinstance(i, int) or isinstance(i, bool) for i in raw):
+        raise InvalidInput(f"{name} must be a list of user ids{' or null' if allow_null else ''}.")
+    ids = list(dict.fromkeys(raw))
+    found = set(session.scalars(select(User.id).where(User.id.in_(ids), User.active.is_(True)))) if ids else set()
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise InvalidInput(f"Unknown user id(s): {', '.join(map(str, missing))}.", code="unknown_user")
+    return ids

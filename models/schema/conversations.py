@@ -1,55 +1,29 @@
-"""The relational schema: SQLAlchemy 2 typed models.
-
-The schema is changed only through Alembic migrations (`models/migrations`); nothing calls
-`create_all` outside tests of the migrations themselves.
-"""
+"""Conversations and what they are made of: messages, assignments, read marks, handoff packets."""
 
 from __future__ import annotations
 
-import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.schema.accounts import Team, User
+from models.schema.base import Base, new_public_id, utcnow
+from models.schema.contacts import Contact
 
 if TYPE_CHECKING:
-    from models.channels import Attachment
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_public_id() -> str:
-    """A conversation's public id: unguessable, URL-safe, the same in URLs, the API and sockets."""
-    return "c_" + secrets.token_urlsafe(15)
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    SUPERVISOR = "supervisor"
-    AGENT = "agent"
-
-
-class Availability(StrEnum):
-    ONLINE = "online"
-    AWAY = "away"
-    OFFLINE = "offline"
+    from models.schema.channels import Attachment
 
 
 class Status(StrEnum):
@@ -98,125 +72,6 @@ class Channel(StrEnum):
     WEBCHAT = "webchat"
     SMS = "sms"
     WHATSAPP = "whatsapp"
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC timestamps on every backend (SQLite would hand back naive ones)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime; use models.schema.utcnow()")
-        return value.astimezone(UTC) if value is not None else None
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-
-
-TS = UTCDateTime()
-
-
-class Base(DeclarativeBase):
-    type_annotation_map = {datetime: TS, dict[str, Any]: JSON, list[Any]: JSON}
-
-
-class Team(Base):
-    __tablename__ = "teams"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(120), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    members: Mapped[list[TeamMember]] = relationship(back_populates="team", cascade="all, delete-orphan")
-
-
-class User(Base):
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(120))
-    password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(20), default=Role.AGENT.value)
-    availability: Mapped[str] = mapped_column(String(20), default=Availability.OFFLINE.value)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Routing (models/routing.py): most active chats at once (None: the default, 3); when a console
-    # of this user was last known connected; what they had chosen before they were set offline for
-    # having no console open (restored when one connects again).
-    capacity: Mapped[int | None] = mapped_column(Integer, default=None)
-    console_seen_at: Mapped[datetime | None] = mapped_column(default=None)
-    auto_offline_from: Mapped[str | None] = mapped_column(String(20), default=None)
-
-    memberships: Mapped[list[TeamMember]] = relationship(back_populates="user", cascade="all, delete-orphan")
-
-    @property
-    def team_ids(self) -> list[int]:
-        return [m.team_id for m in self.memberships]
-
-    @property
-    def sees_all_teams(self) -> bool:
-        return self.role in (Role.ADMIN.value, Role.SUPERVISOR.value)
-
-
-class TeamMember(Base):
-    __tablename__ = "team_members"
-
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    # When routing last gave this member one of the team's chats (round robin, least-loaded ties).
-    last_routed_at: Mapped[datetime | None] = mapped_column(default=None)
-
-    team: Mapped[Team] = relationship(back_populates="members")
-    user: Mapped[User] = relationship(back_populates="memberships")
-
-
-class ApiToken(Base):
-    """A personal API token; only its SHA-256 is kept."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
-
-
-class Contact(Base):
-    __tablename__ = "contacts"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str | None] = mapped_column(String(254), default=None)
-    phone: Mapped[str | None] = mapped_column(String(32), default=None)
-    blacklisted: Mapped[bool] = mapped_column(Boolean, default=False)
-    online: Mapped[bool] = mapped_column(Boolean, default=False)
-    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    identities: Mapped[list[ContactIdentity]] = relationship(
-        back_populates="contact", cascade="all, delete-orphan"
-    )
-
-
-class ContactIdentity(Base):
-    """One identity of a contact on one channel (a visitor id, a phone number, a WhatsApp id)."""
-
-    __tablename__ = "contact_identities"
-    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_identity_channel_external"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
-    channel: Mapped[str] = mapped_column(String(20))
-    external_id: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    contact: Mapped[Contact] = relationship(back_populates="identities")
 
 
 class Conversation(Base):
@@ -339,24 +194,3 @@ class HandoffPacket(Base):
     # Every bot stage's view (bot.types.StageView.to_json()), e.g. the intent engine's guess, then what
     # the LLM agent searched and found. None on packets made before migration 0004_llm.
     stages: Mapped[list[Any] | None] = mapped_column(default=list)
-
-
-class AuditEvent(Base):
-    """An append-only record of who did what. Survives the deletion of what it names."""
-
-    __tablename__ = "audit_events"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    actor_user_id: Mapped[int | None] = mapped_column(Integer, default=None)
-    conversation_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
-    kind: Mapped[str] = mapped_column(String(60))
-    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
-
-
-# The channel tables (configs, outbox, attachments) share this metadata and are mapped with it.
-# So do the routing tables (team settings, visibility, offers, transfers, timers).
-import models.channels  # noqa: E402
-import models.llm_schema  # noqa: E402  (knowledge base, LLM records, drafts: 0004_llm)
-import models.routing_schema  # noqa: E402
-import models.training_schema  # noqa: E402,F401  (bot studio: data versions, runs: 0005_training)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.schema import Base, utcnow
+from models.schema.base import Base, utcnow
 
 
 class DataVersionKind(StrEnum):

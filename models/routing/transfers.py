@@ -15,12 +15,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import actions, routing, timers, visibility
+from models.audit import audit
+from models.conversations.assignment import _set_assignees
+from models.conversations.visibility import can_see
 from models.db import publish_on_commit
 from models.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
-from models.routing_events import TransferChanged
-from models.routing_schema import TimerKind, Transfer, TransferStatus
-from models.schema import Availability, Conversation, Owner, Phase, Status, Team, User
+from models.events import TransferChanged
+from models.routing.assign import withdraw_offers
+from models.routing.locks import access_locked, lock_conversation, serialize
+from models.routing.queue import do_requeue
+from models.routing.settings import team_settings
+from models.routing.timers import arm, arm_conversation_timers, timer_for
+from models.schema.accounts import Availability, Team, User
+from models.schema.conversations import Conversation, Owner, Phase, Status
+from models.schema.routing import TimerKind, Transfer, TransferStatus
 
 
 def _int_or_none(body: dict[str, Any], name: str) -> int | None:
@@ -54,7 +62,7 @@ def _is_supervisor(user: User) -> bool:
 
 def do_transfer(session: Session, actor: User, public_id: str, *, to_user_id: int | None,
                 to_team_id: int | None, direct: bool | None, now: datetime) -> Transfer:
-    conv = routing.access_locked(session, actor, public_id)
+    conv = access_locked(session, actor, public_id)
     if conv.status != Status.OPEN.value:
         raise InvalidState("This conversation is closed.")
     if conv.owner != Owner.HUMAN.value:
@@ -72,7 +80,7 @@ def do_transfer(session: Session, actor: User, public_id: str, *, to_user_id: in
     target = session.get(User, to_user_id)
     if target is None or not target.active:
         raise InvalidInput(f"Unknown user id: {to_user_id}.", code="unknown_user")
-    if not visibility.can_see(target, conv):
+    if not can_see(target, conv):
         raise InvalidInput(f"{target.name} cannot see this conversation (another team, or it is "
                            "restricted); transfer it to their team instead.", code="not_in_team")
     if target.id in assignees:
@@ -87,7 +95,7 @@ def do_transfer(session: Session, actor: User, public_id: str, *, to_user_id: in
         raise Forbidden("Only an assignee can ask a colleague to take over; reassign directly instead.")
     if target.availability == Availability.OFFLINE.value:
         raise InvalidInput(f"{target.name} is offline.", code="unavailable")
-    settings = routing.team_settings(session, conv.team_id)
+    settings = team_settings(session, conv.team_id)
     t = Transfer(conversation_id=conv.id, from_user_id=actor.id, to_user_id=target.id,
                  from_team_id=conv.team_id, requested_by_id=actor.id, status=TransferStatus.PENDING.value,
                  created_at=now, expires_at=now + timedelta(seconds=settings.transfer_timeout_seconds))
@@ -95,8 +103,8 @@ def do_transfer(session: Session, actor: User, public_id: str, *, to_user_id: in
     conv.phase = Phase.TRANSFERRING.value
     session.flush()
     assert t.expires_at is not None
-    timers.arm(session, TimerKind.TRANSFER, conv.id, t.expires_at, ref_id=t.id)
-    actions.audit(session, "routing.transfer_requested", actor=actor, conversation=conv, transfer_id=t.id,
+    arm(session, TimerKind.TRANSFER, conv.id, t.expires_at, ref_id=t.id)
+    audit(session, "routing.transfer_requested", actor=actor, conversation=conv, transfer_id=t.id,
                   to_user_id=target.id, expires_at=t.expires_at.isoformat())
     _changed(session, conv, t, actor)
     return t
@@ -104,15 +112,15 @@ def do_transfer(session: Session, actor: User, public_id: str, *, to_user_id: in
 
 def _reassign(session: Session, actor: User, conv: Conversation, target: User, before: list[int],
               now: datetime) -> Transfer:
-    routing.withdraw_offers(session, conv, now)
-    actions._set_assignees(session, actor, conv, [target.id])
+    withdraw_offers(session, conv, now)
+    _set_assignees(session, actor, conv, [target.id])
     t = Transfer(conversation_id=conv.id, from_user_id=before[0] if before else None, to_user_id=target.id,
                  from_team_id=conv.team_id, requested_by_id=actor.id, status=TransferStatus.DONE.value,
                  created_at=now, decided_at=now)
     session.add(t)
     session.flush()
-    timers.arm_conversation_timers(session, conv, now)
-    actions.audit(session, "routing.reassigned", actor=actor, conversation=conv, transfer_id=t.id,
+    arm_conversation_timers(session, conv, now)
+    audit(session, "routing.reassigned", actor=actor, conversation=conv, transfer_id=t.id,
                   to_user_id=target.id, before=before)
     _changed(session, conv, t, actor)
     return t
@@ -126,15 +134,15 @@ def _to_team(session: Session, actor: User, conv: Conversation, team_id: int, no
         raise InvalidInput("The conversation is already in this team.", code="same_team")
     before = [a.user_id for a in conv.assignments]
     from_team = conv.team_id
-    routing.withdraw_offers(session, conv, now)
+    withdraw_offers(session, conv, now)
     conv.team_id = team.id
-    actions._set_assignees(session, actor, conv, [])
-    timers.do_requeue(session, conv, now, "transferred")
+    _set_assignees(session, actor, conv, [])
+    do_requeue(session, conv, now, "transferred")
     t = Transfer(conversation_id=conv.id, from_user_id=actor.id, to_team_id=team.id, from_team_id=from_team,
                  requested_by_id=actor.id, status=TransferStatus.DONE.value, created_at=now, decided_at=now)
     session.add(t)
     session.flush()
-    actions.audit(session, "routing.transferred_to_team", actor=actor, conversation=conv, transfer_id=t.id,
+    audit(session, "routing.transferred_to_team", actor=actor, conversation=conv, transfer_id=t.id,
                   from_team_id=from_team, to_team_id=team.id, before=before)
     _changed(session, conv, t, actor)
     return t
@@ -149,13 +157,13 @@ def do_decide_transfer(session: Session, user: User, transfer_id: int, *, accept
                        now: datetime) -> Transfer:
     """The asked agent's answer. A request overtaken by events ends `cancelled` (the caller reports
     it as a conflict after committing that)."""
-    routing.serialize(session)
+    serialize(session)
     t = _lock_transfer(session, transfer_id)
     if t is None or t.to_user_id != user.id or t.status == TransferStatus.DONE.value:
         raise NotFound("No such transfer request.")
     if t.status != TransferStatus.PENDING.value:
         raise Conflict(f"This transfer request has already been {t.status}.", code=f"transfer_{t.status}")
-    conv = routing.lock_conversation(session, t.conversation_id)
+    conv = lock_conversation(session, t.conversation_id)
     assert conv is not None
     assignees = [a.user_id for a in conv.assignments]
     t.decided_at = now
@@ -163,17 +171,17 @@ def do_decide_transfer(session: Session, user: User, transfer_id: int, *, accept
     if conv.status != Status.OPEN.value or conv.phase != Phase.TRANSFERRING.value \
             or t.from_user_id not in assignees:
         t.status = TransferStatus.CANCELLED.value
-        actions.audit(session, "routing.transfer_cancelled", actor=user, conversation=conv, transfer_id=t.id)
+        audit(session, "routing.transfer_cancelled", actor=user, conversation=conv, transfer_id=t.id)
         _changed(session, conv, t, user)
         return t
     if accept:
         t.status = TransferStatus.ACCEPTED.value
-        actions._set_assignees(session, user, conv, [u for u in assignees if u != t.from_user_id] + [user.id])
-        timers.arm_conversation_timers(session, conv, now)
+        _set_assignees(session, user, conv, [u for u in assignees if u != t.from_user_id] + [user.id])
+        arm_conversation_timers(session, conv, now)
     else:
         t.status = TransferStatus.REJECTED.value
         conv.phase = Phase.ASSIGNED.value
-    actions.audit(session, f"routing.transfer_{t.status}", actor=user, conversation=conv, transfer_id=t.id,
+    audit(session, f"routing.transfer_{t.status}", actor=user, conversation=conv, transfer_id=t.id,
                   from_user_id=t.from_user_id, to_user_id=user.id)
     _changed(session, conv, t, user)
     return t
@@ -183,20 +191,20 @@ def do_expire_transfer(session: Session, transfer_id: int, now: datetime) -> boo
     t = _lock_transfer(session, transfer_id)
     if t is None or t.status != TransferStatus.PENDING.value:
         return False
-    conv = routing.lock_conversation(session, t.conversation_id)
+    conv = lock_conversation(session, t.conversation_id)
     assert conv is not None
     t.status = TransferStatus.EXPIRED.value
     t.decided_at = now
     if conv.status == Status.OPEN.value and conv.phase == Phase.TRANSFERRING.value:
         conv.phase = Phase.ASSIGNED.value
-    actions.audit(session, "routing.transfer_expired", conversation=conv, transfer_id=t.id,
+    audit(session, "routing.transfer_expired", conversation=conv, transfer_id=t.id,
                   from_user_id=t.from_user_id, to_user_id=t.to_user_id)
     _changed(session, conv, t, None)
     return True
 
 
 def _drop_timer(session: Session, t: Transfer) -> None:
-    timer = routing.timer_for(session, TimerKind.TRANSFER.value, t.conversation_id, t.id)
+    timer = timer_for(session, TimerKind.TRANSFER.value, t.conversation_id, t.id)
     if timer is not None:
         session.delete(timer)
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.schema import Base, utcnow
+from models.schema.base import Base, utcnow
 
 
 class DocumentSource(StrEnum):

@@ -1,0 +1,89 @@
+"""Finding contacts by a channel address, and the addresses a contact has."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.conversations.visibility import can_see
+from models.errors import NotFound
+from models.schema.accounts import User
+from models.schema.contacts import Contact, ContactIdentity
+from models.schema.conversations import (
+    Conversation,
+)
+
+
+def find_contact(session: Session, channel: str, external_id: str) -> Contact | None:
+    return session.scalar(
+        select(Contact).join(ContactIdentity)
+        .where(ContactIdentity.channel == channel, ContactIdentity.external_id == external_id)
+    )
+
+
+def do_find_or_create_contact(session: Session, channel: str, external_id: str, name: str) -> Contact:
+    contact = find_contact(session, channel, external_id)
+    if contact is not None:
+        return contact
+    contact = Contact(name=name)
+    contact.identities.append(ContactIdentity(channel=channel, external_id=external_id))
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+PHONE_CHANNELS = ("sms", "whatsapp")
+
+
+LINKABLE_CHANNELS = PHONE_CHANNELS
+
+
+def do_find_or_create_phone_contact(session: Session, channel: str, number: str, name: str | None) -> Contact:
+    """The contact of `number` on `channel`; one already known by that number on the other phone
+    channel gets this identity added; otherwise a new contact (named after the profile name)."""
+    contact = find_contact(session, channel, number)
+    if contact is not None:
+        if name and contact.name == number:
+            contact.name = name[:200]
+        return contact
+    other = session.scalar(
+        select(Contact).join(ContactIdentity)
+        .where(ContactIdentity.channel.in_(PHONE_CHANNELS), ContactIdentity.external_id == number)
+        .order_by(Contact.id).limit(1))
+    if other is None:
+        other = session.scalar(select(Contact).where(Contact.phone == number).order_by(Contact.id).limit(1))
+    if other is not None:
+        other.identities.append(ContactIdentity(channel=channel, external_id=number))
+        if not other.phone:
+            other.phone = number
+        session.flush()
+        return other
+    contact = Contact(name=(name or number)[:200], phone=number)
+    contact.identities.append(ContactIdentity(channel=channel, external_id=number))
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def identities_of(session: Session, contact_id: int) -> list[ContactIdentity]:
+    return list(session.scalars(select(ContactIdentity).where(ContactIdentity.contact_id == contact_id)
+                                .order_by(ContactIdentity.id)))
+
+
+def address_on(session: Session, contact_id: int, channel: str) -> str | None:
+    return session.scalar(select(ContactIdentity.external_id).where(
+        ContactIdentity.contact_id == contact_id, ContactIdentity.channel == channel)
+        .order_by(ContactIdentity.id.desc()).limit(1))
+
+
+def access_contact(session: Session, user: User, contact_id: int) -> Contact:
+    """A contact the user may see: one with a conversation in a team they see. Else 404."""
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound("No such contact.")
+    if user.sees_all_teams:
+        return contact
+    convs = session.scalars(select(Conversation).where(Conversation.contact_id == contact_id))
+    if not any(can_see(user, c) for c in convs):
+        raise NotFound("No such contact.")
+    return contact

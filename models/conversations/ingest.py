@@ -1,0 +1,88 @@
+"""A customer's message arrives: find or create the contact and its open conversation, store the message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.accounts.teams import default_team
+from models.contacts.presets import apply_contact_presets
+from models.conversations.messages import _message_created
+from models.db import publish_on_commit
+from models.errors import Forbidden
+from models.events import (
+    ContactPresenceChanged,
+    ConversationCreated,
+)
+from models.schema.base import utcnow
+from models.schema.contacts import Contact
+from models.schema.conversations import (
+    Conversation,
+    DeliveryStatus,
+    Direction,
+    Message,
+    Owner,
+    SenderType,
+    Status,
+)
+
+
+def open_conversation_of(session: Session, contact: Contact) -> Conversation | None:
+    return session.scalar(
+        select(Conversation)
+        .where(Conversation.contact_id == contact.id, Conversation.status == Status.OPEN.value)
+        .order_by(Conversation.id.desc()).limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class Ingested:
+    conversation: Conversation
+    message: Message
+    created: bool  # False when this provider message was stored before (a retry or duplicate)
+
+
+def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text: str,
+                      provider_message_id: str | None = None) -> Ingested:
+    """Store a customer message in the contact's open conversation (a new one if none is open).
+
+    Idempotent on `(channel, provider_message_id)`. A closed conversation is never reused.
+    """
+    if contact.blacklisted:
+        raise Forbidden("This contact is blocked.", code="blocked")
+    if provider_message_id is not None:
+        existing = session.scalar(select(Message).where(
+            Message.channel == channel, Message.provider_message_id == provider_message_id))
+        if existing is not None:
+            conv = session.get(Conversation, existing.conversation_id)
+            assert conv is not None
+            return Ingested(conv, existing, created=False)
+    conv = open_conversation_of(session, contact)
+    now = utcnow()
+    if conv is None:
+        conv = Conversation(contact_id=contact.id, team_id=default_team(session).id, channel=channel,
+                            created_at=now, last_activity_at=now)
+        session.add(conv)
+        session.flush()
+        apply_contact_presets(session, conv)
+        publish_on_commit(session, ConversationCreated(conv.id, conv.team_id, conv.contact_id))
+    msg = Message(conversation_id=conv.id, direction=Direction.IN.value, sender_type=SenderType.CONTACT.value,
+                  text=text, channel=channel, provider_message_id=provider_message_id,
+                  delivery_status=DeliveryStatus.RECEIVED.value, created_at=now)
+    session.add(msg)
+    conv.last_activity_at = now
+    if conv.owner == Owner.HUMAN.value and conv.waiting_since is None:
+        conv.waiting_since = now
+    session.flush()
+    _message_created(session, conv, msg)
+    return Ingested(conv, msg, created=True)
+
+
+def do_set_presence(session: Session, contact: Contact, online: bool) -> None:
+    if contact.online == online:
+        return
+    contact.online = online
+    contact.last_seen_at = utcnow()
+    publish_on_commit(session, ContactPresenceChanged(contact.id, online))

@@ -1,0 +1,108 @@
+"""Users, teams, team membership, API tokens and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.schema.base import Base, utcnow
+
+if TYPE_CHECKING:
+    pass
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    AGENT = "agent"
+
+
+class Availability(StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list[TeamMember]] = relationship(back_populates="team", cascade="all, delete-orphan")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default=Role.AGENT.value)
+    availability: Mapped[str] = mapped_column(String(20), default=Availability.OFFLINE.value)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Routing (models/routing.py): most active chats at once (None: the default, 3); when a console
+    # of this user was last known connected; what they had chosen before they were set offline for
+    # having no console open (restored when one connects again).
+    capacity: Mapped[int | None] = mapped_column(Integer, default=None)
+    console_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    auto_offline_from: Mapped[str | None] = mapped_column(String(20), default=None)
+
+    memberships: Mapped[list[TeamMember]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    @property
+    def team_ids(self) -> list[int]:
+        return [m.team_id for m in self.memberships]
+
+    @property
+    def sees_all_teams(self) -> bool:
+        return self.role in (Role.ADMIN.value, Role.SUPERVISOR.value)
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    # When routing last gave this member one of the team's chats (round robin, least-loaded ties).
+    last_routed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    team: Mapped[Team] = relationship(back_populates="members")
+    user: Mapped[User] = relationship(back_populates="memberships")
+
+
+class ApiToken(Base):
+    """A personal API token; only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditEvent(Base):
+    """An append-only record of who did what. Survives the deletion of what it names."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    conversation_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
