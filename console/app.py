@@ -7,45 +7,31 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask
 
 from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
-from console import admin_bot, api, api_assist, api_routing, api_workspace, auth, channels, pages, routing_listeners
+from console import auth, pages, webhooks
+from console.api import assist, bot, conversations, files, routing, workspace
+from console.api import channels as channels_api
+from console.errors import install_error_handlers
 from console.extensions import socketio
-from console.jobs import Jobs, ThreadJobs
-from console.realtime import Broadcaster
+from console.realtime import routing as routing_listeners
+from console.realtime.broadcaster import Broadcaster
+from console.runtime import channels
+from console.runtime.jobs import Jobs, ThreadJobs
 from console.services import Services
 from models.db import Database
-from models.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    InvalidState,
-    NotFound,
-    ParleyError,
-    TooLong,
-)
 from models.settings import Settings
 
 log = logging.getLogger(__name__)
 
-STATUS: list[tuple[type[ParleyError], int]] = [
-    (TooLong, 413), (InvalidInput, 400), (auth.Unauthorized, 401), (Forbidden, 403), (NotFound, 404),
-    (Conflict, 409), (InvalidState, 422),
-]
+
+
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "connect-src 'self' ws: wss:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'")
-
-
-def status_of(exc: ParleyError) -> int:
-    for cls, status in STATUS:
-        if isinstance(exc, cls):
-            return status
-    return 400
 
 
 def build_engines(settings: Settings) -> list[Engine]:
@@ -73,14 +59,20 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
 
     app.jinja_env.globals["csrf_token"] = auth.csrf_token
     app.register_blueprint(auth.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(api_routing.bp)
-    app.register_blueprint(api_workspace.bp)  # canned replies, team hours, a conversation's workspace
+    app.register_blueprint(conversations.bp)
+    app.register_blueprint(routing.bp)
+    app.register_blueprint(workspace.bp)  # canned replies, team hours, a conversation's workspace
     pages.register(app)
-    channels.init_app(app, app.extensions["parley"])  # SMS/WhatsApp: webhooks, outbox, files
-    admin_bot.init_app(app, app.extensions["parley"])  # bot training admin; Rasa tracker pause/resume
-    api_assist.init_app(app, app.extensions["parley"])  # agent assist drafts; knowledge base admin
-    _error_handlers(app)
+    rt = channels.init_app(app, app.extensions["parley"])  # SMS/WhatsApp: outbox worker, media links
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(channels_api.bp)
+    app.register_blueprint(files.bp)
+    channels_api.register_pages(app)
+    if rt.settings.bench_noop:
+        app.add_url_rule("/webhooks/noop", "webhooks_noop", webhooks.noop, methods=["POST"])
+    bot.init_app(app, app.extensions["parley"])  # bot training admin; Rasa tracker pause/resume
+    assist.init_app(app, app.extensions["parley"])  # agent assist drafts; knowledge base admin
+    install_error_handlers(app)
 
     @app.after_request
     def _headers(response: Any) -> Any:
@@ -98,16 +90,3 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
         max_http_buffer_size=64 * 1024, ping_interval=20, ping_timeout=20,
     )
     return app
-
-
-def _error_handlers(app: Flask) -> None:
-    @app.errorhandler(ParleyError)
-    def _parley_error(exc: ParleyError) -> Any:
-        return jsonify({"error": {"code": exc.code, "message": exc.message}}), status_of(exc)
-
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Any:
-        if request.path.startswith("/api/"):
-            code = (exc.name or "error").lower().replace(" ", "_")
-            return jsonify({"error": {"code": code, "message": exc.description or exc.name}}), exc.code
-        return exc

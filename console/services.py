@@ -8,7 +8,7 @@ from flask import current_app
 
 from bot.pipeline import BotPipeline
 from connectors.webchat import VisitorTokens
-from console.jobs import Jobs
+from console.runtime.jobs import Jobs
 from models.db import Database
 from models.settings import Settings
 

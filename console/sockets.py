@@ -14,14 +14,15 @@ from sqlalchemy import select
 
 from connectors.webchat import CHANNEL as WEBCHAT
 from connectors.webchat import Visitor, customer_message, visitor_display_name
-from console import inbox
-from console.agent_presence import consoles
 from console.auth import user_from_socket_auth
 from console.extensions import socketio
-from console.realtime import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
-from console.routing_listeners import queue_state
+from console.realtime.broadcaster import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
+from console.realtime.presence import consoles
+from console.realtime.routing import queue_state
+from console.serialize import iso
 from console.services import services
 from models.contacts.identities import do_find_or_create_contact, find_contact
+from models.conversations.inbox import counters
 from models.conversations.ingest import do_ingest_inbound, do_set_presence, open_conversation_of
 from models.conversations.messages import check_text
 from models.errors import ParleyError
@@ -94,7 +95,7 @@ def webchat_connect(auth: Any = None) -> None:
                                                        Message.private.is_(False)).order_by(Message.id))
                 history = [customer_message(id=m.id, conversation_id=conv.public_id,
                                             sender_type=m.sender_type, text=m.text,
-                                            created_at=inbox.iso(m.created_at) or "") for m in rows]
+                                            created_at=iso(m.created_at) or "") for m in rows]
                 if conv.owner == "human":
                     queue = {"conversation_id": conv.public_id, **queue_state(s, conv)}
     emit("session", {"token": visitor.token, "conversation_id": public_id})
@@ -120,7 +121,7 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
             ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT, text=text)
             contact_id, conv_id = contact.id, ingested.conversation.id
             reply = {"ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
-                     "created_at": inbox.iso(ingested.message.created_at)}
+                     "created_at": iso(ingested.message.created_at)}
     except ParleyError as exc:
         emit("error", _error(exc))
         return {"ok": False, "error": _error(exc)}
@@ -167,7 +168,7 @@ def console_connect(auth: Any = None) -> bool:
     with services().db.transaction() as s:
         do_console_connected(s, user.id, utcnow())  # back from "offline: no console open"
     with services().db.session() as s:
-        emit("counters", inbox.counters(s, user))
+        emit("counters", counters(s, user))
     return True
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from connectors import twilio, whatsapp_cloud
 from connectors.base import InboundMessage, MalformedPayload
-from console.channels import runtime
+from console.runtime.channels import runtime
 from console.services import services
 from models.conversations.inbound import Media, ingest_provider_message
 from models.errors import Forbidden

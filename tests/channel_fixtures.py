@@ -15,8 +15,8 @@ from twilio.request_validator import RequestValidator
 
 from connectors.whatsapp_cloud import sign
 from console.app import create_app
-from console.channels import ChannelRuntime
-from console.jobs import InlineJobs
+from console.runtime.channels import ChannelRuntime
+from console.runtime.jobs import InlineJobs
 from models.channels.config import do_create_channel
 from models.db import Database
 from models.schema.conversations import Message

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from bot.types import BotTurn, Decision, HandoffReason, IntentScore, TurnContext
 from console.app import create_app
 from console.extensions import socketio
-from console.jobs import InlineJobs
+from console.runtime.jobs import InlineJobs
 from models.accounts.users import do_create_user
 from models.db import Database
 from models.migrate import upgrade

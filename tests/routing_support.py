@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from console.routing_listeners import routing_services
-from console.timers import TimerRunner
+from console.realtime.routing import routing_services
+from console.runtime.timer_runner import TimerRunner
 from models.db import Database
 from models.schema.accounts import AuditEvent, Team, User
 from models.schema.base import utcnow

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from flask import Flask
 
 from console.cli import main
-from console.jobs import InlineJobs
+from console.runtime.jobs import InlineJobs
 from models.channels.config import channel_json, list_channels
 from models.db import Database
 from models.settings import Settings

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.llm.setup import build_llm_engine
 from bot.llm.testing import faithful_model
-from console.api_assist import RETRIEVAL_LABEL
+from console.api.assist import RETRIEVAL_LABEL
 from models.db import Database
 from models.schema.llm import AssistDraft, LlmTurn
 from models.settings import Settings
@@ -90,7 +90,7 @@ def test_drafts_only_for_handed_over_conversations_and_nothing_when_nothing_matc
 
 def test_with_a_model_the_agent_drafts_with_sources_and_the_run_is_recorded(settings: Settings) -> None:
     from console.app import create_app
-    from console.jobs import InlineJobs
+    from console.runtime.jobs import InlineJobs
 
     llm = build_llm_engine(settings, db=Database(settings.database_url), model=faithful_model())
     assert llm is not None

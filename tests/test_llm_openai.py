@@ -62,7 +62,7 @@ def test_the_agent_answers_through_langchain_openai(server: FakeOpenAI, settings
 
 def test_a_customer_gets_the_answer_through_the_whole_app(server: FakeOpenAI, settings: Settings) -> None:
     from console.app import create_app
-    from console.jobs import InlineJobs
+    from console.runtime.jobs import InlineJobs
 
     llm = build_llm_engine(settings, config_for(server), db=Database(settings.database_url))
     assert llm is not None

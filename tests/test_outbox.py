@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
-from console.delivery import DeliveryWorker
+from connectors.delivery import DeliveryWorker
 from models.db import Database
 from models.outbox.claims import claim_due
 from models.schema.base import utcnow

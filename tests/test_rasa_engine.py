@@ -147,7 +147,7 @@ def _rasa_at(settings: Settings, url: str, timeout: str = "1") -> RasaEngine:
 @pytest.fixture
 def down_app(settings: Settings) -> Iterator[Flask]:
     from console.app import create_app
-    from console.jobs import InlineJobs
+    from console.runtime.jobs import InlineJobs
 
     app = create_app(settings, engines=[_rasa_at(settings, f"http://127.0.0.1:{free_port()}")], jobs=InlineJobs(),
                      testing=True)

@@ -88,7 +88,7 @@ def engines(rasa_settings: Settings, server: SupervisedRasa) -> list[Any]:
 @pytest.fixture
 def app(rasa_settings: Settings, engines: list[Any]) -> Iterator[Flask]:
     from console.app import create_app
-    from console.jobs import InlineJobs
+    from console.runtime.jobs import InlineJobs
 
     application = create_app(rasa_settings, engines=engines, jobs=InlineJobs(), testing=True)
     yield application

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from console.app import create_app
-from console.jobs import ThreadJobs
+from console.runtime.jobs import ThreadJobs
 from models.db import Database
 from models.settings import Settings
 from tests.conftest import Agent, Customer, RuleEngine, event_payload, make_user

@@ -11,9 +11,9 @@ from flask import Flask
 from sqlalchemy import func, select, update
 
 from console.app import create_app
-from console.jobs import InlineJobs
-from console.routing_listeners import routing_services
-from console.timers import TimerRunner
+from console.realtime.routing import routing_services
+from console.runtime.jobs import InlineJobs
+from console.runtime.timer_runner import TimerRunner
 from models.db import Database
 from models.schema.accounts import AuditEvent, User
 from models.schema.conversations import Conversation, Message

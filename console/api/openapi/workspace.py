@@ -5,17 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.openapi_parts import op as _op
-from console.openapi_parts import path_param as _path
-from console.openapi_parts import ref as _ref
+from console.api.openapi.parts import op as _op
+from console.api.openapi.parts import path_param as _path
+from console.api.openapi.parts import ref as _ref
 
 _REPLY = _path("reply_id", description="The canned reply's id.")
+
+
 _TEAM = _path("team_id", description="The team's id.")
+
+
 _CONV = _path("id", "string", "The conversation's public id.")
+
+
 _CODE = {"type": "string", "pattern": "^[a-z0-9_-]{1,40}$",
          "description": "What the agent types after `/`; unique within the reply's scope (stored lowercase)."}
+
+
 _BODY = {"type": "string", "maxLength": 4000,
          "description": "Plain text; `{{contact.name}}` and `{{agent.name}}` are filled in when inserted."}
+
+
 _HOURS_BODY = {"type": "object", "required": ["timezone", "intervals"], "properties": {
     "timezone": {"type": "string", "description": "IANA name, e.g. Europe/Paris"},
     "intervals": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["start", "end"],

@@ -10,8 +10,8 @@ from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from console import inbox
 from console.auth import api_user, current_user, login_required
+from console.serialize import iso, message_json
 from console.services import services
 from console.webhooks import forget_configs
 from models.channels.config import (
@@ -45,9 +45,6 @@ def _body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput("The request body must be a JSON object.", code="bad_json")
     return data
-
-
-# --- channel configuration (admins) --------------------------------------------------------------
 
 
 def _admin() -> User:
@@ -96,9 +93,6 @@ def delete_channel(channel_id: int) -> tuple[str, int]:
     return "", 204
 
 
-# --- replying: channels, the WhatsApp window, templates, retry -------------------------------------
-
-
 def _templates(config: ChannelConfig | None) -> list[dict[str, Any]]:
     return [{"name": t["name"], "language": t.get("language", "en"), "body": t.get("body", ""),
              "variables": t.get("variables", [])} for t in (config.templates if config else []) or []]
@@ -118,7 +112,7 @@ def reply_options(s: Session, conv: Conversation) -> dict[str, Any]:
                                 "address": address if channel != "webchat" else None}
         if channel == "whatsapp":
             is_open, closes_at = whatsapp_window(s, conv.contact_id)
-            item["window"] = {"open": is_open, "closes_at": inbox.iso(closes_at)}
+            item["window"] = {"open": is_open, "closes_at": iso(closes_at)}
             item["templates"] = _templates(config)
         options.append(item)
     return {"default_channel": default_reply_channel(s, conv), "channels": options}
@@ -157,7 +151,7 @@ def send_template(public_id: str) -> tuple[Response, int]:
             "language": template.get("language", "en"), "variables": values}})
         s.flush()
         s.refresh(msg)
-        return jsonify(inbox.message_json(msg, conv.public_id)), 201
+        return jsonify(message_json(msg, conv.public_id)), 201
 
 
 @bp.post("/messages/<int:message_id>/retry")
@@ -175,10 +169,7 @@ def retry(message_id: int) -> Response:
         fresh = s.scalar(select(Message).options(selectinload(Message.author), selectinload(Message.attachments))
                          .where(Message.id == message_id))
         assert fresh is not None
-        return jsonify(inbox.message_json(fresh, public_id))
-
-
-# --- contacts across channels -----------------------------------------------------------------------
+        return jsonify(message_json(fresh, public_id))
 
 
 def contact_json(s: Session, user: User, contact: Contact) -> dict[str, Any]:
@@ -189,7 +180,7 @@ def contact_json(s: Session, user: User, contact: Contact) -> dict[str, Any]:
             "identities": [{"channel": i.channel, "address": i.external_id if i.channel != "webchat" else None}
                            for i in identities_of(s, contact.id)],
             "conversations": [{"id": c.public_id, "status": c.status, "channel": c.channel,
-                               "created_at": inbox.iso(c.created_at)} for c in convs]}
+                               "created_at": iso(c.created_at)} for c in convs]}
 
 
 @bp.get("/contacts")
@@ -249,9 +240,6 @@ def merge(contact_id: int) -> Response:
         do_merge_contacts(s, user, keep, other)
     with services().db.session() as s:
         return jsonify(contact_json(s, user, access_contact(s, user, contact_id)))
-
-
-# --- the admin page ---------------------------------------------------------------------------------
 
 
 @login_required

@@ -9,12 +9,14 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from console import inbox
+from console.api.openapi.spec import spec
 from console.auth import api_user
-from console.openapi import spec
+from console.serialize import conversations_json, message_json
 from console.services import services
+from models.conversations import inbox
 from models.conversations.access import access_conversation
 from models.conversations.assignment import do_assign
+from models.conversations.inbox import VIEWS, list_conversations
 from models.conversations.messages import check_text, do_agent_message, do_mark_read
 from models.conversations.status import do_close, do_reopen, do_return_to_bot
 from models.errors import InvalidInput
@@ -33,7 +35,7 @@ def _body() -> dict[str, Any]:
 
 def _conversation_out(s: Session, user: User, conv: Conversation) -> dict[str, Any]:
     s.refresh(conv)
-    return inbox.conversations_json(s, user, [conv])[0]
+    return conversations_json(s, user, [conv])[0]
 
 
 @bp.get("/openapi.json")
@@ -64,14 +66,14 @@ def conversations() -> Response:
     user = api_user()
     view = request.args.get("view", "team")
     status = request.args.get("status", Status.OPEN.value)
-    if view not in inbox.VIEWS:
-        raise InvalidInput(f"view must be one of: {', '.join(inbox.VIEWS)}.")
+    if view not in VIEWS:
+        raise InvalidInput(f"view must be one of: {', '.join(VIEWS)}.")
     if status not in (Status.OPEN.value, Status.CLOSED.value):
         raise InvalidInput("status must be open or closed.")
     q = (request.args.get("q") or "").strip()[:200] or None
     with services().db.session() as s:
-        convs = inbox.list_conversations(s, user, view=view, status=status, q=q)
-        return jsonify({"conversations": inbox.conversations_json(s, user, convs)})
+        convs = list_conversations(s, user, view=view, status=status, q=q)
+        return jsonify({"conversations": conversations_json(s, user, convs)})
 
 
 @bp.get("/conversations/<public_id>")
@@ -89,7 +91,7 @@ def messages(public_id: str) -> Response:
         conv = access_conversation(s, user, public_id)
         rows = s.scalars(select(Message).options(selectinload(Message.author))
                          .where(Message.conversation_id == conv.id).order_by(Message.id))
-        return jsonify({"messages": [inbox.message_json(m, conv.public_id) for m in rows]})
+        return jsonify({"messages": [message_json(m, conv.public_id) for m in rows]})
 
 
 @bp.post("/conversations/<public_id>/messages")
@@ -106,7 +108,7 @@ def post_message(public_id: str) -> tuple[Response, int]:
         msg = do_agent_message(s, user, conv, text, private=private, channel=body.get("channel"))
         s.flush()
         s.refresh(msg)
-        return jsonify(inbox.message_json(msg, conv.public_id)), 201
+        return jsonify(message_json(msg, conv.public_id)), 201
 
 
 def _change(public_id: str, do: Callable[[Session, User, Conversation], None]) -> Response:

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.openapi_parts import op as _op
-from console.openapi_parts import path_param as _path
-from console.openapi_parts import ref as _ref
+from console.api.openapi.parts import op as _op
+from console.api.openapi.parts import path_param as _path
+from console.api.openapi.parts import ref as _ref
 
 _CONV = _path("id", "string", "The conversation's public id.")
+
+
 _TRANSFER = _path("transfer_id", description="The transfer request's id.")
+
+
 _CONTACT = _path("contact_id", description="The contact's id.")
+
+
 _TEAM = _path("team_id", description="The team's id.")
+
+
 _USER = _path("user_id", description="The user's id.")
+
+
 _IDS = {"type": "array", "items": {"type": "integer"}}
+
+
 _SECONDS_OR_OFF = {"type": ["integer", "null"], "minimum": 5, "description": "Seconds; null switches it off."}
 
 

@@ -16,9 +16,10 @@ from sqlalchemy.orm import selectinload
 
 from connectors.webchat import CHANNEL as WEBCHAT
 from connectors.webchat import customer_message
-from console import inbox
 from console.extensions import socketio
-from console.jobs import Coalescer, Jobs
+from console.runtime.jobs import Coalescer, Jobs
+from console.serialize import conversations_json, iso, message_json
+from models.conversations.inbox import counters, users_who_can_see
 from models.conversations.visibility import named_users
 from models.db import Database
 from models.events import (
@@ -32,7 +33,10 @@ from models.schema.conversations import Assignment, Conversation, Message, Sende
 
 log = logging.getLogger(__name__)
 
+
 CONSOLE = "/console"
+
+
 WEBCHAT_NS = "/webchat"
 
 
@@ -97,12 +101,12 @@ class Broadcaster:
             msg, public_id, restricted = row
             named = (named_users(s, [evt.conversation_id]).get(evt.conversation_id, [])
                      if restricted else None)
-            _to_console("message", inbox.message_json(msg, public_id), evt.team_id, named)
+            _to_console("message", message_json(msg, public_id), evt.team_id, named)
             if msg.private or msg.sender_type == SenderType.CONTACT.value or msg.channel != WEBCHAT:
                 return  # other channels send through their connectors' outbox
             socketio.emit("message", customer_message(
                 id=msg.id, conversation_id=public_id, sender_type=msg.sender_type, text=msg.text,
-                created_at=inbox.iso(msg.created_at) or ""), namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
+                created_at=iso(msg.created_at) or ""), namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
 
     def _push_conversations(self, conversation_ids: set[int]) -> None:
         with self.db.session() as s:
@@ -111,7 +115,7 @@ class Broadcaster:
                 selectinload(Conversation.assignments).selectinload(Assignment.user))
                 .where(Conversation.id.in_(conversation_ids))))
             named = named_users(s, [c.id for c in convs])
-            for conv, payload in zip(convs, inbox.conversations_json(s, None, convs), strict=True):
+            for conv, payload in zip(convs, conversations_json(s, None, convs), strict=True):
                 _to_console("conversation", payload, conv.team_id, named.get(conv.id))
 
     def _push_presence(self, contact_id: int, online: bool) -> None:
@@ -132,9 +136,9 @@ class Broadcaster:
         with self.db.session() as s:
             seen: set[int] = set()
             for team_id in team_ids:
-                for user in inbox.users_who_can_see(s, team_id):
+                for user in users_who_can_see(s, team_id):
                     if user.id in seen:
                         continue
                     seen.add(user.id)
-                    socketio.emit("counters", inbox.counters(s, user), namespace=CONSOLE,
+                    socketio.emit("counters", counters(s, user), namespace=CONSOLE,
                                   to=user_room(user.id))

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.openapi_parts import op as _op
-from console.openapi_parts import path_param as _path
-from console.openapi_parts import ref as _ref
+from console.api.openapi.parts import op as _op
+from console.api.openapi.parts import path_param as _path
+from console.api.openapi.parts import ref as _ref
 
 _CONV = _path("id", "string", "The conversation's public id.")
+
+
 _CHANNEL_ID = _path("channel_id", description="The channel configuration's id.")
+
+
 _CONTACT_ID = _path("contact_id", description="The contact's id.")
+
+
 _NO_CONTENT = {"description": "Done"}
+
 
 _CHANNEL_BODY = {"type": "object", "required": ["kind"], "properties": {
     "kind": {"enum": ["twilio", "whatsapp_cloud"]}, "name": {"type": "string"}, "enabled": {"type": "boolean"},

@@ -34,7 +34,7 @@ def main(verbose: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def run(host: str, port: int) -> None:
-    from console.runtime import serve
+    from console.runtime.serve import serve
 
     serve(_settings(), host=host, port=port)
 
@@ -111,7 +111,8 @@ def _mount_bot() -> None:
 
 
 def _mount_channels() -> None:
-    from console.channels_cli import channel, worker
+    from console.cli.channels import channel
+    from console.cli.worker import worker
 
     main.add_command(channel)
     main.add_command(worker)

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.openapi_parts import op as _op
-from console.openapi_parts import path_param as _path
-from console.openapi_parts import ref as _ref
+from console.api.openapi.parts import op as _op
+from console.api.openapi.parts import path_param as _path
+from console.api.openapi.parts import ref as _ref
 
 _CONV = _path("id", "string", "The conversation's public id.")
+
+
 _DRAFT = _path("draft_id", description="The draft's id.")
+
+
 _DOC = _path("document_id", description="The document's id.")
+
+
 _ACTION = _path("action_id", description="The action's id.")
 
 

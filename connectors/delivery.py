@@ -51,10 +51,20 @@ from models.schema.channels import Attachment, AttachmentState, ChannelConfig, O
 from models.schema.conversations import Conversation, Message
 
 log = logging.getLogger(__name__)
+
+
 MEDIA_LINK_MAX_AGE_S = 3600
+
+
 _MEDIA_SALT = "parley.media-link"
+
+
 VISITOR_LINK_MAX_AGE_S = 7 * 24 * 3600
+
+
 _VISITOR_SALT = "parley.webchat-file"
+
+
 BATCH = 20
 
 

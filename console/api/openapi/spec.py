@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from console import openapi_bot, openapi_channels, openapi_llm, openapi_routing, openapi_workspace
+from console.api.openapi import bot, channels, llm, routing, workspace
 
 _ERR = {"$ref": "#/components/responses/Error"}
 
@@ -26,6 +26,8 @@ def _json(ref: str) -> dict[str, Any]:
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
        "description": "The conversation's public id."}
+
+
 _CONV_ERR = ("401", "403", "404", "422")
 
 
@@ -76,11 +78,11 @@ def spec() -> dict[str, Any]:
                                                      {"description": "Marked"}, params=[_ID], status="204",
                                                      errors=("401", "404"))},
             "/users": {"get": _op("People who can be assigned", _json("UserList"))},
-            **openapi_channels.paths(),  # SMS/WhatsApp: channels, templates, files, contacts
-            **openapi_routing.paths(),  # availability, accept, transfers, queues, journey, visibility
-            **openapi_llm.paths(),  # agent assist drafts, knowledge base and HTTP actions admin
-            **openapi_bot.paths(),  # bot training admin: data, versions, runs, models, learning from handoffs
-            **openapi_workspace.paths(),  # canned replies, team hours, a conversation's workspace
+            **channels.paths(),  # SMS/WhatsApp: channels, templates, files, contacts
+            **routing.paths(),  # availability, accept, transfers, queues, journey, visibility
+            **llm.paths(),  # agent assist drafts, knowledge base and HTTP actions admin
+            **bot.paths(),  # bot training admin: data, versions, runs, models, learning from handoffs
+            **workspace.paths(),  # canned replies, team hours, a conversation's workspace
         },
         "components": {
             "securitySchemes": {
@@ -89,8 +91,8 @@ def spec() -> dict[str, Any]:
             },
             "responses": {"Error": {"description": "Error", "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/Error"}}}}},
-            "schemas": {**_schemas(), **openapi_channels.schemas(), **openapi_routing.schemas(),
-                        **openapi_llm.schemas(), **openapi_bot.schemas(), **openapi_workspace.schemas()},
+            "schemas": {**_schemas(), **channels.schemas(), **routing.schemas(),
+                        **llm.schemas(), **bot.schemas(), **workspace.schemas()},
         },
     }
 

@@ -1,27 +1,18 @@
-"""The SMS/WhatsApp channels inside the app: settings, storage, the delivery worker, and the
-listener that wakes the worker and shows delivery changes live in the console."""
+"""Pushes of channel changes (delivery ticks, attachments) to consoles and customers."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from connectors.delivery import MediaLinks
 from connectors.webchat import CHANNEL as WEBCHAT
-from console import inbox
-from console.delivery import DeliveryWorker, MediaLinks
-from console.extensions import socketio
-from console.realtime import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
-from console.services import Services
-from models.channels.attachments import AttachmentStore
-from models.channels.config import do_seed_from_env
-from models.channels.settings import ChannelSettings
+from console.realtime.broadcaster import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
+from console.serialize import message_json
 from models.conversations.visibility import named_users
 from models.db import Database
 from models.events import Event, MessageCreated, MessageUpdated, OutboundQueued
@@ -29,23 +20,6 @@ from models.schema.channels import Attachment, AttachmentState
 from models.schema.conversations import Conversation, Message, SenderType
 
 log = logging.getLogger(__name__)
-EXTENSION = "parley.channels"
-
-
-@dataclass
-class ChannelRuntime:
-    settings: ChannelSettings
-    db: Database
-    store: AttachmentStore
-    links: MediaLinks
-    worker: DeliveryWorker
-    # Provider configurations by kind, with their expiry (console/webhooks.py).
-    config_cache: dict[str, tuple[float, list[Any]]] = field(default_factory=dict)
-
-
-def runtime(app: Flask | None = None) -> ChannelRuntime:
-    rt: ChannelRuntime = (app or current_app).extensions[EXTENSION]
-    return rt
 
 
 class ChannelListener:
@@ -89,50 +63,9 @@ class ChannelListener:
                             .where(Message.id == evt.message_id)).first()
             if row is None:
                 return
-            payload = inbox.message_json(row[0], row[1])
+            payload = message_json(row[0], row[1])
             # A restricted conversation is heard only by its named users (models/visibility.py).
             named = named_users(s, [row[0].conversation_id]).get(row[0].conversation_id)
         rooms = [user_room(u) for u in named] if named is not None else [team_room(evt.team_id), ALL_ROOM]
         for room in rooms:
             self.emit("message", payload, namespace=CONSOLE, to=room)
-
-
-def seed(db: Database, settings: ChannelSettings) -> None:
-    """Channels from PARLEY_TWILIO_* / PARLEY_WHATSAPP_* (several processes may start at once)."""
-    if not settings.seed:
-        return
-    for attempt in range(3):
-        try:
-            with db.transaction() as s:
-                made = do_seed_from_env(s, settings)
-            log.info("channels from the environment: %s", ", ".join(f"{c.kind} #{c.id}" for c in made))
-            return
-        except IntegrityError:
-            if attempt == 2:
-                raise
-
-
-def build(svc: Services) -> ChannelRuntime:
-    """The channel runtime of one app (or worker process); the worker thread is not started here."""
-    settings = ChannelSettings.from_settings(svc.settings)
-    store = AttachmentStore(svc.settings.instance_dir / "attachments")
-    links = MediaLinks(svc.settings.secret_key, settings.public_url)
-    worker = DeliveryWorker(svc.db, settings, store, links, svc.jobs.submit)
-    rt = ChannelRuntime(settings, svc.db, store, links, worker)
-    svc.db.bus.subscribe(ChannelListener(svc.db, socketio.emit, worker.notify, links))
-    return rt
-
-
-def init_app(app: Flask, svc: Services) -> ChannelRuntime:
-    from console import api_channels, attachments, webhooks
-
-    rt = build(svc)
-    app.extensions[EXTENSION] = rt
-    app.register_blueprint(webhooks.bp)
-    app.register_blueprint(api_channels.bp)
-    app.register_blueprint(attachments.bp)
-    api_channels.register_pages(app)
-    if rt.settings.bench_noop:
-        app.add_url_rule("/webhooks/noop", "webhooks_noop", webhooks.noop, methods=["POST"])
-    seed(svc.db, rt.settings)
-    return rt

@@ -26,11 +26,12 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from console import inbox
 from console.extensions import socketio
-from console.jobs import Coalescer, Jobs, ThreadJobs
-from console.realtime import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
-from console.timers import TimerRunner
+from console.realtime.broadcaster import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
+from console.runtime.jobs import Coalescer, Jobs, ThreadJobs
+from console.runtime.timer_runner import TimerRunner
+from console.serialize import iso
+from models.conversations.inbox import latest_packets, users_who_can_see
 from models.conversations.visibility import named_users
 from models.db import Database
 from models.events import (
@@ -226,7 +227,7 @@ class RoutingListener:
                     or conv.phase not in (Phase.WAITING.value, Phase.ASSIGNING.value):
                 return
             position = queue_positions(s, conv.team_id).get(conv.id)
-            packet = inbox.latest_packets(s, [conv.id]).get(conv.id)
+            packet = latest_packets(s, [conv.id]).get(conv.id)
             _notify(audience(s, conv), {"kind": "queued", "conversation": brief(conv), "position": position,
                                         "reason": packet.reason if packet else None})
             if notice:  # SMS/WhatsApp: the queue message; any channel out of hours: when the team opens
@@ -275,7 +276,7 @@ class RoutingListener:
             if conv is None or not conv.restricted:
                 return
             allowed = set(evt.user_ids)
-            for user in inbox.users_who_can_see(s, conv.team_id):
+            for user in users_who_can_see(s, conv.team_id):
                 if user.id not in allowed:
                     socketio.emit("conversation_removed", {"id": conv.public_id}, namespace=CONSOLE,
                                   to=user_room(user.id))
@@ -336,8 +337,8 @@ def transfer_json(session: Session, t: Transfer) -> dict[str, Any]:
     team = session.get(Team, t.to_team_id) if t.to_team_id is not None else None
     return {"id": t.id, "status": t.status, "from_user": who(t.from_user_id), "to_user": who(t.to_user_id),
             "to_team": {"id": team.id, "name": team.name} if team is not None else None,
-            "requested_by": who(t.requested_by_id), "created_at": inbox.iso(t.created_at),
-            "expires_at": inbox.iso(t.expires_at), "decided_at": inbox.iso(t.decided_at)}
+            "requested_by": who(t.requested_by_id), "created_at": iso(t.created_at),
+            "expires_at": iso(t.expires_at), "decided_at": iso(t.decided_at)}
 
 
 @dataclass

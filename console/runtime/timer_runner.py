@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from console.agent_presence import consoles
+from console.realtime.presence import consoles
 from models.db import Database
 from models.routing.assign import drain
 from models.routing.availability import OFFLINE_AFTER, do_console_seen, do_sweep_disconnected
@@ -24,6 +24,7 @@ from models.routing.timers import claim, postpone, reconcile
 from models.schema.base import utcnow
 
 log = logging.getLogger(__name__)
+
 
 MAX_PER_TICK = 500
 

@@ -23,13 +23,15 @@ from bot.studio.project import ChangeError, ChangeRejected, RasaProject, StaleDa
 from bot.studio.runs import RunError, Runs
 from bot.training_data import TrainingDataError, load_training_data
 from console.auth import api_user, current_user, login_required
-from console.jobs import InlineJobs, ThreadJobs
+from console.runtime.jobs import InlineJobs, ThreadJobs
 from console.services import services
 from models.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.schema.accounts import User
 from models.schema.training import DataVersionKind
 
 bp = Blueprint("admin_bot", __name__)
+
+
 API = "/api/v1/bot"
 
 
@@ -41,9 +43,6 @@ def init_app(app: Flask, svc: Any) -> None:
     app.extensions["parley_studio_jobs"] = svc.jobs if isinstance(svc.jobs, InlineJobs) else ThreadJobs(workers=1)
     # Rasa's tracker follows the conversation's owner: paused on handoff, resumed on return to the bot.
     app.extensions["parley_rasa_sync"] = tracker_sync.install(svc.db, svc.pipeline.engines, svc.jobs.submit)
-
-
-# ------------------------------------------------------------------------------------------- helpers
 
 
 def _admin() -> User:
@@ -86,9 +85,6 @@ def _rasa_engine() -> RasaEngine | None:
     return next((e for e in services().pipeline.engines if isinstance(e, RasaEngine)), None)
 
 
-# --------------------------------------------------------------------------------------------- page
-
-
 @bp.get("/admin/bot")
 @login_required
 def page() -> str:
@@ -96,9 +92,6 @@ def page() -> str:
     if user is None or user.role != "admin":
         abort(403)
     return render_template("admin_bot.html", user=user)
-
-
-# --------------------------------------------------------------------------------------------- data
 
 
 @bp.get(f"{API}/data")
@@ -187,9 +180,6 @@ def restore(version_id: int) -> Any:
     except StaleData as exc:
         raise Conflict(str(exc), code="stale_data") from exc
     return jsonify({"version": done.version, "warnings": done.warnings, "data": _project().view()}), 201
-
-
-# ------------------------------------------------------------------------------------- runs, models
 
 
 @bp.post(f"{API}/runs")
@@ -313,9 +303,6 @@ def _rasa_status() -> dict[str, Any]:
 def rasa_status() -> Response:
     _admin()
     return jsonify(_rasa_status())
-
-
-# ----------------------------------------------------------------------------- learning from handoffs
 
 
 @bp.get(f"{API}/handoffs")

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -119,43 +117,3 @@ def channel_remove(channel_id: int) -> None:
     with _fail_cleanly(), _db().transaction() as s:
         do_delete_channel(s, None, get_channel(s, channel_id))
         click.echo(f"removed channel {channel_id}")
-
-
-@click.command("worker", help="Send the SMS/WhatsApp outbox and fetch inbound media (run as many as you like).")
-def worker() -> None:
-    from console.channels import seed
-    from console.delivery import DeliveryWorker, MediaLinks
-    from models.channels.attachments import AttachmentStore
-    from models.channels.settings import ChannelSettings
-
-    settings = Settings.from_env()
-    database = _db()
-    chs = ChannelSettings.from_settings(settings)
-    seed(database, chs)
-    runner = DeliveryWorker(database, chs, AttachmentStore(settings.instance_dir / "attachments"),
-                            MediaLinks(settings.secret_key, chs.public_url), submit=_inline)
-    _push_updates_through_redis(database, settings)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    runner.start()
-    click.echo("delivery worker running; Ctrl+C stops it")
-    stop.wait()
-    runner.stop()
-
-
-def _inline(fn: Callable[..., Any], *args: Any) -> None:
-    fn(*args)
-
-
-def _push_updates_through_redis(database: Database, settings: Settings) -> None:
-    """Delivery changes reach the consoles of the app processes through the Socket.IO queue."""
-    if not settings.redis_url:
-        log.warning("no REDIS_URL: delivery changes made here show in consoles only after a refresh")
-        return
-    from flask_socketio import SocketIO
-
-    from console.channels import ChannelListener
-
-    emitter = SocketIO(message_queue=settings.redis_url, channel=settings.socketio_channel)
-    database.bus.subscribe(ChannelListener(database, emitter.emit, notify=lambda: None))

@@ -6,10 +6,10 @@ import logging
 
 import click
 
-from console import channels
 from console.app import build_engines, create_app
 from console.extensions import socketio
-from console.routing_listeners import routing_services
+from console.realtime.routing import routing_services
+from console.runtime.channels import runtime
 from console.services import Services
 from models.accounts.users import do_bootstrap
 from models.db import Database
@@ -48,7 +48,7 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
     app = create_app(settings, engines=build_engines(settings))
     resume_pending(app.extensions["parley"])
     routing_services(app).runner.start()  # durable timers, presence sweep, queue drains
-    channels.runtime(app).worker.start()  # the SMS/WhatsApp outbox: sends, retries, resumes after a restart
+    runtime(app).worker.start()  # the SMS/WhatsApp outbox: sends, retries, resumes after a restart
     base = f"http://{host}:{port}"
     click.echo(f"  Console:     {base}/\n  Widget demo: {base}/widget/demo\n"
                f"  API:         {base}/api/v1/openapi.json\n")

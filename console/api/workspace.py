@@ -59,9 +59,6 @@ def _team_param(s: Session, user: User) -> int | None:
     return team_id
 
 
-# --- canned replies ----------------------------------------------------------------------------------
-
-
 @bp.get("/canned_replies")
 def list_canned_replies() -> Response:
     """The caller's teams' replies (every team's for supervisors and admins) and their personal ones."""
@@ -121,9 +118,6 @@ def delete_canned_reply(reply_id: int) -> tuple[str, int]:
     return "", 204
 
 
-# --- opening hours ------------------------------------------------------------------------------------------
-
-
 def _hours_out(s: Session, team_id: int) -> dict[str, Any]:
     hours, state = team_hours_state(s, team_id, utcnow())
     return {"team_id": team_id, **hours_json(hours, state)}
@@ -161,9 +155,6 @@ def delete_hours(team_id: int) -> Response:
         do_set_team_hours(s, user, team_id, None)
     with services().db.session() as s:
         return jsonify(_hours_out(s, team_id))
-
-
-# --- a conversation's workspace -------------------------------------------------------------------------------
 
 
 @bp.get("/conversations/<public_id>/workspace")

@@ -25,8 +25,8 @@ from bot.knowledge.store import do_delete_document, do_upload_document
 from bot.llm.actions import action_json, check_action, do_save_action
 from bot.llm.config import LlmConfig
 from bot.types import Decision
-from console import inbox
 from console.auth import api_user, current_user, login_required
+from console.serialize import iso, message_json
 from console.services import Services, services
 from models.conversations.access import access_conversation
 from models.conversations.messages import check_text, do_agent_message
@@ -49,15 +49,25 @@ from models.schema.llm import (
 
 if TYPE_CHECKING:  # langchain loads only when a model is configured
     from bot.llm.agent import LlmAgent
-
 log = logging.getLogger(__name__)
 
+
 bp = Blueprint("assist", __name__, url_prefix="/api/v1")
+
+
 RETRIEVAL_LABEL = ("Best-matching passage from the knowledge base (no AI model is configured): check that it "
                    "answers the customer before sending.")
+
+
 LLM_LABEL = "Drafted by the AI assistant from the knowledge base: check it before sending."
+
+
 HISTORY = 10
+
+
 _EXT = "parley_llm"
+
+
 _lock = threading.Lock()
 
 
@@ -118,9 +128,6 @@ def _require(user: User, *roles: Role) -> None:
         raise Forbidden("Only " + " and ".join(f"{r.value}s" for r in roles) + " can do this.")
 
 
-# ------------------------------------------------------------------------------------------- drafts
-
-
 def _question(s: Session, conv: Conversation) -> tuple[str, list[tuple[str, str]]]:
     """The customer's latest messages (since anyone last answered) and the conversation before them."""
     rows = s.execute(select(Message.sender_type, Message.text).where(
@@ -160,7 +167,7 @@ def _intent(s: Session, conv: Conversation, hits: list[Hit] | None = None) -> st
 def draft_json(d: AssistDraft) -> dict[str, Any]:
     return {"id": d.id, "mode": d.mode, "label": LLM_LABEL if d.mode == "llm" else RETRIEVAL_LABEL,
             "question": d.question, "text": d.text, "sources": d.sources, "intent": d.intent,
-            "outcome": d.outcome, "created_at": inbox.iso(d.created_at)}
+            "outcome": d.outcome, "created_at": iso(d.created_at)}
 
 
 @bp.post("/conversations/<public_id>/assist/drafts")
@@ -252,7 +259,7 @@ def send_draft(public_id: str, draft_id: int) -> tuple[Response, int]:
         d.message_id = msg.id
         d.decided_at = utcnow()
         s.refresh(msg)
-        return jsonify({"message": inbox.message_json(msg, conv.public_id), "draft": draft_json(d)}), 201
+        return jsonify({"message": message_json(msg, conv.public_id), "draft": draft_json(d)}), 201
 
 
 @bp.post("/conversations/<public_id>/assist/drafts/<int:draft_id>/discard")
@@ -287,9 +294,6 @@ def assist_stats() -> Response:
         return jsonify({"intents": draft_stats(s)})
 
 
-# ------------------------------------------------------------------------------ knowledge base admin
-
-
 def _admin() -> User:
     user = api_user()
     _require(user, Role.ADMIN)
@@ -315,7 +319,7 @@ def status_json(helper: Assist) -> dict[str, Any]:
 
 def document_json(d: KnowledgeDocument, passages: int) -> dict[str, Any]:
     return {"id": d.id, "source": d.source, "path": d.path, "title": d.title, "kind": d.kind,
-            "size_bytes": d.size_bytes, "passages": passages, "updated_at": inbox.iso(d.updated_at)}
+            "size_bytes": d.size_bytes, "passages": passages, "updated_at": iso(d.updated_at)}
 
 
 def documents(s: Session) -> list[dict[str, Any]]:
@@ -331,7 +335,7 @@ def unanswered(s: Session, limit: int = 50) -> list[dict[str, Any]]:
                      .where(KnowledgeQuery.outcome == QueryOutcome.NO_SOURCE.value)
                      .order_by(KnowledgeQuery.id.desc()).limit(limit)).all()
     return [{"id": q.id, "question": q.question, "purpose": q.purpose, "conversation_id": pid,
-             "searches": [x.get("query") for x in q.searches], "created_at": inbox.iso(q.created_at)}
+             "searches": [x.get("query") for x in q.searches], "created_at": iso(q.created_at)}
             for q, pid in rows]
 
 
@@ -463,9 +467,6 @@ def delete_action(action_id: int) -> tuple[str, int]:
     return "", 204
 
 
-# ------------------------------------------------------------------------------------------- the page
-
-
 @login_required
 def knowledge_page() -> Any:
     user = current_user()
@@ -483,4 +484,3 @@ def knowledge_page() -> Any:
 def init_app(app: Flask, svc: Services) -> None:
     app.register_blueprint(bp)
     app.add_url_rule("/admin/knowledge", "knowledge_page", knowledge_page)
-

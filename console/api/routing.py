@@ -13,9 +13,9 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from console import inbox
 from console.auth import api_user
-from console.routing_listeners import transfer_json
+from console.realtime.routing import transfer_json
+from console.serialize import conversations_json, iso, user_brief
 from console.services import services
 from models.contacts.presets import do_set_contact_presets, presets_of
 from models.conversations.access import access_conversation
@@ -57,10 +57,7 @@ def _conversation(s: Session, user: User, conv_id: int) -> dict[str, Any] | None
         selectinload(Conversation.assignments).selectinload(Assignment.user)).where(Conversation.id == conv_id))
     if conv is None or not can_see(user, conv):
         return None
-    return inbox.conversations_json(s, user, [conv])[0]
-
-
-# --- availability ---------------------------------------------------------------------------------------
+    return conversations_json(s, user, [conv])[0]
 
 
 @bp.post("/me/availability")
@@ -83,16 +80,13 @@ def my_routing() -> Response:
             Offer.user_id == user.id, Offer.status == OfferStatus.PENDING.value,
             Conversation.phase == Phase.ASSIGNING.value, Conversation.status == Status.OPEN.value))
         offer_list = [{"id": o.id, "conversation": _conversation(s, user, o.conversation_id),
-                       "expires_at": inbox.iso(o.expires_at)} for o in offers]
+                       "expires_at": iso(o.expires_at)} for o in offers]
         requests = [{"transfer": transfer_json(s, t), "conversation": _conversation(s, user, t.conversation_id)}
                     for t in pending_for(s, user.id)]
         return jsonify({"availability": me.availability, "capacity": capacity_of(me),
                         "active_chats": active_chats(s, [me.id])[me.id],
                         "offers": [o for o in offer_list if o["conversation"]],
                         "transfer_requests": [r for r in requests if r["conversation"]]})
-
-
-# --- accept, transfer ---------------------------------------------------------------------------------------
 
 
 @bp.post("/conversations/<public_id>/accept")
@@ -142,9 +136,6 @@ def reject_transfer(transfer_id: int) -> Response:
     return _decide(transfer_id, False)
 
 
-# --- queues ----------------------------------------------------------------------------------------------------
-
-
 def _team_ids_for(s: Session, user: User, raw: str | None) -> list[int]:
     if raw:
         try:
@@ -178,13 +169,13 @@ def queue() -> Response:
                 Offer.conversation_id.in_([c.id for c in convs]), Offer.status == OfferStatus.PENDING.value))}
             outlook = queue_outlook(s, team_id, now)
             items = []
-            for c, item in zip(convs, inbox.conversations_json(s, user, convs), strict=True):
+            for c, item in zip(convs, conversations_json(s, user, convs), strict=True):
                 pos = positions[c.id]
                 since = c.queued_at or c.handed_off_at or c.created_at
                 offer = offers.get(c.id)
-                items.append({**item, "position": pos, "queued_at": inbox.iso(since),
+                items.append({**item, "position": pos, "queued_at": iso(since),
                               **outlook.fields(pos),
-                              "offer": {"user_id": offer.user_id, "expires_at": inbox.iso(offer.expires_at)}
+                              "offer": {"user_id": offer.user_id, "expires_at": iso(offer.expires_at)}
                               if offer else None})
             members = list(s.scalars(select(User).join(TeamMember, TeamMember.user_id == User.id)
                                      .where(TeamMember.team_id == team_id, User.active.is_(True))
@@ -198,8 +189,6 @@ def queue() -> Response:
                                    for m in members]})
         return jsonify({"queues": out})
 
-
-# --- the customer journey ---------------------------------------------------------------------------------------
 
 STATES = {Phase.WAITING.value: "Waiting", Phase.ASSIGNING.value: "Assigning", Phase.ASSIGNED.value: "Assigned",
           Phase.TRANSFERRING.value: "Transferring", Phase.ENDED.value: "Ended", Phase.FAILED.value: "Failed"}
@@ -261,7 +250,7 @@ def journey(contact_id: int) -> Response:
             for key in ("team_id", "to_team_id", "from_team_id"):
                 if isinstance(data.get(key), int):
                     data[key.replace("_id", "")] = teams.get(data[key])
-            return {"at": inbox.iso(ev.created_at), "kind": ev.kind,
+            return {"at": iso(ev.created_at), "kind": ev.kind,
                     "text": STEP_WORDS.get(ev.kind, ev.kind.replace("_", " ").replace(".", ": ")),
                     "actor": {"id": ev.actor_user_id, "name": names.get(ev.actor_user_id)}
                     if ev.actor_user_id else None,
@@ -272,14 +261,11 @@ def journey(contact_id: int) -> Response:
             "conversations": [{
                 "id": c.public_id, "status": c.status, "state": _state(c), "phase": c.phase, "channel": c.channel,
                 "team": {"id": c.team.id, "name": c.team.name},
-                "agents": [inbox.user_brief(a.user) for a in c.assignments],
-                "created_at": inbox.iso(c.created_at), "handed_off_at": inbox.iso(c.handed_off_at),
-                "closed_at": inbox.iso(c.closed_at), "last_activity_at": inbox.iso(c.last_activity_at),
+                "agents": [user_brief(a.user) for a in c.assignments],
+                "created_at": iso(c.created_at), "handed_off_at": iso(c.handed_off_at),
+                "closed_at": iso(c.closed_at), "last_activity_at": iso(c.last_activity_at),
                 "steps": [step_json(ev) for ev in steps.get(c.id, [])],
             } for c in convs]})
-
-
-# --- settings: teams, capacity, visibility, contact presets ------------------------------------------------------
 
 
 @bp.get("/teams")
@@ -320,7 +306,7 @@ def conversation_visibility(public_id: str) -> Response:
         raise InvalidInput('Send {"user_ids": [..]} to restrict, or {"user_ids": null} to lift it.')
     with services().db.transaction() as s:
         ids = do_restrict(s, user, public_id, body["user_ids"], utcnow())
-        users = [inbox.user_brief(u) for u in s.scalars(select(User).where(User.id.in_(ids or [])))]
+        users = [user_brief(u) for u in s.scalars(select(User).where(User.id.in_(ids or [])))]
     return jsonify({"restricted": ids is not None, "users": users})
 
 
@@ -343,4 +329,3 @@ def set_contact_presets(contact_id: int) -> Response:
     with services().db.transaction() as s:
         p = do_set_contact_presets(s, user, contact_id, body)
     return jsonify({"visible_user_ids": p["visible"], "assign_user_ids": p["assign"]})
-

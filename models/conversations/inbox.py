@@ -8,10 +8,9 @@ customer messages after the user's read mark.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, inspect, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from models.conversations.visibility import visible_clause
@@ -30,11 +29,9 @@ from models.schema.conversations import (
 from models.schema.routing import ConversationAccess
 
 VIEWS = ("team", "mine", "bot")
+
+
 LIST_LIMIT = 100
-
-
-def iso(ts: datetime | None) -> str | None:
-    return ts.isoformat() if ts is not None else None
 
 
 def visible_to(user: User) -> ColumnElement[bool]:
@@ -151,71 +148,6 @@ def latest_packets(session: Session, ids: Sequence[int]) -> dict[int, HandoffPac
               .group_by(HandoffPacket.conversation_id)).subquery()
     return {p.conversation_id: p
             for p in session.scalars(select(HandoffPacket).where(HandoffPacket.id.in_(select(latest))))}
-
-
-def user_brief(user: User) -> dict[str, Any]:
-    return {"id": user.id, "name": user.name, "email": user.email}
-
-
-def packet_json(p: HandoffPacket | None) -> dict[str, Any] | None:
-    if p is None:
-        return None
-    return {"reason": p.reason, "intent": p.intent, "confidence": p.confidence, "ranking": p.ranking,
-            "summary": p.summary, "engine": p.engine, "created_at": iso(p.created_at), "stages": p.stages or []}
-
-
-def message_json(m: Message, public_id: str) -> dict[str, Any]:
-    bot = None
-    if m.sender_type == SenderType.BOT.value:
-        bot = {"intent": m.bot_intent, "confidence": m.bot_confidence, "decision": m.bot_decision,
-               "reason": m.bot_reason}
-    author = {"id": m.author.id, "name": m.author.name} if m.author_id and m.author else None
-    return {"id": m.id, "conversation_id": public_id, "direction": m.direction, "sender_type": m.sender_type,
-            "author": author, "text": m.text, "private": m.private, "channel": m.channel,
-            "created_at": iso(m.created_at), "delivery_status": m.delivery_status, "bot": bot,
-            "error": {"code": m.error_code, "message": m.error_message} if m.error_code else None,
-            "attachments": _attachments_json(m)}
-
-
-def _attachments_json(m: Message) -> list[dict[str, Any]]:
-    """A message's files (served by /api/v1/attachments/<id>, console/attachments.py)."""
-    from console.attachments import attachment_json
-
-    state = inspect(m)
-    if "attachments" in state.unloaded and state.session is None:
-        return []  # a detached message whose files were not loaded: leave them to the next fetch
-    return [attachment_json(a) for a in m.attachments]
-
-
-def conversations_json(session: Session, user: User | None, convs: Sequence[Conversation]) -> list[dict[str, Any]]:
-    """Serialise conversations with their per-conversation figures, in a fixed number of queries.
-
-    With `user=None` (a broadcast to a room) the per-user `unread` figure is left out.
-    """
-    ids = [c.id for c in convs]
-    unreplied = unreplied_by_conversation(session, ids)
-    unread = unread_by_conversation(session, user, ids) if user is not None else None
-    lasts = last_messages(session, ids, include_private=True)
-    packets = latest_packets(session, ids)
-    out = []
-    for c in convs:
-        last = lasts.get(c.id)
-        item: dict[str, Any] = {
-            "id": c.public_id, "status": c.status, "owner": c.owner, "phase": c.phase,
-            "team": {"id": c.team.id, "name": c.team.name}, "channel": c.channel,
-            "contact": {"id": c.contact.id, "name": c.contact.name, "online": c.contact.online},
-            "assignees": [user_brief(a.user) for a in c.assignments],
-            "last_message": ({"text": last.text, "sender_type": last.sender_type, "private": last.private,
-                              "created_at": iso(last.created_at)} if last else None),
-            "unreplied": unreplied.get(c.id, 0),
-            "waiting_since": iso(c.waiting_since), "last_activity_at": iso(c.last_activity_at),
-            "created_at": iso(c.created_at), "closed_at": iso(c.closed_at),
-            "handoff": packet_json(packets.get(c.id)),
-        }
-        if unread is not None:
-            item["unread"] = unread.get(c.id, 0)
-        out.append(item)
-    return out
 
 
 def users_who_can_see(session: Session, team_id: int) -> list[User]:

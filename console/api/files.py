@@ -12,9 +12,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from connectors.webchat import CHANNEL as WEBCHAT
 from connectors.webchat import visitor_display_name
-from console import inbox
 from console.auth import api_user
-from console.channels import runtime
+from console.runtime.channels import runtime
+from console.serialize import iso, message_json
 from console.services import services
 from models.channels.attachments import INLINE_SAFE, check_allowed, do_attach, safe_filename
 from models.contacts.identities import do_find_or_create_contact
@@ -27,15 +27,9 @@ from models.schema.channels import Attachment, AttachmentState
 from models.schema.conversations import Conversation
 
 bp = Blueprint("attachments", __name__)
+
+
 FORM_SLACK = 64 * 1024  # room for the other multipart fields around the file
-
-
-def attachment_json(att: Attachment) -> dict[str, Any]:
-    ready = att.state == AttachmentState.READY.value
-    return {"id": att.public_id, "filename": att.filename, "content_type": att.content_type, "size": att.size,
-            "state": att.state, "error": att.error,
-            "url": f"/api/v1/attachments/{att.public_id}" if ready else None,
-            "inline": ready and att.content_type in INLINE_SAFE}
 
 
 def _serve(att: Attachment) -> Response:
@@ -105,14 +99,14 @@ def agent_upload(public_id: str) -> tuple[Response, int]:
                   max_bytes=rt.settings.max_attachment_bytes)
         s.flush()
         s.refresh(msg)
-        return jsonify(inbox.message_json(msg, conv.public_id)), 201
+        return jsonify(message_json(msg, conv.public_id)), 201
 
 
 @bp.post("/webchat/upload")
 def visitor_upload() -> Any:
     """A webchat customer sends a file: the visitor token (form field `token`) says who they are.
     Errors carry the CORS header too, so the widget on the shop's site can show them."""
-    from console.app import status_of
+    from console.errors import status_of
 
     try:
         return _visitor_upload()
@@ -138,7 +132,7 @@ def _visitor_upload() -> Any:
         do_attach(s, rt.store, conv=ingested.conversation, msg=ingested.message, data=data, filename=filename,
                   max_bytes=rt.settings.max_attachment_bytes)
         reply = {"ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
-                 "text": ingested.message.text, "created_at": inbox.iso(ingested.message.created_at)}
+                 "text": ingested.message.text, "created_at": iso(ingested.message.created_at)}
         conv_id = ingested.conversation.id
     svc.process_conversation(conv_id)
     return _cors(jsonify(reply))

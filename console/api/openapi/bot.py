@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 _ERR = {"$ref": "#/components/responses/Error"}
+
+
 _OBJ = {"type": "object"}
+
+
 _ADMIN = "Admins only (403 otherwise)."
 
 
@@ -33,6 +37,8 @@ def _query(name: str, kind: str, description: str) -> dict[str, Any]:
 _CHANGES = {"type": "object", "required": ["changes"], "properties": {
     "base_hash": {"type": "string", "description": "data_hash from GET /bot/data; 409 if the data changed since."},
     "changes": {"type": "array", "items": {"$ref": "#/components/schemas/BotDataChange"}}}}
+
+
 _ENGINE = _path("engine", description="embedded | rasa")
 
 

@@ -1,0 +1,75 @@
+"""The SMS/WhatsApp channels inside the app: settings, storage, the delivery worker, and the
+listener that wakes the worker and shows delivery changes live in the console."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy.exc import IntegrityError
+
+from connectors.delivery import DeliveryWorker, MediaLinks
+from console.extensions import socketio
+from console.realtime.channels import ChannelListener
+from console.services import Services
+from models.channels.attachments import AttachmentStore
+from models.channels.config import do_seed_from_env
+from models.channels.settings import ChannelSettings
+from models.db import Database
+
+log = logging.getLogger(__name__)
+
+
+EXTENSION = "parley.channels"
+
+
+@dataclass
+class ChannelRuntime:
+    settings: ChannelSettings
+    db: Database
+    store: AttachmentStore
+    links: MediaLinks
+    worker: DeliveryWorker
+    # Provider configurations by kind, with their expiry (console/webhooks.py).
+    config_cache: dict[str, tuple[float, list[Any]]] = field(default_factory=dict)
+
+
+def runtime(app: Flask | None = None) -> ChannelRuntime:
+    rt: ChannelRuntime = (app or current_app).extensions[EXTENSION]
+    return rt
+
+
+def seed(db: Database, settings: ChannelSettings) -> None:
+    """Channels from PARLEY_TWILIO_* / PARLEY_WHATSAPP_* (several processes may start at once)."""
+    if not settings.seed:
+        return
+    for attempt in range(3):
+        try:
+            with db.transaction() as s:
+                made = do_seed_from_env(s, settings)
+            log.info("channels from the environment: %s", ", ".join(f"{c.kind} #{c.id}" for c in made))
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
+
+
+def build(svc: Services) -> ChannelRuntime:
+    """The channel runtime of one app (or worker process); the worker thread is not started here."""
+    settings = ChannelSettings.from_settings(svc.settings)
+    store = AttachmentStore(svc.settings.instance_dir / "attachments")
+    links = MediaLinks(svc.settings.secret_key, settings.public_url)
+    worker = DeliveryWorker(svc.db, settings, store, links, svc.jobs.submit)
+    rt = ChannelRuntime(settings, svc.db, store, links, worker)
+    svc.db.bus.subscribe(ChannelListener(svc.db, socketio.emit, worker.notify, links))
+    return rt
+
+
+def init_app(app: Flask, svc: Services) -> ChannelRuntime:
+    """Build the app's channel runtime and seed channels from the environment (routes: `console.app`)."""
+    rt = build(svc)
+    app.extensions[EXTENSION] = rt
+    seed(svc.db, rt.settings)
+    return rt
