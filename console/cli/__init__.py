@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 
+from console.cli.support import fail_cleanly, migrated_db
 from models.db import Database
-from models.errors import ParleyError
 from models.settings import Settings
 
 
@@ -68,8 +65,8 @@ def user() -> None:
 def user_create(email: str, password: str, role: str, name: str | None, team: str | None) -> None:
     from models.accounts.users import do_create_user
 
-    with _fail_cleanly():
-        db = _migrated_db()
+    with fail_cleanly():
+        db = migrated_db(_settings())
         with db.transaction() as s:
             u = do_create_user(s, email=email, password=password, role=role, name=name, team_name=team)
             click.echo(json.dumps({"id": u.id, "email": u.email, "role": u.role}))
@@ -80,28 +77,14 @@ def user_create(email: str, password: str, role: str, name: str | None, team: st
 def user_token(email: str) -> None:
     from models.accounts.users import do_issue_token
 
-    with _fail_cleanly():
-        db = _migrated_db()
+    with fail_cleanly():
+        db = migrated_db(_settings())
         with db.transaction() as s:
             click.echo(do_issue_token(s, email))
 
 
-def _migrated_db() -> Database:
-    from models.migrate import upgrade
-
-    database = Database(_settings().database_url)
-    upgrade(database.engine)
-    return database
 
 
-@contextmanager
-def _fail_cleanly() -> Iterator[None]:
-    """A mistake the user made is one line on stderr and exit 1, not a traceback."""
-    try:
-        yield
-    except ParleyError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        sys.exit(1)
 
 
 def _mount_bot() -> None:
@@ -120,6 +103,3 @@ def _mount_channels() -> None:
 
 _mount_bot()
 _mount_channels()
-
-if __name__ == "__main__":
-    main()

@@ -4,35 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from models.db import Database
-from models.errors import ParleyError
-from models.settings import Settings
+from console.cli.support import fail_cleanly, migrated_db
 
 log = logging.getLogger(__name__)
 
 
-@contextmanager
-def _fail_cleanly() -> Iterator[None]:
-    try:
-        yield
-    except ParleyError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        sys.exit(1)
 
 
-def _db() -> Database:
-    from models.migrate import upgrade
-
-    database = Database(Settings.from_env().database_url)
-    upgrade(database.engine)
-    return database
 
 
 @click.group("channel", help="SMS and WhatsApp channels (secrets are stored, never printed).")
@@ -44,7 +26,7 @@ def channel() -> None:
 def channel_list() -> None:
     from models.channels.config import channel_json, list_channels
 
-    with _fail_cleanly(), _db().session() as s:
+    with fail_cleanly(), migrated_db().session() as s:
         click.echo(json.dumps([channel_json(c) for c in list_channels(s)], indent=2))
 
 
@@ -56,7 +38,7 @@ def channel_add() -> None:
 def _create(kind: str, data: dict[str, Any]) -> None:
     from models.channels.config import channel_json, do_create_channel
 
-    with _fail_cleanly(), _db().transaction() as s:
+    with fail_cleanly(), migrated_db().transaction() as s:
         config = do_create_channel(s, None, kind, {k: v for k, v in data.items() if v is not None})
         click.echo(json.dumps(channel_json(config)))
 
@@ -100,7 +82,7 @@ def channel_template(channel_id: int, name: str, provider_id: str, language: str
                      variables: tuple[str, ...]) -> None:
     from models.channels.config import channel_json, do_update_channel, get_channel
 
-    with _fail_cleanly(), _db().transaction() as s:
+    with fail_cleanly(), migrated_db().transaction() as s:
         config = get_channel(s, channel_id)
         others = [t for t in config.templates or [] if t.get("name") != name]
         do_update_channel(s, None, config, {"templates": [*others, {
@@ -114,6 +96,6 @@ def channel_template(channel_id: int, name: str, provider_id: str, language: str
 def channel_remove(channel_id: int) -> None:
     from models.channels.config import do_delete_channel, get_channel
 
-    with _fail_cleanly(), _db().transaction() as s:
+    with fail_cleanly(), migrated_db().transaction() as s:
         do_delete_channel(s, None, get_channel(s, channel_id))
         click.echo(f"removed channel {channel_id}")

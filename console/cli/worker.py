@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from console.cli.channels import _db
+from console.cli.support import migrated_db
 from models.db import Database
 from models.settings import Settings
 
@@ -25,7 +25,7 @@ def worker() -> None:
     from models.channels.settings import ChannelSettings
 
     settings = Settings.from_env()
-    database = _db()
+    database = migrated_db()
     chs = ChannelSettings.from_settings(settings)
     seed(database, chs)
     runner = DeliveryWorker(database, chs, AttachmentStore(settings.instance_dir / "attachments"),

@@ -1,0 +1,32 @@
+"""What every `parley` command shares: a user's mistake as one line and exit 1, and a migrated database."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from models.db import Database
+from models.errors import ParleyError
+from models.settings import Settings
+
+
+@contextmanager
+def fail_cleanly() -> Iterator[None]:
+    """A mistake the user made is one line on stderr and exit 1, not a traceback."""
+    try:
+        yield
+    except ParleyError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+
+
+def migrated_db(settings: Settings | None = None) -> Database:
+    """The configured database, migrated to head first (commands may run before `parley run` ever did)."""
+    from models.migrate import upgrade
+
+    database = Database((settings or Settings.from_env()).database_url)
+    upgrade(database.engine)
+    return database
