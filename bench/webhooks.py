@@ -216,7 +216,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     sys.path.insert(0, os.getcwd())
-    from tests.fakes import FakeTwilio  # the same fake the tests use: bot replies land there
+    from tests.support.fakes import FakeTwilio  # the same fake the tests use: bot replies land there
 
     fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
     env = {"PARLEY_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PARLEY_TWILIO_AUTH_TOKEN": AUTH_TOKEN,

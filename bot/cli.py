@@ -191,8 +191,9 @@ def evaluate_command(
                                    "in the Rasa config.yml")
         from bot.rasa.cli import evaluate_command as rasa_evaluate
 
-        rasa_evaluate(settings, data_path, train_path, holdout, holdout_intents, seed, handoff_threshold,
-                      as_json, rasa_config)
+        datasets = _datasets(data_path, train_path, holdout, holdout_intents, seed)
+        rasa_evaluate(settings, datasets, data_path, train_path, handoff_threshold, as_json, rasa_config,
+                      _print_report)
         return
     overrides = {"bot_fallback_threshold": fallback_threshold, "bot_handoff_threshold": handoff_threshold}
     thresholds = Thresholds.from_settings(settings.with_(**{k: v for k, v in overrides.items() if v is not None}))

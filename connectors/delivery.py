@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -67,9 +67,6 @@ _VISITOR_SALT = "parley.webchat-file"
 
 BATCH = 20
 
-
-class Sender(Protocol):
-    def send(self, channel: str, msg: OutboundMessage) -> str: ...
 
 
 class MediaLinks:
@@ -168,9 +165,6 @@ class DeliveryWorker:
             self._thread.join(timeout)
             self._thread = None
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
 
     def notify(self) -> None:
         """Something is due now (a message was queued, media arrived)."""

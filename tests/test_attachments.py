@@ -13,16 +13,9 @@ from models.db import Database
 from models.schema.channels import Attachment
 from models.schema.conversations import Message
 from models.settings import Settings
-from tests.channel_fixtures import (
-    make_channel_app,
-    sms,
-    twilio_post,
-    wa_payload,
-    wa_post,
-    wa_text,
-)
-from tests.conftest import Agent, Customer, make_user
-from tests.fakes import FakeGraph, FakeTwilio
+from tests.support.actors import Agent, Customer, make_user
+from tests.support.channels import make_channel_app, sms, twilio_post, wa_payload, wa_post, wa_text
+from tests.support.fakes import FakeGraph, FakeTwilio
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
 PDF = b"%PDF-1.7\n" + b"1 0 obj\n" * 20

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from models.db import Database
 from models.schema.contacts import Contact
 from models.schema.conversations import Conversation, Message
-from tests.conftest import Agent, Customer, make_user
+from tests.support.actors import Agent, Customer, make_user
 
 
 def _count(db: Database, model: type) -> int:

@@ -10,10 +10,10 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from tests.channel_fixtures import ACCOUNT_SID, AUTH_TOKEN, CUSTOMER, NUMBER
-from tests.fakes import FakeTwilio
-from tests.live import LiveServer, start_server
-from tests.test_browser import CHROMEDRIVER, CHROMIUM, SHOTS, _wait
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _wait
+from tests.support.channels import ACCOUNT_SID, AUTH_TOKEN, CUSTOMER, NUMBER
+from tests.support.fakes import FakeTwilio
+from tests.support.live import LiveServer, start_server
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")
@@ -108,7 +108,7 @@ def test_files_between_the_widget_and_the_console(server: LiveServer, browsers: 
                                                   tmp_path: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    from tests.test_browser import WIDGET, _widget_say
+    from tests.support.browser import WIDGET, _widget_say
 
     assert server.admin is not None
     customer, agent = browsers(), browsers()

@@ -15,8 +15,8 @@ from models.routing.canned import do_create_canned_reply
 from models.schema.accounts import AuditEvent, Team, User
 from models.schema.conversations import Conversation
 from models.schema.routing import CannedReply
-from tests.conftest import Agent, make_user
-from tests.routing_support import handoff, set_routing, team_id
+from tests.support.actors import Agent, make_user
+from tests.support.routing import handoff, set_routing, team_id
 
 
 def _patch(a: Agent, path: str, body: Any) -> Any:

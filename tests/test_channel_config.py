@@ -17,7 +17,8 @@ from console.runtime.jobs import InlineJobs
 from models.channels.config import channel_json, list_channels
 from models.db import Database
 from models.settings import Settings
-from tests.channel_fixtures import (
+from tests.support.actors import Agent, make_user
+from tests.support.channels import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     NUMBER,
@@ -28,7 +29,6 @@ from tests.channel_fixtures import (
     sms,
     twilio_post,
 )
-from tests.conftest import Agent, make_user
 
 SECRETS = (AUTH_TOKEN, WA_TOKEN, WA_SECRET)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 
 from models.db import Database
-from tests.conftest import Agent, Customer, make_user
+from tests.support.actors import Agent, Customer, make_user
 
 
 def test_bot_answers_first(app: Flask) -> None:

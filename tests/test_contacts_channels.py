@@ -8,16 +8,9 @@ from sqlalchemy import func, select
 from models.db import Database
 from models.schema.contacts import Contact
 from models.schema.conversations import Conversation
-from tests.channel_fixtures import (
-    CUSTOMER,
-    sms,
-    twilio_post,
-    wa_payload,
-    wa_post,
-    wa_text,
-)
-from tests.conftest import Agent, Customer, make_user
-from tests.fakes import FakeGraph, FakeTwilio
+from tests.support.actors import Agent, Customer, make_user
+from tests.support.channels import CUSTOMER, sms, twilio_post, wa_payload, wa_post, wa_text
+from tests.support.fakes import FakeGraph, FakeTwilio
 
 
 def _contact_id(agent: Agent, conv_id: str) -> int:

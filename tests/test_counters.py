@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from models.db import Database
-from tests.conftest import Agent, Customer, make_user
+from tests.support.actors import Agent, Customer, make_user
 
 
 def _handed_off(app: Flask, customer_text: str = "a person please") -> tuple[Customer, str]:

@@ -15,9 +15,9 @@ from console.api.assist import RETRIEVAL_LABEL
 from models.db import Database
 from models.schema.llm import AssistDraft, LlmTurn
 from models.settings import Settings
-from tests.conftest import Agent, Customer, make_user
-from tests.test_knowledge import make_pdf
-from tests.test_llm_pipeline import IntentStub
+from tests.support.actors import Agent, Customer, make_user
+from tests.support.documents import make_pdf
+from tests.support.engines import IntentStub
 
 
 @pytest.fixture(autouse=True)

@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests import test_browser
-from tests.live import LiveServer, start_server
-from tests.test_browser import SHOTS, WIDGET, _wait, _widget_messages, _widget_say
+from tests.support.browser import SHOTS, WIDGET, _wait, _widget_messages, _widget_say, needs_browser
+from tests.support.live import LiveServer, start_server
 
-pytestmark = test_browser.pytestmark
+pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")

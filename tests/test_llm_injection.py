@@ -12,8 +12,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 from sqlalchemy import select
 
 from bot.knowledge.base import KnowledgeBase
-from bot.llm.actions import HttpAction, check_action
 from bot.llm.agent import LlmAgent
+from bot.llm.http_tools import HttpAction, check_action
 from bot.llm.prompts import CANARY, SYSTEM_PROMPT
 from bot.llm.testing import FakeToolChatModel, ScriptedChatModel, answer, customer_text, tool_call, tool_results
 from bot.types import Decision, HandoffReason
@@ -21,7 +21,7 @@ from models.db import Database
 from models.errors import InvalidInput
 from models.schema.llm import KnowledgePassage
 from models.settings import Settings
-from tests.fakes.openai_server import FakeShopApi
+from tests.support.fakes.openai_server import FakeShopApi
 
 TOKEN = "shop-secret-token-93f1"
 

@@ -18,9 +18,9 @@ from bot.types import Decision, TurnContext
 from models.db import Database
 from models.schema.llm import KnowledgePassage, LlmTurn
 from models.settings import Settings
-from tests.conftest import Customer
-from tests.fakes.openai_server import FakeOpenAI
-from tests.test_llm_pipeline import IntentStub
+from tests.support.actors import Customer
+from tests.support.engines import IntentStub
+from tests.support.fakes.openai_server import FakeOpenAI
 
 
 @pytest.fixture

@@ -12,32 +12,10 @@ from flask import Flask
 from bot.engines import build_engines
 from bot.llm.setup import build_llm_engine
 from bot.llm.testing import ScriptedChatModel, faithful_agent
-from bot.types import BotTurn, Decision, HandoffReason, IntentScore, TurnContext
 from models.db import Database
 from models.settings import Settings
-from tests.conftest import Agent, Customer, make_user
-
-
-class IntentStub:
-    """A deterministic intent stage: knows greetings and requests for a person, unsure of the rest."""
-
-    name = "embedded"
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def turn(self, text: str, context: TurnContext) -> BotTurn:
-        self.seen.append(text)
-        low = text.lower()
-        if "person" in low:
-            return BotTurn(Decision.HANDOFF, ("Connecting you with a person.",), "human_handoff", 0.93,
-                           (IntentScore("human_handoff", 0.93),), HandoffReason.CUSTOMER_ASKED, engine=self.name,
-                           summary="Customer asked for a person.")
-        if low.startswith("hi"):
-            return BotTurn(Decision.ANSWER, ("Hello! How can I help?",), "greet", 0.97, engine=self.name)
-        return BotTurn(Decision.HANDOFF, ("Let me check.",), "shipping_costs", 0.12,
-                       (IntentScore("shipping_costs", 0.12), IntentScore("order_status", 0.08)),
-                       HandoffReason.LOW_CONFIDENCE, engine=self.name, summary="Bot did not understand.")
+from tests.support.actors import Agent, Customer, make_user
+from tests.support.engines import IntentStub
 
 
 @pytest.fixture

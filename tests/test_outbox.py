@@ -18,15 +18,9 @@ from models.schema.base import utcnow
 from models.schema.channels import OutboxItem
 from models.schema.conversations import Message
 from models.settings import Settings
-from tests.channel_fixtures import (
-    CUSTOMER,
-    make_channel_app,
-    rt,
-    sms,
-    twilio_post,
-)
-from tests.conftest import Agent, make_user
-from tests.fakes import FakeTwilio
+from tests.support.actors import Agent, make_user
+from tests.support.channels import CUSTOMER, make_channel_app, rt, sms, twilio_post
+from tests.support.fakes import FakeTwilio
 
 
 class DroppedJobs:

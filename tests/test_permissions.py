@@ -7,7 +7,7 @@ from flask import Flask
 from console.extensions import socketio
 from models.accounts.users import do_issue_token
 from models.db import Database
-from tests.conftest import Agent, Customer, make_user
+from tests.support.actors import Agent, Customer, make_user
 
 
 def _other_team_conversation(app: Flask, db: Database) -> str:

@@ -17,7 +17,7 @@ import socketio as sio
 from models.accounts.users import do_create_user, do_issue_token
 from models.db import Database
 from models.settings import Settings
-from tests.live import ROOT, LiveServer, start_server
+from tests.support.live import ROOT, LiveServer, start_server
 
 REDIS_URL = os.environ.get("REDIS_URL")
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL: Redis carries events between processes")

@@ -29,8 +29,8 @@ from bot.types import Decision, HandoffReason, TurnContext
 from console.cli import main as parley
 from models.db import Database
 from models.settings import Settings
-from tests.conftest import Agent, Customer, make_user
-from tests.rasa_support import SLOW, shared_model, shared_server
+from tests.support.actors import Agent, Customer, make_user
+from tests.support.rasa import SLOW, shared_model, shared_server
 
 pytestmark = SLOW
 

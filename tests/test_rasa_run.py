@@ -13,8 +13,8 @@ import pytest
 import requests
 import socketio
 
-from tests.live import LiveServer, start_server
-from tests.rasa_support import FIXTURE, SLOW, need_rasa
+from tests.support.live import LiveServer, start_server
+from tests.support.rasa import FIXTURE, SLOW, need_rasa
 
 pytestmark = SLOW
 

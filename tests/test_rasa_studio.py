@@ -21,8 +21,8 @@ from bot.rasa.trainer import rasa_env
 from bot.studio import versions
 from models.db import Database
 from models.settings import Settings
-from tests.conftest import Agent, make_user
-from tests.rasa_support import FIXTURE, SLOW, need_rasa, shared_model
+from tests.support.actors import Agent, make_user
+from tests.support.rasa import FIXTURE, SLOW, need_rasa, shared_model
 
 pytestmark = SLOW
 REPO_DATA = Path(__file__).parent.parent / "data"

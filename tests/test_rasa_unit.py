@@ -21,8 +21,8 @@ from bot.training_data import load_training_data
 from bot.types import Decision, HandoffReason, IntentScore
 from models.db import Database
 from models.settings import Settings
-from tests.conftest import Agent, Customer, make_user
-from tests.rasa_support import FIXTURE
+from tests.support.actors import Agent, Customer, make_user
+from tests.support.rasa import FIXTURE
 
 T = Thresholds(fallback=0.4, handoff=0.2, fallback_attempts=1)
 

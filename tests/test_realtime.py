@@ -13,7 +13,8 @@ from console.app import create_app
 from console.runtime.jobs import ThreadJobs
 from models.db import Database
 from models.settings import Settings
-from tests.conftest import Agent, Customer, RuleEngine, event_payload, make_user
+from tests.support.actors import Agent, Customer, event_payload, make_user
+from tests.support.engines import RuleEngine
 
 
 def test_customer_presence_is_shown_to_agents(app: Flask, db: Database) -> None:

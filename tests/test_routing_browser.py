@@ -13,8 +13,8 @@ import socketio as sio
 
 from models.accounts.users import do_create_user
 from models.db import Database
-from tests.live import LiveServer, start_server
-from tests.test_browser import CHROMEDRIVER, CHROMIUM, _wait
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, _wait
+from tests.support.live import LiveServer, start_server
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")
@@ -68,7 +68,7 @@ def test_the_widget_shows_the_place_in_the_queue(server: tuple[LiveServer, str],
 
     from models.accounts.users import do_issue_token
     from models.schema.conversations import Conversation
-    from tests.test_browser import WIDGET, _widget_say
+    from tests.support.browser import WIDGET, _widget_say
 
     srv, url = server
     first, second = browsers(), browsers()
@@ -108,7 +108,7 @@ def test_the_widget_says_when_a_closed_team_opens(server: tuple[LiveServer, str]
     from models.accounts.users import do_issue_token
     from models.schema.accounts import Team
     from models.schema.conversations import Conversation
-    from tests.test_browser import WIDGET, _widget_say
+    from tests.support.browser import WIDGET, _widget_say
 
     srv, url = server
     db = Database(url)

@@ -23,7 +23,7 @@ from models.schema.base import utcnow
 from models.schema.conversations import Assignment, Conversation, Status
 from models.schema.routing import Policy, TeamRouting
 from models.settings import Settings
-from tests.conftest import make_user
+from tests.support.actors import make_user
 
 
 def _process(settings: Settings) -> Database:

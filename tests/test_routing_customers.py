@@ -6,18 +6,10 @@ from __future__ import annotations
 from flask import Flask
 
 from models.db import Database
-from tests.channel_fixtures import (  # noqa: F401  (fixtures)
-    capp,
-    cdb,
-    channel_env,
-    fake_graph,
-    fake_twilio,
-    sms,
-    twilio_post,
-)
-from tests.conftest import Agent, Customer, make_user
-from tests.fakes import FakeTwilio
-from tests.routing_support import agent, handoff, me, set_routing, team_id
+from tests.support.actors import Agent, Customer, make_user
+from tests.support.channels import sms, twilio_post
+from tests.support.fakes import FakeTwilio
+from tests.support.routing import agent, handoff, me, set_routing, team_id
 
 
 def _last_queue(customer: Customer) -> dict[str, object]:
@@ -55,8 +47,8 @@ def test_webchat_customers_see_their_place_and_wait_live(app: Flask, db: Databas
     assert queue["policy"] == "least_loaded"
 
 
-def test_sms_customers_get_the_teams_queue_notice(capp: Flask, cdb: Database,  # noqa: F811
-                                                  fake_twilio: FakeTwilio) -> None:  # noqa: F811
+def test_sms_customers_get_the_teams_queue_notice(capp: Flask, cdb: Database,
+                                                  fake_twilio: FakeTwilio) -> None:
     make_user(cdb, "admin@example.com", role="admin")
     admin = Agent(capp, "admin@example.com")
     set_routing(admin, team_id(cdb, "Support"), queue_message="You're in line; a person will text you back.")

@@ -13,18 +13,10 @@ from flask import Flask
 from models.db import Database
 from models.errors import InvalidInput
 from models.routing.hours import ALWAYS_OPEN, DAYS, HoursState, check_hours, hours_state
-from tests.channel_fixtures import (  # noqa: F401  (fixtures)
-    capp,
-    cdb,
-    channel_env,
-    fake_graph,
-    fake_twilio,
-    sms,
-    twilio_post,
-)
-from tests.conftest import Agent, Customer, make_user
-from tests.fakes import FakeTwilio
-from tests.routing_support import agent, handoff, set_routing, team_id
+from tests.support.actors import Agent, Customer, make_user
+from tests.support.channels import sms, twilio_post
+from tests.support.fakes import FakeTwilio
+from tests.support.routing import agent, handoff, set_routing, team_id
 
 PARIS = "Europe/Paris"
 OFFICE = {"timezone": PARIS, "intervals": [{"days": ["mon", "tue", "wed", "thu", "fri"],
@@ -182,8 +174,8 @@ def test_webchat_customer_within_hours_gets_the_usual_queue_status(app: Flask, d
     assert q["status"] == "waiting" and q["team_open"] is True and q["opens_at"] is None
 
 
-def test_sms_customer_out_of_hours_gets_the_out_of_hours_message(capp: Flask, cdb: Database,  # noqa: F811
-                                                                 fake_twilio: FakeTwilio) -> None:  # noqa: F811
+def test_sms_customer_out_of_hours_gets_the_out_of_hours_message(capp: Flask, cdb: Database,
+                                                                 fake_twilio: FakeTwilio) -> None:
     make_user(cdb, "admin@example.com", role="admin")
     admin = Agent(capp, "admin@example.com")
     support = team_id(cdb, "Support")

@@ -19,8 +19,9 @@ from models.schema.accounts import AuditEvent, User
 from models.schema.conversations import Conversation, Message
 from models.schema.routing import Timer
 from models.settings import Settings
-from tests.conftest import Agent, RuleEngine, make_user
-from tests.routing_support import (
+from tests.support.actors import Agent, make_user
+from tests.support.engines import RuleEngine
+from tests.support.routing import (
     agent,
     assignees,
     audit_kinds,

@@ -16,7 +16,7 @@ from bot import embedded
 from bot.training_data import load_training_data
 from models.db import Database
 from models.settings import Settings
-from tests.conftest import Agent, Customer, make_user
+from tests.support.actors import Agent, Customer, make_user
 
 REPO_DATA = Path(__file__).parent.parent / "data"
 

@@ -13,8 +13,8 @@ import pytest
 import requests
 import yaml
 
-from tests.live import LiveServer, start_server
-from tests.test_browser import CHROMEDRIVER, CHROMIUM, SHOTS, _browser, _wait
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _browser, _wait
+from tests.support.live import LiveServer, start_server
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")

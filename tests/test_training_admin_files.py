@@ -10,7 +10,9 @@ import pytest
 import yaml
 
 from bot.studio import yamlio
-from bot.studio.project import ChangeError, RasaProject, write_files
+from bot.studio.checks import ChangeError
+from bot.studio.files import write_files
+from bot.studio.project import RasaProject
 from bot.training_data import load_training_data
 
 ROOT = Path(__file__).parent.parent

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Flask
 
 from models.db import Database
-from tests.conftest import Agent
-from tests.routing_support import (
+from tests.support.actors import Agent
+from tests.support.routing import (
     agent,
     assignees,
     audit_kinds,

@@ -12,7 +12,8 @@ from models.db import Database
 from models.schema.channels import Attachment, OutboxItem
 from models.schema.contacts import Contact, ContactIdentity
 from models.schema.conversations import Conversation, Message
-from tests.channel_fixtures import (
+from tests.support.actors import Agent, make_user
+from tests.support.channels import (
     ACCOUNT_SID,
     CUSTOMER,
     NUMBER,
@@ -23,8 +24,7 @@ from tests.channel_fixtures import (
     twilio_post,
     twilio_signature,
 )
-from tests.conftest import Agent, make_user
-from tests.fakes import FakeTwilio
+from tests.support.fakes import FakeTwilio
 
 EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask
 
 from models.db import Database
-from tests.conftest import Agent
-from tests.routing_support import agent, assignees, console_events, handoff, me
+from tests.support.actors import Agent
+from tests.support.routing import agent, assignees, console_events, handoff, me
 
 
 def _put(a: Agent, path: str, body: Any) -> Any:

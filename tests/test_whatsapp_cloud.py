@@ -14,7 +14,8 @@ from models.schema.base import utcnow
 from models.schema.channels import Attachment, OutboxItem
 from models.schema.contacts import Contact
 from models.schema.conversations import Conversation, Message
-from tests.channel_fixtures import (
+from tests.support.actors import Agent, make_user
+from tests.support.channels import (
     CUSTOMER,
     WA_PNID,
     WA_SECRET,
@@ -25,8 +26,7 @@ from tests.channel_fixtures import (
     wa_post,
     wa_text,
 )
-from tests.conftest import Agent, make_user
-from tests.fakes import FakeGraph
+from tests.support.fakes import FakeGraph
 
 WA_ID = CUSTOMER.lstrip("+")
 

@@ -14,8 +14,8 @@ import socketio as sio
 from models.accounts.users import do_create_user, do_issue_token
 from models.db import Database
 from models.routing.canned import do_create_canned_reply
-from tests.live import LiveServer, start_server
-from tests.test_browser import CHROMEDRIVER, CHROMIUM, SHOTS, _browser, _wait
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _browser, _wait
+from tests.support.live import LiveServer, start_server
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")

@@ -24,7 +24,6 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.outputs import LLMResult
 
 from bot.knowledge.base import KnowledgeBase
-from bot.llm.actions import HttpAction
 from bot.llm.guard import (
     Deadline,
     LlmError,
@@ -35,6 +34,7 @@ from bot.llm.guard import (
     check_answer,
     classify,
 )
+from bot.llm.http_tools import HttpAction
 from bot.llm.prompts import SUMMARY_PROMPT, SYSTEM_PROMPT, customer_turn, escape
 from bot.llm.tools import FinalAnswer, Source, TurnState, build_tools
 from bot.types import Decision, HandoffReason, StageView

@@ -12,8 +12,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bot.knowledge.base import KnowledgeBase
-from bot.llm.actions import HttpAction, enabled_actions
 from bot.llm.config import LlmConfig, make_chat_model, make_embeddings
+from bot.llm.http_tools import HttpAction, enabled_actions
 from models.db import Database
 from models.settings import Settings
 

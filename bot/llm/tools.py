@@ -17,7 +17,7 @@ from langchain_core.tools import BaseTool, StructuredTool, ToolException, tool
 from pydantic import BaseModel, Field, create_model
 
 from bot.knowledge.base import KnowledgeBase
-from bot.llm.actions import HttpAction
+from bot.llm.http_tools import HttpAction
 from bot.llm.prompts import escape
 
 SEARCH_TOOL = "search_knowledge_base"

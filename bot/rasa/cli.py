@@ -9,19 +9,21 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from bot.embedded import InvalidTrainingData
+from bot.evaluate import EvaluationReport
 from bot.rasa import store
 from bot.rasa.client import RasaError
 from bot.rasa.config import RasaNotInstalled, RasaSettings
 from bot.rasa.engine import RasaEngine
 from bot.rasa.evaluation import active_server, default_config, evaluate_active, evaluate_throwaway
 from bot.rasa.trainer import TrainingFailed, train
-from bot.training_data import TrainingDataError
+from bot.training_data import TrainingData, TrainingDataError
 from bot.types import TurnContext
 from models.settings import Settings
 
@@ -59,19 +61,18 @@ def parse_command(settings: Settings, text: str, fallbacks: int) -> dict[str, An
 
 def evaluate_command(
     settings: Settings,
+    datasets: tuple[TrainingData | None, TrainingData, tuple[str, ...]],
     data_path: Path,
     train_path: Path | None,
-    holdout: float | None,
-    holdout_intents: int | None,
-    seed: int,
     handoff_threshold: float | None,
     as_json: bool,
     config: Path | None,
+    print_report: Callable[[dict[str, Any], EvaluationReport], None],
 ) -> None:
-    from bot.cli import _datasets, _print_report
-
+    """`parley bot evaluate --engine rasa`: the datasets as `bot.cli` read them from the options, the
+    report printed by the same function as the embedded engine's, so the two compare line for line."""
     rasa = RasaSettings.from_settings(settings)
-    train_set, test, held = _datasets(data_path, train_path, holdout, holdout_intents, seed)
+    train_set, test, held = datasets
 
     def progress(share: float, stage: str) -> None:
         if not as_json or sys.stderr.isatty():
@@ -99,5 +100,5 @@ def evaluate_command(
     else:
         summary["model"]["train_seconds"] = summary["model"].get("train_seconds") or 0.0
         summary["model"]["n_train_examples"] = summary["model"].get("n_train_examples") or 0
-        _print_report(summary, result.report)
+        print_report(summary, result.report)
         click.echo(f"\nParsed {result.report.n_examples} messages through Rasa in {result.parse_seconds:.1f}s.")

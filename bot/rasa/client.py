@@ -101,9 +101,3 @@ class RasaClient:
         """Load another model into the running server (`PUT /model`): no restart, no downtime."""
         self._call("PUT", "/model", json={"model_file": model_file}, params=self._params(), timeout=timeout)
 
-    def hello(self, timeout: float | None = None) -> str:
-        try:
-            response = self._http.get("/", timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
-        except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"Rasa at {self.url} is not reachable ({type(exc).__name__})") from exc
-        return response.text.strip()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -173,7 +172,3 @@ def delete(settings: Settings, version: str) -> None:
         raise ValueError("the active model and its rollback target cannot be deleted")
     shutil.rmtree(store_dir(settings) / version, ignore_errors=True)
 
-
-def training_lock(settings: Settings) -> AbstractContextManager[None]:
-    """One Rasa training at a time per instance: two would fight over 2 cores and Rasa's cache."""
-    return model_store.locked(store_dir(settings))

@@ -13,13 +13,8 @@ most intents, `domain.yml`, `rules.yml`), and each edit touches only the YAML no
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +24,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from bot.studio import yamlio
+from bot.studio.checks import ChangeError, check_examples, check_intent_name, check_response_name, check_texts
 from bot.training_data import (
-    FALLBACK_INTENT,
     HANDOFF_INTENTS,
     TrainingData,
     TrainingDataError,
@@ -38,16 +33,8 @@ from bot.training_data import (
     strip_entities,
 )
 
-INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-RESPONSE_NAME = re.compile(r"^utter_[a-z0-9_]{1,64}$")
-MAX_EXAMPLE = 500
-MAX_RESPONSE = 2000
 OPS = ("add_intent", "delete_intent", "set_examples", "add_examples", "remove_examples", "set_response",
        "delete_response")
-
-
-class ChangeError(ValueError):
-    """An operation that cannot be applied; the message says why, for the admin."""
 
 
 class ChangeRejected(ValueError):
@@ -416,105 +403,6 @@ class RasaProject:
         return file
 
 
-# --------------------------------------------------------------------------------------------- writing
-
-
-@contextmanager
-def locked(lock_path: Path) -> Iterator[None]:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as fh:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover
-            yield
-            return
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def write_files(data_dir: Path, files: dict[str, str]) -> None:
-    """Each file written beside itself and renamed over: a reader sees the old file or the new one."""
-    for name, text in files.items():
-        target = data_dir / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            with contextlib.suppress(FileNotFoundError):
-                shutil.copymode(target, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-
-
-def snapshot_files(data_dir: Path) -> dict[str, str]:
-    """Every Rasa file of the data directory (what a data version keeps)."""
-    return {name: file.text for name, file in RasaProject.load(data_dir).files.items()}
-
-
-# -------------------------------------------------------------------------------------------- checking
-
-
-def check_intent_name(value: Any) -> str:
-    name = str(value or "").strip()
-    if not INTENT_NAME.match(name):
-        raise ChangeError("An intent name is 1-64 lowercase letters, digits and underscores, starting with a "
-                          f"letter (e.g. 'gift_cards'); got {name!r}.")
-    if name == FALLBACK_INTENT:
-        raise ChangeError(f"'{FALLBACK_INTENT}' is Rasa's own fallback intent and has no examples.")
-    return name
-
-
-def check_response_name(value: Any) -> str:
-    name = str(value or "").strip()
-    if not RESPONSE_NAME.match(name):
-        raise ChangeError(f"A response name is 'utter_' followed by lowercase letters, digits and underscores; "
-                          f"got {name!r}.")
-    return name
-
-
-def check_examples(value: Any, *, at_least: int) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ChangeError("Examples must be a list of texts.")
-    cleaned: list[str] = []
-    seen: set[str] = set()
-    for raw in value:
-        text = " ".join(raw.split())
-        if not text:
-            continue
-        if len(text) > MAX_EXAMPLE:
-            raise ChangeError(f"An example is longer than {MAX_EXAMPLE} characters: {text[:40]!r}…")
-        if not strip_entities(text):
-            raise ChangeError(f"Example {text!r} has no text besides its entity markup.")
-        if text in seen:  # exact repeats only: "goodbye" and "goodbye!" are two examples to Rasa
-            raise ChangeError(f"Example {text!r} is listed twice.")
-        seen.add(text)
-        cleaned.append(text)
-    if len(cleaned) < at_least:
-        raise ChangeError("Give at least one example (a customer message this intent stands for).")
-    return cleaned
-
-
-def check_texts(value: Any, *, allow_empty: bool) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ChangeError("Response texts must be a list of texts.")
-    texts = [v.strip() for v in value if v.strip()]
-    if not texts and not allow_empty:
-        raise ChangeError("A response needs at least one text.")
-    for text in texts:
-        if len(text) > MAX_RESPONSE:
-            raise ChangeError(f"A response text is longer than {MAX_RESPONSE} characters.")
-    return texts
-
-
 def _normal(text: str) -> str:
     return " ".join(strip_entities(text).casefold().split()).strip(" .!?")
 
@@ -557,4 +445,3 @@ def _examples_block(examples: list[str], like: Any = None) -> Any:
 def _relabel(data: TrainingData, source: str) -> TrainingData:
     return TrainingData(examples=data.examples, responses=data.responses, domain_intents=data.domain_intents,
                         actions=data.actions, data_hash=data.data_hash, source=source, has_domain=data.has_domain)
-

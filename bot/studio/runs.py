@@ -5,7 +5,7 @@ sentence saying what is happening, a heartbeat while it lives, the figures when 
 polls it. A run whose heartbeat stopped (the process restarted mid-training) is reported as failed
 rather than "running" forever; a cancel is a flag the worker checks and acts on (killing Rasa's
 training process). Training makes a *candidate*: it never changes what customers talk to — the admin
-compares and activates (`studio.models`).
+compares and activates (`studio.model_versions`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from bot.rasa.config import RasaSettings
 from bot.rasa.evaluation import default_config
 from bot.studio import versions
 from bot.studio.evaluation import ENGINES, Protocol, run_protocol
-from bot.studio.project import RasaProject, locked
+from bot.studio.files import locked
+from bot.studio.project import RasaProject
 from bot.training_data import TrainingData, load_training_data
 from models.db import Database
 from models.schema.accounts import User

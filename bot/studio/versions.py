@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.studio.project import ChangeRejected, RasaProject, StaleData, locked, write_files
+from bot.studio.files import locked, write_files
+from bot.studio.project import ChangeRejected, RasaProject, StaleData
 from models.db import Database
 from models.schema.accounts import User
 from models.schema.training import BotDataVersion, DataVersionKind

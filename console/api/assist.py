@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from bot.knowledge.base import Hit, KnowledgeBase
 from bot.knowledge.passages import MAX_DOCUMENT_BYTES, DocumentError
 from bot.knowledge.store import do_delete_document, do_upload_document
-from bot.llm.actions import action_json, check_action, do_save_action
 from bot.llm.config import LlmConfig
+from bot.llm.http_tools import action_json, check_action, do_save_action
 from bot.types import Decision
 from console.auth import api_user, current_user, login_required
 from console.serialize import iso, message_json

@@ -18,8 +18,9 @@ from bot.rasa import tracker_sync
 from bot.rasa.client import RasaError
 from bot.rasa.engine import RasaEngine
 from bot.rasa.server import ExternalRasa
-from bot.studio import handoffs, models, versions
-from bot.studio.project import ChangeError, ChangeRejected, RasaProject, StaleData
+from bot.studio import handoffs, model_versions, versions
+from bot.studio.checks import ChangeError
+from bot.studio.project import ChangeRejected, RasaProject, StaleData
 from bot.studio.runs import RunError, Runs
 from bot.training_data import TrainingDataError, load_training_data
 from console.auth import api_user, current_user, login_required
@@ -232,7 +233,7 @@ def cancel_run(run_id: int) -> Response:
 def model_catalog() -> Response:
     _admin()
     svc = services()
-    out = models.catalog(svc.settings, svc.db, tuple(svc.settings.bot_engines))
+    out = model_versions.catalog(svc.settings, svc.db, tuple(svc.settings.bot_engines))
     out["rasa_server"] = _rasa_status()
     return jsonify(out)
 
@@ -242,8 +243,8 @@ def activate(engine: str, version: str) -> Response:
     user = _admin()
     svc = services()
     try:
-        done = models.activate(svc.settings, svc.db, user, engine, version)
-    except models.ModelError as exc:
+        done = model_versions.activate(svc.settings, svc.db, user, engine, version)
+    except model_versions.ModelError as exc:
         raise InvalidInput(str(exc), code="bad_model") from exc
     except rasa_store.NoRasaModel as exc:
         raise NotFound(str(exc)) from exc
@@ -255,8 +256,8 @@ def rollback(engine: str) -> Response:
     user = _admin()
     svc = services()
     try:
-        done = models.rollback(svc.settings, svc.db, user, engine)
-    except models.ModelError as exc:
+        done = model_versions.rollback(svc.settings, svc.db, user, engine)
+    except model_versions.ModelError as exc:
         raise InvalidInput(str(exc), code="bad_model") from exc
     return jsonify(_push_to_external(done))
 
@@ -281,7 +282,7 @@ def compare() -> Response:
     engine, a, b = (request.args.get(k, "") for k in ("engine", "a", "b"))
     if engine not in ("embedded", "rasa") or not a or not b:
         raise InvalidInput("Give engine (embedded|rasa), a and b (model versions).")
-    return jsonify(models.compare(services().db, engine, a, b))
+    return jsonify(model_versions.compare(services().db, engine, a, b))
 
 
 def _rasa_status() -> dict[str, Any]:

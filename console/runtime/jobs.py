@@ -44,9 +44,6 @@ class ThreadJobs:
         with self._lock:
             self._pending.discard(fut)
 
-    def idle(self) -> bool:
-        with self._lock:
-            return not self._pending
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait)

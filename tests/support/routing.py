@@ -14,7 +14,7 @@ from models.db import Database
 from models.schema.accounts import AuditEvent, Team, User
 from models.schema.base import utcnow
 from models.schema.conversations import Assignment, Conversation
-from tests.conftest import Agent, Customer, event_payload, make_user
+from tests.support.actors import Agent, Customer, event_payload, make_user
 
 
 def agent(app: Flask, db: Database, email: str, *, team: str | None = None, role: str = "agent",

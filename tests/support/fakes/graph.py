@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from tests.fakes.server import FakeServer, Recorded, Reply
+from tests.support.fakes.server import FakeServer, Recorded, Reply
 
 
 class FakeGraph(FakeServer):

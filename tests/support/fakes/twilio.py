@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.fakes.server import FakeServer, Recorded, Reply
+from tests.support.fakes.server import FakeServer, Recorded, Reply
 
 
 class FakeTwilio(FakeServer):

@@ -25,7 +25,11 @@ from bot.rasa.trainer import train
 from models.settings import Settings
 
 FIXTURE = Path(__file__).parent / "fixtures" / "rasa_tiny"
+
+
 REQUIRED = os.environ.get("PARLEY_REQUIRE_RASA") == "1"
+
+
 # Generous: two shared cores, TensorFlow's first import, other test processes.
 SLOW = pytest.mark.timeout(1200)
 
@@ -49,6 +53,8 @@ class SharedRasa:
 
 
 _lock = threading.Lock()
+
+
 _shared: dict[str, object] = {}
 
 

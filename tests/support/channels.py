@@ -21,17 +21,35 @@ from models.channels.config import do_create_channel
 from models.db import Database
 from models.schema.conversations import Message
 from models.settings import Settings
-from tests.fakes import FakeGraph, FakeTwilio
+from tests.support.fakes import FakeGraph, FakeTwilio
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+
+
 AUTH_TOKEN = "twilio-auth-token-for-tests"
+
+
 NUMBER = "+15550001111"
+
+
 PUBLIC = "https://parley.example.com"
+
+
 WA_TOKEN = "graph-token-for-tests"
+
+
 WA_SECRET = "meta-app-secret-for-tests"
+
+
 WA_VERIFY = "meta-verify-token"
+
+
 WA_PNID = "109876543210"
+
+
 CUSTOMER = "+14155550123"
+
+
 TEMPLATES = [{"name": "order_update", "provider_id": "order_update_v2", "language": "en_US",
               "body": "Hi {{1}}, your order {{2}} has shipped.", "variables": ["name", "order"]}]
 
