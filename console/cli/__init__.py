@@ -120,6 +120,3 @@ def _mount_channels() -> None:
 
 _mount_bot()
 _mount_channels()
-
-if __name__ == "__main__":
-    main()
