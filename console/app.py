@@ -17,17 +17,14 @@ from console.api import assist, bot, conversations, files, routing, workspace
 from console.api import channels as channels_api
 from console.errors import install_error_handlers
 from console.extensions import socketio
-from console.realtime import routing as routing_listeners
-from console.realtime.broadcaster import Broadcaster
-from console.runtime import channels
+from console.realtime.listener import RealtimeListener
+from console.runtime import channels, routing_work
 from console.runtime.jobs import Jobs, ThreadJobs
 from console.services import Services
 from models.db import Database
 from models.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
 
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -54,8 +51,13 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     pipeline = BotPipeline(db, list(engines) if engines is not None else build_engines(settings))
     app.extensions["parley"] = Services(settings=settings, db=db, jobs=jobs, pipeline=pipeline,
                                         visitors=VisitorTokens(settings.secret_key))
-    db.bus.subscribe(Broadcaster(db, jobs))
-    routing_listeners.install(app, db, jobs)  # queues, assignment, transfers, timers (not started here)
+    # SMS/WhatsApp: outbox worker (woken on OutboundQueued), media links. Subscribes nothing that emits.
+    rt = channels.init_app(app, app.extensions["parley"])
+    routing_jobs = routing_work.own_jobs(jobs)
+    # The one listener that emits to Socket.IO; then routing, whose work it reports (in that order).
+    realtime = RealtimeListener(db, jobs, socketio.emit, routing_jobs=routing_jobs, links=rt.links)
+    db.bus.subscribe(realtime)
+    routing_work.install(app, db, routing_jobs, realtime)  # queues, assignment, timers (not started here)
 
     app.jinja_env.globals["csrf_token"] = auth.csrf_token
     app.register_blueprint(auth.bp)
@@ -63,7 +65,6 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(routing.bp)
     app.register_blueprint(workspace.bp)  # canned replies, team hours, a conversation's workspace
     pages.register(app)
-    rt = channels.init_app(app, app.extensions["parley"])  # SMS/WhatsApp: outbox worker, media links
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(channels_api.bp)
     app.register_blueprint(files.bp)

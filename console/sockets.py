@@ -16,9 +16,9 @@ from connectors.webchat import CHANNEL as WEBCHAT
 from connectors.webchat import Visitor, customer_message, visitor_display_name
 from console.auth import user_from_socket_auth
 from console.extensions import socketio
-from console.realtime.broadcaster import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
+from console.realtime.payloads import queue_state
 from console.realtime.presence import consoles
-from console.realtime.routing import queue_state
+from console.realtime.rooms import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
 from console.serialize import iso
 from console.services import services
 from models.contacts.identities import do_find_or_create_contact, find_contact

@@ -11,8 +11,8 @@ from flask import Flask
 from sqlalchemy import func, select, update
 
 from console.app import create_app
-from console.realtime.routing import routing_services
 from console.runtime.jobs import InlineJobs
+from console.runtime.routing_work import routing_services
 from console.runtime.timer_runner import TimerRunner
 from models.db import Database
 from models.schema.accounts import AuditEvent, User

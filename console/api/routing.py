@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from console.auth import api_user
-from console.realtime.routing import transfer_json
+from console.realtime.payloads import transfer_json
 from console.serialize import conversations_json, iso, user_brief
 from console.services import services
 from models.contacts.presets import do_set_contact_presets, presets_of

@@ -51,7 +51,15 @@ def _push_updates_through_redis(database: Database, settings: Settings) -> None:
         return
     from flask_socketio import SocketIO
 
-    from console.realtime.channels import ChannelListener
+    from console.realtime.listener import RealtimeListener
+    from console.runtime.jobs import InlineJobs
+    from models.events import Event, MessageUpdated
 
     emitter = SocketIO(message_queue=settings.redis_url, channel=settings.socketio_channel)
-    database.bus.subscribe(ChannelListener(database, emitter.emit, notify=lambda: None))
+    realtime = RealtimeListener(database, InlineJobs(), emitter.emit)
+
+    def delivery_changes(evt: Event) -> None:  # all a delivery worker changes that consoles show
+        if isinstance(evt, MessageUpdated):
+            realtime.message_updated(evt)
+
+    database.bus.subscribe(delivery_changes)

@@ -1,9 +1,11 @@
 """The SMS/WhatsApp channels inside the app: settings, storage, the delivery worker, and the
-listener that wakes the worker and shows delivery changes live in the console."""
+listener that wakes the worker when something is queued (what consoles hear of deliveries is the
+realtime listener's: console/realtime/listener.py)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,13 +13,12 @@ from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 
 from connectors.delivery import DeliveryWorker, MediaLinks
-from console.extensions import socketio
-from console.realtime.channels import ChannelListener
 from console.services import Services
 from models.channels.attachments import AttachmentStore
 from models.channels.config import do_seed_from_env
 from models.channels.settings import ChannelSettings
 from models.db import Database
+from models.events import Event, OutboundQueued
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,19 @@ def build(svc: Services) -> ChannelRuntime:
     links = MediaLinks(svc.settings.secret_key, settings.public_url)
     worker = DeliveryWorker(svc.db, settings, store, links, svc.jobs.submit)
     rt = ChannelRuntime(settings, svc.db, store, links, worker)
-    svc.db.bus.subscribe(ChannelListener(svc.db, socketio.emit, worker.notify, links))
+    svc.db.bus.subscribe(WakeWorker(worker.notify))
     return rt
+
+
+class WakeWorker:
+    """Wakes the delivery worker when an outbox row is committed (it also polls: this is latency only)."""
+
+    def __init__(self, notify: Callable[[], None]) -> None:
+        self.notify = notify
+
+    def __call__(self, evt: Event) -> None:
+        if isinstance(evt, OutboundQueued):
+            self.notify()
 
 
 def init_app(app: Flask, svc: Services) -> ChannelRuntime:

@@ -8,8 +8,8 @@ import click
 
 from console.app import build_engines, create_app
 from console.extensions import socketio
-from console.realtime.routing import routing_services
 from console.runtime.channels import runtime
+from console.runtime.routing_work import routing_services
 from console.services import Services
 from models.accounts.users import do_bootstrap
 from models.db import Database

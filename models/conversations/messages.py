@@ -131,7 +131,7 @@ def _mark_read(session: Session, user: User, conv: Conversation, message_id: int
 def do_system_message(session: Session, conv: Conversation, text_: str) -> Message:
     """A message to the customer from the service itself (queue notice, closing message).
 
-    Goes out like a bot reply: webchat by the socket broadcaster, SMS/WhatsApp through the outbox.
+    Goes out like a bot reply: webchat by the realtime listener, SMS/WhatsApp through the outbox.
     Not activity: it does not move the idle clock.
     """
     from models.outbox.enqueue import default_reply_channel, do_enqueue_outbound

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from console.realtime.routing import routing_services
+from console.runtime.routing_work import routing_services
 from console.runtime.timer_runner import TimerRunner
 from models.db import Database
 from models.schema.accounts import AuditEvent, Team, User

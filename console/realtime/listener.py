@@ -1,0 +1,325 @@
+"""The realtime listener: the one place that turns committed changes into Socket.IO emits.
+
+Chatwoot's ActionCableListener shape: the bus hands every event to `__call__`, which calls the method
+named after the event (`MessageCreated` → `message_created`); who hears it is decided by `audience`
+(console/realtime/rooms.py), the visibility rule applied in one place. Nothing else in the code base
+emits to Socket.IO (socket handlers answering their own caller aside). Work that is not a push —
+routing, timers, waking the delivery worker — lives in console/runtime/ and calls in here.
+
+Ordering: messages and notifications to one agent go out at once, in the committing thread, so they
+arrive in the order they were stored (a conversation's commits are serialised by the pipeline and row
+locks). Conversation summaries, counters and customers' places in the queue are recomputed in the
+background, coalesced, so what a client hears only moves forward.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from connectors.delivery import MediaLinks
+from connectors.webchat import CHANNEL as WEBCHAT
+from connectors.webchat import customer_message
+from console.realtime.coalescing import Coalescer, Submits
+from console.realtime.payloads import brief, queue_state, transfer_json
+from console.realtime.rooms import (
+    ALL_ROOM,
+    CONSOLE,
+    WEBCHAT_NS,
+    audience,
+    audiences,
+    contact_room,
+    union,
+    user_room,
+)
+from console.serialize import conversations_json, iso, message_json
+from models.conversations.inbox import counters, users_who_can_see
+from models.conversations.visibility import named_users
+from models.db import Database
+from models.events import (
+    AgentAvailabilityChanged,
+    AutoAssigned,
+    BotTyping,
+    ContactPresenceChanged,
+    ConversationAssigned,
+    ConversationCreated,
+    ConversationEvent,
+    ConversationHandedOff,
+    ConversationOffered,
+    ConversationQueued,
+    ConversationRead,
+    ConversationRestricted,
+    ConversationStatusChanged,
+    Event,
+    MessageCreated,
+    MessageUpdated,
+    OfferEnded,
+    TransferChanged,
+)
+from models.routing.queue import queue_outlook, queue_positions
+from models.schema.base import utcnow
+from models.schema.channels import Attachment, AttachmentState
+from models.schema.conversations import Assignment, Channel, Conversation, Message, SenderType, Status
+from models.schema.routing import Transfer
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[..., Any]
+
+
+def handler_name(event_type: type[Event]) -> str:
+    """`ConversationHandedOff` → `conversation_handed_off`: the method that pushes that event."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", event_type.__name__).lower()
+
+
+class RealtimeListener:
+    """`emit` is Flask-SocketIO's (`socketio.emit` in an app process, a queue-only `SocketIO(
+    message_queue=...)` in `parley worker`). `jobs` runs the coalesced summaries and counters;
+    `routing_jobs` (threads of its own in production) what agents and customers waiting on routing
+    must hear without queueing behind bot turns. `links` lets webchat customers download the files
+    an agent sent them."""
+
+    def __init__(self, db: Database, jobs: Submits, emit: Emit, *, routing_jobs: Submits | None = None,
+                 links: MediaLinks | None = None) -> None:
+        self.db = db
+        self.jobs = jobs
+        self.routing_jobs = routing_jobs or jobs
+        self.emit = emit
+        self.links = links
+        self._summaries = Coalescer(jobs, self._push_conversations)
+        self._counters = Coalescer(jobs, self._push_counters)
+        self._queues = Coalescer(self.routing_jobs, self._push_queues)
+
+    def __call__(self, evt: Event) -> None:
+        method: Callable[[Any], None] | None = getattr(self, handler_name(type(evt)), None)
+        if method is not None:  # not every event reaches a browser (`OutboundQueued` wakes a worker)
+            method(evt)
+
+    # --- the events ---------------------------------------------------------------------------
+
+    def message_created(self, evt: MessageCreated) -> None:
+        self._push_message(evt)
+        self._changed(evt, counters=evt.human_owned)  # the bot's side changes no counter
+        if evt.channel == WEBCHAT and not evt.private and evt.sender_type != SenderType.CONTACT.value:
+            self._files_to_visitor(evt)  # after the message itself
+
+    def message_updated(self, evt: MessageUpdated) -> None:
+        """A delivery tick or an attachment that arrived: the message again, to the consoles."""
+        with self.db.session() as s:
+            row = s.execute(select(Message, Conversation.public_id)
+                            .join(Conversation, Conversation.id == Message.conversation_id)
+                            .options(selectinload(Message.author), selectinload(Message.attachments))
+                            .where(Message.id == evt.message_id)).first()
+            if row is None:
+                return
+            payload = message_json(row[0], row[1])
+            rooms = audiences(s, [(row[0].conversation_id, evt.team_id)])[row[0].conversation_id]
+        self._to(rooms, "message", payload)
+
+    def conversation_created(self, evt: ConversationCreated) -> None:
+        self._changed(evt)
+
+    def conversation_handed_off(self, evt: ConversationHandedOff) -> None:
+        self._changed(evt)
+
+    def conversation_assigned(self, evt: ConversationAssigned) -> None:
+        self._changed(evt)
+
+    def conversation_status_changed(self, evt: ConversationStatusChanged) -> None:
+        self._changed(evt)
+
+    def conversation_read(self, evt: ConversationRead) -> None:
+        self._changed(evt)
+
+    def conversation_queued(self, evt: ConversationQueued) -> None:
+        self._changed(evt)
+
+    def conversation_offered(self, evt: ConversationOffered) -> None:
+        self._changed(evt)
+        self._notify_one(evt.conversation_id, [evt.user_id], lambda s, conv: {
+            "kind": "offered", "conversation": brief(conv), "offer_id": evt.offer_id,
+            "expires_at": evt.expires_at})
+
+    def offer_ended(self, evt: OfferEnded) -> None:
+        self._changed(evt)
+        self._notify_one(evt.conversation_id, [evt.user_id], lambda s, conv: {
+            "kind": "offer_ended", "conversation": brief(conv), "offer_id": evt.offer_id,
+            "status": evt.status})
+
+    def auto_assigned(self, evt: AutoAssigned) -> None:
+        self._changed(evt)
+        self._notify_one(evt.conversation_id, [evt.user_id],
+                         lambda s, conv: {"kind": "assigned", "conversation": brief(conv)})
+
+    def transfer_changed(self, evt: TransferChanged) -> None:
+        """Told: both ends of the transfer and whoever asked for it."""
+        self._changed(evt)
+        with self.db.session() as s:
+            t = s.get(Transfer, evt.transfer_id)
+            if t is None:
+                return
+            told = {uid for uid in (evt.from_user_id, evt.to_user_id, t.requested_by_id) if uid is not None}
+            self._notify_one(evt.conversation_id, sorted(told), lambda s, conv: {
+                "kind": "transfer", "conversation": brief(conv), "transfer": transfer_json(s, t)}, s)
+
+    def conversation_restricted(self, evt: ConversationRestricted) -> None:
+        self._changed(evt)
+        self.routing_jobs.submit(self._drop_from_lists, evt)
+
+    def contact_presence_changed(self, evt: ContactPresenceChanged) -> None:
+        self.jobs.submit(self._push_presence, evt.contact_id, evt.online)
+
+    def bot_typing(self, evt: BotTyping) -> None:
+        self.emit("typing", {"typing": evt.typing, "sender_type": "bot"}, namespace=WEBCHAT_NS,
+                  to=contact_room(evt.contact_id))
+
+    def agent_availability_changed(self, evt: AgentAvailabilityChanged) -> None:
+        self.routing_jobs.submit(self._push_availability, evt)
+
+    # --- called by routing (console/runtime/routing_work.py) ------------------------------------
+
+    def queue_moved(self, team_id: int, conversation_id: int) -> None:
+        """A team's queue may have moved: its webchat customers hear their place. Routing calls this
+        after it had its go at the queue, so customers hear where routing left them."""
+        self._queues.mark(("team", team_id))
+        self._queues.mark(("conv", conversation_id))
+
+    def conversation_waiting(self, session: Session, conv: Conversation, position: int | None,
+                             reason: str | None) -> None:
+        """Still in the queue after routing had its go: the team hears of it."""
+        self._to(audience(conv.team_id, named_users(session, [conv.id]).get(conv.id)), "notification",
+                 {"kind": "queued", "conversation": brief(conv), "position": position, "reason": reason})
+
+    # --- pushes -----------------------------------------------------------------------------------
+
+    def _to(self, rooms: Iterable[str], event: str, payload: Any, namespace: str = CONSOLE) -> None:
+        for room in rooms:
+            self.emit(event, payload, namespace=namespace, to=room)
+
+    def _changed(self, evt: ConversationEvent, *, counters: bool = True) -> None:
+        self._summaries.mark(evt.conversation_id)
+        if counters:
+            self._counters.mark(evt.team_id)
+
+    def _notify_one(self, conversation_id: int, user_ids: Iterable[int],
+                    payload: Callable[[Session, Conversation], dict[str, Any]],
+                    session: Session | None = None) -> None:
+        """A notification to these agents' own rooms, at once: queued behind other work it would
+        arrive late."""
+        if session is None:
+            with self.db.session() as s:
+                self._notify_one(conversation_id, user_ids, payload, s)
+            return
+        conv = session.scalar(select(Conversation).options(selectinload(Conversation.contact),
+                                                           selectinload(Conversation.team))
+                              .where(Conversation.id == conversation_id))
+        if conv is not None:
+            self._to([user_room(uid) for uid in user_ids], "notification", payload(session, conv))
+
+    def _push_message(self, evt: MessageCreated) -> None:
+        with self.db.session() as s:
+            row = s.execute(select(Message, Conversation.public_id)
+                            .join(Conversation, Conversation.id == Message.conversation_id)
+                            .options(selectinload(Message.author))
+                            .where(Message.id == evt.message_id)).first()
+            if row is None:
+                return
+            msg, public_id = row
+            self._to(audiences(s, [(evt.conversation_id, evt.team_id)])[evt.conversation_id], "message",
+                     message_json(msg, public_id))
+            if msg.private or msg.sender_type == SenderType.CONTACT.value or msg.channel != WEBCHAT:
+                return  # other channels send through their connectors' outbox
+            self.emit("message", customer_message(
+                id=msg.id, conversation_id=public_id, sender_type=msg.sender_type, text=msg.text,
+                created_at=iso(msg.created_at) or ""), namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
+
+    def _files_to_visitor(self, evt: MessageCreated) -> None:
+        """Files an agent sent on webchat reach the widget as links."""
+        if self.links is None:
+            return
+        with self.db.session() as s:
+            files = [{"filename": a.filename, "content_type": a.content_type, "size": a.size,
+                      "url": self.links.visitor_url(a.public_id)}
+                     for a in s.scalars(select(Attachment).where(Attachment.message_id == evt.message_id,
+                                                                 Attachment.state == AttachmentState.READY.value)
+                                        .order_by(Attachment.id))]
+        if files:
+            self.emit("files", {"id": evt.message_id, "files": files}, namespace=WEBCHAT_NS,
+                      to=contact_room(evt.contact_id))
+
+    def _push_conversations(self, conversation_ids: set[int]) -> None:
+        with self.db.session() as s:
+            convs = list(s.scalars(select(Conversation).options(
+                selectinload(Conversation.contact), selectinload(Conversation.team),
+                selectinload(Conversation.assignments).selectinload(Assignment.user))
+                .where(Conversation.id.in_(conversation_ids))))
+            rooms = audiences(s, [(c.id, c.team_id) for c in convs])
+            for conv, payload in zip(convs, conversations_json(s, None, convs), strict=True):
+                self._to(rooms[conv.id], "conversation", payload)
+
+    def _push_counters(self, team_ids: set[int]) -> None:
+        """Counters are per user: each user who can see one of these teams, in their own room, once."""
+        with self.db.session() as s:
+            seen: set[int] = set()
+            for team_id in team_ids:
+                for user in users_who_can_see(s, team_id):
+                    if user.id not in seen:
+                        seen.add(user.id)
+                        self.emit("counters", counters(s, user), namespace=CONSOLE, to=user_room(user.id))
+
+    def _push_presence(self, contact_id: int, online: bool) -> None:
+        """Heard wherever one of the contact's open conversations is (supervisors: always, unless all
+        of them are restricted)."""
+        with self.db.session() as s:
+            rows = s.execute(select(Conversation.id, Conversation.team_id).where(
+                Conversation.contact_id == contact_id, Conversation.status == Status.OPEN.value)).all()
+            rooms = audiences(s, [(cid, team_id) for cid, team_id in rows])
+        self._to(union(rooms.values()), "presence", {"contact_id": contact_id, "online": online})
+
+    def _push_availability(self, evt: AgentAvailabilityChanged) -> None:
+        payload = {"user_id": evt.user_id, "availability": evt.availability, "automatic": evt.automatic}
+        self._to([user_room(evt.user_id), ALL_ROOM], "availability", payload)
+
+    def _drop_from_lists(self, evt: ConversationRestricted) -> None:
+        """Take the conversation out of the lists of everyone who may no longer see it."""
+        with self.db.session() as s:
+            conv = s.get(Conversation, evt.conversation_id)
+            if conv is None or not conv.restricted:
+                return
+            allowed = set(evt.user_ids)
+            for user in users_who_can_see(s, conv.team_id):
+                if user.id not in allowed:
+                    self.emit("conversation_removed", {"id": conv.public_id}, namespace=CONSOLE,
+                              to=user_room(user.id))
+
+    def _push_queues(self, keys: set[tuple[str, int]]) -> None:
+        """Webchat customers: their place in the queue (`queue` on `/webchat`)."""
+        now = utcnow()
+        with self.db.session() as s:
+            teams = {k for kind, k in keys if kind == "team"}
+            convs = {k for kind, k in keys if kind == "conv"}
+            seen: set[int] = set()
+            for team_id in teams:
+                positions = queue_positions(s, team_id)
+                if not positions:
+                    continue
+                outlook = queue_outlook(s, team_id, now)
+                for conv in s.scalars(select(Conversation).where(Conversation.id.in_(positions),
+                                                                 Conversation.channel == Channel.WEBCHAT.value)):
+                    seen.add(conv.id)
+                    pos = positions[conv.id]
+                    self._to_customer(conv, {"status": "waiting", "position": pos, **outlook.fields(pos),
+                                             "agent": None})
+            for conv in s.scalars(select(Conversation).options(
+                    selectinload(Conversation.assignments).selectinload(Assignment.user))
+                    .where(Conversation.id.in_(convs - seen), Conversation.channel == Channel.WEBCHAT.value)):
+                self._to_customer(conv, queue_state(s, conv, now))
+
+    def _to_customer(self, conv: Conversation, state: dict[str, Any]) -> None:
+        self.emit("queue", {"conversation_id": conv.public_id, **state}, namespace=WEBCHAT_NS,
+                  to=contact_room(conv.contact_id))

@@ -1,0 +1,98 @@
+"""The realtime contract: one listener emits to Socket.IO, with a method per event and one audience rule."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+from typing import Any
+
+import models.events as events
+from console.realtime.listener import RealtimeListener, handler_name
+from console.realtime.rooms import ALL_ROOM, audience, team_room, union, user_room
+from console.runtime.jobs import InlineJobs
+from models.db import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+LISTENER = Path("console/realtime/listener.py")
+# Events no browser hears: an outbox row committed only wakes the delivery worker.
+NOT_PUSHED = {events.OutboundQueued}
+BASES = {events.Event, events.ConversationEvent}
+
+
+def _event_classes() -> list[type[events.Event]]:
+    return [cls for _, cls in inspect.getmembers(events, inspect.isclass)
+            if issubclass(cls, events.Event) and cls.__module__ == events.__name__ and cls not in BASES]
+
+
+def test_every_event_that_reaches_browsers_has_its_method() -> None:
+    for cls in _event_classes():
+        method = getattr(RealtimeListener, handler_name(cls), None)
+        if cls in NOT_PUSHED:
+            assert method is None, f"{cls.__name__} is not pushed, yet the listener has {handler_name(cls)}"
+        else:
+            assert callable(method), f"RealtimeListener has no {handler_name(cls)} for {cls.__name__}"
+
+
+def test_method_names_follow_the_events() -> None:
+    assert handler_name(events.MessageCreated) == "message_created"
+    assert handler_name(events.ConversationHandedOff) == "conversation_handed_off"
+    assert handler_name(events.AgentAvailabilityChanged) == "agent_availability_changed"
+
+
+def test_the_listener_dispatches_by_name_through_its_emit(db: Database) -> None:
+    heard: list[tuple[Any, ...]] = []
+    listener = RealtimeListener(db, InlineJobs(), lambda *a, **kw: heard.append((*a, kw)))
+    listener(events.BotTyping(conversation_id=1, contact_id=7, typing=True))
+    listener(events.OutboundQueued(outbox_id=1))  # not pushed: no emit
+    assert heard == [("typing", {"typing": True, "sender_type": "bot"},
+                      {"namespace": "/webchat", "to": "contact:7"})]
+
+
+def test_audience_is_the_visibility_rule() -> None:
+    assert audience(3, None) == [team_room(3), ALL_ROOM]  # the team, and supervisors
+    assert audience(3, [5, 2]) == [user_room(5), user_room(2)]  # restricted: its named users only
+    assert audience(3, []) == []  # restricted to nobody: nobody
+    # several conversations (a contact's presence): each room once; none at all: supervisors
+    assert union([audience(3, None), audience(4, [2]), audience(3, None)]) == \
+        [team_room(3), ALL_ROOM, user_room(2)]
+    assert union([]) == [ALL_ROOM]
+    assert union([audience(3, [])]) == []
+
+
+def _python_files(*folders: str) -> list[Path]:
+    return sorted(p.relative_to(ROOT) for folder in folders for p in (ROOT / folder).rglob("*.py"))
+
+
+def _emits(path: Path) -> list[ast.Call]:
+    tree = ast.parse((ROOT / path).read_text(), str(path))
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Call) and (
+        (isinstance(node.func, ast.Attribute) and node.func.attr == "emit")
+        or (isinstance(node.func, ast.Name) and node.func.id == "emit"))]
+
+
+def test_only_the_realtime_listener_emits() -> None:
+    """Socket handlers may answer their own caller (flask_socketio's bare `emit`, no room); every
+    broadcast goes through the realtime listener."""
+    for path in _python_files("console", "models", "bot", "connectors"):
+        if path == LISTENER:
+            continue
+        for call in _emits(path):
+            where = f"{path}:{call.lineno}"
+            assert path == Path("console/sockets.py"), f"{where} emits outside the realtime listener"
+            assert isinstance(call.func, ast.Name), f"{where}: socket handlers reply with flask_socketio.emit"
+            assert not {kw.arg for kw in call.keywords} & {"to", "room", "broadcast", "namespace"}, \
+                f"{where}: a socket handler broadcasts; push through the realtime listener"
+
+
+def test_realtime_knows_no_flask_and_no_runtime() -> None:
+    """The listener is handed its emit (an app's `socketio.emit`, or a worker's queue-only emitter),
+    and runtime calls into realtime, never the other way round."""
+    for path in _python_files("console/realtime"):
+        tree = ast.parse((ROOT / path).read_text(), str(path))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert not name.startswith(("flask", "console.runtime", "console.extensions")), \
+                    f"{path}:{node.lineno} imports {name}"
