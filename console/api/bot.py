@@ -337,7 +337,7 @@ def handoff_groups() -> Response:
 
 @bp.post(f"{API}/handoffs/learn")
 @api("Add handoff messages to an intent (existing, or new with its answer): one data version", sb.Learnt,
-     status=201, body=sb.LearnIn, errors=(403, 409, 422))
+     status=201, body=sb.LearnIn, errors=(403, 404, 409, 422))
 def learn() -> Any:
     """Add handoff messages to an intent (existing, or new with its answer): one data version."""
     user = _admin()
