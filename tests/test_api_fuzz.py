@@ -97,6 +97,7 @@ def _examples(operation: Any, mode: GenerationMode, headers: dict[str, str], sen
     return run
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("role", ["admin", "agent", "anonymous"])
 def test_fuzz(api_schema: Any, tokens: dict[str, dict[str, str]], role: str) -> None:
     sent, failures = _fuzz(api_schema, tokens[role])
