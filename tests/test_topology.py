@@ -120,7 +120,8 @@ def _nginx_conf(listen: int, upstreams: list[int], tmp: Path) -> str:
         conf = conf.replace(line, line.split("server ")[0] + f"server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;")
     conf = conf.replace("listen 80;", f"listen 127.0.0.1:{listen};\n"
                         "        set_real_ip_from 127.0.0.0/8;\n        real_ip_header X-Client-Address;")
-    temp = "".join(f"    {kind}_temp_path {tmp / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    temp = "".join(f"    {kind}_temp_path {tmp / kind};\n" for kind in kinds)
     conf = conf.replace("http {\n", "http {\n" + temp + f"    access_log {tmp / 'access.log'};\n", 1)
     return f"pid {tmp / 'nginx.pid'};\nerror_log {tmp / 'error.log'};\ndaemon off;\n" + conf
 
@@ -219,7 +220,7 @@ def test_killing_a_web_process_and_the_worker_loses_nothing_and_answers_nothing_
     tokens = []
     with db.transaction() as s:
         for i in range(AGENTS):
-            do_create_user(s, email=f"agent{i}@example.com", password="correct horse battery", team="Support")
+            do_create_user(s, email=f"agent{i}@example.com", password="correct horse battery", team_name="Support")
             tokens.append(do_issue_token(s, f"agent{i}@example.com"))
     consoles = [Console(topology.url, f"10.8.0.{i + 1}", token) for i, token in enumerate(tokens)]
     visitors = [Visitor(topology.url, f"10.9.{i // 200}.{i % 200 + 1}") for i in range(CUSTOMERS)]
