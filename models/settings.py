@@ -31,7 +31,7 @@ TOOLING_VARS = ("PARLEY_REQUIRE_RASA", "PARLEY_TEST_PG_SCHEMA")
 
 
 def _blank_none(raw: Any) -> Any:
-    """An empty variable means "unset", as it always has here (`PARLEY_X=` in a .env)."""
+    """An empty variable means "unset", as it always has here (a `NAME=` line in a .env)."""
     return None if isinstance(raw, str) and not raw.strip() else raw
 
 
@@ -265,6 +265,10 @@ def _explain(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
+def _extra(field: FieldInfo) -> dict[str, Any]:
+    return field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+
+
 def _fields() -> dict[str, FieldInfo]:
     return {name: f for name, f in Settings.model_fields.items() if isinstance(f.validation_alias, str)
             and name != "extra"}
@@ -273,13 +277,14 @@ def _fields() -> dict[str, FieldInfo]:
 # Every variable's name -> its field; the secrets among them.
 FIELD_OF: dict[str, str] = {str(f.validation_alias): name for name, f in _fields().items()}
 SECRET_NAMES = frozenset(env for env, name in FIELD_OF.items()
-                         if dict(Settings.model_fields[name].json_schema_extra or {}).get("secret"))
+                         if _extra(Settings.model_fields[name]).get("secret"))
 
 
 @cache
 def _adapter(name: str) -> TypeAdapter[Any]:
     field = Settings.model_fields[name]
-    return TypeAdapter(Annotated[field.annotation, *field.metadata])  # type: ignore[name-defined]
+    annotated: Any = Annotated[field.annotation, *field.metadata]
+    return TypeAdapter(annotated)
 
 
 def parse_var(env_name: str, raw: Any) -> Any:

@@ -101,5 +101,12 @@ def _mount_channels() -> None:
     main.add_command(worker)
 
 
+def _mount_config() -> None:
+    from console.cli.config import config
+
+    main.add_command(config)
+
+
 _mount_bot()
 _mount_channels()
+_mount_config()
