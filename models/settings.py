@@ -228,9 +228,7 @@ class Settings(BaseSettings):
         the same values. Unknown `PARLEY_*` names are reported once per process."""
         if env is None:
             if load_dotenv:
-                from dotenv import load_dotenv as _load
-
-                _load(Path.cwd() / ".env", override=False)
+                load_dotenv_file()
             report_unknown(os.environ)
             return _validated(cls, {}, explicit=False)  # pydantic-settings reads the environment
         return _validated(cls, {k: v for k, v in env.items() if k in FIELD_OF}, explicit=True)
@@ -243,6 +241,13 @@ class Settings(BaseSettings):
     def resolved(self, env: Mapping[str, Any] | None = None) -> Settings:
         """What the per-area views read: `env` (tests pass one) and then `extra` laid over this object."""
         return self.overlay({**(env or {}), **self.extra})
+
+
+def load_dotenv_file() -> None:
+    """`.env` in the working directory into the process environment (real variables win)."""
+    from dotenv import load_dotenv
+
+    load_dotenv(Path.cwd() / ".env", override=False)
 
 
 def _validated(cls: type[Settings], values: dict[str, Any], *, explicit: bool) -> Settings:
@@ -283,7 +288,7 @@ SECRET_NAMES = frozenset(env for env, name in FIELD_OF.items()
 @cache
 def _adapter(name: str) -> TypeAdapter[Any]:
     field = Settings.model_fields[name]
-    annotated: Any = Annotated[field.annotation, *field.metadata]
+    annotated: Any = Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
     return TypeAdapter(annotated)
 
 
