@@ -37,6 +37,12 @@ def _refuse(status: int, code: str, message: str) -> Response:
     return response
 
 
+# Loopback, RFC 1918 and IPv6 unique-local: spelled out, because `ipaddress.is_private` also says yes to
+# documentation and benchmarking ranges, which are routed on the internet in practice.
+PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7"))
+
+
 def _private(address: str) -> bool:
     try:
         ip = ipaddress.ip_address(address.strip().split("%")[0])
@@ -44,7 +50,7 @@ def _private(address: str) -> bool:
         return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return ip.is_loopback or ip.is_private
+    return any(ip in net for net in PRIVATE_NETWORKS if net.version == ip.version)
 
 
 def client_addresses() -> list[str]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 request_id: ContextVar[str | None] = ContextVar("parley_request_id", default=None)
 conversation_id: ContextVar[str | None] = ContextVar("parley_conversation", default=None)
@@ -68,13 +68,14 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
-def configure(log_format: str = "text", level: str = "INFO", *, verbose: bool = False) -> None:
-    """The root logger writes to stderr in the chosen format (once per process: a second call replaces it)."""
+def configure(log_format: str = "text", level: str = "INFO", *, verbose: bool = False,
+              stream: IO[str] | None = None) -> None:
+    """The root logger writes to `stream` (stderr) in the chosen format; a second call replaces the first."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, "parley", False)]:
         root.removeHandler(handler)
-    handler = logging.StreamHandler()
-    handler.parley = True  # type: ignore[attr-defined]
+    handler: logging.Handler = logging.StreamHandler(stream)
+    setattr(handler, "parley", True)  # noqa: B010  (how a later call finds the handler it replaces)
     handler.addFilter(ContextFilter())
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root.addHandler(handler)
