@@ -72,8 +72,8 @@ def configure(log_format: str = "text", level: str = "INFO", *, verbose: bool = 
               stream: IO[str] | None = None) -> None:
     """The root logger writes to `stream` (stderr) in the chosen format; a second call replaces the first."""
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "parley", False)]:
-        root.removeHandler(handler)
+    for old in [h for h in root.handlers if getattr(h, "parley", False)]:
+        root.removeHandler(old)
     handler: logging.Handler = logging.StreamHandler(stream)
     setattr(handler, "parley", True)  # noqa: B010  (how a later call finds the handler it replaces)
     handler.addFilter(ContextFilter())
