@@ -63,6 +63,7 @@ def test_metrics_count_a_webchat_message_a_bot_reply_and_a_handoff(app: Flask) -
     waiting = {dict(labels)["team"]: v for (name, labels), v in after.items() if name == "parley_queue_length"}
     assert sum(waiting.values()) == 1
     assert _value(after, "parley_database_up") == 1
+    assert _value(after, "parley_bot_turns_pending") == 0  # every message answered
     customer.sock.disconnect(namespace="/webchat")
     assert _value(_samples(app), "parley_open_sockets", namespace="/webchat") == \
         _value(before, "parley_open_sockets", namespace="/webchat")
@@ -78,6 +79,31 @@ def test_metrics_without_a_token_answer_loopback_and_private_addresses_only(app:
     r = client.get("/metrics", environ_base={"REMOTE_ADDR": "10.0.0.2"}, headers={"X-Forwarded-For": PUBLIC})
     assert r.status_code == 403
     assert client.get("/metrics", headers={"X-Forwarded-For": "nonsense"}).status_code == 403
+
+
+class StalledJobs:
+    """Background work that never runs: a bot worker that has fallen behind."""
+
+    def submit(self, fn: Any, *args: Any) -> None:
+        return None
+
+    def shutdown(self, wait: bool = True) -> None:
+        return None
+
+
+def test_metrics_show_bot_turns_waiting_for_a_worker(settings: Settings, engines: list[Any]) -> None:
+    app = create_app(settings, engines=engines, jobs=StalledJobs(), testing=True)
+    try:
+        assert _value(_samples(app), "parley_bot_turns_pending") == 0
+        customer = Customer(app)
+        customer.say("hi")
+        customer.say("anyone there?")
+        samples = _samples(app)
+        assert _value(samples, "parley_bot_turns_pending") == 1  # one conversation owed an answer
+        assert _value(samples, "parley_bot_turns_oldest_age_seconds") >= 0
+        assert customer.replies("bot") == []
+    finally:
+        app.extensions["parley"].db.dispose()
 
 
 @pytest.fixture()

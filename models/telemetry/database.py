@@ -1,5 +1,6 @@
 """Series read from the database at scrape time: who waits in which team's queue and for how long, the
-outbox backlog, and durable timers that are due. One query each, so a scrape stays cheap."""
+bot turns not yet taken (customer messages the bot owes an answer), the outbox backlog, and durable
+timers that are due. One query each, so a scrape stays cheap."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from models.db import Database
 from models.routing.queue import queued_since
 from models.schema.accounts import Team
 from models.schema.base import utcnow
 from models.schema.channels import OutboxItem, OutboxState
-from models.schema.conversations import Conversation, Owner, Phase, Status
+from models.schema.conversations import Conversation, Message, Owner, Phase, SenderType, Status
 from models.schema.routing import Timer
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,22 @@ class DatabaseCollector(Collector):
             for kind, count, oldest in rows:
                 timers.add_metric([kind], count)
                 timers_age.add_metric([kind], _age(now, oldest))
+            turns, turns_age = self._bot_turns(s, now)
         up = GaugeMetricFamily("parley_database_up", "Whether the last scrape could read the database")
         up.add_metric([], 1)
-        return [length, wait, backlog, backlog_age, failed, timers, timers_age, up]
+        return [length, wait, turns, turns_age, backlog, backlog_age, failed, timers, timers_age, up]
+
+    def _bot_turns(self, s: Session, now: datetime) -> tuple[Metric, Metric]:
+        """The bot's work queue: messages past a bot-owned conversation's cursor are turns not yet taken."""
+        pending = GaugeMetricFamily("parley_bot_turns_pending", "Conversations with a customer message the bot "
+                                    "has not answered yet")
+        age = GaugeMetricFamily("parley_bot_turns_oldest_age_seconds", "Age of the oldest customer message the "
+                                "bot has not answered yet")
+        count, oldest = s.execute(
+            select(func.count(func.distinct(Conversation.id)), func.min(Message.created_at))
+            .join(Message, Message.conversation_id == Conversation.id)
+            .where(Conversation.status == Status.OPEN.value, Conversation.owner == Owner.BOT.value,
+                   Message.sender_type == SenderType.CONTACT.value, Message.id > Conversation.bot_cursor)).one()
+        pending.add_metric([], count or 0)
+        age.add_metric([], _age(now, oldest))
+        return pending, age
