@@ -82,8 +82,9 @@ _EXPLICIT: ContextVar[bool] = ContextVar("parley_settings_explicit", default=Fal
 class Settings(BaseSettings):
     """Everything Parley can be told. Frozen: copies are made with `with_(...)`."""
 
+    # An empty variable (`NAME=`) means unset, as it always has here: the default applies.
     model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True, case_sensitive=True,
-                                      env_file=None, validate_default=False)
+                                      env_file=None, env_ignore_empty=True, validate_default=False)
 
     # --- core --------------------------------------------------------------------------------------
     instance_dir: Path = var("PARLEY_INSTANCE", Path("instance"),
@@ -231,11 +232,12 @@ class Settings(BaseSettings):
                 load_dotenv_file()
             report_unknown(os.environ)
             return _validated(cls, {}, explicit=False)  # pydantic-settings reads the environment
-        return _validated(cls, {k: v for k, v in env.items() if k in FIELD_OF}, explicit=True)
+        return _validated(cls, {k: v for k, v in env.items() if k in FIELD_OF and v != ""}, explicit=True)
 
     def overlay(self, values: Mapping[str, Any]) -> Settings:
         """A copy with env-style `values` (validated as if read from the environment) laid over this one."""
-        changes = {FIELD_OF[k]: parse_var(k, v) for k, v in values.items() if k in FIELD_OF}
+        changes = {FIELD_OF[k]: Settings.model_fields[FIELD_OF[k]].default if v in (None, "") else parse_var(k, v)
+                   for k, v in values.items() if k in FIELD_OF}
         return self.model_copy(update=changes) if changes else self
 
     def resolved(self, env: Mapping[str, Any] | None = None) -> Settings:

@@ -47,6 +47,7 @@ def test_config_show_lists_every_variable_with_secrets_masked(workdir: Path,
     monkeypatch.setenv("DATABASE_URL", "postgresql://parley:hunter2-db@db.internal:5432/parley")
     monkeypatch.setenv("REDIS_URL", "redis://:hunter3-redis@redis.internal:6379/0")
     monkeypatch.setenv("PARLEY_OUTBOX_POLL", "3")
+    monkeypatch.setenv("PARLEY_LLM_TIMEOUT", "")  # empty: unset
     text = _show()
     shown = json.loads(_show("--json"))
     assert set(shown) == set(FIELD_OF)  # every variable the settings know, nothing else
@@ -58,6 +59,7 @@ def test_config_show_lists_every_variable_with_secrets_masked(workdir: Path,
     assert shown["DATABASE_URL"] == "postgresql+psycopg://parley:****@db.internal:5432/parley"
     assert shown["REDIS_URL"] == "redis://:****@redis.internal:6379/0"
     assert shown["PARLEY_OUTBOX_POLL"] == "3.0" and shown["PARLEY_LLM_MODEL"] == "(unset)"
+    assert shown["PARLEY_LLM_TIMEOUT"] == "20.0"
     assert "# seconds between the delivery worker's polls" in text  # and what each one means
 
 
@@ -103,6 +105,10 @@ def test_settings_keep_their_api(tmp_path: Path) -> None:
     assert s.with_(max_message_length=5).max_message_length == 5 and s.max_message_length == 4096
     assert s.with_(extra={"PARLEY_RASA_TIMEOUT": "2"}).resolved().rasa_timeout == 2.0
     assert "'k'" not in repr(s)  # secrets stay out of reprs and so out of tracebacks and logs
+    # an empty variable is an unset one, from the environment or laid over
+    assert Settings.from_env({"PARLEY_SECRET_KEY": "k", "PARLEY_LLM_TIMEOUT": "", "PARLEY_INSTANCE": str(tmp_path)}
+                             ).llm_timeout == 20.0
+    assert s.overlay({"PARLEY_RASA_URL": "http://r:5005/"}).overlay({"PARLEY_RASA_URL": ""}).rasa_url is None
 
 
 def _documented() -> set[str]:
