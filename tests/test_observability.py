@@ -22,6 +22,8 @@ from models.db import Database
 from models.settings import Settings
 from models.telemetry import logs
 from tests.support.actors import Agent, Customer, make_user
+from tests.support.channels import rt, sms, twilio_post
+from tests.support.fakes import FakeTwilio
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = "203.0.113.7"  # TEST-NET-3: a public address as far as the rule is concerned
@@ -79,6 +81,32 @@ def test_metrics_without_a_token_answer_loopback_and_private_addresses_only(app:
     r = client.get("/metrics", environ_base={"REMOTE_ADDR": "10.0.0.2"}, headers={"X-Forwarded-For": PUBLIC})
     assert r.status_code == 403
     assert client.get("/metrics", headers={"X-Forwarded-For": "nonsense"}).status_code == 403
+
+
+def test_metrics_count_sms_sends_retries_and_refusals(capp: Flask, cdb: Database, fake_twilio: FakeTwilio) -> None:
+    make_user(cdb, "ada@example.com")
+    ada = Agent(capp, "ada@example.com")
+    twilio_post(capp.test_client(), sms("SM" + "0b" * 16, "a person please"))
+    [conv] = ada.get("/conversations?view=team").get_json()["conversations"]
+    before = _samples(capp)
+    fake_twilio.fail_next(500)  # Twilio is down once: retried (backoff 0 here), then sent
+    ada.post(f"/conversations/{conv['id']}/messages", {"text": "one"})
+    rt(capp).worker.run_once()
+    fake_twilio.fail_next(400)  # refused: given up, the agent sees it failed
+    ada.post(f"/conversations/{conv['id']}/messages", {"text": "two"})
+    rt(capp).worker.run_once()
+    after = _samples(capp)
+
+    def grew(name: str, **labels: str) -> float:
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
+    assert grew("parley_outbox_attempts_total", channel="sms", outcome="retry") == 1
+    assert grew("parley_outbox_attempts_total", channel="sms", outcome="sent") == 1
+    assert grew("parley_outbox_attempts_total", channel="sms", outcome="refused") == 1
+    assert grew("parley_outbox_failures_total", channel="sms") == 1
+    assert _value(after, "parley_outbox_failed", channel="sms") == 1  # read from the outbox itself
+    assert _value(after, "parley_outbox_backlog", channel="sms", state="pending") == 0
+    assert grew("parley_messages_total", direction="out", channel="sms", sender="agent") == 2
 
 
 class StalledJobs:
