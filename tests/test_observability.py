@@ -14,8 +14,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.llm.config import LlmConfig
+from bot.llm.setup import build_llm_engine
+from bot.types import Decision, TurnContext
 from console.app import create_app
 from console.runtime.jobs import InlineJobs
 from models.db import Database
@@ -24,6 +28,7 @@ from models.telemetry import logs
 from tests.support.actors import Agent, Customer, make_user
 from tests.support.channels import rt, sms, twilio_post
 from tests.support.fakes import FakeTwilio
+from tests.support.fakes.openai_server import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = "203.0.113.7"  # TEST-NET-3: a public address as far as the rule is concerned
@@ -107,6 +112,27 @@ def test_metrics_count_sms_sends_retries_and_refusals(capp: Flask, cdb: Database
     assert _value(after, "parley_outbox_failed", channel="sms") == 1  # read from the outbox itself
     assert _value(after, "parley_outbox_backlog", channel="sms", state="pending") == 0
     assert grew("parley_messages_total", direction="out", channel="sms", sender="agent") == 2
+
+
+def test_metrics_count_the_tokens_the_llm_provider_reports(settings: Settings) -> None:
+    labels = {"model": "openai:fake-gpt", "purpose": "bot"}
+
+    def tokens(kind: str) -> float:
+        return REGISTRY.get_sample_value("parley_llm_tokens_total", {**labels, "kind": kind}) or 0.0
+
+    before = tokens("input"), tokens("output")
+    db = Database(settings.database_url)
+    try:
+        with FakeOpenAI() as server:
+            config = LlmConfig(model="openai:fake-gpt", base_url=server.base_url, api_key="sk-test", max_retries=0)
+            engine = build_llm_engine(settings, config, db=db)
+            assert engine is not None
+            turn = engine.turn("How much does shipping cost?", TurnContext(conversation_id="c_x"))
+    finally:
+        db.dispose()
+    assert turn.decision is Decision.ANSWER
+    assert tokens("output") - before[1] == 50  # what the fake provider reported for its two answers
+    assert tokens("input") > before[0]
 
 
 class StalledJobs:
