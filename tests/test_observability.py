@@ -233,6 +233,20 @@ def test_bot_turn_and_socket_logs_carry_the_conversation(app: Flask, json_logs: 
     assert "engine broke" in failure["exception"]
 
 
+def test_sms_webhook_logs_carry_the_conversation(capp: Flask, cdb: Database, json_logs: Any) -> None:
+    make_user(cdb, "ada@example.com")
+    ada = Agent(capp, "ada@example.com")
+    json_logs()
+    r = twilio_post(capp.test_client(), sms("SM" + "0c" * 16, "hello"))
+    assert r.status_code == 200
+    [conv] = ada.get("/conversations?view=bot").get_json()["conversations"]
+    lines = json_logs()
+    [received] = [line for line in lines if line["message"].startswith("sms message")]
+    [access] = [line for line in lines if line["logger"] == "parley.access" and line["path"] == "/webhooks/twilio"]
+    assert received["conversation"] == conv["id"] and received["request_id"] == r.headers["X-Request-ID"]
+    assert access["request_id"] == r.headers["X-Request-ID"] and access["status"] == 200
+
+
 def test_text_logs_are_the_default_and_name_the_ids() -> None:
     stream = io.StringIO()
     logs.configure("text", "INFO", stream=stream)
