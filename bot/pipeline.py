@@ -25,6 +25,8 @@ from models.conversations.messages import do_send_bot_reply
 from models.db import Database
 from models.events import BotTyping
 from models.schema.conversations import Conversation, Message, Owner, SenderType, Status
+from models.telemetry.logs import conversation as log_conversation
+from models.telemetry.metrics import BOT_TURN, timed
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +75,9 @@ class BotPipeline:
                     return handled
                 self.db.bus.publish(BotTyping(conversation_id, pending.contact_id, True))
                 try:
-                    turn = self.run_engines(pending.text, pending.context)
-                    stored = self._store(conversation_id, pending.message_id, turn)
+                    with log_conversation(pending.context.conversation_id):
+                        turn = self.run_engines(pending.text, pending.context)
+                        stored = self._store(conversation_id, pending.message_id, turn)
                 finally:
                     self.db.bus.publish(BotTyping(conversation_id, pending.contact_id, False))
                 handled += int(stored)
@@ -87,7 +90,8 @@ class BotPipeline:
         for engine in self.engines:
             started = time.perf_counter()
             try:
-                turn = engine.turn(text, context)
+                with timed(BOT_TURN, getattr(engine, "name", type(engine).__name__)):
+                    turn = engine.turn(text, context)
             except Exception as exc:  # any engine failure must end with a person, never silence
                 log.exception("bot engine %s failed", getattr(engine, "name", engine))
                 turn = _error_turn(engine, exc)

@@ -47,8 +47,9 @@ from models.outbox.claims import (
 )
 from models.outbox.enqueue import serves
 from models.schema.base import utcnow
-from models.schema.channels import Attachment, AttachmentState, ChannelConfig, OutboxItem, ProviderKind
+from models.schema.channels import Attachment, AttachmentState, ChannelConfig, OutboxItem, OutboxState, ProviderKind
 from models.schema.conversations import Conversation, Message
+from models.telemetry.metrics import OUTBOX_ATTEMPTS, OUTBOX_FAILURES
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +260,7 @@ class DeliveryWorker:
             return item.channel, out, self.senders.for_config(config)
 
     def _send(self, item_id: int, token: str) -> None:
+        channel = "unknown"  # until the item is read
         try:
             prepared = self._prepare(item_id)
             if prepared is None:
@@ -269,6 +271,8 @@ class DeliveryWorker:
             log.info("outbox %s refused: %s (%s)", item_id, exc.message, exc.code)
             with self.db.transaction() as s:
                 record_failed(s, item_id, token, code=exc.code, error=exc.message)
+            OUTBOX_ATTEMPTS.labels(channel, "refused").inc()
+            OUTBOX_FAILURES.labels(channel).inc()
         except RetryableSendError as exc:
             with self.db.transaction() as s:
                 state = record_retry(s, item_id, token, code=exc.code, error=exc.message,
@@ -276,15 +280,21 @@ class DeliveryWorker:
                                             backoff_s=self.settings.outbox_backoff_s,
                                             backoff_max_s=self.settings.outbox_backoff_max_s)
             log.info("outbox %s: %s (%s); now %s", item_id, exc.message, exc.code, state)
+            OUTBOX_ATTEMPTS.labels(channel, "retry").inc()
+            if state == OutboxState.FAILED.value:
+                OUTBOX_FAILURES.labels(channel).inc()
         except UnconfirmedSendError as exc:
             log.warning("outbox %s unconfirmed: %s", item_id, exc.message)
             with self.db.transaction() as s:
                 record_unconfirmed(s, item_id, token, code=exc.code, error=exc.message)
+            OUTBOX_ATTEMPTS.labels(channel, "unconfirmed").inc()
         except Exception:  # a bug of ours after the claim: it may have gone out, so never resend blindly
             log.exception("outbox %s: unexpected error while sending", item_id)
             with self.db.transaction() as s:
                 record_unconfirmed(s, item_id, token, code="interrupted", error="Internal error while sending.")
+            OUTBOX_ATTEMPTS.labels(channel, "error").inc()
         else:
+            OUTBOX_ATTEMPTS.labels(channel, "sent").inc()
             with self.db.transaction() as s:
                 if not record_sent(s, item_id, token, provider_id):
                     log.warning("outbox %s was sent (%s) after its claim lapsed", item_id, provider_id)
@@ -300,6 +310,7 @@ class DeliveryWorker:
         except SendError as exc:
             with self.db.transaction() as s:
                 record_failed(s, item_id, token, code=exc.code, error=exc.message)
+            OUTBOX_FAILURES.labels("unknown").inc()
             return
         if prepared is None:
             return

@@ -12,7 +12,7 @@ from flask import Flask
 from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
-from console import auth, pages, webhooks
+from console import auth, observability, pages, webhooks
 from console.api import assist, bot, conversations, files, knowledge, openapi, routing, workspace
 from console.api import channels as channels_api
 from console.api.declare import IdConverter
@@ -24,6 +24,7 @@ from console.runtime.jobs import Jobs, ThreadJobs
 from console.services import Services
 from models.db import Database
 from models.settings import Settings
+from models.telemetry.listener import MetricsListener
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     pipeline = BotPipeline(db, list(engines) if engines is not None else build_engines(settings))
     app.extensions["parley"] = Services(settings=settings, db=db, jobs=jobs, pipeline=pipeline,
                                         visitors=VisitorTokens(settings.secret_key))
+    observability.init_app(app)  # first: every request gets its id before any other hook logs
+    db.bus.subscribe(MetricsListener())
     # SMS/WhatsApp: outbox worker (woken on OutboundQueued), media links. Subscribes nothing that emits.
     rt = channels.init_app(app, app.extensions["parley"])
     routing_jobs = routing_work.own_jobs(jobs)

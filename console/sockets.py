@@ -30,6 +30,8 @@ from models.errors import ParleyError
 from models.routing.availability import do_console_connected, do_console_seen
 from models.schema.base import utcnow
 from models.schema.conversations import Message
+from models.telemetry.logs import conversation as log_conversation
+from models.telemetry.metrics import socket_closed, socket_opened
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,7 @@ def webchat_connect(auth: Any = None) -> None:
                                                         "a new one has started."})
     visitor = visitor or svc.visitors.issue()
     visitors.add(request.sid, visitor)  # type: ignore[attr-defined]
+    socket_opened(WEBCHAT_NS)
     public_id, history, queue = None, [], None
     with svc.db.transaction() as s:
         contact = find_contact(s, WEBCHAT, visitor.visitor_id)
@@ -120,8 +123,10 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
     except ParleyError as exc:
         emit("error", _error(exc))
         return {"ok": False, "error": _error(exc)}
-    join_room(contact_room(contact_id))
-    svc.process_conversation(conv_id)
+    with log_conversation(str(reply["conversation_id"])):
+        log.info("webchat message %s received", reply["id"])
+        join_room(contact_room(contact_id))
+        svc.process_conversation(conv_id)
     return reply
 
 
@@ -151,6 +156,8 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None) -> tup
 @socketio.on("disconnect", namespace=WEBCHAT_NS)
 def webchat_disconnect(*_args: Any) -> None:
     visitor, last = visitors.remove(request.sid)  # type: ignore[attr-defined]
+    if visitor is not None:
+        socket_closed(WEBCHAT_NS)
     if visitor is None or not last:
         return
     svc = services()
@@ -183,6 +190,7 @@ def console_connect(auth: Any = None) -> bool:
         for team_id in user.team_ids:
             join_room(team_room(team_id))
     consoles.add(request.sid, user.id)  # type: ignore[attr-defined]
+    socket_opened(CONSOLE)
     with services().db.transaction() as s:
         do_console_connected(s, user.id, utcnow())  # back from "offline: no console open"
     with services().db.session() as s:
@@ -194,6 +202,8 @@ def console_connect(auth: Any = None) -> bool:
 def console_disconnect(*_args: Any) -> None:
     """The agent's last console here closed: the 5 minutes before they go offline start now."""
     user_id, last = consoles.remove(request.sid)  # type: ignore[attr-defined]
+    if user_id is not None:
+        socket_closed(CONSOLE)
     if user_id is not None and last:
         with services().db.transaction() as s:
             do_console_seen(s, [user_id], utcnow())

@@ -23,6 +23,7 @@ from models.conversations.inbound import Media, ingest_provider_message
 from models.errors import Forbidden
 from models.outbox.status import do_apply_status
 from models.schema.channels import ChannelConfig, ProviderKind
+from models.telemetry.logs import conversation as log_conversation
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -88,10 +89,12 @@ def _store(config: ChannelConfig, msg: InboundMessage) -> None:
     except Forbidden:
         log.info("message %s from a blocked contact ignored", msg.provider_message_id)
         return
-    if stored.created:
-        svc.process_conversation(stored.conversation_id)
-        if stored.attachment_ids:
-            runtime().worker.notify()
+    with log_conversation(stored.public_id):
+        log.info("%s message %s %s", msg.channel, stored.message_id, "received" if stored.created else "repeated")
+        if stored.created:
+            svc.process_conversation(stored.conversation_id)
+            if stored.attachment_ids:
+                runtime().worker.notify()
 
 
 @bp.post("/webhooks/twilio")

@@ -1,111 +1,372 @@
-"""Configuration, read once from the environment (and `.env`).
+"""Configuration: one settings object, read once from the environment (and `.env`).
 
 Plain data with no Flask in it, so the CLI, workers, the bot and the web app all read the same
-values. Every knob is a `PARLEY_*` variable, plus the conventional `DATABASE_URL` and `REDIS_URL`.
+values. Every knob is a `PARLEY_*` variable, plus the conventional `DATABASE_URL` and `REDIS_URL`, and
+every one is declared here — type, default, meaning, whether it is a secret — so that validation,
+`parley config show`, the report of unknown variables and the README check all come from one list. The
+per-area classes (`ChannelSettings`, `LlmConfig`, `RasaSettings`) are views of this object.
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+# Variables read by the test harness and CI, not by Parley: known, so never reported as unknown.
+TOOLING_VARS = ("PARLEY_REQUIRE_RASA", "PARLEY_TEST_PG_SCHEMA")
 
 
-def env_float(env: Mapping[str, Any], name: str, default: float, *, minimum: float | None = None,
-              above: bool = False, unit: str = "a number") -> float:
-    """`env[name]` as a number (`default` when unset or empty), with a clear error naming the variable.
-    `minimum`: the smallest value allowed (`above`: the value must be more than it)."""
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be {unit}, got {raw!r}") from exc
-    if minimum is not None and (value <= minimum if above else value < minimum):
-        raise ValueError(f"{name} must be {'more than' if above else 'at least'} {minimum:g}")
-    return value
+def _blank_none(raw: Any) -> Any:
+    """An empty variable means "unset", as it always has here (a `NAME=` line in a .env)."""
+    return None if isinstance(raw, str) and not raw.strip() else raw
 
 
-def env_int(env: Mapping[str, Any], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+def _commas(raw: Any) -> Any:
+    if isinstance(raw, str):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw
 
 
-@dataclass(frozen=True)
-class Settings:
-    instance_dir: Path
-    data_dir: Path
-    database_url: str
-    redis_url: str | None
-    secret_key: str
-    bot_engines: tuple[str, ...] = ("embedded",)
+def _url(raw: Any) -> Any:
+    raw = _blank_none(raw)
+    if isinstance(raw, str):
+        raw = raw.strip().rstrip("/")
+        if not raw.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+    return raw
+
+
+def _flag(raw: Any) -> Any:
+    return raw.strip().lower() in ("1", "true", "yes", "on") if isinstance(raw, str) else raw
+
+
+def _model_name(raw: Any) -> Any:
+    raw = _blank_none(raw)
+    if isinstance(raw, str) and ":" not in raw.strip():
+        raise ValueError("must be 'provider:model' (e.g. 'openai:gpt-4o-mini')")
+    return raw.strip() if isinstance(raw, str) else raw
+
+
+Optional = Annotated[str | None, BeforeValidator(_blank_none)]
+OptionalUrl = Annotated[str | None, BeforeValidator(_url)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_blank_none)]
+CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_commas)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+ModelName = Annotated[str | None, BeforeValidator(_model_name)]
+
+
+def var(env: str, default: Any, doc: str, *, secret: bool = False, **constraints: Any) -> Any:
+    """A field read from the variable `env`. `doc` is what `parley config show` and the README say."""
+    return Field(default, validation_alias=env, description=doc, json_schema_extra={"env": env, "secret": secret},
+                 repr=not secret, **constraints)
+
+
+# `Settings.from_env(env)` reads the given mapping only; `Settings.from_env()` the process environment.
+_EXPLICIT: ContextVar[bool] = ContextVar("parley_settings_explicit", default=False)
+
+
+class Settings(BaseSettings):
+    """Everything Parley can be told. Frozen: copies are made with `with_(...)`."""
+
+    # An empty variable (`NAME=`) means unset, as it always has here: the default applies.
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True, case_sensitive=True,
+                                      env_file=None, env_ignore_empty=True, validate_default=False)
+
+    # --- core --------------------------------------------------------------------------------------
+    instance_dir: Path = var("PARLEY_INSTANCE", Path("instance"),
+                             "where the SQLite database, the trained bot models and the secret key live")
+    data_dir: Path = var("PARLEY_DATA", Path("data"), "the bot's training data (Rasa format)")
+    database_url: str = var("DATABASE_URL", "", "SQLAlchemy URL, e.g. `postgresql://user:pass@host:5432/parley`; "
+                            "default: SQLite (WAL) in the instance folder")
+    redis_url: Optional = var("REDIS_URL", None, "Socket.IO message queue between several app processes")
+    secret_key: str = var("PARLEY_SECRET_KEY", "", "signs sessions and visitor tokens; default: made once, "
+                          "kept in the instance folder", secret=True)
+    bot_engines: CommaList = var("PARLEY_BOT_ENGINES", ("embedded",),
+                                 "the bot engines, in order: `embedded`, `rasa`, `llm` (e.g. `rasa,llm`)")
     # Below this confidence the bot asks the customer to rephrase ...
-    bot_fallback_threshold: float = 0.5
+    bot_fallback_threshold: float = var("PARLEY_BOT_FALLBACK_THRESHOLD", 0.5,
+                                        "below this confidence the bot asks the customer to rephrase")
     # ... and below this one it hands off at once (reason `low_confidence`).
-    bot_handoff_threshold: float = 0.2
+    bot_handoff_threshold: float = var("PARLEY_BOT_HANDOFF_THRESHOLD", 0.2,
+                                       "below this it hands off at once (`low_confidence`)")
     # How many "please rephrase" turns in a row before handing off (`repeated_fallback`).
-    bot_fallback_attempts: int = 1
-    max_message_length: int = 4096
+    bot_fallback_attempts: int = var("PARLEY_BOT_FALLBACK_ATTEMPTS", 1,
+                                     "rephrase requests in a row before handing off (`repeated_fallback`)")
+    max_message_length: int = var("PARLEY_MAX_MESSAGE_LENGTH", 4096, "longest message accepted, in characters",
+                                  gt=0)
     # Origins allowed to open the customer-facing /webchat socket ("*" = any site may embed the widget).
-    widget_origins: tuple[str, ...] = ("*",)
+    widget_origins: CommaList = var("PARLEY_WIDGET_ORIGINS", ("*",),
+                                    "sites allowed to open the customer chat socket (comma-separated origins)")
     # The Redis pub/sub channel of the Socket.IO message queue (one per deployment sharing a Redis).
-    socketio_channel: str = "parley-socketio"
-    extra: dict[str, Any] = field(default_factory=dict)
+    socketio_channel: str = var("PARLEY_SOCKETIO_CHANNEL", "parley-socketio",
+                                "Redis channel of the message queue (one per deployment)")
+
+    # --- operations --------------------------------------------------------------------------------
+    log_format: Literal["text", "json"] = var("PARLEY_LOG_FORMAT", "text",
+                                              "`json`: one JSON object per log line; `text`: for people")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = var("PARLEY_LOG_LEVEL", "INFO",
+                                                                  "least severe log level written")
+    metrics_token: Optional = var("PARLEY_METRICS_TOKEN", None, "bearer token `GET /metrics` requires; unset: "
+                                  "it answers loopback and private addresses only", secret=True)
+
+    # --- SMS and WhatsApp (viewed as `models.channels.settings.ChannelSettings`) -------------------
+    public_url: OptionalUrl = var("PARLEY_PUBLIC_URL", None, "the URL providers call, e.g. "
+                                  "`https://parley.example.com` (signatures are checked against it)")
+    twilio_account_sid: Optional = var("PARLEY_TWILIO_ACCOUNT_SID", None, "a Twilio account (seeded at start)")
+    twilio_auth_token: Optional = var("PARLEY_TWILIO_AUTH_TOKEN", None, "its auth token", secret=True)
+    twilio_number: Optional = var("PARLEY_TWILIO_NUMBER", None, "its number (SMS, and WhatsApp through Twilio)")
+    whatsapp_token: Optional = var("PARLEY_WHATSAPP_TOKEN", None, "a Cloud API access token", secret=True)
+    whatsapp_app_secret: Optional = var("PARLEY_WHATSAPP_APP_SECRET", None, "the Meta app secret (signatures)",
+                                        secret=True)
+    whatsapp_verify_token: Optional = var("PARLEY_WHATSAPP_VERIFY_TOKEN", None, "the webhook verify token",
+                                          secret=True)
+    whatsapp_phone_number_id: Optional = var("PARLEY_WHATSAPP_PHONE_NUMBER_ID", None, "the Cloud API number")
+    twilio_api_base: OptionalUrl = var("PARLEY_TWILIO_API_BASE", "https://api.twilio.com",
+                                       "Twilio's API base URL (tests point it at a local fake)")
+    whatsapp_api_base: OptionalUrl = var("PARLEY_WHATSAPP_API_BASE", "https://graph.facebook.com",
+                                         "the Graph API base URL (tests point it at a local fake)")
+    whatsapp_api_version: str = var("PARLEY_WHATSAPP_API_VERSION", "v21.0", "the Graph API version")
+    provider_timeout: float = var("PARLEY_PROVIDER_TIMEOUT", 10.0, "seconds per call to a provider", gt=0)
+    max_attachment_bytes: int = var("PARLEY_MAX_ATTACHMENT_BYTES", 16 * 1024 * 1024,
+                                    "largest file accepted or fetched", ge=0)
+    outbox_max_attempts: int = var("PARLEY_OUTBOX_MAX_ATTEMPTS", 6, "tries of a send that did not reach the "
+                                   "provider", ge=1)
+    outbox_backoff: float = var("PARLEY_OUTBOX_BACKOFF", 2.0, "seconds before the first retry (then doubling)",
+                                ge=0)
+    outbox_backoff_max: float = var("PARLEY_OUTBOX_BACKOFF_MAX", 300.0, "longest wait between retries, seconds",
+                                    ge=0)
+    outbox_poll: float = var("PARLEY_OUTBOX_POLL", 1.0, "seconds between the delivery worker's polls", gt=0)
+    outbox_lease: float = var("PARLEY_OUTBOX_LEASE", 60.0, "seconds a worker holds a send before another may "
+                              "take it", gt=0)
+    outbox_unconfirmed_grace: float = var("PARLEY_OUTBOX_UNCONFIRMED_GRACE", 600.0, "seconds an unconfirmed "
+                                          "Cloud API send waits for a status before the agent decides", ge=0)
+    outbox_settle: float = var("PARLEY_OUTBOX_SETTLE", 5.0, "seconds an unconfirmed send rests before it is "
+                               "reconciled", ge=0)
+    bench_noop: Flag = var("PARLEY_BENCH_NOOP", False, "`1`: `POST /webhooks/noop` (the benchmark's baseline)")
+
+    # --- the LLM agent (viewed as `bot.llm.config.LlmConfig`) --------------------------------------
+    llm_model: ModelName = var("PARLEY_LLM_MODEL", None, "the LLM agent's model in langchain's `provider:model` "
+                               "form, e.g. `openai:gpt-4o-mini`; unset: the LLM stage is off")
+    llm_base_url: Optional = var("PARLEY_LLM_BASE_URL", None, "any OpenAI-compatible server (hosted, vLLM, "
+                                 "Ollama, llama.cpp: `http://127.0.0.1:11434/v1`)")
+    llm_api_key: Optional = var("PARLEY_LLM_API_KEY", None, "its API key", secret=True)
+    llm_timeout: float = var("PARLEY_LLM_TIMEOUT", 20.0, "seconds per model request", gt=0)
+    llm_turn_timeout: float = var("PARLEY_LLM_TURN_TIMEOUT", 45.0, "seconds per agent turn", gt=0)
+    llm_summary_timeout: float = var("PARLEY_LLM_SUMMARY_TIMEOUT", 8.0, "seconds for the handoff summary", gt=0)
+    llm_max_retries: int = var("PARLEY_LLM_MAX_RETRIES", 1, "provider retries", ge=0)
+    llm_temperature: float = var("PARLEY_LLM_TEMPERATURE", 0.0, "sampling temperature", ge=0)
+    llm_max_steps: int = var("PARLEY_LLM_MAX_STEPS", 8, "model calls and tool rounds per turn", ge=1)
+    llm_min_confidence: float = var("PARLEY_LLM_MIN_CONFIDENCE", 0.5, "least self-reported confidence an "
+                                    "answer needs")
+    embedding_model: ModelName = var("PARLEY_EMBEDDING_MODEL", None, "e.g. `openai:text-embedding-3-small`: "
+                                     "fused with BM25 in knowledge-base search; unset: BM25 only")
+
+    # --- Rasa (viewed as `bot.rasa.config.RasaSettings`) -------------------------------------------
+    rasa_url: OptionalUrl = var("PARLEY_RASA_URL", None, "an external Rasa server (`rasa run --enable-api`); "
+                                "unset: Parley runs its own")
+    rasa_token: Optional = var("PARLEY_RASA_TOKEN", None, "its `--auth-token`", secret=True)
+    rasa_timeout: float = var("PARLEY_RASA_TIMEOUT", 10.0, "seconds per call to Rasa while answering; slower "
+                              "counts as down (`bot_error` handoff)", gt=0)
+    rasa_start_timeout: float = var("PARLEY_RASA_START_TIMEOUT", 300.0, "seconds a starting Rasa server may "
+                                    "take to load its model", gt=0)
+    rasa_venv: OptionalPath = var("PARLEY_RASA_VENV", None, "Rasa's environment; default `./.rasa-venv` "
+                                  "(`make rasa`)")
+    rasa_config: OptionalPath = var("PARLEY_RASA_CONFIG", None, "the Rasa config to train with; default: the "
+                                    "data's `config.yml`")
+
+    # Values (env-style names) laid over the above by the per-area views: tests and benchmarks use it.
+    extra: dict[str, Any] = Field(default_factory=dict, validation_alias="_PARLEY_EXTRA", exclude=True)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,) if _EXPLICIT.get() else (init_settings, env_settings)
+
+    @model_validator(mode="after")
+    def _derived(self) -> Settings:
+        """Paths absolute; the default database and secret live in the instance folder."""
+        instance = self.instance_dir.resolve()
+        url = self.database_url or f"sqlite:///{instance / 'parley.db'}"
+        if url.startswith("postgres://"):  # Heroku-style alias
+            url = "postgresql://" + url[len("postgres://"):]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        derived = {"instance_dir": instance, "data_dir": self.data_dir.resolve(), "database_url": url,
+                   "bot_engines": self.bot_engines or ("embedded",), "widget_origins": self.widget_origins or ("*",),
+                   "secret_key": self.secret_key or _instance_secret(instance)}
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)  # frozen to callers, not to its own validation
+        return self
 
     @property
     def models_dir(self) -> Path:
         return self.instance_dir / "models"
 
     def with_(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
+        return self.model_copy(update=changes)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, *, load_dotenv: bool = True) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, load_dotenv: bool = True) -> Settings:
+        """From `env` only when given; else from the process environment, after loading `.env` from the
+        working directory into it (real variables win), so child processes and admin-named secrets see
+        the same values. Unknown `PARLEY_*` names are reported once per process."""
         if env is None:
             if load_dotenv:
-                try:
-                    from dotenv import load_dotenv as _load
+                load_dotenv_file()
+            report_unknown(os.environ)
+            return _validated(cls, {}, explicit=False)  # pydantic-settings reads the environment
+        return _validated(cls, {k: v for k, v in env.items() if k in FIELD_OF and v != ""}, explicit=True)
 
-                    _load(override=False)
-                except ImportError:  # pragma: no cover - python-dotenv is a dependency
-                    pass
-            env = dict(os.environ)
-        instance = Path(env.get("PARLEY_INSTANCE") or "instance").resolve()
-        data = Path(env.get("PARLEY_DATA") or "data").resolve()
-        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'parley.db'}"
-        if database_url.startswith("postgres://"):  # Heroku-style alias
-            database_url = "postgresql://" + database_url[len("postgres://") :]
-        if database_url.startswith("postgresql://"):
-            database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
-        engines = tuple(
-            e.strip() for e in (env.get("PARLEY_BOT_ENGINES") or "embedded").split(",") if e.strip()
-        )
-        origins = tuple(
-            o.strip() for o in (env.get("PARLEY_WIDGET_ORIGINS") or "*").split(",") if o.strip()
-        )
-        return cls(
-            instance_dir=instance,
-            data_dir=data,
-            database_url=database_url,
-            redis_url=env.get("REDIS_URL") or None,
-            secret_key=env.get("PARLEY_SECRET_KEY") or _instance_secret(instance),
-            bot_engines=engines or ("embedded",),
-            bot_fallback_threshold=env_float(env, "PARLEY_BOT_FALLBACK_THRESHOLD", 0.5),
-            bot_handoff_threshold=env_float(env, "PARLEY_BOT_HANDOFF_THRESHOLD", 0.2),
-            bot_fallback_attempts=env_int(env, "PARLEY_BOT_FALLBACK_ATTEMPTS", 1),
-            max_message_length=env_int(env, "PARLEY_MAX_MESSAGE_LENGTH", 4096),
-            widget_origins=origins,
-            socketio_channel=env.get("PARLEY_SOCKETIO_CHANNEL") or "parley-socketio",
-        )
+    def overlay(self, values: Mapping[str, Any]) -> Settings:
+        """A copy with env-style `values` (validated as if read from the environment) laid over this one."""
+        changes = {FIELD_OF[k]: Settings.model_fields[FIELD_OF[k]].default if v in (None, "") else parse_var(k, v)
+                   for k, v in values.items() if k in FIELD_OF}
+        return self.model_copy(update=changes) if changes else self
+
+    def resolved(self, env: Mapping[str, Any] | None = None) -> Settings:
+        """What the per-area views read: `env` (tests pass one) and then `extra` laid over this object."""
+        return self.overlay({**(env or {}), **self.extra})
+
+
+def load_dotenv_file() -> None:
+    """`.env` in the working directory into the process environment (real variables win)."""
+    from dotenv import load_dotenv
+
+    load_dotenv(Path.cwd() / ".env", override=False)
+
+
+def _validated(cls: type[Settings], values: dict[str, Any], *, explicit: bool) -> Settings:
+    token = _EXPLICIT.set(explicit)
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        raise ValueError(_explain(exc)) from None
+    finally:
+        _EXPLICIT.reset(token)
+
+
+def _explain(exc: ValidationError) -> str:
+    """One line per bad variable, naming it; a secret's value is never repeated."""
+    lines = []
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else "settings"
+        shown = "" if name in SECRET_NAMES else f", got {err.get('input')!r}"
+        lines.append(f"{name}: {err['msg'].removeprefix('Value error, ')}{shown}")
+    return "; ".join(lines)
+
+
+def _extra(field: FieldInfo) -> dict[str, Any]:
+    return field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+
+
+def _fields() -> dict[str, FieldInfo]:
+    return {name: f for name, f in Settings.model_fields.items() if isinstance(f.validation_alias, str)
+            and name != "extra"}
+
+
+# Every variable's name -> its field; the secrets among them.
+FIELD_OF: dict[str, str] = {str(f.validation_alias): name for name, f in _fields().items()}
+SECRET_NAMES = frozenset(env for env, name in FIELD_OF.items()
+                         if _extra(Settings.model_fields[name]).get("secret"))
+
+
+@cache
+def _adapter(name: str) -> TypeAdapter[Any]:
+    field = Settings.model_fields[name]
+    annotated: Any = Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
+    return TypeAdapter(annotated)
+
+
+def parse_var(env_name: str, raw: Any) -> Any:
+    """One variable's value, validated as `Settings` would; a ValueError names the variable."""
+    try:
+        return _adapter(FIELD_OF[env_name]).validate_python(raw)
+    except ValidationError as exc:
+        msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        shown = "" if env_name in SECRET_NAMES else f", got {raw!r}"
+        raise ValueError(f"{env_name}: {msg}{shown}") from None
+
+
+def read_vars(env: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """Some variables out of an env-style mapping, by field name, defaults for the unset ones."""
+    values = {}
+    for name in names:
+        field = Settings.model_fields[name]
+        env_name = str(field.validation_alias)
+        values[name] = parse_var(env_name, env[env_name]) if env.get(env_name) not in (None, "") else field.default
+    return values
+
+
+# --- what `parley config show` prints, and the unknown-variable report ------------------------------
+
+def describe(settings: Settings) -> list[tuple[str, str, str]]:
+    """(variable, value in effect, meaning) for every variable; secrets and URL passwords masked."""
+    return [(str(f.validation_alias), _shown(str(f.validation_alias), getattr(settings, name)), f.description or "")
+            for name, f in _fields().items()]
+
+
+def _shown(env: str, value: Any) -> str:
+    if value is None or value == "":
+        return "(unset)"
+    if env in SECRET_NAMES:
+        return "****"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    text = str(value)
+    if env in ("DATABASE_URL", "REDIS_URL"):
+        text = mask_url(text)
+    return text
+
+
+def mask_url(url: str) -> str:
+    """`scheme://user:****@host/...`: the password never leaves in a listing or a log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:****@" if parts.username else ":****@"
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+_reported: set[str] = set()
+
+
+def unknown_vars(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """(name, closest known name) for every `PARLEY_*` variable nothing reads: most often a typo."""
+    known = [n for n in FIELD_OF if n.startswith("PARLEY_")]
+    out = []
+    for name in sorted(env):
+        if name.startswith("PARLEY_") and name not in FIELD_OF and name not in TOOLING_VARS:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+            out.append((name, close[0] if close else None))
+    return out
+
+
+def report_unknown(env: Mapping[str, str]) -> None:
+    for name, close in unknown_vars(env):
+        if name not in _reported:
+            _reported.add(name)
+            hint = f" (did you mean {close}?)" if close else ""
+            log.warning("unknown setting %s is ignored%s", name, hint)
 
 
 def _instance_secret(instance: Path) -> str:
@@ -126,3 +387,29 @@ def _instance_secret(instance: Path) -> str:
     finally:
         tmp.unlink()
     return key
+
+
+def env_float(env: Mapping[str, Any], name: str, default: float, *, minimum: float | None = None,
+              above: bool = False, unit: str = "a number") -> float:
+    """`env[name]` as a number (`default` when unset or empty), with a clear error naming the variable.
+    Kept for code that reads variables not (yet) declared above; declare new knobs as fields instead."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be {unit}, got {raw!r}") from exc
+    if minimum is not None and (value <= minimum if above else value < minimum):
+        raise ValueError(f"{name} must be {'more than' if above else 'at least'} {minimum:g}")
+    return value
+
+
+def env_int(env: Mapping[str, Any], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc

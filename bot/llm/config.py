@@ -10,7 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from models.settings import env_float
+from models.settings import Settings, read_vars
+
+_FIELDS = ("llm_model", "llm_base_url", "llm_api_key", "llm_timeout", "llm_turn_timeout", "llm_summary_timeout",
+           "llm_max_retries", "llm_temperature", "llm_max_steps", "llm_min_confidence", "embedding_model")
 
 
 @dataclass(frozen=True)
@@ -35,24 +38,22 @@ class LlmConfig:
         return bool(self.model)
 
     @classmethod
+    def from_settings(cls, settings: Settings) -> LlmConfig:
+        """The LLM agent's view of the one settings object (where the variables are declared)."""
+        return cls.from_values(settings.resolved().model_dump(include=set(_FIELDS)))
+
+    @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LlmConfig:
-        env = os.environ if env is None else env
-        model = (env.get("PARLEY_LLM_MODEL") or "").strip() or None
-        if model is not None and ":" not in model:
-            raise ValueError(f"PARLEY_LLM_MODEL must be 'provider:model' (e.g. 'openai:gpt-4o-mini'), got {model!r}")
-        return cls(
-            model=model,
-            base_url=(env.get("PARLEY_LLM_BASE_URL") or "").strip() or None,
-            api_key=env.get("PARLEY_LLM_API_KEY") or None,
-            request_timeout=env_float(env, "PARLEY_LLM_TIMEOUT", 20.0),
-            turn_timeout=env_float(env, "PARLEY_LLM_TURN_TIMEOUT", 45.0),
-            summary_timeout=env_float(env, "PARLEY_LLM_SUMMARY_TIMEOUT", 8.0),
-            max_retries=int(env_float(env, "PARLEY_LLM_MAX_RETRIES", 1)),
-            temperature=env_float(env, "PARLEY_LLM_TEMPERATURE", 0.0),
-            max_steps=int(env_float(env, "PARLEY_LLM_MAX_STEPS", 8)),
-            min_confidence=env_float(env, "PARLEY_LLM_MIN_CONFIDENCE", 0.5),
-            embedding_model=(env.get("PARLEY_EMBEDDING_MODEL") or "").strip() or None,
-        )
+        """From env-style variables alone (tests; code without a `Settings` at hand)."""
+        return cls.from_values(read_vars(os.environ if env is None else env, _FIELDS))
+
+    @classmethod
+    def from_values(cls, v: Mapping[str, Any]) -> LlmConfig:
+        return cls(model=v["llm_model"], base_url=v["llm_base_url"], api_key=v["llm_api_key"],
+                   request_timeout=v["llm_timeout"], turn_timeout=v["llm_turn_timeout"],
+                   summary_timeout=v["llm_summary_timeout"], max_retries=v["llm_max_retries"],
+                   temperature=v["llm_temperature"], max_steps=v["llm_max_steps"],
+                   min_confidence=v["llm_min_confidence"], embedding_model=v["embedding_model"])
 
     def describe(self) -> dict[str, Any]:
         """For the admin page: everything but the key."""

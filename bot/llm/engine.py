@@ -22,6 +22,7 @@ from bot.llm.agent import AgentFailed, AgentResult, LlmAgent, Usage
 from bot.policy import DEFAULT_TEXTS
 from bot.types import BotTurn, Decision, HandoffReason, StageView, TurnContext
 from models.schema.llm import LlmTurn, QueryOutcome
+from models.telemetry.metrics import count_tokens
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class LlmEngine:
                                  total_tokens=usage.total_tokens, model_calls=usage.model_calls,
                                  latency_ms=round((time.perf_counter() - started) * 1000, 2), tool_calls=[]),
                           context.conversation_id)
+        count_tokens(self.model_name, "summary", usage.input_tokens, usage.output_tokens)
         return summary
 
     def _record(self, purpose: str, conversation: str | int | None, question: str, result: AgentResult | None,
@@ -83,6 +85,7 @@ def record_run(kb: KnowledgeBase, model_name: str, purpose: str, conversation: s
                result: AgentResult | None, usage: Usage, latency_ms: float, details: dict[str, Any], *,
                error: str | None = None) -> None:
     """Keep one agent run: the question and what it found and cited, and the model's cost and latency."""
+    count_tokens(model_name, purpose, usage.input_tokens, usage.output_tokens)
     outcome = query_outcome(result)
     cited = [s.passage_id for s in result.sources if s.passage_id is not None] if result else []
     try:

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def knowledge_base(settings: Settings, db: Database, config: LlmConfig | None = None) -> KnowledgeBase:
-    config = config or LlmConfig.from_env()
+    config = config or LlmConfig.from_settings(settings)
     embedder = make_embeddings(config) if config.embedding_model else None
     return KnowledgeBase(db, settings.data_dir, embedder=embedder, embedding_model=config.embedding_model)
 
@@ -55,7 +55,7 @@ def build_agent(settings: Settings, config: LlmConfig, db: Database, *, model: A
 def build_llm_engine(settings: Settings, config: LlmConfig | None = None, *, db: Database | None = None,
                      model: Any = None) -> LlmEngine | None:
     """The stage, or None when no model is configured (and none is given, as tests do)."""
-    config = config or LlmConfig.from_env()
+    config = config or LlmConfig.from_settings(settings)
     if model is None and not config.enabled:
         log.warning("PARLEY_BOT_ENGINES names 'llm' but PARLEY_LLM_MODEL is not set: the LLM stage is off "
                     "and the other engines answer alone (set PARLEY_LLM_MODEL, e.g. openai:gpt-4o-mini)")

@@ -1,6 +1,6 @@
-"""The `PARLEY_RASA_*` settings, kept apart from `Settings` so the engine can grow knobs alone.
+"""The `PARLEY_RASA_*` settings: Rasa's view of `models.settings.Settings`, where they are declared.
 
-Values in `Settings.extra` (env-style names) override the environment, as for the channels: tests and
+Values in `Settings.extra` (env-style names) are laid over it, as for the channels: tests and
 benchmarks point Parley at their own Rasa that way.
 """
 
@@ -9,16 +9,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from models.settings import Settings, env_float
+from models.settings import Settings
 
 # The repository root, where `make rasa` builds `.rasa-venv`.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _seconds(env: dict[str, Any], name: str, default: float) -> float:
-    return env_float(env, name, default, minimum=0, above=True, unit="a number of seconds")
 
 
 @dataclass(frozen=True)
@@ -53,21 +48,11 @@ class RasaSettings:
 
     @classmethod
     def from_settings(cls, settings: Settings, env: dict[str, str] | None = None) -> RasaSettings:
-        merged: dict[str, Any] = dict(os.environ if env is None else env)
-        merged.update({k: v for k, v in settings.extra.items() if isinstance(k, str) and k.startswith("PARLEY_")})
-        url = str(merged.get("PARLEY_RASA_URL") or "").strip().rstrip("/") or None
-        if url and not url.startswith(("http://", "https://")):
-            raise ValueError("PARLEY_RASA_URL must start with http:// or https://")
-        venv = str(merged.get("PARLEY_RASA_VENV") or "").strip()
-        config = str(merged.get("PARLEY_RASA_CONFIG") or "").strip()
-        return cls(
-            url=url,
-            token=str(merged.get("PARLEY_RASA_TOKEN") or "") or None,
-            timeout_s=_seconds(merged, "PARLEY_RASA_TIMEOUT", cls.timeout_s),
-            start_timeout_s=_seconds(merged, "PARLEY_RASA_START_TIMEOUT", cls.start_timeout_s),
-            venv=Path(venv).resolve() if venv else cls.venv,
-            config=Path(config).resolve() if config else None,
-        )
+        """Rasa's view of the one settings object (with `env`, then `settings.extra`, laid over it)."""
+        s = settings.resolved(env)
+        return cls(url=s.rasa_url, token=s.rasa_token, timeout_s=s.rasa_timeout, start_timeout_s=s.rasa_start_timeout,
+                   venv=s.rasa_venv.resolve() if s.rasa_venv else cls.venv,
+                   config=s.rasa_config.resolve() if s.rasa_config else None)
 
 
 class RasaNotInstalled(ValueError):

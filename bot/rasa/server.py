@@ -36,6 +36,7 @@ from bot.rasa.client import RasaClient, RasaError, RasaUnavailable
 from bot.rasa.config import RasaSettings
 from bot.rasa.trainer import die_with_parent, rasa_env
 from models.settings import Settings
+from models.telemetry.metrics import RASA_RESTARTS
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +266,7 @@ class SupervisedRasa:
             code = current.proc.poll()
             if code is not None and not self._stopping.is_set():
                 self.restarts += 1
+                RASA_RESTARTS.inc()
                 self.last_error = f"Rasa server exited with code {code}"
                 log.error("Rasa server (pid %s) exited with code %s; restarting", current.proc.pid, code)
                 self._ready.clear()

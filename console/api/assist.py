@@ -95,7 +95,7 @@ def _build(svc: Services) -> Assist:
     if engine is not None:
         return Assist(engine.kb, engine.agent, None, True)
     try:
-        config = LlmConfig.from_env()
+        config = LlmConfig.from_settings(svc.settings)
     except ValueError as exc:
         return Assist(KnowledgeBase(svc.db, svc.settings.data_dir), None, None, False, str(exc))
     try:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import logging
+import os
 
 import click
 
 from console.cli.support import fail_cleanly, migrated_db
 from models.db import Database
-from models.settings import Settings
+from models.settings import Settings, load_dotenv_file, read_vars
+from models.telemetry.logs import configure as configure_logging
 
 
 def _settings() -> Settings:
@@ -19,12 +20,14 @@ def _settings() -> Settings:
 @click.group(help="Parley: a chatbot-first conversation platform.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not verbose:
-        # httpx logs every request's URL at INFO: noise, and Rasa's API token rides in the query string.
-        for noisy in ("alembic", "werkzeug", "engineio", "socketio", "httpx"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Only the two logging variables are read here, so that whatever else is wrong in the configuration is
+    # said by the command, through the log set up here.
+    load_dotenv_file()
+    try:
+        values = read_vars(os.environ, ("log_format", "log_level"))
+    except ValueError:  # `Settings.from_env()` names the bad value when the command reads its settings
+        values = {"log_format": "text", "log_level": "INFO"}
+    configure_logging(values["log_format"], values["log_level"], verbose=verbose)
 
 
 @main.command(help="Migrate, train the bot if its data changed, and serve everything in one process.")
@@ -101,5 +104,12 @@ def _mount_channels() -> None:
     main.add_command(worker)
 
 
+def _mount_config() -> None:
+    from console.cli.config import config
+
+    main.add_command(config)
+
+
 _mount_bot()
 _mount_channels()
+_mount_config()

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
+from models.telemetry.metrics import JOBS_PENDING
+
 log = logging.getLogger(__name__)
 
 
@@ -35,12 +37,14 @@ class ThreadJobs:
         self._lock = threading.Lock()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        JOBS_PENDING.inc()
         fut = self._pool.submit(_run_logged, fn, *args)
         with self._lock:
             self._pending.add(fut)
         fut.add_done_callback(self._done)
 
     def _done(self, fut: Future[None]) -> None:
+        JOBS_PENDING.dec()
         with self._lock:
             self._pending.discard(fut)
 

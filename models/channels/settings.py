@@ -1,20 +1,13 @@
-"""Settings of the SMS/WhatsApp channels, read from the environment like `models.settings`.
+"""The SMS/WhatsApp channels' view of `models.settings.Settings` (where every variable is declared).
 
-Kept apart from `Settings` so the channels can grow knobs without touching the core's. Values in
-`Settings.extra` (env-style names) override the environment: tests and benchmarks use that.
+Values in `Settings.extra` (env-style names) are laid over it: tests and benchmarks use that.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from typing import Any
 
-from models.settings import Settings, env_float
-
-
-def _num(env: dict[str, str], name: str, default: float) -> float:
-    return env_float(env, name, default, minimum=0)
+from models.settings import FIELD_OF, Settings
 
 
 @dataclass(frozen=True)
@@ -47,31 +40,24 @@ class ChannelSettings:
 
     @classmethod
     def from_settings(cls, settings: Settings, env: dict[str, str] | None = None) -> ChannelSettings:
-        merged: dict[str, str] = dict(os.environ if env is None else env)
-        merged.update({k: str(v) for k, v in settings.extra.items() if isinstance(k, str) and k.startswith("PARLEY_")})
-        return cls.from_env(merged)
-
-    @classmethod
-    def from_env(cls, env: dict[str, Any]) -> ChannelSettings:
-        public = (env.get("PARLEY_PUBLIC_URL") or "").strip().rstrip("/") or None
-        if public and not public.startswith(("http://", "https://")):
-            raise ValueError("PARLEY_PUBLIC_URL must start with http:// or https://")
-        seeds = tuple((k, str(env[k])) for k in SEED_VARS if env.get(k))
+        """The channels' view of `settings` (with `env`, then `settings.extra`, laid over it)."""
+        s = settings.resolved(env)
+        seeds = tuple((k, str(v)) for k in SEED_VARS if (v := getattr(s, FIELD_OF[k])))
         return cls(
-            public_url=public,
-            twilio_api_base=(env.get("PARLEY_TWILIO_API_BASE") or cls.twilio_api_base).rstrip("/"),
-            whatsapp_api_base=(env.get("PARLEY_WHATSAPP_API_BASE") or cls.whatsapp_api_base).rstrip("/"),
-            whatsapp_api_version=env.get("PARLEY_WHATSAPP_API_VERSION") or cls.whatsapp_api_version,
-            provider_timeout_s=_num(env, "PARLEY_PROVIDER_TIMEOUT", cls.provider_timeout_s) or 10.0,
-            max_attachment_bytes=int(_num(env, "PARLEY_MAX_ATTACHMENT_BYTES", cls.max_attachment_bytes)),
-            outbox_max_attempts=max(1, int(_num(env, "PARLEY_OUTBOX_MAX_ATTEMPTS", cls.outbox_max_attempts))),
-            outbox_backoff_s=_num(env, "PARLEY_OUTBOX_BACKOFF", cls.outbox_backoff_s),
-            outbox_backoff_max_s=_num(env, "PARLEY_OUTBOX_BACKOFF_MAX", cls.outbox_backoff_max_s),
-            outbox_poll_s=_num(env, "PARLEY_OUTBOX_POLL", cls.outbox_poll_s) or 1.0,
-            outbox_lease_s=_num(env, "PARLEY_OUTBOX_LEASE", cls.outbox_lease_s) or 60.0,
-            unconfirmed_grace_s=_num(env, "PARLEY_OUTBOX_UNCONFIRMED_GRACE", cls.unconfirmed_grace_s),
-            unconfirmed_settle_s=_num(env, "PARLEY_OUTBOX_SETTLE", cls.unconfirmed_settle_s),
-            bench_noop=(env.get("PARLEY_BENCH_NOOP") or "") in ("1", "true", "yes"),
+            public_url=s.public_url,
+            twilio_api_base=s.twilio_api_base or cls.twilio_api_base,
+            whatsapp_api_base=s.whatsapp_api_base or cls.whatsapp_api_base,
+            whatsapp_api_version=s.whatsapp_api_version,
+            provider_timeout_s=s.provider_timeout,
+            max_attachment_bytes=s.max_attachment_bytes,
+            outbox_max_attempts=s.outbox_max_attempts,
+            outbox_backoff_s=s.outbox_backoff,
+            outbox_backoff_max_s=s.outbox_backoff_max,
+            outbox_poll_s=s.outbox_poll,
+            outbox_lease_s=s.outbox_lease,
+            unconfirmed_grace_s=s.outbox_unconfirmed_grace,
+            unconfirmed_settle_s=s.outbox_settle,
+            bench_noop=s.bench_noop,
             seed=seeds,
         )
 

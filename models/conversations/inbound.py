@@ -34,6 +34,7 @@ class Stored:
     message_id: int
     created: bool
     attachment_ids: tuple[int, ...] = ()
+    public_id: str = ""  # the conversation's, for the log lines about it
 
 
 def ingest_provider_message(db: Database, *, channel: str, provider_message_id: str, sender: str,
@@ -50,12 +51,14 @@ def ingest_provider_message(db: Database, *, channel: str, provider_message_id: 
                 ingested = do_ingest_inbound(s, contact=contact, channel=channel, text=text,
                                              provider_message_id=provider_message_id)
                 if not ingested.created:
-                    return Stored(ingested.conversation.id, ingested.message.id, created=False)
+                    return Stored(ingested.conversation.id, ingested.message.id, created=False,
+                                  public_id=ingested.conversation.public_id)
                 ingested.message.via_channel_id = via_channel_id
                 ids = tuple(do_add_pending(s, conv=ingested.conversation, msg=ingested.message, source_ref=m.ref,
                                            filename=m.filename, channel_config_id=via_channel_id).id
                             for m in media)
-                return Stored(ingested.conversation.id, ingested.message.id, created=True, attachment_ids=ids)
+                return Stored(ingested.conversation.id, ingested.message.id, created=True, attachment_ids=ids,
+                              public_id=ingested.conversation.public_id)
         except IntegrityError:
             if attempt == ATTEMPTS - 1:
                 raise
