@@ -59,6 +59,21 @@ class Settings:
     widget_origins: tuple[str, ...] = ("*",)
     # The Redis pub/sub channel of the Socket.IO message queue (one per deployment sharing a Redis).
     socketio_channel: str = "parley-socketio"
+    # Sessions and abuse controls (console/limits.py; limits in the `limits` notation "30/minute;300/hour").
+    session_days: int = 14
+    session_cookie_secure: bool = False  # on by default when PARLEY_PUBLIC_URL is https
+    proxy_hops: int = 0  # reverse proxies in front (X-Forwarded-For/-Proto trusted from that many)
+    login_free_failures: int = 5
+    login_free_failures_per_address: int = 50
+    login_backoff_seconds: float = 1.0
+    login_backoff_max_seconds: float = 900.0
+    rate_limit_api: str = "600/minute"
+    rate_limit_webchat_messages: str = "30/minute;600/hour"
+    rate_limit_webchat_messages_per_address: str = "600/minute"
+    rate_limit_webchat_conversations: str = "10/hour"
+    rate_limit_webchat_conversations_per_address: str = "200/hour"
+    rate_limit_uploads: str = "30/minute;300/hour"
+    rate_limit_uploads_per_address: str = "300/hour"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -105,7 +120,34 @@ class Settings:
             max_message_length=env_int(env, "PARLEY_MAX_MESSAGE_LENGTH", 4096),
             widget_origins=origins,
             socketio_channel=env.get("PARLEY_SOCKETIO_CHANNEL") or "parley-socketio",
+            session_days=env_int(env, "PARLEY_SESSION_DAYS", 14),
+            session_cookie_secure=(env.get("PARLEY_SESSION_COOKIE_SECURE") or (
+                "1" if (env.get("PARLEY_PUBLIC_URL") or "").startswith("https://") else "0")).lower()
+            in ("1", "true", "yes"),
+            proxy_hops=env_int(env, "PARLEY_PROXY_HOPS", 0),
+            login_free_failures=env_int(env, "PARLEY_LOGIN_FREE_FAILURES", 5),
+            login_free_failures_per_address=env_int(env, "PARLEY_LOGIN_FREE_FAILURES_PER_ADDRESS", 50),
+            login_backoff_seconds=env_float(env, "PARLEY_LOGIN_BACKOFF_SECONDS", 1.0, minimum=0, above=True),
+            login_backoff_max_seconds=env_float(env, "PARLEY_LOGIN_BACKOFF_MAX_SECONDS", 900.0, minimum=1),
+            **{f"rate_limit_{name}": _limit(env, name) for name in RATE_LIMITS},
         )
+
+
+RATE_LIMITS = ("api", "webchat_messages", "webchat_messages_per_address", "webchat_conversations",
+               "webchat_conversations_per_address", "uploads", "uploads_per_address")
+
+
+def _limit(env: Mapping[str, Any], name: str) -> str:
+    """PARLEY_RATE_LIMIT_<NAME>, checked now so a typo stops the start instead of every request."""
+    var = f"PARLEY_RATE_LIMIT_{name.upper()}"
+    raw = env.get(var) or getattr(Settings, f"rate_limit_{name}")
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError as exc:
+        raise ValueError(f"{var} must look like '30/minute' or '30/minute;300/hour', got {raw!r}") from exc
+    return str(raw)
 
 
 def _instance_secret(instance: Path) -> str:

@@ -13,6 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from connectors.webchat import CHANNEL as WEBCHAT
 from connectors.webchat import visitor_display_name
 from console.auth import api_user
+from console.limits import RateLimited, body_limit, client_address, limits
 from console.runtime.channels import runtime
 from console.serialize import iso, message_json
 from console.services import services
@@ -71,8 +72,11 @@ def provider_fetch(token: str) -> Response:
     return _serve(att)
 
 
+def _upload_cap() -> int:
+    return runtime().settings.max_attachment_bytes + FORM_SLACK
+
+
 def _read_upload(limit: int) -> tuple[bytes, str | None]:
-    request.max_content_length = limit + FORM_SLACK
     upload = request.files.get("file")
     if upload is None:
         raise InvalidInput("Send the file as multipart/form-data in the field 'file'.", code="no_file")
@@ -80,9 +84,11 @@ def _read_upload(limit: int) -> tuple[bytes, str | None]:
 
 
 @bp.post("/api/v1/conversations/<public_id>/attachments")
+@body_limit(_upload_cap)
 def agent_upload(public_id: str) -> tuple[Response, int]:
     """An agent sends a file (optionally with text) on the reply channel, or as a private note."""
     user = api_user()
+    _count_upload(f"user:{user.id}")
     rt, svc = runtime(), services()
     data, filename = _read_upload(rt.settings.max_attachment_bytes)
     sniffed = check_allowed(data, filename, rt.settings.max_attachment_bytes)
@@ -102,7 +108,14 @@ def agent_upload(public_id: str) -> tuple[Response, int]:
         return jsonify(message_json(msg, conv.public_id)), 201
 
 
+def _count_upload(who: str) -> None:
+    settings, lim = services().settings, limits()
+    lim.hit("upload", settings.rate_limit_uploads, who, "Too many files")
+    lim.hit("upload_addr", settings.rate_limit_uploads_per_address, client_address(), "Too many files")
+
+
 @bp.post("/webchat/upload")
+@body_limit(_upload_cap)
 def visitor_upload() -> Any:
     """A webchat customer sends a file: the visitor token (form field `token`) says who they are.
     Errors carry the CORS header too, so the widget on the shop's site can show them."""
@@ -110,6 +123,9 @@ def visitor_upload() -> Any:
 
     try:
         return _visitor_upload()
+    except RateLimited as exc:
+        return _cors(jsonify({"ok": False, "error": {"code": exc.code, "message": exc.message}})), 429, \
+            {"Retry-After": str(exc.retry_after)}
     except ParleyError as exc:
         return _cors(jsonify({"ok": False, "error": {"code": exc.code, "message": exc.message}})), status_of(exc)
     except RequestEntityTooLarge:
@@ -122,6 +138,7 @@ def _visitor_upload() -> Any:
     visitor = svc.visitors.verify(request.form.get("token"))
     if visitor is None:
         return _cors(jsonify({"ok": False, "error": {"code": "bad_token", "message": "Reconnect to chat."}})), 403
+    _count_upload(f"visitor:{visitor.visitor_id}")
     data, filename = _read_upload(rt.settings.max_attachment_bytes)
     sniffed = check_allowed(data, filename, rt.settings.max_attachment_bytes)
     with svc.db.transaction() as s:
