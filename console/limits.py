@@ -1,7 +1,8 @@
 """Rate limits and abuse controls, one storage for HTTP views and socket handlers.
 
-Flask-Limiter holds the storage (Redis when `REDIS_URL` is set, so every process counts together;
-memory otherwise) and enforces the API's per-token limit on every request that carries a Bearer token.
+Flask-Limiter holds the storage (Redis when `REDIS_URL` or `PARLEY_RATE_LIMIT_STORAGE` is set, so every
+process counts together; memory otherwise) and enforces the API's per-token limit on every request
+that carries a Bearer token.
 Views and socket handlers that limit by something else (a visitor, an account, an address) call `hit`,
 which uses the same storage through the `limits` strategy, and raise `RateLimited` (429 + Retry-After).
 Login has a growing back-off instead of a flat limit (`LoginGuard`).
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_limiter import Limiter
 from limits import parse_many
 
@@ -57,7 +58,7 @@ class Limits:
         self.settings = settings
         self.prefix = f"{settings.socketio_channel}:rl"
         self.limiter = Limiter(
-            _bearer_key, app=app, storage_uri=settings.redis_url or "memory://", key_prefix=self.prefix,
+            _bearer_key, app=app, storage_uri=settings.rate_limit_storage or "memory://", key_prefix=self.prefix,
             application_limits=[settings.rate_limit_api], application_limits_exempt_when=_not_bearer,
             headers_enabled=True, strategy="fixed-window",
         )
@@ -140,8 +141,6 @@ def init_app(app: Flask, settings: Settings) -> Limits:
     @app.errorhandler(RateLimited)
     def _rate_limited(exc: RateLimited) -> Any:
         if request.path == "/login":
-            from flask import render_template
-
             body: Any = render_template("login.html", error=exc.message, email=request.form.get("email", ""))
         else:
             body = jsonify({"error": {"code": exc.code, "message": exc.message}})

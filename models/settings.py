@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from limits import parse_many
+
 
 def env_float(env: Mapping[str, Any], name: str, default: float, *, minimum: float | None = None,
               above: bool = False, unit: str = "a number") -> float:
@@ -63,6 +65,7 @@ class Settings:
     session_days: int = 14
     session_cookie_secure: bool = False  # on by default when PARLEY_PUBLIC_URL is https
     proxy_hops: int = 0  # reverse proxies in front (X-Forwarded-For/-Proto trusted from that many)
+    rate_limit_storage: str | None = None  # where limits count: REDIS_URL by default, else this process's memory
     login_free_failures: int = 5
     login_free_failures_per_address: int = 50
     login_backoff_seconds: float = 1.0
@@ -107,6 +110,7 @@ class Settings:
         origins = tuple(
             o.strip() for o in (env.get("PARLEY_WIDGET_ORIGINS") or "*").split(",") if o.strip()
         )
+        rate_limits: dict[str, Any] = {f"rate_limit_{name}": _limit(env, name) for name in RATE_LIMITS}
         return cls(
             instance_dir=instance,
             data_dir=data,
@@ -125,11 +129,12 @@ class Settings:
                 "1" if (env.get("PARLEY_PUBLIC_URL") or "").startswith("https://") else "0")).lower()
             in ("1", "true", "yes"),
             proxy_hops=env_int(env, "PARLEY_PROXY_HOPS", 0),
+            rate_limit_storage=env.get("PARLEY_RATE_LIMIT_STORAGE") or env.get("REDIS_URL") or None,
             login_free_failures=env_int(env, "PARLEY_LOGIN_FREE_FAILURES", 5),
             login_free_failures_per_address=env_int(env, "PARLEY_LOGIN_FREE_FAILURES_PER_ADDRESS", 50),
             login_backoff_seconds=env_float(env, "PARLEY_LOGIN_BACKOFF_SECONDS", 1.0, minimum=0, above=True),
             login_backoff_max_seconds=env_float(env, "PARLEY_LOGIN_BACKOFF_MAX_SECONDS", 900.0, minimum=1),
-            **{f"rate_limit_{name}": _limit(env, name) for name in RATE_LIMITS},
+            **rate_limits,
         )
 
 
@@ -141,8 +146,6 @@ def _limit(env: Mapping[str, Any], name: str) -> str:
     """PARLEY_RATE_LIMIT_<NAME>, checked now so a typo stops the start instead of every request."""
     var = f"PARLEY_RATE_LIMIT_{name.upper()}"
     raw = env.get(var) or getattr(Settings, f"rate_limit_{name}")
-    from limits import parse_many
-
     try:
         parse_many(raw)
     except ValueError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.api.openapi import bot, channels, llm, routing, workspace
+from console.api.openapi import bot, channels, llm, me, routing, workspace
 
 _ERR = {"$ref": "#/components/responses/Error"}
 
@@ -38,7 +38,9 @@ def spec() -> dict[str, Any]:
         "info": {"title": "Parley API", "version": "1",
                  "description": "Conversations, messages and counters of the Parley agent console. "
                                 "Authenticate with the console's session cookie (send X-CSRF-Token on writes) "
-                                "or `Authorization: Bearer <token>` (`parley user token --email E`)."},
+                                "or `Authorization: Bearer <token>` (`parley user token EMAIL`, or `POST /me/tokens`). "
+                                "Requests with a token are limited per token (PARLEY_RATE_LIMIT_API): past it, "
+                                "429 with Retry-After."},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}, {"cookie": []}],
         "paths": {
@@ -83,6 +85,7 @@ def spec() -> dict[str, Any]:
             **llm.paths(),  # agent assist drafts, knowledge base and HTTP actions admin
             **bot.paths(),  # bot training admin: data, versions, runs, models, learning from handoffs
             **workspace.paths(),  # canned replies, team hours, a conversation's workspace
+            **me.paths(),  # the caller's password and API tokens
         },
         "components": {
             "securitySchemes": {
@@ -92,7 +95,7 @@ def spec() -> dict[str, Any]:
             "responses": {"Error": {"description": "Error", "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/Error"}}}}},
             "schemas": {**_schemas(), **channels.schemas(), **routing.schemas(),
-                        **llm.schemas(), **bot.schemas(), **workspace.schemas()},
+                        **llm.schemas(), **bot.schemas(), **workspace.schemas(), **me.schemas()},
         },
     }
 
