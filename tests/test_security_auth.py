@@ -22,6 +22,7 @@ from console.cli import main as cli
 from console.extensions import socketio
 from console.realtime.revocation import SocketRevocations
 from console.runtime.jobs import InlineJobs
+from models.accounts.sessions import do_revoke_sessions
 from models.accounts.tokens import do_create_token
 from models.db import Database
 from models.schema.accounts import ApiToken, AuthSession, User
@@ -187,6 +188,32 @@ def test_tokens_are_named_listed_expire_and_revoke(app: Flask, db: Database) -> 
         s.execute(update(ApiToken).where(ApiToken.id == row.id).values(expires_at=utcnow() - timedelta(seconds=1)))
     r = _bearer(app, secret)
     assert r.status_code == 401 and r.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_the_revocation_hook_ends_sessions_tokens_and_sockets(app: Flask, db: Database) -> None:
+    """What deactivation and a role or team change call: everything of that user ends at once."""
+    ada_id = make_user(db, "ada@example.com")
+    make_user(db, "bob@example.com")
+    ada, bob = Agent(app, "ada@example.com"), Agent(app, "bob@example.com")
+    token = _token(ada)["token"]
+    by_token = _console(app, auth={"token": token})
+    assert ada.socket.is_connected("/console") and by_token.is_connected("/console")
+    assert bob.socket.is_connected("/console")
+    with db.transaction() as s:
+        user = s.get(User, ada_id)
+        assert user is not None
+        do_revoke_sessions(s, user, tokens=True)
+    assert ada.get("/counters").status_code == 401 and _bearer(app, token).status_code == 401
+    assert not ada.socket.is_connected("/console") and not by_token.is_connected("/console")
+    assert bob.get("/counters").status_code == 200 and bob.socket.is_connected("/console")
+
+
+def test_the_user_menu_offers_the_account_dialog(app: Flask, db: Database) -> None:
+    make_user(db, "ada@example.com")
+    page = Agent(app, "ada@example.com").client.get("/").get_data(as_text=True)
+    assert "account.js" in page
+    script = app.test_client().get("/static/account.js").get_data(as_text=True)
+    assert "/api/v1/me" in script and "Revoke" in script and "Change password" in script
 
 
 def test_the_cli_issues_lists_and_revokes_tokens(app: Flask, db: Database, settings: Settings) -> None:
