@@ -51,9 +51,6 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
         PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_days),
         MAX_CONTENT_LENGTH=1 * 1024 * 1024, JSON_SORT_KEYS=False,  # uploads raise it per view (body_limit)
     )
-    if settings.proxy_hops:  # the client's address and scheme as the proxy saw them (limits, Secure)
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,  # type: ignore[method-assign]
-                                x_host=settings.proxy_hops)
     limits.init_app(app, settings)
     db = Database(settings.database_url)
     jobs = jobs or ThreadJobs()
@@ -104,4 +101,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
         cors_allowed_origins=list(settings.widget_origins) if settings.widget_origins != ("*",) else "*",
         max_http_buffer_size=64 * 1024, ping_interval=20, ping_timeout=20,
     )
+    if settings.proxy_hops:  # outermost, so sockets too see the client's address, scheme and host
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
+                                x_proto=settings.proxy_hops, x_host=settings.proxy_hops)
     return app

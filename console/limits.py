@@ -14,6 +14,7 @@ capped by size (`body_limit`, and the app's MAX_CONTENT_LENGTH).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -23,12 +24,16 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_limiter import Limiter
 from limits import parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
+from redis.exceptions import RedisError
 
 from models.accounts.sessions import hash_secret
 from models.errors import ParleyError
 from models.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 
 class RateLimited(ParleyError):
@@ -60,19 +65,31 @@ class Limits:
         self.limiter = Limiter(
             _bearer_key, app=app, storage_uri=settings.rate_limit_storage or "memory://", key_prefix=self.prefix,
             application_limits=[settings.rate_limit_api], application_limits_exempt_when=_not_bearer,
-            headers_enabled=True, strategy="fixed-window",
+            headers_enabled=True, strategy="fixed-window", in_memory_fallback_enabled=True,
         )
         self.login = LoginGuard(self)
 
+        self._fallback = MemoryStorage()
+
     @property
     def storage(self) -> Any:
-        return self.limiter.storage
+        """The shared storage; this process's memory while Redis cannot be reached (limits keep
+        working per process rather than failing every login and message)."""
+        storage = self.limiter.storage
+        try:
+            if storage.check():
+                return storage
+        except RedisError:
+            pass
+        log.warning("rate-limit storage unreachable; counting in this process's memory meanwhile")
+        return self._fallback
 
     def hit(self, name: str, limit: str, key: str, what: str = "Too many requests") -> None:
         """Count one `name` event for `key` against `limit` ("30/minute;300/hour"); refuse past it."""
+        window = FixedWindowRateLimiter(self.storage)
         for item in parse_many(limit):
-            if not self.limiter.limiter.hit(item, self.prefix, name, key):
-                reset = self.limiter.limiter.get_window_stats(item, self.prefix, name, key).reset_time
+            if not window.hit(item, self.prefix, name, key):
+                reset = window.get_window_stats(item, self.prefix, name, key).reset_time
                 raise RateLimited(reset - time.time(), what)
 
 

@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from models.db import publish_on_commit
@@ -18,6 +18,7 @@ from models.schema.base import utcnow
 
 # last_seen_at is written at most this often: not a write per request.
 TOUCH_EVERY = timedelta(minutes=1)
+KEEP_ENDED = timedelta(days=30)
 
 
 def hash_secret(secret: str) -> str:
@@ -30,6 +31,9 @@ def do_start_session(session: Session, user: User, *, lifetime: timedelta, user_
     """A new login: returns the secret for the cookie (shown nowhere else) and the session's id."""
     secret = "ps_" + secrets.token_urlsafe(32)
     now = utcnow()
+    # Ended sessions are kept a while (who logged in from where), then pruned at the user's next login.
+    session.execute(delete(AuthSession).where(AuthSession.user_id == user.id, or_(
+        AuthSession.expires_at < now - KEEP_ENDED, AuthSession.revoked_at < now - KEEP_ENDED)))
     row = AuthSession(user_id=user.id, id_hash=hash_secret(secret), created_at=now, last_seen_at=now,
                       expires_at=now + lifetime, user_agent=(user_agent or "")[:255], ip=(ip or "")[:64])
     session.add(row)
