@@ -31,7 +31,8 @@ from models.accounts.sessions import do_end_session, do_start_session, session_f
 from models.accounts.tokens import user_for_token
 from models.accounts.users import authenticate
 from models.errors import ParleyError
-from models.schema.accounts import User
+from models.schema.accounts import ApiToken, AuthSession, User
+from models.schema.base import utcnow
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -99,6 +100,18 @@ def current_credential() -> Credential | None:
 def current_user() -> User | None:
     found = current_credential()
     return found.user if found else None
+
+
+def still_live(credential: Credential) -> bool:
+    """Is this credential still good? Asked once more after a socket registered, so a revocation that
+    committed between the check at connect and the registration cannot leave the socket open."""
+    with services().db.session() as s:
+        if credential.session_id is not None:
+            row = s.get(AuthSession, credential.session_id)
+            return row is not None and row.revoked_at is None and row.expires_at > utcnow()
+        token = s.get(ApiToken, credential.token_id) if credential.token_id is not None else None
+        return token is not None and token.revoked_at is None and (
+            token.expires_at is None or token.expires_at > utcnow())
 
 
 def socket_credential(auth: Any) -> Credential | None:

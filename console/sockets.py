@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from connectors.webchat import CHANNEL as WEBCHAT
 from connectors.webchat import Visitor, customer_message, visitor_display_name
-from console.auth import socket_credential
+from console.auth import socket_credential, still_live
 from console.extensions import socketio
 from console.limits import RateLimited, client_address, limits
 from console.realtime.payloads import queue_state
@@ -193,6 +193,9 @@ def console_connect(auth: Any = None) -> bool:
     consoles.add(request.sid, user.id, session_id=credential.session_id,  # type: ignore[attr-defined]
                  token_id=credential.token_id)
     current_app.extensions["parley_revocations"].start()  # this process now holds sockets to close
+    if not still_live(credential):  # revoked while we were joining: the revocation missed this socket
+        consoles.remove(request.sid)  # type: ignore[attr-defined]
+        return False
     with services().db.transaction() as s:
         do_console_connected(s, user.id, utcnow())  # back from "offline: no console open"
     with services().db.session() as s:
