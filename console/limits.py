@@ -115,7 +115,9 @@ class LoginGuard:
         waits = [storage.get_expiry(key + ":lock") - time.time()
                  for key, _ in self._keys(email, address) if storage.get(key + ":lock") > 0]
         if waits:
-            raise RateLimited(max(waits), "Too many failed logins")
+            # Redis reports whole seconds left, rounded down: add one so Retry-After is never too early.
+            slack = 0 if isinstance(storage, MemoryStorage) else 1
+            raise RateLimited(max(waits) + slack, "Too many failed logins")
 
     def failed(self, email: str, address: str) -> None:
         storage, s = self.limits.storage, self.limits.settings

@@ -9,9 +9,12 @@ import os
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+import socketio as sio
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
@@ -23,13 +26,15 @@ from console.extensions import socketio
 from console.realtime.revocation import SocketRevocations
 from console.runtime.jobs import InlineJobs
 from models.accounts.sessions import do_revoke_sessions
-from models.accounts.tokens import do_create_token
+from models.accounts.tokens import do_create_token, do_issue_token
+from models.accounts.users import do_create_user
 from models.db import Database
 from models.schema.accounts import ApiToken, AuthSession, User
 from models.schema.base import utcnow
 from models.settings import Settings
 from tests.support.actors import PASSWORD, Agent, Customer, make_user
 from tests.support.channels import make_channel_app
+from tests.support.live import ROOT, start_server
 
 REDIS_URL = os.environ.get("REDIS_URL")
 EVIL = {"Origin": "https://evil.example"}  # a sibling site the agent also visits
@@ -82,7 +87,10 @@ def test_a_cross_site_console_socket_cannot_ride_the_cookie(app: Flask, db: Data
 # --- 4. password guessing ------------------------------------------------------------------------------
 
 
-def test_password_guessing_backs_off_with_429_and_retry_after(app: Flask, db: Database) -> None:
+def test_password_guessing_backs_off_with_429_and_retry_after(settings: Settings, engines: list[Any]) -> None:
+    # a first lock long enough that no guess, however slow this machine, outlives it
+    app = _app(settings, engines, login_backoff_seconds=3.0)
+    db: Database = app.extensions["parley"].db
     make_user(db, "ada@example.com")
     make_user(db, "bob@example.com")
     thief = app.test_client()
@@ -97,6 +105,7 @@ def test_password_guessing_backs_off_with_429_and_retry_after(app: Flask, db: Da
     assert _attempt(app.test_client(), "ada@example.com", PASSWORD).status_code == 302
     # a success forgets the failures: the next typo is an ordinary 401
     assert _attempt(thief, "ada@example.com", "typo").status_code == 401
+    db.dispose()
 
 
 def test_guessing_across_accounts_is_limited_per_address(settings: Settings, engines: list[Any]) -> None:
@@ -328,13 +337,16 @@ needs_redis = pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
 def test_login_back_off_is_shared_through_redis(settings: Settings, engines: list[Any]) -> None:
     channel = f"parley-test-{uuid.uuid4().hex}"
     # (rate_limit_storage, not redis_url: Flask-SocketIO's test client refuses a message queue)
-    one = _app(settings, engines, rate_limit_storage=REDIS_URL, socketio_channel=channel)
-    two = _app(settings, engines, rate_limit_storage=REDIS_URL, socketio_channel=channel)  # another web process
+    one = _app(settings, engines, rate_limit_storage=REDIS_URL, socketio_channel=channel, login_backoff_seconds=3.0)
+    two = _app(settings, engines, rate_limit_storage=REDIS_URL, socketio_channel=channel,  # another process
+               login_backoff_seconds=3.0)
     db: Database = one.extensions["parley"].db
     make_user(db, "ada@example.com")
     assert [_attempt(one.test_client(), "ada@example.com", "guess").status_code for _ in range(5)] == [401] * 5
     locked = _attempt(two.test_client(), "ada@example.com", PASSWORD)
-    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1
+    assert locked.status_code == 429
+    time.sleep(int(locked.headers["Retry-After"]))  # who waits as told gets in, on either process
+    assert _attempt(two.test_client(), "ada@example.com", PASSWORD).status_code == 302
     two.extensions["parley"].db.dispose()
     db.dispose()
 
@@ -362,3 +374,61 @@ def test_a_revocation_elsewhere_closes_this_process_sockets(settings: Settings, 
     assert ada.socket.is_connected("/console")  # the console session was not revoked
     db.dispose()
 
+
+
+@needs_redis
+def test_a_live_server_closes_revoked_sockets_at_once(settings: Settings, tmp_path: Path) -> None:
+    """A real `parley run` on Redis: a password change ends the other session's socket in that
+    process, and a token revoked from the CLI (another process) ends the token's socket."""
+    channel = f"parley-test-{uuid.uuid4().hex}"
+    env = {"PARLEY_INSTANCE": str(settings.instance_dir), "PARLEY_SECRET_KEY": "live-revoke",
+           "PARLEY_SOCKETIO_CHANNEL": channel, "REDIS_URL": REDIS_URL or "", "PARLEY_DATA": str(ROOT / "data"),
+           "DATABASE_URL": os.environ.get("DATABASE_URL") or settings.database_url}
+    server = start_server(env, tmp_path / "server.log")
+    try:
+        db = Database(settings.database_url)
+        with db.transaction() as s:
+            do_create_user(s, email="ada@example.com", password=PASSWORD)
+            token = do_issue_token(s, "ada@example.com", name="live")
+            token_id = s.scalar(select(ApiToken.id))
+        db.dispose()
+
+        def browser() -> tuple[requests.Session, str]:
+            web = requests.Session()
+            page = web.get(f"{server.url}/login", timeout=10).text
+            csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
+            r = web.post(f"{server.url}/login", data={"email": "ada@example.com", "password": PASSWORD,
+                                                      "csrf_token": csrf}, allow_redirects=False, timeout=10)
+            assert r.status_code == 302
+            home = web.get(f"{server.url}/", timeout=10).text
+            return web, home.split('name="csrf-token" content="')[1].split('"')[0]
+
+        here, here_csrf = browser()
+        elsewhere, _ = browser()
+        cookie_sock, token_sock = sio.Client(), sio.Client()
+        cookie_sock.connect(server.url, namespaces=["/console"], transports=["websocket"],
+                            headers={"Cookie": f"session={elsewhere.cookies['session']}"})
+        token_sock.connect(server.url, namespaces=["/console"], transports=["websocket"], auth={"token": token})
+        try:
+            r = here.post(f"{server.url}/api/v1/me/password", headers={"X-CSRF-Token": here_csrf}, timeout=10,
+                          json={"current_password": PASSWORD, "new_password": "a brand new one"})
+            assert r.status_code == 200, r.text
+            _wait_until(lambda: not cookie_sock.connected)
+            assert elsewhere.get(f"{server.url}/api/v1/counters", timeout=10).status_code == 401
+            assert token_sock.connected  # a password change leaves API tokens alone
+
+            cli_env = {**env, "PARLEY_INSTANCE": str(tmp_path / "cli")}
+            assert CliRunner().invoke(cli, ["user", "revoke-token", str(token_id)], env=cli_env).exit_code == 0
+            _wait_until(lambda: not token_sock.connected)
+        finally:
+            cookie_sock.disconnect()
+            token_sock.disconnect()
+    finally:
+        server.stop()
+
+
+def _wait_until(done: Any, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
