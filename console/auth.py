@@ -150,7 +150,9 @@ def _safe_next(target: str | None) -> str:
     if not target:
         return url_for("pages.console")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    # Browsers read "/\\evil.example" as "//evil.example", and drop tabs and newlines: refuse both.
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target or any(ord(c) < 32 for c in target):
         return url_for("pages.console")
     return target
 

@@ -118,6 +118,48 @@ def test_guessing_across_accounts_is_limited_per_address(settings: Settings, eng
     db.dispose()
 
 
+def test_a_spoofed_forwarded_for_does_not_escape_the_address_limit(settings: Settings, engines: list[Any]) -> None:
+    """Without PARLEY_PROXY_HOPS no X-Forwarded-For is trusted: a new fake address per guess gains nothing."""
+    app = _app(settings, engines, login_free_failures_per_address=3)
+    db: Database = app.extensions["parley"].db
+    codes = []
+    for i in range(5):
+        client = app.test_client()
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = f"203.0.113.{i}"
+        codes.append(_attempt(client, f"user{i}@example.com", "guess").status_code)
+    assert codes[-1] == 429
+    db.dispose()
+
+
+# --- beyond the list: what else an attacker on the login page would try -----------------------------------
+
+
+@pytest.mark.parametrize("target", ["/\\evil.example/", "/\\/evil.example", "/\t/evil.example", "//evil.example"])
+def test_login_never_bounces_to_another_site(app: Flask, db: Database, target: str) -> None:
+    make_user(db, "ada@example.com")
+    client = app.test_client()
+    client.get("/login")
+    with client.session_transaction() as sess:
+        csrf = sess["csrf"]
+    r = client.post("/login", query_string={"next": target},
+                    data={"email": "ada@example.com", "password": PASSWORD, "csrf_token": csrf})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+
+
+def test_a_session_planted_before_login_is_not_the_one_after(app: Flask, db: Database) -> None:
+    """Session fixation: whatever cookie a victim had before logging in, the logged-in one is new."""
+    make_user(db, "ada@example.com")
+    victim = app.test_client()
+    victim.get("/login")
+    planted = victim.get_cookie("session")
+    assert planted is not None
+    assert _attempt(victim, "ada@example.com", PASSWORD).status_code == 302
+    attacker = app.test_client()
+    attacker.set_cookie("session", planted.value)
+    assert attacker.get("/api/v1/counters").status_code == 401
+    assert victim.get("/api/v1/counters").status_code == 200
+
+
 # --- 5. sessions and tokens with a lifecycle ----------------------------------------------------------------
 
 
