@@ -474,3 +474,11 @@ def _wait_until(done: Any, timeout: float = 10) -> None:
     while not done():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_a_mistyped_limit_stops_the_start_with_a_clear_message() -> None:
+    with pytest.raises(ValueError, match="PARLEY_RATE_LIMIT_API must look like"):
+        Settings.from_env(env={"PARLEY_SECRET_KEY": "x", "PARLEY_RATE_LIMIT_API": "lots"}, load_dotenv=False)
+    ok = Settings.from_env(env={"PARLEY_SECRET_KEY": "x", "PARLEY_RATE_LIMIT_API": "100/minute;1000/hour"},
+                           load_dotenv=False)
+    assert ok.rate_limit_api == "100/minute;1000/hour"
