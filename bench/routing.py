@@ -79,7 +79,8 @@ def _fresh_schema(database_url: str) -> None:
 
 def _agents(db_url: str, n: int, capacity: int) -> list[tuple[int, str]]:
     """Agents in the default team, with API tokens and room for the burst."""
-    from models.accounts.users import do_create_user, do_issue_token
+    from models.accounts.tokens import do_issue_token
+    from models.accounts.users import do_create_user
     from models.db import Database
     from models.schema.accounts import User
     from models.settings import Settings

@@ -8,17 +8,20 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
-from console import auth, observability, pages, webhooks
-from console.api import assist, bot, conversations, files, knowledge, openapi, routing, workspace
+from console import auth, limits, observability, pages, webhooks
+from console.api import assist, bot, conversations, files, knowledge, me, openapi, routing, workspace
 from console.api import channels as channels_api
 from console.api.declare import IdConverter
 from console.errors import install_error_handlers
 from console.extensions import socketio
 from console.realtime.listener import RealtimeListener
+from console.realtime.revocation import SocketRevocations
+from console.realtime.rooms import CONSOLE
 from console.runtime import channels, routing_work
 from console.runtime.jobs import Jobs, ThreadJobs
 from console.services import Services
@@ -45,9 +48,12 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key, TESTING=testing, SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(days=14),
-        MAX_CONTENT_LENGTH=1 * 1024 * 1024, JSON_SORT_KEYS=False,
+        # Lax: the cookie rides no cross-site POST or socket; Secure whenever the site is served over https.
+        SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_days),
+        MAX_CONTENT_LENGTH=1 * 1024 * 1024, JSON_SORT_KEYS=False,  # uploads raise it per view (body_limit)
     )
+    limits.init_app(app, settings)
     db = Database(settings.database_url)
     jobs = jobs or ThreadJobs()
     pipeline = BotPipeline(db, list(engines) if engines is not None else build_engines(settings))
@@ -61,6 +67,10 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     # The one listener that emits to Socket.IO; then routing, whose work it reports (in that order).
     realtime = RealtimeListener(db, jobs, socketio.emit, routing_jobs=routing_jobs, links=rt.links)
     db.bus.subscribe(realtime)
+    revocations = SocketRevocations(lambda sid: socketio.server.disconnect(sid, namespace=CONSOLE, ignore_queue=True),
+                                    redis_url=settings.redis_url, channel=settings.socketio_channel)
+    db.bus.subscribe(revocations)  # a revoked session or token closes its sockets, in every process
+    app.extensions["parley_revocations"] = revocations
     routing_work.install(app, db, routing_jobs, realtime)  # queues, assignment, timers (not started here)
 
     app.jinja_env.globals["csrf_token"] = auth.csrf_token
@@ -74,6 +84,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(channels_api.bp)
     app.register_blueprint(files.bp)
+    app.register_blueprint(me.bp)  # password change, personal API tokens
     channels_api.register_pages(app)
     if rt.settings.bench_noop:
         app.add_url_rule("/webhooks/noop", "webhooks_noop", webhooks.noop, methods=["POST"])
@@ -97,4 +108,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
         cors_allowed_origins=list(settings.widget_origins) if settings.widget_origins != ("*",) else "*",
         max_http_buffer_size=64 * 1024, ping_interval=20, ping_timeout=20,
     )
+    if settings.proxy_hops:  # outermost, so sockets too see the client's address, scheme and host
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
+                                x_proto=settings.proxy_hops, x_host=settings.proxy_hops)
     return app

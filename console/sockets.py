@@ -8,15 +8,16 @@ from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import current_app, request
 from flask_socketio import emit, join_room
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.webchat import CHANNEL as WEBCHAT
 from connectors.webchat import Visitor, customer_message, message_key, visitor_display_name
-from console.auth import user_from_socket_auth
+from console.auth import socket_credential, still_live
 from console.extensions import socketio
+from console.limits import RateLimited, client_address, limits
 from console.realtime.payloads import queue_state
 from console.realtime.presence import consoles
 from console.realtime.rooms import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
@@ -119,10 +120,14 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
             raise ParleyError("Send {\"text\": \"...\"}.", code="invalid")
         text = check_text(data.get("text"), svc.settings.max_message_length)
         key = message_key(visitor.visitor_id, data.get("client_id"))
+        _count_visitor_message(visitor)
         contact_id, conv_id, reply = _store_customer_message(visitor, text, key)
     except ParleyError as exc:
         emit("error", _error(exc))
-        return {"ok": False, "error": _error(exc)}
+        error = _error(exc)
+        if isinstance(exc, RateLimited):
+            error["retry_after"] = exc.retry_after
+        return {"ok": False, "error": error}
     with log_conversation(str(reply["conversation_id"])):
         log.info("webchat message %s received", reply["id"])
         join_room(contact_room(contact_id))
@@ -142,6 +147,8 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None) -> tup
             with svc.db.transaction() as s:
                 contact = do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
                                                     visitor_display_name(visitor.visitor_id))
+                if open_conversation_of(s, contact) is None:  # this message starts a conversation
+                    _count_visitor_conversation(visitor)
                 do_set_presence(s, contact, True)
                 ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT, text=text, provider_message_id=key)
                 return contact.id, ingested.conversation.id, {
@@ -151,6 +158,22 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None) -> tup
             if attempt == 1 or key is None:
                 raise
     raise AssertionError("unreachable")
+
+
+def _count_visitor_message(visitor: Visitor) -> None:
+    """The same limits and storage as the HTTP views (console/limits.py), per visitor and per address."""
+    settings, lim = services().settings, limits()
+    lim.hit("webchat_msg", settings.rate_limit_webchat_messages, visitor.visitor_id, "Too many messages")
+    lim.hit("webchat_msg_addr", settings.rate_limit_webchat_messages_per_address, client_address(),
+            "Too many messages")
+
+
+def _count_visitor_conversation(visitor: Visitor) -> None:
+    settings, lim = services().settings, limits()
+    lim.hit("webchat_conv", settings.rate_limit_webchat_conversations, visitor.visitor_id,
+            "Too many new conversations")
+    lim.hit("webchat_conv_addr", settings.rate_limit_webchat_conversations_per_address, client_address(),
+            "Too many new conversations")
 
 
 @socketio.on("disconnect", namespace=WEBCHAT_NS)
@@ -180,16 +203,24 @@ def _same_origin() -> bool:
 
 @socketio.on("connect", namespace=CONSOLE)
 def console_connect(auth: Any = None) -> bool:
-    user = user_from_socket_auth(auth)
-    if user is None or (not (isinstance(auth, dict) and "token" in auth) and not _same_origin()):
+    """The Origin rule follows the credential: a socket riding the session cookie must come from this
+    site; only an API token (which a sibling site cannot read) may connect from elsewhere."""
+    credential = socket_credential(auth)
+    if credential is None or (credential.session_id is not None and not _same_origin()):
         return False
+    user = credential.user
     join_room(user_room(user.id))
     if user.sees_all_teams:
         join_room(ALL_ROOM)
     else:
         for team_id in user.team_ids:
             join_room(team_room(team_id))
-    consoles.add(request.sid, user.id)  # type: ignore[attr-defined]
+    consoles.add(request.sid, user.id, session_id=credential.session_id,  # type: ignore[attr-defined]
+                 token_id=credential.token_id)
+    current_app.extensions["parley_revocations"].start()  # this process now holds sockets to close
+    if not still_live(credential):  # revoked while we were joining: the revocation missed this socket
+        consoles.remove(request.sid)  # type: ignore[attr-defined]
+        return False
     socket_opened(CONSOLE)
     with services().db.transaction() as s:
         do_console_connected(s, user.id, utcnow())  # back from "offline: no console open"

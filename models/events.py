@@ -144,3 +144,13 @@ class MessageUpdated(Event):
     team_id: int
     message_id: int
     change: str  # "delivery_status" | "attachment"
+
+
+@dataclass(frozen=True)
+class AccessRevoked(Event):
+    """Console sessions or API tokens of a user ended (logout, password change, deactivation, revoke):
+    the sockets opened with them must close at once, in whichever process holds them."""
+
+    user_id: int
+    session_ids: tuple[int, ...]
+    token_ids: tuple[int, ...]

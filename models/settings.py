@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from limits import parse_many
 from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 # Variables read by the test harness and CI, not by Parley: known, so never reported as unknown.
 TOOLING_VARS = ("PARLEY_REQUIRE_RASA", "PARLEY_TEST_PG_SCHEMA")
+
 
 
 def _blank_none(raw: Any) -> Any:
@@ -66,7 +68,21 @@ OptionalUrl = Annotated[str | None, BeforeValidator(_url)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_blank_none)]
 CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_commas)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
+OptionalFlag = Annotated[bool | None, BeforeValidator(lambda raw: _flag(_blank_none(raw)))]
 ModelName = Annotated[str | None, BeforeValidator(_model_name)]
+
+
+def _rate_limit(raw: Any) -> Any:
+    """Checked at start, so a typo stops the process instead of failing every request."""
+    if isinstance(raw, str):
+        try:
+            parse_many(raw)
+        except ValueError:
+            raise ValueError("must look like '30/minute' or '30/minute;300/hour'") from None
+    return raw
+
+
+RateLimit = Annotated[str, BeforeValidator(_rate_limit)]
 
 
 def var(env: str, default: Any, doc: str, *, secret: bool = False, **constraints: Any) -> Any:
@@ -114,6 +130,38 @@ class Settings(BaseSettings):
     # The Redis pub/sub channel of the Socket.IO message queue (one per deployment sharing a Redis).
     socketio_channel: str = var("PARLEY_SOCKETIO_CHANNEL", "parley-socketio",
                                 "Redis channel of the message queue (one per deployment)")
+
+
+    # --- sessions and abuse controls (console/limits.py; limits as "30/minute;300/hour") ------------
+    session_days: int = var("PARLEY_SESSION_DAYS", 14, "days a console login lasts", ge=1)
+    session_cookie_secure: OptionalFlag = var("PARLEY_SESSION_COOKIE_SECURE", None, "`1`: the session cookie "
+                                              "only over https; default: on when PARLEY_PUBLIC_URL is https")
+    proxy_hops: int = var("PARLEY_PROXY_HOPS", 0, "reverse proxies in front whose X-Forwarded-For/-Proto are "
+                          "believed", ge=0)
+    rate_limit_storage: Optional = var("PARLEY_RATE_LIMIT_STORAGE", None, "where rate limits count (a `limits` "
+                                       "storage URI); default: REDIS_URL, else this process's memory")
+    login_free_failures: int = var("PARLEY_LOGIN_FREE_FAILURES", 5, "wrong passwords per account before the "
+                                   "back-off starts", ge=1)
+    login_free_failures_per_address: int = var("PARLEY_LOGIN_FREE_FAILURES_PER_ADDRESS", 50, "wrong passwords "
+                                               "per client address before the back-off starts", ge=1)
+    login_backoff_seconds: float = var("PARLEY_LOGIN_BACKOFF_SECONDS", 1.0, "the first back-off; each further "
+                                       "failure doubles it", gt=0)
+    login_backoff_max_seconds: float = var("PARLEY_LOGIN_BACKOFF_MAX_SECONDS", 900.0, "the longest back-off",
+                                           ge=1)
+    rate_limit_api: RateLimit = var("PARLEY_RATE_LIMIT_API", "600/minute", "API requests per token")
+    rate_limit_webchat_messages: RateLimit = var("PARLEY_RATE_LIMIT_WEBCHAT_MESSAGES", "30/minute;600/hour",
+                                                 "webchat messages per visitor")
+    rate_limit_webchat_messages_per_address: RateLimit = var("PARLEY_RATE_LIMIT_WEBCHAT_MESSAGES_PER_ADDRESS",
+                                                             "600/minute", "webchat messages per client address")
+    rate_limit_webchat_conversations: RateLimit = var("PARLEY_RATE_LIMIT_WEBCHAT_CONVERSATIONS", "10/hour",
+                                                      "new webchat conversations per visitor")
+    rate_limit_webchat_conversations_per_address: RateLimit = var(
+        "PARLEY_RATE_LIMIT_WEBCHAT_CONVERSATIONS_PER_ADDRESS", "200/hour",
+        "new webchat conversations per client address")
+    rate_limit_uploads: RateLimit = var("PARLEY_RATE_LIMIT_UPLOADS", "30/minute;300/hour",
+                                        "uploads per visitor or agent")
+    rate_limit_uploads_per_address: RateLimit = var("PARLEY_RATE_LIMIT_UPLOADS_PER_ADDRESS", "300/hour",
+                                                    "uploads per client address")
 
     # --- operations --------------------------------------------------------------------------------
     log_format: Literal["text", "json"] = var("PARLEY_LOG_FORMAT", "text",
@@ -210,7 +258,10 @@ class Settings(BaseSettings):
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
         derived = {"instance_dir": instance, "data_dir": self.data_dir.resolve(), "database_url": url,
                    "bot_engines": self.bot_engines or ("embedded",), "widget_origins": self.widget_origins or ("*",),
-                   "secret_key": self.secret_key or _instance_secret(instance)}
+                   "secret_key": self.secret_key or _instance_secret(instance),
+                   "session_cookie_secure": (self.session_cookie_secure if self.session_cookie_secure is not None
+                                             else (self.public_url or "").startswith("https://")),
+                   "rate_limit_storage": self.rate_limit_storage or self.redis_url}
         for name, value in derived.items():
             object.__setattr__(self, name, value)  # frozen to callers, not to its own validation
         return self
@@ -330,7 +381,7 @@ def _shown(env: str, value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(value)
     text = str(value)
-    if env in ("DATABASE_URL", "REDIS_URL"):
+    if "://" in text:  # DATABASE_URL, REDIS_URL, and what is derived from them (PARLEY_RATE_LIMIT_STORAGE)
         text = mask_url(text)
     return text
 
@@ -367,6 +418,8 @@ def report_unknown(env: Mapping[str, str]) -> None:
             _reported.add(name)
             hint = f" (did you mean {close}?)" if close else ""
             log.warning("unknown setting %s is ignored%s", name, hint)
+
+
 
 
 def _instance_secret(instance: Path) -> str:

@@ -27,7 +27,7 @@ from schemathesis.checks import (
 
 from console.app import create_app
 from console.runtime.jobs import InlineJobs
-from models.accounts.users import do_issue_token
+from models.accounts.tokens import do_issue_token
 from tests.support.actors import Customer, make_user
 from tests.support.databases import fresh_settings
 from tests.support.engines import RuleEngine

@@ -17,7 +17,7 @@ HUGE = 2**70
 
 @pytest.fixture
 def admin(app: Flask, db: Database) -> dict[str, str]:
-    from models.accounts.users import do_issue_token
+    from models.accounts.tokens import do_issue_token
 
     make_user(db, "root@example.com", role="admin", team="Support")
     with db.transaction() as s:

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from models.accounts.teams import do_add_member
-from models.accounts.users import do_issue_token
+from models.accounts.tokens import do_issue_token
 from models.db import Database
 from models.routing.canned import do_create_canned_reply
 from models.schema.accounts import AuditEvent, Team, User

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from console.extensions import socketio
-from models.accounts.users import do_issue_token
+from models.accounts.tokens import do_issue_token
 from models.db import Database
 from tests.support.actors import Agent, Customer, make_user
 

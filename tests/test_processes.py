@@ -14,7 +14,8 @@ import pytest
 import requests
 import socketio as sio
 
-from models.accounts.users import do_create_user, do_issue_token
+from models.accounts.tokens import do_issue_token
+from models.accounts.users import do_create_user
 from models.db import Database
 from models.settings import Settings
 from tests.support.live import ROOT, LiveServer, start_server

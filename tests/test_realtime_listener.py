@@ -15,8 +15,9 @@ from models.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTENER = Path("console/realtime/listener.py")
-# Events no browser hears: an outbox row committed only wakes the delivery worker.
-NOT_PUSHED = {events.OutboundQueued}
+# Events no browser hears: an outbox row committed only wakes the delivery worker; revoked access closes
+# sockets (console/realtime/revocation.py) rather than pushing to them.
+NOT_PUSHED = {events.OutboundQueued, events.AccessRevoked}
 BASES = {events.Event, events.ConversationEvent}
 
 

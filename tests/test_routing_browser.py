@@ -66,7 +66,7 @@ def test_the_widget_shows_the_place_in_the_queue(server: tuple[LiveServer, str],
                                                  browsers: Callable[[], Any]) -> None:
     from sqlalchemy import select
 
-    from models.accounts.users import do_issue_token
+    from models.accounts.tokens import do_issue_token
     from models.schema.conversations import Conversation
     from tests.support.browser import WIDGET, _widget_say
 
@@ -105,7 +105,7 @@ def test_the_widget_says_when_a_closed_team_opens(server: tuple[LiveServer, str]
 
     from sqlalchemy import select
 
-    from models.accounts.users import do_issue_token
+    from models.accounts.tokens import do_issue_token
     from models.schema.accounts import Team
     from models.schema.conversations import Conversation
     from tests.support.browser import WIDGET, _widget_say

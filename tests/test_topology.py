@@ -33,7 +33,8 @@ import requests
 import socketio as sio
 from sqlalchemy import func, select
 
-from models.accounts.users import do_create_user, do_issue_token
+from models.accounts.tokens import do_issue_token
+from models.accounts.users import do_create_user
 from models.db import Database
 from models.schema.contacts import Contact
 from models.schema.conversations import Message

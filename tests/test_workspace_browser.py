@@ -11,7 +11,8 @@ import pytest
 import requests
 import socketio as sio
 
-from models.accounts.users import do_create_user, do_issue_token
+from models.accounts.tokens import do_issue_token
+from models.accounts.users import do_create_user
 from models.db import Database
 from models.routing.canned import do_create_canned_reply
 from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _browser, _wait

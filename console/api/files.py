@@ -16,6 +16,7 @@ from console.api.declare import api
 from console.api.schemas.channels import Upload
 from console.api.schemas.common import Message as MessageOut
 from console.auth import api_user
+from console.limits import RateLimited, body_limit, client_address, limits
 from console.runtime.channels import runtime
 from console.serialize import iso, message_json
 from console.services import services
@@ -80,8 +81,11 @@ def provider_fetch(token: str) -> Response:
     return _serve(_linked(runtime().links.verify(token)))
 
 
+def _upload_cap() -> int:
+    return runtime().settings.max_attachment_bytes + FORM_SLACK
+
+
 def _read_upload(limit: int) -> tuple[bytes, str | None]:
-    request.max_content_length = limit + FORM_SLACK
     upload = request.files.get("file")
     if upload is None:
         raise InvalidInput("Send the file as multipart/form-data in the field 'file'.", code="no_file")
@@ -91,9 +95,11 @@ def _read_upload(limit: int) -> tuple[bytes, str | None]:
 @bp.post("/api/v1/conversations/<public_id>/attachments")
 @api("Send a file (optionally with text) on the reply channel, or as a private note", MessageOut, status=201,
      form=Upload, errors=(403, 413, 422), description=Upload.__doc__ or "")
+@body_limit(_upload_cap)
 def agent_upload(public_id: str) -> tuple[Response, int]:
     """An agent sends a file (optionally with text) on the reply channel, or as a private note."""
     user = api_user()
+    _count_upload(f"user:{user.id}")
     rt, svc = runtime(), services()
     data, filename = _read_upload(rt.settings.max_attachment_bytes)
     sniffed = check_allowed(data, filename, rt.settings.max_attachment_bytes)
@@ -113,7 +119,14 @@ def agent_upload(public_id: str) -> tuple[Response, int]:
         return jsonify(message_json(msg, conv.public_id)), 201
 
 
+def _count_upload(who: str) -> None:
+    settings, lim = services().settings, limits()
+    lim.hit("upload", settings.rate_limit_uploads, who, "Too many files")
+    lim.hit("upload_addr", settings.rate_limit_uploads_per_address, client_address(), "Too many files")
+
+
 @bp.post("/webchat/upload")
+@body_limit(_upload_cap)
 def visitor_upload() -> Any:
     """A webchat customer sends a file: the visitor token (form field `token`) says who they are.
     Errors carry the CORS header too, so the widget on the shop's site can show them."""
@@ -121,6 +134,9 @@ def visitor_upload() -> Any:
 
     try:
         return _visitor_upload()
+    except RateLimited as exc:
+        return _cors(jsonify({"ok": False, "error": {"code": exc.code, "message": exc.message}})), 429, \
+            {"Retry-After": str(exc.retry_after)}
     except ParleyError as exc:
         return _cors(jsonify({"ok": False, "error": {"code": exc.code, "message": exc.message}})), status_of(exc)
     except RequestEntityTooLarge:
@@ -133,6 +149,7 @@ def _visitor_upload() -> Any:
     visitor = svc.visitors.verify(request.form.get("token"))
     if visitor is None:
         return _cors(jsonify({"ok": False, "error": {"code": "bad_token", "message": "Reconnect to chat."}})), 403
+    _count_upload(f"visitor:{visitor.visitor_id}")
     data, filename = _read_upload(rt.settings.max_attachment_bytes)
     sniffed = check_allowed(data, filename, rt.settings.max_attachment_bytes)
     with svc.db.transaction() as s:

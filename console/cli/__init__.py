@@ -75,19 +75,60 @@ def user_create(email: str, password: str, role: str, name: str | None, team: st
             click.echo(json.dumps({"id": u.id, "email": u.email, "role": u.role}))
 
 
-@user.command("token", help="Print a new API token for a user (use as 'Authorization: Bearer <token>').")
-@click.option("--email", required=True)
-def user_token(email: str) -> None:
-    from models.accounts.users import do_issue_token
+@user.command("token", help="Print a new API token for a user (use as 'Authorization: Bearer <token>'). "
+                            "Shown once: only its hash is kept.")
+@click.argument("email", required=False)
+@click.option("--email", "email_option", default=None, help="The same as EMAIL.")
+@click.option("--name", default="cli", show_default=True, help="What the token is for, to tell tokens apart.")
+@click.option("--expires-days", type=click.IntRange(1, 3650), default=None,
+              help="Expire after N days (default: never).")
+def user_token(email: str | None, email_option: str | None, name: str, expires_days: int | None) -> None:
+    from models.accounts.tokens import do_issue_token
 
+    if not (email or email_option):
+        raise click.UsageError("Name the user: parley user token EMAIL")
     with fail_cleanly():
         db = migrated_db(_settings())
         with db.transaction() as s:
-            click.echo(do_issue_token(s, email))
+            click.echo(do_issue_token(s, str(email or email_option), name=name, expires_days=expires_days))
 
 
+@user.command("tokens", help="List a user's API tokens (JSON lines: id, name, created, expires, last used).")
+@click.argument("email")
+def user_tokens(email: str) -> None:
+    from sqlalchemy import select
+
+    from console.api.me import token_json
+    from models.accounts.tokens import tokens_of
+    from models.accounts.users import check_email
+    from models.errors import NotFound
+    from models.schema.accounts import User
+
+    with fail_cleanly():
+        db = migrated_db(_settings())
+        with db.session() as s:
+            found = s.scalar(select(User).where(User.email == check_email(email)))
+            if found is None:
+                raise NotFound(f"No user with the email {email}.")
+            for row in tokens_of(s, found.id):
+                click.echo(json.dumps(token_json(row)))
 
 
+@user.command("revoke-token", help="Revoke an API token by id; sockets opened with it close.")
+@click.argument("token_id", type=int)
+def user_revoke_token(token_id: int) -> None:
+    from console.realtime.revocation import SocketRevocations
+    from models.accounts.tokens import do_revoke_token
+
+    settings = _settings()
+    with fail_cleanly():
+        db = migrated_db(settings)
+        # No sockets here: the revocation reaches the web processes through Redis.
+        db.bus.subscribe(SocketRevocations(lambda _sid: None, redis_url=settings.redis_url,
+                                           channel=settings.socketio_channel))
+        with db.transaction() as s:
+            do_revoke_token(s, token_id)
+        click.echo(json.dumps({"revoked": token_id}))
 
 
 def _mount_bot() -> None:

@@ -1,8 +1,7 @@
-"""Users, teams, API tokens and the first start's demo admin."""
+"""Users: create, authenticate, change a password; and the first start's demo admin."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -11,11 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from models.accounts.sessions import do_revoke_sessions
 from models.accounts.teams import default_team, do_add_member
 from models.audit import audit
-from models.errors import Conflict, InvalidInput, NotFound
-from models.schema.accounts import ApiToken, Role, Team, User
-from models.schema.base import utcnow
+from models.errors import Conflict, InvalidInput
+from models.schema.accounts import Role, Team, User
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -25,10 +24,6 @@ MIN_PASSWORD = 8
 
 # Checked against when the email is unknown, so a login takes as long either way.
 _DUMMY_HASH = generate_password_hash("not a real password")
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def check_email(email: str) -> str:
@@ -82,25 +77,17 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     return user
 
 
-def do_issue_token(session: Session, email: str) -> str:
-    user = session.scalar(select(User).where(User.email == check_email(email)))
-    if user is None:
-        raise NotFound(f"No user with the email {email}.")
-    token = "pt_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token)))
-    audit(session, "token.issued", user_id=user.id)
-    return token
-
-
-def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None:
-        return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
-        return None
-    row.last_used_at = utcnow()
-    return user
+def do_change_password(session: Session, user: User, *, current: object, new: object,
+                       keep_session: int | None) -> None:
+    """The user changes their own password: the current one proves it is them. Every other session
+    ends (a thief's copy of a cookie included); the one making the change stays logged in."""
+    if not isinstance(current, str) or not check_password_hash(user.password_hash, current):
+        raise InvalidInput("The current password is wrong.", code="wrong_password")
+    if not isinstance(new, str) or len(new) < MIN_PASSWORD:
+        raise InvalidInput(f"The new password must have at least {MIN_PASSWORD} characters.")
+    user.password_hash = generate_password_hash(new)
+    audit(session, "user.password_changed", user_id=user.id)
+    do_revoke_sessions(session, user, except_session=keep_session)
 
 
 @dataclass(frozen=True)
