@@ -25,6 +25,8 @@ class ChannelSettings:
     twilio_api_base: str = "https://api.twilio.com"
     whatsapp_api_base: str = "https://graph.facebook.com"
     whatsapp_api_version: str = "v21.0"
+    # PARLEY_OUTBOUND_ALLOW: hosts/CIDRs outside the public internet that server-side fetches may reach.
+    outbound_allow: str = ""
     provider_timeout_s: float = 10.0
     max_attachment_bytes: int = 16 * 1024 * 1024
     outbox_max_attempts: int = 6
@@ -62,6 +64,7 @@ class ChannelSettings:
             twilio_api_base=(env.get("PARLEY_TWILIO_API_BASE") or cls.twilio_api_base).rstrip("/"),
             whatsapp_api_base=(env.get("PARLEY_WHATSAPP_API_BASE") or cls.whatsapp_api_base).rstrip("/"),
             whatsapp_api_version=env.get("PARLEY_WHATSAPP_API_VERSION") or cls.whatsapp_api_version,
+            outbound_allow=env.get("PARLEY_OUTBOUND_ALLOW") or "",
             provider_timeout_s=_num(env, "PARLEY_PROVIDER_TIMEOUT", cls.provider_timeout_s) or 10.0,
             max_attachment_bytes=int(_num(env, "PARLEY_MAX_ATTACHMENT_BYTES", cls.max_attachment_bytes)),
             outbox_max_attempts=max(1, int(_num(env, "PARLEY_OUTBOX_MAX_ATTEMPTS", cls.outbox_max_attempts))),
