@@ -49,7 +49,7 @@ test: install browser
 
 ## The same suite on the machine's PostgreSQL and Redis
 test-pg: install browser
-	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_CI) $(BIN)/python -m pytest
+	PARLEY_ALLOW_INSECURE_DEFAULTS=1 DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_CI) $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .

@@ -42,6 +42,9 @@ def _own_schema(url: str | None) -> str | None:
 
 
 PG_URL = _own_schema(os.environ.get("DATABASE_URL"))
+# Test apps on PostgreSQL use development defaults (widget origins "*", no public URL), which a real
+# PostgreSQL deployment refuses at start (models/production.py); servers started by tests inherit it.
+os.environ.setdefault("PARLEY_ALLOW_INSECURE_DEFAULTS", "1")
 
 
 @pytest.fixture(scope="session")
