@@ -29,6 +29,9 @@ class LlmConfig:
     # Self-reported confidence below this is not sent: handoff `no_grounded_answer`.
     min_confidence: float = 0.5
     embedding_model: str | None = None  # e.g. "openai:text-embedding-3-small"; None: BM25 only
+    # Spend limits (tokens; None: none): over either, the LLM stage hands off with reason `policy`.
+    budget_conversation_tokens: int | None = None
+    budget_daily_tokens: int | None = None
 
     @property
     def enabled(self) -> bool:
@@ -52,13 +55,26 @@ class LlmConfig:
             max_steps=int(env_float(env, "PARLEY_LLM_MAX_STEPS", 8)),
             min_confidence=env_float(env, "PARLEY_LLM_MIN_CONFIDENCE", 0.5),
             embedding_model=(env.get("PARLEY_EMBEDDING_MODEL") or "").strip() or None,
+            budget_conversation_tokens=_limit(env, "PARLEY_LLM_BUDGET_CONVERSATION_TOKENS"),
+            budget_daily_tokens=_limit(env, "PARLEY_LLM_BUDGET_DAILY_TOKENS"),
         )
 
     def describe(self) -> dict[str, Any]:
         """For the admin page: everything but the key."""
         return {"model": self.model, "base_url": self.base_url, "api_key_set": bool(self.api_key),
                 "request_timeout": self.request_timeout, "turn_timeout": self.turn_timeout,
-                "embedding_model": self.embedding_model}
+                "embedding_model": self.embedding_model,
+                "budget": {"conversation_tokens": self.budget_conversation_tokens,
+                           "daily_tokens": self.budget_daily_tokens}}
+
+
+def _limit(env: Mapping[str, str], name: str) -> int | None:
+    """A token limit: unset or empty is none; otherwise a positive whole number."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    value = env_float(env, name, 0, minimum=1, unit="a number of tokens")
+    return int(value)
 
 
 def make_chat_model(config: LlmConfig, *, timeout: float | None = None) -> Any:
