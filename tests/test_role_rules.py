@@ -10,7 +10,8 @@ from flask import Flask
 
 from models.db import Database
 from models.schema.contacts import Contact
-from tests.support.actors import Agent
+from tests.support.actors import Agent, Customer, make_user
+from tests.support.channels import wa_payload, wa_post, wa_text
 from tests.support.routing import agent, assignees, handoff, me
 
 
@@ -140,3 +141,26 @@ def test_agents_cannot_take_a_colleagues_chat_with_assign(app: Flask, db: Databa
     assert sup.post(f"/conversations/{conv_id}/assign", {"user_ids": [me(ada), me(bob)]}).status_code == 200
     assert assignees(db, conv_id) == sorted([me(ada), me(bob)])
     assert bob.post(f"/conversations/{conv_id}/assign", {"user_ids": [me(ada)]}).status_code == 200  # lets go
+
+
+def test_a_merged_visitors_widget_does_not_open_the_kept_contacts_conversation(capp: Flask, cdb: Database) -> None:
+    make_user(cdb, "sup@example.com", role="supervisor")
+    sup = Agent(capp, "sup@example.com")
+    visitor = Customer(capp)
+    web_conv = visitor.say("a person please")["conversation_id"]
+    web_contact = _contact(sup, web_conv)
+    sup.post(f"/conversations/{web_conv}/close")
+    # somebody else, on WhatsApp, tells their account number; the conversation stays open
+    wa_post(capp.test_client(), wa_payload(wa_text("wamid.S1", "I want a person, account 4711", name="Kerry")))
+    kept = sup.get("/contacts?q=Kerry").get_json()["contacts"][0]["id"]
+    assert sup.post(f"/contacts/{kept}/merge", {"contact_id": web_contact}).status_code == 200  # a mistake
+
+    # the attack: the merged visitor's browser reconnects with its token
+    again = Customer(capp, token=visitor.token)
+    history = again.first("history")
+    assert all("4711" not in m["text"] for m in history["messages"]), history
+    assert history["messages"] == []
+    # what the visitor says from now on, and the bot's webchat answers, are theirs to see
+    again.say("hello again")
+    assert [m["text"] for m in Customer(capp, token=visitor.token).first("history")["messages"]][:1] == [
+        "hello again"]

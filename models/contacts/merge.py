@@ -74,8 +74,9 @@ def do_merge_contacts(session: Session, actor: User, keep: Contact, other: Conta
         raise InvalidState("Both contacts have an open conversation; close one of them before merging.",
                            code="both_open")
     presets = merged_presets(presets_of(session, keep.id), presets_of(session, other.id))
+    # joined_at: the merged visitor's widget shows only what is said from now on (models/contacts/widget.py)
     session.execute(update(ContactIdentity).where(ContactIdentity.contact_id == other.id)
-                    .values(contact_id=keep.id))
+                    .values(contact_id=keep.id, joined_at=utcnow()))
     session.execute(update(Conversation).where(Conversation.contact_id == other.id).values(contact_id=keep.id))
     for attr in ("email", "phone"):
         if not getattr(keep, attr) and getattr(other, attr):
