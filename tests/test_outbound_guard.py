@@ -64,9 +64,12 @@ def _action(url: str, secret_env: str | None = None) -> HttpAction:
                       timeout_seconds=2.0)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9/x", "http://10.1.2.3/x", "http://169.254.169.254/latest/meta-data/",
-                                 "http://[::1]:9/x", "http://[::ffff:127.0.0.1]/x", "http://192.168.0.1/",
-                                 "http://0.0.0.0/", "http://100.64.0.1/", "ftp://example.com/x"])
+REFUSED = ["http://127.0.0.1:9/x", "http://localhost:9/x", "http://2130706433/x", "http://10.1.2.3/x",
+           "http://169.254.169.254/latest/meta-data/", "http://[::1]:9/x", "http://[::ffff:127.0.0.1]/x",
+           "http://192.168.0.1/", "http://0.0.0.0/", "http://100.64.0.1/", "ftp://example.com/x"]
+
+
+@pytest.mark.parametrize("url", REFUSED)
 def test_local_and_private_addresses_are_refused(url: str) -> None:
     with pytest.raises(OutboundRefused):
         OutboundGuard().get(url)
