@@ -20,6 +20,7 @@ import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -91,14 +92,16 @@ class OutboundGuard:
             return True
         return ip.is_global and not ip.is_multicast
 
-    def check_url(self, url: str) -> None:
-        """Raise `OutboundRefused` unless every address `url`'s host resolves to may be reached."""
+    def check_url(self, url: str) -> str | None:
+        """Raise `OutboundRefused` unless every address `url`'s host resolves to may be reached.
+        Returns the checked address to connect to (None: a host allowed by name, resolved as usual),
+        so that a second DNS answer cannot swap in another address (DNS rebinding)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise OutboundRefused("only http(s) URLs with a host are fetched")
         host = parts.hostname.lower().rstrip(".")
         if host in self.allow_hosts:
-            return
+            return None
         try:
             literal = ipaddress.ip_address(host)
         except ValueError:
@@ -118,6 +121,7 @@ class OutboundGuard:
             if not self._allowed_ip(ip):
                 raise OutboundRefused(f"{host} is a private or local address ({ip}); name it in "
                                       "PARLEY_OUTBOUND_ALLOW if it is meant to be reached")
+        return None if literal is not None else str(addresses[0])
 
     def get(self, url: str, *, headers: Mapping[str, str] | None = None, auth: tuple[str, str] | None = None,
             timeout: float = 10.0, max_bytes: int = DEFAULT_MAX_BYTES,
@@ -131,12 +135,12 @@ class OutboundGuard:
         http = client or httpx.Client(follow_redirects=False, trust_env=False)
         try:
             for _ in range(self.max_redirects + 1):
-                self.check_url(url)
+                pinned = self.check_url(url)
                 same = _origin(url) == origin
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise OutboundFailed(f"no answer within {timeout:g} s")
-                answer = _fetch(http, url, dict(headers or {}) if same else {}, auth if same else None,
+                answer = _fetch(http, url, pinned, dict(headers or {}) if same else {}, auth if same else None,
                                 left, max_bytes, deadline)
                 if follow and answer.status_code in _REDIRECTS and "location" in answer.headers:
                     url = urljoin(url, answer.headers["location"])
@@ -153,10 +157,17 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
-def _fetch(http: httpx.Client, url: str, headers: dict[str, str], auth: tuple[str, str] | None, timeout: float,
-           max_bytes: int, deadline: float) -> Answer:
+def _fetch(http: httpx.Client, url: str, pinned: str | None, headers: dict[str, str],
+           auth: tuple[str, str] | None, timeout: float, max_bytes: int, deadline: float) -> Answer:
+    """One GET; with `pinned`, to that checked address, with the original Host header and TLS name."""
+    target = httpx.URL(url)
+    extensions: dict[str, Any] = {}
+    if pinned is not None:
+        headers = {**headers, "Host": target.netloc.decode("ascii")}
+        extensions["sni_hostname"] = target.host
+        target = target.copy_with(host=pinned)
     try:
-        with http.stream("GET", url, headers=headers, auth=auth, timeout=timeout,
+        with http.stream("GET", target, headers=headers, auth=auth, timeout=timeout, extensions=extensions,
                          follow_redirects=False) as response:
             declared = response.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > max_bytes:

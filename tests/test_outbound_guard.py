@@ -4,6 +4,7 @@ to one, bounded size; and an action's secret only ever comes from a PARLEY_ACTIO
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,6 +80,16 @@ def test_a_name_that_resolves_to_a_private_address_is_refused() -> None:
     guard = OutboundGuard(resolve=lambda *_a, **_k: [(2, 1, 6, "", ("10.0.0.7", 80))])
     with pytest.raises(OutboundRefused, match=r"10\.0\.0\.7"):
         guard.get("http://shop.internal.example/orders/1")
+
+
+def test_the_request_goes_to_the_address_that_was_checked(site: _Site) -> None:
+    """No second DNS lookup (DNS rebinding): the checked address is connected to, the name kept as Host."""
+    port = site.url.rsplit(":", 1)[1]
+    answers = iter([[(2, 1, 6, "", ("127.0.0.1", int(port)))]])
+    guard = OutboundGuard(allow_nets=(ipaddress.ip_network("127.0.0.0/8"),),
+                          resolve=lambda *_a, **_k: next(answers))  # a second lookup would fail
+    assert guard.get(f"http://shop.test:{port}/orders/1").status_code == 200
+    assert site.hits[-1]["host"] == f"shop.test:{port}"
 
 
 def test_an_action_cannot_reach_loopback_unless_allowed(site: _Site, monkeypatch: pytest.MonkeyPatch) -> None:
