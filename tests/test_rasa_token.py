@@ -77,6 +77,6 @@ def test_request_logs_mask_the_token(caplog: pytest.LogCaptureFixture) -> None:
 
     client = RasaClient("http://127.0.0.1:5005", "the-rasa-token", 1.0)
     client._http = httpx.Client(base_url=client.url, transport=httpx.MockTransport(answer))
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG, logger="httpx"):  # `parley` commands quiet httpx to WARNING
         client.status()
     assert "token=[token]" in caplog.text and "the-rasa-token" not in caplog.text
