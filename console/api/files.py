@@ -12,6 +12,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from connectors.webchat import CHANNEL as WEBCHAT
 from connectors.webchat import visitor_display_name
+from console.api.declare import api
+from console.api.schemas.channels import Upload
+from console.api.schemas.common import Message as MessageOut
 from console.auth import api_user
 from console.runtime.channels import runtime
 from console.serialize import iso, message_json
@@ -46,6 +49,8 @@ def _serve(att: Attachment) -> Response:
 
 
 @bp.get("/api/v1/attachments/<attachment_id>")
+@api("Download a file of a conversation the caller may see (images inline, everything else as a download)",
+     binary=True)
 def download(attachment_id: str) -> Response:
     user = api_user()
     with services().db.session() as s:
@@ -57,10 +62,8 @@ def download(attachment_id: str) -> Response:
     return _serve(att)
 
 
-@bp.get("/media/<token>")
-def provider_fetch(token: str) -> Response:
-    """For Twilio/Meta to download a file an agent sent: an expiring signed link, nothing guessable."""
-    public_id = runtime().links.verify(token)
+def _linked(public_id: str | None) -> Attachment:
+    """The file a verified signed link names (404 for a bad or expired link, or a file gone since)."""
     if public_id is None:
         abort(404)
     with services().db.session() as s:
@@ -68,7 +71,13 @@ def provider_fetch(token: str) -> Response:
         if att is None:
             abort(404)
         s.expunge(att)
-    return _serve(att)
+    return att
+
+
+@bp.get("/media/<token>")
+def provider_fetch(token: str) -> Response:
+    """For Twilio/Meta to download a file an agent sent: an expiring signed link, nothing guessable."""
+    return _serve(_linked(runtime().links.verify(token)))
 
 
 def _read_upload(limit: int) -> tuple[bytes, str | None]:
@@ -80,6 +89,8 @@ def _read_upload(limit: int) -> tuple[bytes, str | None]:
 
 
 @bp.post("/api/v1/conversations/<public_id>/attachments")
+@api("Send a file (optionally with text) on the reply channel, or as a private note", MessageOut, status=201,
+     form=Upload, errors=(403, 413, 422), description=Upload.__doc__ or "")
 def agent_upload(public_id: str) -> tuple[Response, int]:
     """An agent sends a file (optionally with text) on the reply channel, or as a private note."""
     user = api_user()
@@ -152,15 +163,7 @@ def _cors(response: Response) -> Response:
 @bp.get("/webchat/files/<token>")
 def visitor_download(token: str) -> Response:
     """A file an agent sent to a webchat customer: the link came over that customer's own socket."""
-    public_id = runtime().links.verify_visitor(token)
-    if public_id is None:
-        abort(404)
-    with services().db.session() as s:
-        att = s.scalar(select(Attachment).where(Attachment.public_id == public_id))
-        if att is None:
-            abort(404)
-        s.expunge(att)
-    response = _serve(att)
+    response = _serve(_linked(runtime().links.verify_visitor(token)))
     response.headers["Content-Disposition"] = response.headers["Content-Disposition"].replace("inline", "attachment")
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response
