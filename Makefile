@@ -56,7 +56,7 @@ test: install browser nginx
 
 ## The same suite on the machine's PostgreSQL and Redis
 test-pg: install browser nginx
-	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_CI) $(BIN)/python -m pytest
+	PARLEY_ALLOW_INSECURE_DEFAULTS=1 DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_CI) $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .

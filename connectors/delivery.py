@@ -29,6 +29,7 @@ from connectors.base import (
     UnconfirmedSendError,
 )
 from connectors.http import MediaFetchError, MediaTooLarge, download
+from connectors.outbound import OutboundGuard
 from models.channels.attachments import AttachmentStore, do_refuse, do_store_fetched
 from models.channels.settings import ChannelSettings
 from models.db import Database, publish_on_commit
@@ -349,6 +350,9 @@ class DeliveryWorker:
             config = s.get(ChannelConfig, att.channel_config_id) if att.channel_config_id else None
             ref = att.source_ref
         limit = self.settings.max_attachment_bytes
+        guard = OutboundGuard.from_env({"PARLEY_OUTBOUND_ALLOW": self.settings.outbound_allow,
+                                        "PARLEY_TWILIO_API_BASE": self.settings.twilio_api_base,
+                                        "PARLEY_WHATSAPP_API_BASE": self.settings.whatsapp_api_base})
         result: bytes | None = None
         error: str | None = None
         state = AttachmentState.FAILED.value
@@ -358,12 +362,13 @@ class DeliveryWorker:
             if config.kind == ProviderKind.TWILIO.value:
                 sender = self.senders.for_config(config)
                 auth = sender.media_auth() if _same_host(ref, self.settings.twilio_api_base) else None
-                result = download(ref, max_bytes=limit, auth=auth, timeout=self.settings.provider_timeout_s * 2).data
+                result = download(ref, max_bytes=limit, auth=auth, timeout=self.settings.provider_timeout_s * 2,
+                                  guard=guard).data
             else:
                 client = self.senders.for_config(config)
                 url = client.media_url(ref)
                 result = download(url, max_bytes=limit, headers=client.auth_headers,
-                                  timeout=self.settings.provider_timeout_s * 2).data
+                                  timeout=self.settings.provider_timeout_s * 2, guard=guard).data
         except MediaTooLarge as exc:
             error, state = f"The file is too large ({exc}).", AttachmentState.REFUSED.value
         except (MediaFetchError, SendError) as exc:

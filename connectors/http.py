@@ -1,10 +1,11 @@
-"""Bounded downloads for inbound media: streamed, size-limited, credentials only where they belong."""
+"""Bounded downloads for inbound media: through the outbound guard (no private addresses, redirects
+checked), streamed, size-limited, credentials only where they belong."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
+from connectors.outbound import OutboundFailed, OutboundGuard, OutboundRefused, OutboundTooLarge
 
 
 class MediaTooLarge(Exception):
@@ -22,23 +23,17 @@ class Downloaded:
 
 
 def download(url: str, *, max_bytes: int, auth: tuple[str, str] | None = None,
-             headers: dict[str, str] | None = None, timeout: float = 20.0) -> Downloaded:
-    """GET `url` following redirects (httpx drops credentials when a redirect leaves the origin)."""
+             headers: dict[str, str] | None = None, timeout: float = 20.0,
+             guard: OutboundGuard | None = None) -> Downloaded:
+    """GET a media URL a provider gave us. Redirects are followed (Twilio's media lives behind one)
+    but credentials go to the first origin only, and a URL or redirect to a local address is refused."""
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5) as client, \
-                client.stream("GET", url, auth=auth, headers=headers or {}) as response:
-            if response.status_code >= 400:
-                raise MediaFetchError(f"HTTP {response.status_code} fetching media")
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise MediaTooLarge(f"{declared} bytes; the limit is {max_bytes}")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise MediaTooLarge(f"more than {max_bytes} bytes")
-                chunks.append(chunk)
-            return Downloaded(b"".join(chunks), response.headers.get("content-type"))
-    except httpx.HTTPError as exc:
-        raise MediaFetchError(f"{type(exc).__name__} fetching media") from exc
+        answer = (guard or OutboundGuard.from_env()).get(url, headers=headers, auth=auth, timeout=timeout,
+                                                         max_bytes=max_bytes)
+    except OutboundTooLarge as exc:
+        raise MediaTooLarge(str(exc)) from exc
+    except (OutboundRefused, OutboundFailed) as exc:
+        raise MediaFetchError(f"{exc} fetching media") from exc
+    if answer.status_code >= 400:
+        raise MediaFetchError(f"HTTP {answer.status_code} fetching media")
+    return Downloaded(answer.content, answer.headers.get("content-type"))

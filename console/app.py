@@ -26,6 +26,7 @@ from console.runtime import channels, routing_work
 from console.runtime.jobs import Jobs, ThreadJobs
 from console.services import Services
 from models.db import Database
+from models.production import check_production_defaults
 from models.settings import Settings
 from models.telemetry.listener import MetricsListener
 
@@ -45,6 +46,7 @@ def build_engines(settings: Settings) -> list[Engine]:
 def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | None = None,
                jobs: Jobs | None = None, testing: bool = False) -> Flask:
     settings = settings or Settings.from_env()
+    check_production_defaults(settings)  # PostgreSQL with PARLEY_WIDGET_ORIGINS=* or no public URL: refused
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key, TESTING=testing, SESSION_COOKIE_HTTPONLY=True,

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 from flask import current_app, request
 from flask_socketio import emit, join_room
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.webchat import CHANNEL as WEBCHAT
@@ -24,13 +23,13 @@ from console.realtime.rooms import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, 
 from console.serialize import iso
 from console.services import services
 from models.contacts.identities import do_find_or_create_contact, find_contact
+from models.contacts.widget import visitor_history
 from models.conversations.inbox import counters
 from models.conversations.ingest import do_ingest_inbound, do_set_presence, open_conversation_of
 from models.conversations.messages import check_text
 from models.errors import ParleyError
 from models.routing.availability import do_console_connected, do_console_seen
 from models.schema.base import utcnow
-from models.schema.conversations import Message
 from models.telemetry.logs import conversation as log_conversation
 from models.telemetry.metrics import socket_closed, socket_opened
 
@@ -96,8 +95,7 @@ def webchat_connect(auth: Any = None) -> None:
             conv = open_conversation_of(s, contact)
             if conv is not None:
                 public_id = conv.public_id
-                rows = s.scalars(select(Message).where(Message.conversation_id == conv.id,
-                                                       Message.private.is_(False)).order_by(Message.id))
+                rows = visitor_history(s, conv, visitor.visitor_id)  # what this browser was party to
                 history = [customer_message(id=m.id, conversation_id=conv.public_id,
                                             sender_type=m.sender_type, text=m.text,
                                             created_at=iso(m.created_at) or "") for m in rows]

@@ -174,6 +174,10 @@ class Settings(BaseSettings):
     # --- SMS and WhatsApp (viewed as `models.channels.settings.ChannelSettings`) -------------------
     public_url: OptionalUrl = var("PARLEY_PUBLIC_URL", None, "the URL providers call, e.g. "
                                   "`https://parley.example.com` (signatures are checked against it)")
+    outbound_allow: str = var("PARLEY_OUTBOUND_ALLOW", "", "hosts or CIDRs (comma-separated) that requests made "
+                              "on the server's behalf may reach although private or loopback")
+    allow_insecure_defaults: Flag = var("PARLEY_ALLOW_INSECURE_DEFAULTS", False, "`1`: allow `*` widget origins "
+                                        "and no PARLEY_PUBLIC_URL with PostgreSQL (development only)")
     twilio_account_sid: Optional = var("PARLEY_TWILIO_ACCOUNT_SID", None, "a Twilio account (seeded at start)")
     twilio_auth_token: Optional = var("PARLEY_TWILIO_AUTH_TOKEN", None, "its auth token", secret=True)
     twilio_number: Optional = var("PARLEY_TWILIO_NUMBER", None, "its number (SMS, and WhatsApp through Twilio)")
@@ -220,6 +224,12 @@ class Settings(BaseSettings):
     llm_max_steps: int = var("PARLEY_LLM_MAX_STEPS", 8, "model calls and tool rounds per turn", ge=1)
     llm_min_confidence: float = var("PARLEY_LLM_MIN_CONFIDENCE", 0.5, "least self-reported confidence an "
                                     "answer needs")
+    llm_budget_conversation_tokens: int | None = var("PARLEY_LLM_BUDGET_CONVERSATION_TOKENS", None, "LLM tokens "
+                                                     "per conversation; over it the bot hands off (`policy`); "
+                                                     "unset: no limit", ge=1)
+    llm_budget_daily_tokens: int | None = var("PARLEY_LLM_BUDGET_DAILY_TOKENS", None, "LLM tokens per UTC day, "
+                                              "all conversations; over it the bot hands off (`policy`); unset: "
+                                              "no limit", ge=1)
     embedding_model: ModelName = var("PARLEY_EMBEDDING_MODEL", None, "e.g. `openai:text-embedding-3-small`: "
                                      "fused with BM25 in knowledge-base search; unset: BM25 only")
 

@@ -24,6 +24,9 @@ from tests.support.engines import RuleEngine
 pytest_plugins = ["tests.support.channels"]
 
 
+# Test apps on PostgreSQL use development defaults (widget origins "*", no public URL), which a real
+# PostgreSQL deployment refuses at start (models/production.py); servers started by tests inherit it.
+os.environ.setdefault("PARLEY_ALLOW_INSECURE_DEFAULTS", "1")
 
 
 @pytest.fixture(scope="session")

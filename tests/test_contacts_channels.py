@@ -68,8 +68,8 @@ def test_a_webchat_conversation_continues_on_sms_and_whatsapp(capp: Flask, cdb: 
     assert ada.post(f"/conversations/{conv_id}/messages", {"text": "x", "channel": "fax"}).status_code == 400
 
 
-def test_agents_merge_two_contacts_that_are_one_person(capp: Flask, cdb: Database) -> None:
-    make_user(cdb, "ada@example.com")
+def test_supervisors_merge_two_contacts_that_are_one_person(capp: Flask, cdb: Database) -> None:
+    make_user(cdb, "ada@example.com", role="supervisor")
     ada = Agent(capp, "ada@example.com")
     web_conv = Customer(capp).say("a person please")["conversation_id"]
     web_contact = _contact_id(ada, web_conv)
@@ -98,7 +98,7 @@ def test_agents_merge_two_contacts_that_are_one_person(capp: Flask, cdb: Databas
 
 
 def test_merging_two_contacts_with_open_conversations_is_refused(capp: Flask, cdb: Database) -> None:
-    make_user(cdb, "ada@example.com")
+    make_user(cdb, "ada@example.com", role="supervisor")
     ada = Agent(capp, "ada@example.com")
     a = _contact_id(ada, Customer(capp).say("a person please")["conversation_id"])
     b = _contact_id(ada, Customer(capp).say("a person please")["conversation_id"])

@@ -164,7 +164,7 @@ def test_admin_configures_http_actions(app: Flask, db: Database) -> None:
     boss = Agent(app, "boss@example.com")
     body = {"name": "order_lookup", "description": "Look up an order by number.", "param_name": "order_number",
             "url_template": "https://shop.example/api/orders/{order_number}", "param_pattern": r"JG-\d{5}",
-            "secret_env": "SHOP_API_TOKEN_UNSET"}
+            "secret_env": "PARLEY_ACTION_SECRET_UNSET"}
     r = boss.post("/admin/llm/actions", body)
     assert r.status_code == 201
     assert r.get_json()["secret_set"] is False and "secret" not in str(r.get_json().get("secret_value"))

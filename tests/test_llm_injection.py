@@ -35,7 +35,8 @@ def kb(settings: Settings) -> Iterator[KnowledgeBase]:
 
 @pytest.fixture
 def shop(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeShopApi]:
-    monkeypatch.setenv("SHOP_API_TOKEN", f"Bearer {TOKEN}")
+    monkeypatch.setenv("PARLEY_ACTION_SECRET_SHOP_API_TOKEN", f"Bearer {TOKEN}")
+    monkeypatch.setenv("PARLEY_OUTBOUND_ALLOW", "127.0.0.1")  # the fake shop is local
     with FakeShopApi(TOKEN) as server:
         assert isinstance(server, FakeShopApi)
         yield server
@@ -45,7 +46,7 @@ def order_lookup(shop: FakeShopApi, timeout: float = 2.0) -> HttpAction:
     return HttpAction(name="order_lookup", description="Look up an order's status by its order number.",
                       url_template=f"{shop.url}/api/orders/{{order_number}}", param_name="order_number",
                       param_description="The order number, e.g. JG-10042.", param_pattern=r"JG-\d{5}",
-                      secret_env="SHOP_API_TOKEN", timeout_seconds=timeout)
+                      secret_env="PARLEY_ACTION_SECRET_SHOP_API_TOKEN", timeout_seconds=timeout)
 
 
 def agent(model: Any, kb: KnowledgeBase, actions: list[HttpAction] | None = None) -> LlmAgent:
@@ -175,12 +176,13 @@ def test_customer_text_cannot_close_the_data_tags(kb: KnowledgeBase) -> None:
 def test_admins_cannot_configure_an_action_the_model_could_redirect() -> None:
     good = {"name": "order_lookup", "description": "Order status", "param_name": "order_number",
             "url_template": "https://shop.example/api/orders/{order_number}", "param_pattern": r"JG-\d{5}",
-            "secret_env": "SHOP_API_TOKEN"}
+            "secret_env": "PARLEY_ACTION_SECRET_SHOP_API_TOKEN"}
     assert check_action(good)["timeout_seconds"] == 5.0
     for bad in ({"url_template": "https://{order_number}.example/x"},
                 {"url_template": "ftp://shop.example/{order_number}"},
                 {"url_template": "https://shop.example/{order_number}/{other}"},
                 {"name": "search_knowledge_base"}, {"param_pattern": "("}, {"secret_env": "lower-case"},
+                {"secret_env": "PARLEY_SECRET_KEY"}, {"secret_env": "DATABASE_URL"},
                 {"timeout_seconds": 120}):
         with pytest.raises(InvalidInput):
             check_action({**good, **bad})

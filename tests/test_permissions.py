@@ -59,8 +59,9 @@ def test_cannot_assign_someone_outside_the_team(app: Flask, db: Database) -> Non
 def test_several_assignees(app: Flask, db: Database) -> None:
     a = make_user(db, "ada@example.com")
     b = make_user(db, "bob@example.com")
+    make_user(db, "sue@example.com", role="supervisor")
     conv_id = _other_team_conversation(app, db)
-    ada = Agent(app, "ada@example.com")
+    ada = Agent(app, "sue@example.com")  # assigning others is a supervisor's act
     conv = ada.post(f"/conversations/{conv_id}/assign", {"user_ids": [a, b]}).get_json()
     assert [x["id"] for x in conv["assignees"]] == [a, b] and conv["phase"] == "assigned"
     conv = ada.post(f"/conversations/{conv_id}/assign", {"user_ids": []}).get_json()

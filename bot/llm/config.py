@@ -13,7 +13,8 @@ from typing import Any
 from models.settings import Settings, read_vars
 
 _FIELDS = ("llm_model", "llm_base_url", "llm_api_key", "llm_timeout", "llm_turn_timeout", "llm_summary_timeout",
-           "llm_max_retries", "llm_temperature", "llm_max_steps", "llm_min_confidence", "embedding_model")
+           "llm_max_retries", "llm_temperature", "llm_max_steps", "llm_min_confidence", "embedding_model",
+           "llm_budget_conversation_tokens", "llm_budget_daily_tokens")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class LlmConfig:
     # Self-reported confidence below this is not sent: handoff `no_grounded_answer`.
     min_confidence: float = 0.5
     embedding_model: str | None = None  # e.g. "openai:text-embedding-3-small"; None: BM25 only
+    # Spend limits (tokens; None: none): over either, the LLM stage hands off with reason `policy`.
+    budget_conversation_tokens: int | None = None
+    budget_daily_tokens: int | None = None
 
     @property
     def enabled(self) -> bool:
@@ -53,13 +57,18 @@ class LlmConfig:
                    request_timeout=v["llm_timeout"], turn_timeout=v["llm_turn_timeout"],
                    summary_timeout=v["llm_summary_timeout"], max_retries=v["llm_max_retries"],
                    temperature=v["llm_temperature"], max_steps=v["llm_max_steps"],
-                   min_confidence=v["llm_min_confidence"], embedding_model=v["embedding_model"])
+                   min_confidence=v["llm_min_confidence"], embedding_model=v["embedding_model"],
+                   budget_conversation_tokens=v["llm_budget_conversation_tokens"],
+                   budget_daily_tokens=v["llm_budget_daily_tokens"])
 
     def describe(self) -> dict[str, Any]:
         """For the admin page: everything but the key."""
         return {"model": self.model, "base_url": self.base_url, "api_key_set": bool(self.api_key),
                 "request_timeout": self.request_timeout, "turn_timeout": self.turn_timeout,
-                "embedding_model": self.embedding_model}
+                "embedding_model": self.embedding_model,
+                "budget": {"conversation_tokens": self.budget_conversation_tokens,
+                           "daily_tokens": self.budget_daily_tokens}}
+
 
 
 def make_chat_model(config: LlmConfig, *, timeout: float | None = None) -> Any:

@@ -19,8 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.knowledge.base import KnowledgeBase, conversation_pk
 from bot.llm.agent import AgentFailed, AgentResult, LlmAgent, Usage
+from bot.llm.budget import BUDGET_REASON, TokenBudget
 from bot.policy import DEFAULT_TEXTS
 from bot.types import BotTurn, Decision, HandoffReason, StageView, TurnContext
+from models.schema.base import utcnow
 from models.schema.llm import LlmTurn, QueryOutcome
 from models.telemetry.metrics import count_tokens
 
@@ -33,16 +35,20 @@ ANSWER_INTENT = "knowledge_base"  # reported when the cited passages name no int
 class LlmEngine:
     name = ENGINE_NAME
 
-    def __init__(self, agent: LlmAgent, *, summaries: bool = True) -> None:
+    def __init__(self, agent: LlmAgent, *, summaries: bool = True, budget: TokenBudget | None = None) -> None:
         self.agent = agent
         self.kb: KnowledgeBase = agent.kb
         self.summaries = summaries
+        self.budget = budget or TokenBudget()
 
     @property
     def model_name(self) -> str:
         return self.agent.model_name
 
     def turn(self, text: str, context: TurnContext) -> BotTurn:
+        over = self._over_budget(context.conversation_id)
+        if over is not None:
+            return over
         try:
             result = self.agent.run(text, context.history)
         except AgentFailed as exc:
@@ -53,11 +59,29 @@ class LlmEngine:
                      result.details())
         return bot_turn(result, self.model_name)
 
+    def _over_budget(self, conversation: str | int | None) -> BotTurn | None:
+        """Over the token budget: hand off (`policy`) without calling the model, and keep a record."""
+        if not self.budget.enabled:
+            return None
+        with self.kb.db.session() as s:
+            why = self.budget.exceeded(s, conversation_pk(s, conversation), utcnow())
+        if why is None:
+            return None
+        log.warning("LLM budget reached (%s): handing the conversation to people", why)
+        self._store_turn(LlmTurn(purpose="bot", model=self.model_name, outcome="handoff", reason=BUDGET_REASON,
+                                 tool_calls=[], error=why), conversation)
+        summary = f"The bot's LLM budget is used up: {why}."
+        view = StageView(engine=ENGINE_NAME, decision=Decision.HANDOFF.value, reason=HandoffReason.POLICY.value,
+                         intent=None, confidence=0.0, summary=summary, details={"budget": why})
+        return BotTurn(Decision.HANDOFF, (DEFAULT_TEXTS["utter_handoff"],), None, 0.0, reason=HandoffReason.POLICY,
+                       engine=ENGINE_NAME, model_version=self.model_name, summary=summary, stages=(view,))
+
     def summarize_handoff(self, text: str, context: TurnContext, turn: BotTurn,
                           stages: Sequence[StageView]) -> str | None:
         """Three lines for the agent taking over; None (keep the stage's summary) if the model fails."""
-        if not self.summaries:
-            return None
+        if not self.summaries or (self.budget.enabled and turn.stages
+                                  and "budget" in (turn.stages[-1].details or {})):
+            return None  # over budget: no more model calls, the stage's summary says why
         started = time.perf_counter()
         try:
             summary, usage = self.agent.summarize(context.history, text, stages)

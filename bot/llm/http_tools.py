@@ -5,6 +5,12 @@ change anything), the headers and the secret are the admin's. The value must ful
 pattern and is URL-encoded into the path, so a customer cannot steer the request elsewhere. The
 secret is read from the environment at call time and is never in a prompt, a tool description or a
 tool result.
+
+Every request goes through the outbound guard (connectors/outbound.py): an admin's URL cannot reach
+loopback, the cloud metadata address or the private network unless `PARLEY_OUTBOUND_ALLOW` names it,
+and no redirect is followed. A secret comes only from a variable with the dedicated prefix
+`PARLEY_ACTION_SECRET_`, so an action can never send the app's own secrets (`PARLEY_SECRET_KEY`, with
+which logins and visitor tokens are forged, the database URL, provider tokens) anywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectors.outbound import OutboundFailed, OutboundGuard, OutboundRefused, OutboundTooLarge
 from models.errors import InvalidInput
 from models.schema.base import utcnow
 from models.schema.llm import LlmAction
@@ -27,7 +34,9 @@ MAX_RESULT_CHARS = 4000
 MAX_VALUE_CHARS = 100
 _NAME = re.compile(r"^[a-z][a-z0-9_]{2,59}$")
 _PARAM = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_ENV = re.compile(r"^[A-Z][A-Z0-9_]{0,99}$")
+SECRET_PREFIX = "PARLEY_ACTION_SECRET_"
+_ENV = re.compile(r"^" + SECRET_PREFIX + r"[A-Z0-9_]{1,79}$")
+MAX_BODY_BYTES = 256 * 1024
 RESERVED = frozenset({"search_knowledge_base", "handoff_to_human", "FinalAnswer"})
 
 
@@ -67,19 +76,23 @@ class HttpAction:
         """(status, body) for 2xx and 404; raises `ActionFailed` for anything else."""
         headers = {"Accept": "application/json, text/plain;q=0.9"}
         if self.secret_env:
+            if not _ENV.match(self.secret_env):  # a row saved before the prefix rule: never sent
+                raise ActionFailed(f"{self.name}: its secret must be a {SECRET_PREFIX}* variable")
             secret = os.environ.get(self.secret_env)
             if secret:
                 headers[self.secret_header] = secret
+        guard = OutboundGuard.from_env()
         try:
-            if client is not None:
-                response = client.get(self.url(value), headers=headers, timeout=self.timeout_seconds)
-            else:
-                with httpx.Client(follow_redirects=False) as own:
-                    response = own.get(self.url(value), headers=headers, timeout=self.timeout_seconds)
-        except httpx.TimeoutException as exc:
-            raise ActionFailed(f"{self.name}: no answer within {self.timeout_seconds:g} s") from exc
-        except httpx.HTTPError as exc:
-            raise ActionFailed(f"{self.name}: {type(exc).__name__}") from exc
+            response = guard.get(self.url(value), headers=headers, timeout=self.timeout_seconds,
+                                 max_bytes=MAX_BODY_BYTES, client=client, follow=False)
+        except OutboundRefused as exc:
+            raise ActionFailed(f"{self.name}: refused, {exc}") from exc
+        except OutboundTooLarge as exc:
+            raise ActionFailed(f"{self.name}: the answer is too large ({exc})") from exc
+        except OutboundFailed as exc:
+            if isinstance(exc.__cause__, httpx.TimeoutException) or "in time" in str(exc):
+                raise ActionFailed(f"{self.name}: no answer within {self.timeout_seconds:g} s") from exc
+            raise ActionFailed(f"{self.name}: {exc}") from exc
         if response.status_code == 404 or 200 <= response.status_code < 300:
             return response.status_code, response.text[:MAX_RESULT_CHARS]
         raise ActionFailed(f"{self.name}: the API answered HTTP {response.status_code}")
@@ -123,7 +136,8 @@ def check_action(body: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput(f"'param_pattern' is not a valid regular expression: {exc}") from exc
     secret_env = text("secret_env", 100, required=False) or None
     if secret_env is not None and not _ENV.match(secret_env):
-        raise InvalidInput("'secret_env' must name an environment variable (e.g. SHOP_API_TOKEN).")
+        raise InvalidInput(f"'secret_env' must name a variable starting with {SECRET_PREFIX} (e.g. "
+                           f"{SECRET_PREFIX}SHOP_API): actions never get the app's own settings.")
     timeout = body.get("timeout_seconds", 5.0)
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0.1 <= float(timeout) <= 30:
         raise InvalidInput("'timeout_seconds' must be a number between 0.1 and 30.")
@@ -153,5 +167,5 @@ def action_json(row: LlmAction) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "description": row.description, "url_template": row.url_template,
             "param_name": row.param_name, "param_description": row.param_description,
             "param_pattern": row.param_pattern, "secret_env": row.secret_env, "secret_header": row.secret_header,
-            "secret_set": bool(row.secret_env and os.environ.get(row.secret_env)),
+            "secret_set": bool(row.secret_env and _ENV.match(row.secret_env) and os.environ.get(row.secret_env)),
             "timeout_seconds": row.timeout_seconds, "enabled": row.enabled}

@@ -60,7 +60,8 @@ def build_llm_engine(settings: Settings, config: LlmConfig | None = None, *, db:
         log.warning("PARLEY_BOT_ENGINES names 'llm' but PARLEY_LLM_MODEL is not set: the LLM stage is off "
                     "and the other engines answer alone (set PARLEY_LLM_MODEL, e.g. openai:gpt-4o-mini)")
         return None
+    from bot.llm.budget import TokenBudget
     from bot.llm.engine import LlmEngine
 
     agent = build_agent(settings, config, db or Database(settings.database_url), model=model)
-    return LlmEngine(agent)
+    return LlmEngine(agent, budget=TokenBudget(config.budget_conversation_tokens, config.budget_daily_tokens))

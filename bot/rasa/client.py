@@ -2,17 +2,41 @@
 
 Every failure to get an answer — refused, timed out, a 5xx — is `RasaUnavailable`, which the engine
 lets through so the pipeline hands the conversation off with `bot_error`. The API token travels as
-Rasa expects it, in the `token` query parameter; the REST channel's webhook takes none.
+Rasa expects it, in the `token` query parameter; the REST channel's webhook takes none. httpx logs
+every request's URL at INFO, query included, so a filter on its logger masks the token: verbose
+logs never carry it.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 UNTIL_LISTENING = "AFTER_RESTART"
+_TOKEN_PARAM = re.compile(r"([?&]token=)[^&\s\"']+")
+
+
+def redact_token(text: str) -> str:
+    return _TOKEN_PARAM.sub(r"\1[token]", text)
+
+
+class _RedactToken(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_token(str(a)) if isinstance(a, httpx.URL | str) else a
+                                for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact_token(record.msg)
+        return True
+
+
+for _name in ("httpx", "httpcore"):
+    if not any(isinstance(f, _RedactToken) for f in logging.getLogger(_name).filters):
+        logging.getLogger(_name).addFilter(_RedactToken())
 
 
 class RasaError(RuntimeError):

@@ -179,6 +179,7 @@ class SupervisedRasa:
         self.started_at: str | None = None
         self._failed_version: str | None = None
         self._dir = workdir or runtime_dir(settings)
+        self._tokens: set[str] = set()  # every API token issued, redacted from the log tail we show
 
     # --- public ----------------------------------------------------------------------------------
 
@@ -312,9 +313,11 @@ class SupervisedRasa:
             raise StartFailed(f"model file {model} is missing")
         self._write_config_files()
         port, token = free_port(), secrets.token_urlsafe(24)
-        args = [str(self.rasa.rasa_bin), "run", "--enable-api", "--auth-token", token,
-                "-i", "127.0.0.1", "-p", str(port), "--model", str(model),
-                "--endpoints", str(self._dir / "endpoints.yml"), "--credentials", str(self._dir / "credentials.yml")]
+        self._tokens.add(token)
+        token_file = write_token_file(self._dir / f".rasa-token-{port}", token)
+        args = launch_args(self.rasa, token_file, [
+            "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port), "--model", str(model),
+            "--endpoints", str(self._dir / "endpoints.yml"), "--credentials", str(self._dir / "credentials.yml")])
         log_path = self._dir / LOG_FILE
         with open(log_path, "ab") as out:
             out.write(f"\n--- {_now()} starting model {version} on port {port}\n".encode())
@@ -324,6 +327,13 @@ class SupervisedRasa:
                                     preexec_fn=die_with_parent if sys.platform.startswith("linux") else None)
         client = RasaClient(f"http://127.0.0.1:{port}", token, self.rasa.timeout_s)
         process = _Process(proc=proc, port=port, token=token, version=version, client=client)
+        try:
+            return self._wait_ready(process, version, log_path)
+        finally:
+            token_file.unlink(missing_ok=True)  # the bootstrap deletes it; not if Rasa never got that far
+
+    def _wait_ready(self, process: _Process, version: str, log_path: Path) -> _Process:
+        proc, client, port = process.proc, process.client, process.port
         deadline = time.monotonic() + self.rasa.start_timeout_s
         while True:
             if self._stopping.is_set():
@@ -387,7 +397,35 @@ class SupervisedRasa:
                 lines = fh.read().decode("utf-8", "replace").splitlines()
         except FileNotFoundError:
             return []
-        return [line for line in lines if line.strip()][-_LOG_TAIL:]
+        tail = [line for line in lines if line.strip()][-_LOG_TAIL:]
+        for token in self._tokens:
+            tail = [line.replace(token, "[token]") for line in tail]
+        return tail
+
+
+# ------------------------------------------------------------------------------------------ launching
+
+# Rasa takes its API token only as `--auth-token` on its command line, which every local user can
+# read (`ps`, /proc/<pid>/cmdline). So Rasa's own Python runs this bootstrap: it reads the token from
+# a 0600 file, deletes the file, and hands Rasa its arguments inside the process, where `ps` does not
+# see them. Rasa's console script does nothing else than call `rasa.__main__.main`.
+_BOOTSTRAP = ("import os, sys; p = sys.argv[1]; t = open(p, encoding='utf-8').read(); os.unlink(p); "
+              "sys.argv = ['rasa', *sys.argv[2:], '--auth-token', t]; "
+              "from rasa.__main__ import main; main()")
+
+
+def write_token_file(path: Path, token: str) -> Path:
+    """The token for the bootstrap, readable by this user only (replaced if a stale one is there)."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token)
+    return path
+
+
+def launch_args(rasa: RasaSettings, token_file: Path, args: list[str]) -> list[str]:
+    return [str(rasa.venv / "bin" / "python"), "-c", _BOOTSTRAP, str(token_file), *args]
 
 
 # ------------------------------------------------------------------------------------------ discovery

@@ -112,7 +112,7 @@ def _change(public_id: str, do: Callable[[Session, User, Conversation], None]) -
 
 
 @bp.post("/conversations/<public_id>/assign")
-@api("Set the assignees (replaces them; [] unassigns)", ConversationOut, body=sc.Assignees, errors=(403, 422))
+@api("Set the assignees (replaces them; [] unassigns)", ConversationOut, body=sc.Assignees, errors=(403, 409, 422))
 def assign(public_id: str) -> Response:
     api_user()
     user_ids = json_body(sc.Assignees).user_ids

@@ -106,8 +106,9 @@ def turn_stats(s: Session) -> dict[str, Any]:
                            func.avg(LlmTurn.latency_ms), func.max(LlmTurn.latency_ms))
                     .where(LlmTurn.purpose != "summary")).one()
     by_outcome = dict(s.execute(select(LlmTurn.outcome, func.count()).group_by(LlmTurn.outcome)).all())
+    over_budget = s.scalar(select(func.count(LlmTurn.id)).where(LlmTurn.reason == "budget")) or 0
     return {"turns": row[0], "total_tokens": int(row[1]), "avg_latency_ms": round(float(row[2] or 0), 1),
-            "max_latency_ms": round(float(row[3] or 0), 1), "by_outcome": by_outcome}
+            "max_latency_ms": round(float(row[3] or 0), 1), "by_outcome": by_outcome, "over_budget": over_budget}
 
 
 @bp.get("/admin/knowledge")

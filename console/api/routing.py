@@ -20,6 +20,7 @@ from console.auth import api_user
 from console.realtime.payloads import transfer_json
 from console.serialize import conversations_json, iso, user_brief
 from console.services import services
+from models.contacts.identities import access_contact
 from models.contacts.presets import do_set_contact_presets, presets_of
 from models.conversations.access import access_conversation
 from models.conversations.restrict import do_restrict
@@ -232,15 +233,11 @@ STEP_WORDS = {
 def journey(contact_id: int) -> Response:
     user = api_user()
     with services().db.session() as s:
-        contact = s.get(Contact, contact_id)
-        if contact is None:
-            raise NotFound("No such contact.")
+        contact = access_contact(s, user, contact_id)
         convs = [c for c in s.scalars(select(Conversation).options(
             selectinload(Conversation.team), selectinload(Conversation.assignments).selectinload(Assignment.user))
             .where(Conversation.contact_id == contact_id).order_by(Conversation.created_at, Conversation.id))
             if can_see(user, c)]
-        if not convs and not user.sees_all_teams:
-            raise NotFound("No such contact.")
         ids = [c.id for c in convs]
         steps: dict[int, list[AuditEvent]] = {}
         for ev in s.scalars(select(AuditEvent).where(AuditEvent.conversation_id.in_(ids)).order_by(AuditEvent.id)):

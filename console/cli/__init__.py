@@ -35,8 +35,12 @@ def main(verbose: bool) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def run(host: str, port: int) -> None:
     from console.runtime.serve import serve
+    from models.production import check_production_defaults
 
-    serve(_settings(), host=host, port=port)
+    settings = _settings()
+    with fail_cleanly():  # before touching the database: a clear message, exit 1
+        check_production_defaults(settings)
+    serve(settings, host=host, port=port)
 
 
 @main.group(help="Database schema.")

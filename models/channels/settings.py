@@ -18,6 +18,8 @@ class ChannelSettings:
     twilio_api_base: str = "https://api.twilio.com"
     whatsapp_api_base: str = "https://graph.facebook.com"
     whatsapp_api_version: str = "v21.0"
+    # PARLEY_OUTBOUND_ALLOW: hosts/CIDRs outside the public internet that server-side fetches may reach.
+    outbound_allow: str = ""
     provider_timeout_s: float = 10.0
     max_attachment_bytes: int = 16 * 1024 * 1024
     outbox_max_attempts: int = 6
@@ -45,6 +47,7 @@ class ChannelSettings:
         seeds = tuple((k, str(v)) for k in SEED_VARS if (v := getattr(s, FIELD_OF[k])))
         return cls(
             public_url=s.public_url,
+            outbound_allow=s.outbound_allow,
             twilio_api_base=s.twilio_api_base or cls.twilio_api_base,
             whatsapp_api_base=s.whatsapp_api_base or cls.whatsapp_api_base,
             whatsapp_api_version=s.whatsapp_api_version,

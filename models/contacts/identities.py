@@ -12,6 +12,7 @@ from models.schema.contacts import Contact, ContactIdentity
 from models.schema.conversations import (
     Conversation,
 )
+from models.schema.routing import ContactPreset, ConversationAccess, PresetKind
 
 
 def find_contact(session: Session, channel: str, external_id: str) -> Contact | None:
@@ -76,14 +77,42 @@ def address_on(session: Session, contact_id: int, channel: str) -> str | None:
         .order_by(ContactIdentity.id.desc()).limit(1))
 
 
-def access_contact(session: Session, user: User, contact_id: int) -> Contact:
-    """A contact the user may see: one with a conversation in a team they see. Else 404."""
-    contact = session.get(Contact, contact_id)
-    if contact is None:
-        raise NotFound("No such contact.")
+def confidential_audience(session: Session, contact_id: int) -> set[int] | None:
+    """Who may see a confidential contact's details; None when the contact is not confidential.
+
+    A contact is confidential once an admin gave it a visibility preset or one of its conversations
+    is restricted. Its name, email, number, identities and journey then say as much as the restricted
+    conversation itself, so they go to the same people: those its preset or its restricted
+    conversations name, whatever their role (a supervisor does not get around it, as with the
+    conversation)."""
+    preset = set(session.scalars(select(ContactPreset.user_id).where(
+        ContactPreset.contact_id == contact_id, ContactPreset.kind == PresetKind.VISIBLE.value)))
+    restricted = select(Conversation.id).where(Conversation.contact_id == contact_id,
+                                               Conversation.restricted.is_(True))
+    if not preset and session.scalar(restricted.limit(1)) is None:
+        return None
+    named = set(session.scalars(select(ConversationAccess.user_id).where(
+        ConversationAccess.conversation_id.in_(restricted))))
+    return preset | named
+
+
+def may_see_contact(session: Session, user: User, contact_id: int) -> bool:
+    """Details of a contact: for a confidential one its audience only; otherwise supervisors and
+    admins, and agents who can see one of its conversations."""
+    if not user.active:
+        return False
+    audience = confidential_audience(session, contact_id)
+    if audience is not None:
+        return user.id in audience
     if user.sees_all_teams:
-        return contact
+        return True
     convs = session.scalars(select(Conversation).where(Conversation.contact_id == contact_id))
-    if not any(can_see(user, c) for c in convs):
+    return any(can_see(user, c) for c in convs)
+
+
+def access_contact(session: Session, user: User, contact_id: int) -> Contact:
+    """A contact whose details the user may see (`may_see_contact`). Else 404, as unknown."""
+    contact = session.get(Contact, contact_id)
+    if contact is None or not may_see_contact(session, user, contact_id):
         raise NotFound("No such contact.")
     return contact

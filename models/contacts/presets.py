@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from models.audit import audit
 from models.conversations.visibility import check_user_ids, set_named_users
-from models.errors import Forbidden, InvalidInput, NotFound
+from models.errors import Forbidden, InvalidInput, InvalidState, NotFound
 from models.schema.accounts import User
 from models.schema.contacts import Contact
 from models.schema.conversations import (
@@ -59,11 +59,35 @@ def do_set_contact_presets(session: Session, actor: User, contact_id: int,
     if wanted["visible"] and not set(wanted["assign"]) <= set(wanted["visible"]):
         raise InvalidInput("Who gets the conversations must be among who may see them.",
                            code="assign_not_visible")
+    write_presets(session, contact_id, wanted)
+    audit(session, "contact.presets", actor=actor, contact_id=contact_id, presets=wanted)
+    return wanted
+
+
+def write_presets(session: Session, contact_id: int, wanted: dict[str, list[int]]) -> None:
+    """Replace a contact's presets with these (already checked) ones."""
     session.query(ContactPreset).filter(ContactPreset.contact_id == contact_id).delete(
         synchronize_session="evaluate")
     for kind, ids in wanted.items():
         for uid in ids:
             session.add(ContactPreset(contact_id=contact_id, user_id=uid, kind=kind))
     session.flush()
-    audit(session, "contact.presets", actor=actor, contact_id=contact_id, presets=wanted)
-    return wanted
+
+
+def merged_presets(keep: dict[str, list[int]], other: dict[str, list[int]]) -> dict[str, list[int]]:
+    """The presets of two contacts merged into one: the strictest visibility wins (one side's
+    restriction is kept; two restrictions leave only the users both name), and the auto-assignment
+    lists join, within who may see. Raises `InvalidState` when both restrict to nobody in common:
+    an admin must decide who may see the customer before the two are merged."""
+    kv, ov = keep[PresetKind.VISIBLE.value], other[PresetKind.VISIBLE.value]
+    if kv and ov:
+        visible = [u for u in kv if u in set(ov)]
+        if not visible:
+            raise InvalidState("The two contacts are confidential to different people; an admin must set "
+                               "one visibility preset for both before they are merged.", code="presets_conflict")
+    else:
+        visible = kv or ov
+    assign = list(dict.fromkeys(keep[PresetKind.ASSIGN.value] + other[PresetKind.ASSIGN.value]))
+    if visible:
+        assign = [u for u in assign if u in set(visible)]
+    return {PresetKind.VISIBLE.value: visible, PresetKind.ASSIGN.value: assign}

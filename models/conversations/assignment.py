@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from models.audit import audit
 from models.conversations.handoff import first_unanswered_customer_message_at
+from models.conversations.roles import check_may_assign
 from models.conversations.visibility import can_see
 from models.db import publish_on_commit
 from models.errors import InvalidInput, InvalidState
@@ -50,10 +51,12 @@ def check_assignees(session: Session, conv: Conversation, user_ids: Iterable[Any
 
 
 def do_assign(session: Session, actor: User, conv: Conversation, user_ids: Iterable[Any]) -> None:
-    """Replace the set of assignees (several allowed; empty = unassigned)."""
+    """Replace the set of assignees (several allowed; empty = unassigned), within the role rules of
+    models/conversations/roles.py (agents only take or let go; the caller has locked the row)."""
     if conv.status != Status.OPEN.value:
         raise InvalidState("Reopen the conversation before assigning it.")
     users = check_assignees(session, conv, user_ids)
+    check_may_assign(actor, conv, _assignee_ids(conv), [u.id for u in users])
     if users and conv.owner == Owner.BOT.value:
         conv.owner = Owner.HUMAN.value
         conv.handed_off_at = utcnow()

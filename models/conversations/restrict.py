@@ -44,6 +44,14 @@ def do_restrict(session: Session, actor: User, public_id: str, raw_user_ids: Any
     user_ids = check_user_ids(session, raw_user_ids, "user_ids", allow_null=True)
     if user_ids is not None and not user_ids:
         raise InvalidInput("Name at least one user, or send null to lift the restriction.")
+    restrict_to(session, actor, conv, user_ids, now)
+    return user_ids
+
+
+def restrict_to(session: Session, actor: User, conv: Conversation, user_ids: list[int] | None,
+                now: datetime) -> None:
+    """Restrict a locked conversation to these (checked) users and undo what reaches anybody else;
+    the caller decided the actor may. Used by `do_restrict` and by a merge that brings a preset."""
     set_named_users(session, conv, user_ids)
     if user_ids is not None:
         allowed = set(user_ids)
@@ -66,4 +74,3 @@ def do_restrict(session: Session, actor: User, public_id: str, raw_user_ids: Any
     audit(session, "conversation.visibility", actor=actor, conversation=conv, user_ids=user_ids)
     publish_on_commit(session, ConversationRestricted(conv.id, conv.team_id, conv.contact_id,
                                                       tuple(user_ids or ()), user_ids is not None))
-    return user_ids

@@ -6,11 +6,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.audit import audit
-from models.conversations.assignment import _assignee_ids, _set_assignees
+from models.conversations.assignment import _set_assignees
 from models.conversations.handoff import first_unanswered_customer_message_at
 from models.conversations.ingest import open_conversation_of
+from models.conversations.roles import check_may_end
 from models.db import publish_on_commit
-from models.errors import Forbidden, InvalidState
+from models.errors import InvalidState
 from models.events import (
     ConversationStatusChanged,
 )
@@ -30,9 +31,7 @@ def do_close(session: Session, actor: User | None, conv: Conversation) -> None:
     an assignee, a supervisor or an admin; an unassigned one by anybody who can see it."""
     if conv.status == Status.CLOSED.value:
         raise InvalidState("This conversation is already closed.")
-    assignees = _assignee_ids(conv)
-    if actor is not None and assignees and actor.id not in assignees and not actor.sees_all_teams:
-        raise Forbidden("Only an assignee, a supervisor or an admin can close this conversation.")
+    check_may_end(actor, conv, "close")
     now = utcnow()
     conv.status = Status.CLOSED.value
     conv.closed_at = now
@@ -63,6 +62,7 @@ def do_return_to_bot(session: Session, actor: User, conv: Conversation) -> None:
         raise InvalidState("Reopen the conversation before returning it to the bot.")
     if conv.owner == Owner.BOT.value:
         raise InvalidState("The bot already owns this conversation.")
+    check_may_end(actor, conv, "return to the bot")
     _set_assignees(session, actor, conv, [])
     conv.owner = Owner.BOT.value
     conv.phase = None

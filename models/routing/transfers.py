@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from models.audit import audit
 from models.conversations.assignment import _set_assignees
+from models.conversations.roles import is_supervisor
 from models.conversations.visibility import can_see
 from models.db import publish_on_commit
 from models.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
@@ -56,10 +57,6 @@ def _changed(session: Session, conv: Conversation, t: Transfer, actor: User | No
                                                actor.id if actor else None))
 
 
-def _is_supervisor(user: User) -> bool:
-    return user.role in ("admin", "supervisor")
-
-
 def do_transfer(session: Session, actor: User, public_id: str, *, to_user_id: int | None,
                 to_team_id: int | None, direct: bool | None, now: datetime) -> Transfer:
     conv = access_locked(session, actor, public_id)
@@ -69,7 +66,7 @@ def do_transfer(session: Session, actor: User, public_id: str, *, to_user_id: in
         raise InvalidState("The bot has this conversation; hand it to a person first.", code="not_human")
     assignees = [a.user_id for a in conv.assignments]
     is_assignee = actor.id in assignees
-    if not is_assignee and not _is_supervisor(actor):
+    if not is_assignee and not is_supervisor(actor):
         raise Forbidden("Only its assignee, a supervisor or an admin can transfer this conversation.")
     if conv.phase == Phase.TRANSFERRING.value:
         raise Conflict("A transfer of this conversation is already waiting for an answer.",
@@ -86,9 +83,9 @@ def do_transfer(session: Session, actor: User, public_id: str, *, to_user_id: in
     if target.id in assignees:
         raise InvalidInput(f"{target.name} is already assigned to it.", code="already_assigned")
     if direct is None:
-        direct = _is_supervisor(actor) and not is_assignee
+        direct = is_supervisor(actor) and not is_assignee
     if direct:
-        if not _is_supervisor(actor):
+        if not is_supervisor(actor):
             raise Forbidden("Only a supervisor or an admin can reassign directly; ask instead.")
         return _reassign(session, actor, conv, target, assignees, now)
     if not is_assignee:

@@ -47,5 +47,8 @@ class ContactIdentity(Base):
     channel: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When it joined this contact (made, linked, or moved here by a merge): a webchat browser sees
+    # only what was said on webchat since then (models/contacts/widget.py).
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     contact: Mapped[Contact] = relationship(back_populates="identities")

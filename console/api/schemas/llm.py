@@ -139,7 +139,7 @@ class LlmActionIn(In):
     param_name: str
     param_description: str | None = None
     param_pattern: str = Field(description="A regular expression the whole value must match")
-    secret_env: str | None = Field(None, description="Environment variable holding the secret")
+    secret_env: str | None = Field(None, description="A PARLEY_ACTION_SECRET_* environment variable holding the secret")
     secret_header: str | None = "Authorization"
     timeout_seconds: float | None = Field(None, ge=0.1, le=30)
     enabled: Flag | None = None
