@@ -175,10 +175,12 @@ class TrainedModel:
 
     def _result(self, text: str, row: np.ndarray, confidence: float) -> NluResult:
         order = np.argsort(-row, kind="stable")[:RANKING_SIZE]
-        # Scaled so the top intent's score is the calibrated confidence and the order is the classifier's:
-        # each score reads "this intent, and in scope".
-        scale = float(confidence) / float(row[order[0]]) if row[order[0]] > 0 else 0.0
-        ranking = tuple(IntentScore(self.labels[i], round(float(row[i]) * scale, 4)) for i in order)
+        # The top intent scores the calibrated confidence; the others keep the classifier's order and
+        # share what is left, so the scores still add up to at most 1 and the top one stays on top.
+        top, conf = float(row[order[0]]), float(confidence)
+        scale = conf / max(top, 1e-12) if conf <= top else (1 - conf) / max(1 - top, 1e-12)
+        scores = [conf] + [float(row[i]) * scale for i in order[1:]]
+        ranking = tuple(IntentScore(self.labels[i], round(score, 4)) for i, score in zip(order, scores, strict=True))
         return NluResult(text=text, intent=ranking[0].name, confidence=ranking[0].confidence, ranking=ranking)
 
 
@@ -218,9 +220,11 @@ def use_encoder() -> bool:
     return encoder.available()
 
 
-def train(data: TrainingData, *, version: str | None = None, embeddings: bool | None = None) -> TrainedModel:
+def train(data: TrainingData, *, version: str | None = None, embeddings: bool | None = None,
+          calibrate: bool = True) -> TrainedModel:
     """Fit a model in memory (nothing is written): for the store, and for throwaway evaluations.
-    `embeddings=False` trains on the sparse features alone (the engine before sentence embeddings)."""
+    `embeddings=False, calibrate=False` is the engine as it was before sentence embeddings (format 1):
+    sparse features, confidence = top probability. The bench compares the two."""
     if len(data.intents) < 2:
         raise InvalidTrainingData(data.source, [f"Only {len(data.intents)} intent(s): need at least 2."])
     texts = [text for text, _ in data.examples]
@@ -229,7 +233,7 @@ def train(data: TrainingData, *, version: str | None = None, embeddings: bool | 
     started = time.perf_counter()
     vectors = encoder.get().encode(texts) if with_embeddings else None
     features, classifier = _fit(texts, labels, vectors)
-    calibrator, calibration = _calibrate(data, vectors)
+    calibrator, calibration = _calibrate(data, vectors) if calibrate else (None, {"method": "top probability"})
     seconds = time.perf_counter() - started
     meta = ModelMeta(
         version=version or new_version(data.data_hash),
