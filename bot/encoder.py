@@ -63,6 +63,9 @@ class SentenceEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
+        # Threads that spin while waiting for work steal the CPU from a busy (shared, 2-core) machine and
+        # multiply a message's latency; blocking threads cost ~nothing on a quiet one.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self.session.get_inputs()}
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
