@@ -60,6 +60,8 @@ bench: install
 	$(BIN)/python -m bench.llm
 	$(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.routing
+	@if [ -f ../shared/datasets/banking77/train.csv ] || [ -f /work/shared/datasets/banking77/train.csv ]; then \
+	  $(BIN)/python -m bench.intents; else echo "bench.intents skipped: BANKING77 not found (../shared/datasets/banking77)"; fi
 	@if [ -x $(RASA_VENV)/bin/rasa ]; then $(BIN)/python -m bench.rasa; \
 	else echo "bench.rasa skipped: Rasa's environment is not built (make rasa)"; fi
 

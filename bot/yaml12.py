@@ -27,7 +27,7 @@ _FLOAT = re.compile(
 )
 
 
-class Yaml12Loader(_Base):  # type: ignore[misc,valid-type]
+class Yaml12Loader(_Base):
     """A safe loader that resolves plain scalars by the YAML 1.2 core schema."""
 
     yaml_implicit_resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}
