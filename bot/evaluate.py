@@ -80,9 +80,9 @@ class EvaluationReport:
     per_intent: tuple[IntentMetrics, ...]
     most_confused: tuple[Confusion, ...]
     thresholds: Thresholds
-    # Out-of-scope detection by confidence: the chance an in-scope message scores above an out-of-scope
-    # one (AUROC), and the share of out-of-scope messages still answered at the confidence that answers
-    # 95% of in-scope ones (FPR95). None without both kinds of message.
+    # Out-of-scope detection by confidence (1 - confidence for messages classified out_of_scope): the
+    # chance an in-scope message scores above an out-of-scope one (AUROC), and the share of out-of-scope
+    # messages still scoring at least what 95% of in-scope ones score (FPR95). None without both kinds.
     auroc: float | None = None
     fpr95: float | None = None
     # Expected calibration error: how far confidence is from the share of right outcomes, on average
@@ -145,11 +145,14 @@ def scope_metrics(expected: Sequence[str], results: Sequence[NluResult], thresho
     confidence = np.array([r.confidence for r in results], dtype=np.float64)
     oos = np.array([label == OUT_OF_SCOPE_INTENT for label in expected], dtype=bool)
     right = np.array([r.intent == label for r, label in zip(results, expected, strict=True)], dtype=bool)
+    # How in scope each message looks: its confidence, or for a message classified `out_of_scope` (data
+    # with examples of that intent) the chance that it is not.
+    scope = np.array([1 - r.confidence if r.intent == OUT_OF_SCOPE_INTENT else r.confidence for r in results])
     auroc = fpr95 = None
     if oos.any() and (~oos).any():
-        auroc = round(_auroc(confidence[~oos], confidence[oos]), 4)
-        keep = np.quantile(confidence[~oos], 0.05, method="lower")  # 95% of in-scope score at least this
-        fpr95 = round(float((confidence[oos] >= keep).mean()), 4)
+        auroc = round(_auroc(scope[~oos], scope[oos]), 4)
+        keep = np.quantile(scope[~oos], 0.05, method="lower")  # 95% of in-scope messages score at least this
+        fpr95 = round(float((scope[oos] >= keep).mean()), 4)
     ece = None
     if len(results):
         bins = np.minimum((confidence * ECE_BINS).astype(int), ECE_BINS - 1)

@@ -113,12 +113,13 @@ def test_load_labelled_by_kind(tmp_path: Path) -> None:
 
 def test_out_of_scope_detection_calibration_and_sweep_by_hand() -> None:
     expected = ["a", "a", "b", "out_of_scope", "out_of_scope"]
-    results = [_r("a", 0.9), _r("b", 0.6), _r("b", 0.8), _r("a", 0.7), _r("out_of_scope", 0.3)]
+    results = [_r("a", 0.9), _r("b", 0.6), _r("b", 0.8), _r("a", 0.7), _r("out_of_scope", 0.8)]
     report = evaluate_results(expected, results, THRESHOLDS)
-    assert report.auroc == 0.8333  # 5 of the 6 (in scope, out of scope) pairs ordered right
+    # in scope 0.9, 0.6, 0.8; out of scope 0.7 and 1 - 0.8 (classified out_of_scope): 5 of 6 pairs ordered
+    assert report.auroc == 0.8333
     assert report.fpr95 == 0.5  # answering 95% of in-scope (>= 0.6) still answers the 0.7 one
-    # one message per bin: |0.9-1| + |0.6-0| + |0.8-1| + |0.7-0| + |0.3-1| (out_of_scope is right there)
-    assert report.ece == 0.46
+    # bins: 0.9 (right), 0.6 (wrong), 0.8 (two, both right: out_of_scope is right), 0.7 (wrong)
+    assert report.ece == 0.36  # (0.1 + 0.6 + 2 * 0.2 + 0.7) / 5
     sweep = {p.threshold: (p.in_scope_accuracy, p.handoff_recall, p.false_handoff_rate) for p in report.sweep}
     assert len(sweep) == 21 and min(sweep) == 0.0 and max(sweep) == 1.0
     assert sweep[0.0] == (0.6667, 0.5, 0.0)  # only the message classified out_of_scope is handed off
