@@ -388,8 +388,16 @@ def load_model(settings: Settings, version: str) -> TrainedModel:
     meta = load_meta(settings, version)
     payload = joblib.load(store_dir(settings) / version / MODEL_FILE)
     book = ResponseBook(responses=payload["responses"], intent_responses=payload["intent_responses"])
+    if "features" not in payload:  # format 1: one pipeline (tfidf → float32 → logistic regression)
+        pipeline = payload["classifier"]
+        return TrainedModel(Features(pipeline[0], with_embeddings=False), pipeline[-1], book, meta)
     return TrainedModel(payload["features"], payload["classifier"], book, meta,
                         neighbours=payload.get("neighbours"), calibrator=payload.get("calibrator"))
+
+
+def _as_float32(matrix: Any) -> Any:
+    """Referenced by format-1 models' pickles (their pipeline's float32 step): kept so they still load."""
+    return matrix.astype(np.float32)
 
 
 def load_active(settings: Settings) -> TrainedModel:

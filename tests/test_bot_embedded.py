@@ -374,3 +374,27 @@ def test_intents_named_yes_and_no_train_and_answer(tmp_path: Path) -> None:
     turn = engine.turn("yes please", TurnContext("c1"))
     assert (turn.decision, turn.intent, turn.replies) == (Decision.ANSWER, "yes", ("Great, done.",))
     assert engine.turn("nope", TurnContext("c1")).intent == "no"
+
+
+def test_a_format_1_model_still_loads_for_a_rollback(tmp_path: Path, tiny_dir: Path) -> None:
+    """A version trained before sentence embeddings (one pickled pipeline) can still be activated."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from bot import embedded
+
+    settings = _settings(tmp_path, tiny_dir)
+    version = train_and_activate(settings)
+    data = load_training_data(tiny_dir)
+    pipeline = make_pipeline(embedded.build_features(), FunctionTransformer(embedded._as_float32, accept_sparse=True),
+                             LogisticRegression(C=20, max_iter=3000))
+    pipeline.fit([t for t, _ in data.examples], [i for _, i in data.examples])
+    path = store_dir(settings) / version / MODEL_FILE
+    payload = joblib.load(path)
+    joblib.dump({"classifier": pipeline, "responses": payload["responses"],
+                 "intent_responses": payload["intent_responses"]}, path)
+    model = load_active(settings)
+    assert model.calibrator is None and not model.features.with_embeddings
+    assert model.parse("where is my order").intent == "order_status"
