@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Parley needs Python 3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,encoder]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 ## Debian's Chromium and ChromeDriver for the browser tests (installed when missing and we may)
@@ -67,6 +67,8 @@ bench: install
 	$(BIN)/python -m bench.llm
 	$(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.routing
+	@if [ -f ../shared/datasets/banking77/train.csv ] || [ -f /work/shared/datasets/banking77/train.csv ]; then \
+	  $(BIN)/python -m bench.intents; else echo "bench.intents skipped: BANKING77 not found (../shared/datasets/banking77)"; fi
 	@if [ -x $(RASA_VENV)/bin/rasa ]; then $(BIN)/python -m bench.rasa; \
 	else echo "bench.rasa skipped: Rasa's environment is not built (make rasa)"; fi
 

@@ -263,6 +263,10 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f}%"
 
 
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _print_report(summary: dict[str, Any], report: EvaluationReport) -> None:
     model = summary["model"]
     kind = f"throwaway, trained on {model['trained_on']}" if model["throwaway"] else "active model"
@@ -284,6 +288,12 @@ def _print_report(summary: dict[str, Any], report: EvaluationReport) -> None:
         f"False handoff rate    {_pct(report.false_handoff_rate):>7}   answerable messages handed off",
         f"Rephrase rate         {_pct(report.rephrase_rate):>7}   answerable messages asked to rephrase",
         "Handoff reasons       " + (", ".join(f"{k} {v}" for k, v in report.handoff_reasons.items()) or "none"),
+        f"Out of scope          AUROC {_num(report.auroc)}   FPR95 {_pct(report.fpr95)}   "
+        f"calibration error (ECE) {_num(report.ece)}",
+        "",
+        "Threshold sweep (both thresholds at t): in-scope accuracy / handoff recall / false handoffs",
+        "  " + "   ".join(f"{p.threshold:.1f}: {_pct(p.in_scope_accuracy)}/{_pct(p.handoff_recall)}/"
+                         f"{_pct(p.false_handoff_rate)}" for p in report.sweep[::4]),
         "",
         f"{'intent':<28} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}",
     ]

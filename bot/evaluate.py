@@ -14,6 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+from scipy.stats import rankdata
+
 from bot.policy import OUT_OF_SCOPE_INTENT, NluResult, Thresholds, Verdict, decide
 from bot.training_data import (
     HANDOFF_INTENTS,
@@ -27,6 +30,8 @@ from bot.training_data import (
 from bot.types import Decision
 
 MOST_CONFUSED = 10
+SWEEP_STEPS = 20  # thresholds 0, 0.05, ..., 1
+ECE_BINS = 15
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,16 @@ class Confusion:
     expected: str
     predicted: str
     count: int
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """What the policy would do with both thresholds (fallback and handoff) at `threshold`."""
+
+    threshold: float
+    in_scope_accuracy: float | None  # in-scope messages answered with the right intent (not handed off)
+    handoff_recall: float | None  # out-of-scope messages handed off
+    false_handoff_rate: float | None  # answerable messages handed off
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,15 @@ class EvaluationReport:
     per_intent: tuple[IntentMetrics, ...]
     most_confused: tuple[Confusion, ...]
     thresholds: Thresholds
+    # Out-of-scope detection by confidence (1 - confidence for messages classified out_of_scope): the
+    # chance an in-scope message scores above an out-of-scope one (AUROC), and the share of out-of-scope
+    # messages still scoring at least what 95% of in-scope ones score (FPR95). None without both kinds.
+    auroc: float | None = None
+    fpr95: float | None = None
+    # Expected calibration error: how far confidence is from the share of right outcomes, on average
+    # over ECE_BINS confidence bins (right: the expected intent, or `out_of_scope` for out-of-scope).
+    ece: float | None = None
+    sweep: tuple[SweepPoint, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         raw = asdict(self)
@@ -112,7 +136,52 @@ def evaluate_results(expected: Sequence[str], results: Sequence[NluResult], thre
         per_intent=tuple(per_intent),
         most_confused=_most_confused(expected, predicted),
         thresholds=thresholds,
+        **scope_metrics(expected, results, thresholds),
     )
+
+
+def scope_metrics(expected: Sequence[str], results: Sequence[NluResult], thresholds: Thresholds) -> dict[str, Any]:
+    """AUROC, FPR95, ECE and the threshold sweep (see EvaluationReport)."""
+    confidence = np.array([r.confidence for r in results], dtype=np.float64)
+    oos = np.array([label == OUT_OF_SCOPE_INTENT for label in expected], dtype=bool)
+    right = np.array([r.intent == label for r, label in zip(results, expected, strict=True)], dtype=bool)
+    # How in scope each message looks: its confidence, or for a message classified `out_of_scope` (data
+    # with examples of that intent) the chance that it is not.
+    scope = np.array([1 - r.confidence if r.intent == OUT_OF_SCOPE_INTENT else r.confidence for r in results])
+    auroc = fpr95 = None
+    if oos.any() and (~oos).any():
+        auroc = round(_auroc(scope[~oos], scope[oos]), 4)
+        keep = np.quantile(scope[~oos], 0.05, method="lower")  # 95% of in-scope messages score at least this
+        fpr95 = round(float((scope[oos] >= keep).mean()), 4)
+    ece = None
+    if len(results):
+        bins = np.minimum((confidence * ECE_BINS).astype(int), ECE_BINS - 1)
+        gap = sum(abs(confidence[bins == b].mean() - right[bins == b].mean()) * (bins == b).sum()
+                  for b in range(ECE_BINS) if (bins == b).any())
+        ece = round(float(gap) / len(results), 4)
+    sweep = []
+    in_scope = [i for i, label in enumerate(expected) if label != OUT_OF_SCOPE_INTENT]
+    oos_at = [i for i, label in enumerate(expected) if label == OUT_OF_SCOPE_INTENT]
+    answerable = [i for i, label in enumerate(expected) if label not in HANDOFF_INTENTS]
+    for step in range(SWEEP_STEPS + 1):
+        t = round(step / SWEEP_STEPS, 4)
+        at = Thresholds(fallback=t, handoff=t, fallback_attempts=thresholds.fallback_attempts)
+        off = [decide(r, 0, at).decision is Decision.HANDOFF for r in results]
+        sweep.append(SweepPoint(
+            threshold=t,
+            in_scope_accuracy=_share(in_scope, lambda i, off=off: bool(right[i]) and (
+                not off[i] or expected[i] in HANDOFF_INTENTS)),
+            handoff_recall=_share(oos_at, lambda i, off=off: off[i]),
+            false_handoff_rate=_share(answerable, lambda i, off=off: off[i]),
+        ))
+    return {"auroc": auroc, "fpr95": fpr95, "ece": ece, "sweep": tuple(sweep)}
+
+
+def _auroc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """P(a random positive scores above a random negative), ties counting half (Mann-Whitney U)."""
+    ranks = rankdata(np.concatenate([positive, negative]))  # ties share their average rank
+    u = ranks[: len(positive)].sum() - len(positive) * (len(positive) + 1) / 2
+    return float(u / (len(positive) * len(negative)))
 
 
 def _share(indices: Sequence[int], hit: Any) -> float | None:

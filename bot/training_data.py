@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bot import yaml12
 
 # Intents the policy hands off instead of answering: they need examples, not a response of their own.
 HANDOFF_INTENTS = frozenset({"human_handoff", "out_of_scope"})
@@ -218,8 +218,8 @@ def _read(path: Path) -> bytes:
 
 def _parse_yaml(name: str, raw: bytes) -> dict[str, Any]:
     try:
-        doc = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
+        doc = yaml12.safe_load(raw)
+    except yaml12.YAMLError as exc:
         raise TrainingDataError(f"{name}: invalid YAML: {exc}") from exc
     if doc is None:
         return {}

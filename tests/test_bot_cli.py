@@ -84,7 +84,7 @@ def test_parse_can_simulate_earlier_fallbacks(settings: Settings) -> None:
 EVALUATE_KEYS = {
     "model", "data", "held_out_intents", "n_examples", "n_in_scope", "n_out_of_scope", "intent_accuracy",
     "macro_f1", "handoff_recall", "out_of_scope_rephrase_rate", "false_handoff_rate", "rephrase_rate",
-    "handoff_reasons", "per_intent", "most_confused", "thresholds",
+    "handoff_reasons", "per_intent", "most_confused", "thresholds", "auroc", "fpr95", "ece", "sweep",
 }  # fmt: skip
 
 
@@ -100,6 +100,10 @@ def test_evaluate_holdout_json_leaves_the_active_model_alone(settings: Settings,
     assert 0.0 <= report["intent_accuracy"] <= 1.0
     assert set(report["per_intent"]) == {"greet", "human_handoff", "order_status"}
     assert report["thresholds"] == {"fallback": 0.5, "handoff": 0.2, "fallback_attempts": 1}
+    # out-of-scope detection, calibration and the threshold sweep
+    assert 0.0 <= report["auroc"] <= 1.0 and 0.0 <= report["fpr95"] <= 1.0 and 0.0 <= report["ece"] <= 1.0
+    assert [p["threshold"] for p in report["sweep"]] == [round(i / 20, 4) for i in range(21)]
+    assert report["sweep"][-1]["handoff_recall"] == 1.0 and report["sweep"][-1]["false_handoff_rate"] == 1.0
     assert active_version(settings) == before
 
 

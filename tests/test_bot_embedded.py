@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sklearn
 
@@ -288,3 +289,112 @@ def test_broken_data_at_start_keeps_the_last_good_model(tmp_path: Path, tiny_dir
     (tiny_dir / "domain.yml").write_text("intents: [greet]\nresponses: {}\n")
     assert prepare_embedded(settings) == good
     assert build_engines(settings)[0].turn("hi", TurnContext("c1")).model_version == good
+
+
+# ------------------------------------------------------------------- embeddings, scope and YAML 1.2
+
+
+def test_the_engine_uses_the_sentence_encoder_and_calibrates_on_held_out_folds(shop_model: TrainedModel) -> None:
+    from bot import encoder
+
+    assert encoder.available()
+    assert shop_model.meta.encoder == encoder.fingerprint()
+    assert shop_model.features.with_embeddings and shop_model.neighbours is not None
+    assert shop_model.neighbours.shape == (shop_model.meta.n_examples, encoder.DIM)
+    calibration = shop_model.meta.calibration
+    assert calibration["method"].startswith("scope calibrator")
+    assert 0 < calibration["held_out_right"] < calibration["held_out"]
+    cuts = list(calibration["thresholds_at_false_handoff"].values())
+    assert cuts == sorted(cuts) and all(0 < c < 1 for c in cuts)
+    # the same vector for the same text, in a batch or alone (one encoder per process, cached)
+    vectors = encoder.get().encode(["where is my order", "hi", "where is my order"])
+    assert np.allclose(vectors[0], vectors[2]) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3)
+
+
+def test_out_of_scope_text_scores_lower_than_in_scope_text(shop_model: TrainedModel) -> None:
+    """Messages about topics the shop bot was never taught get a lower confidence than shop questions
+    worded unlike any training example, unless the bot recognises them as out_of_scope outright."""
+    in_scope = ["has my parcel left your warehouse yet", "do you accept apple pay", "the vase I got is cracked",
+                "when will you open tomorrow", "I'd like to send the shoes back"]
+    unknown = ["what is the capital of mongolia", "how many calories are in a banana",
+               "please recommend a good novel", "how do I fix my car's brakes", "qwxz zzkv plumbus"]
+    known = shop_model.parse_many(in_scope)
+    assert all(r.intent not in ("out_of_scope", "human_handoff") for r in known), known
+    lowest_known = min(r.confidence for r in known)
+    for result in shop_model.parse_many(unknown):
+        assert result.intent == "out_of_scope" or result.confidence < lowest_known, result
+    for result in known:
+        assert 0 < result.ranking[0].confidence == result.confidence <= 1
+        assert sum(score.confidence for score in result.ranking) <= 1.0001
+
+
+def test_evaluation_reports_scope_figures_for_the_engine(shop_model: TrainedModel) -> None:
+    from bot.evaluate import evaluate
+    from bot.policy import Thresholds
+
+    data = load_training_data(SHIPPED)
+    test = data.with_examples(
+        [("has my parcel left your warehouse yet", "order_status"), ("do you accept apple pay", "payment_methods"),
+         ("the vase I got is cracked", "damaged_item"), ("I'd like to send the shoes back", "returns_refunds"),
+         ("what is the capital of mongolia", "out_of_scope"), ("please recommend a good novel", "out_of_scope"),
+         ("how many calories are in a banana", "out_of_scope")], "scope test")
+    report = evaluate(shop_model, test, Thresholds(fallback=0.5, handoff=0.2, fallback_attempts=1))
+    assert report.auroc is not None and report.auroc >= 0.75
+    assert report.fpr95 is not None and 0 <= report.fpr95 <= 1
+    assert report.ece is not None and 0 <= report.ece < 0.5
+    recalls = [p.handoff_recall for p in report.sweep]
+    assert recalls == sorted(recalls) and recalls[-1] == 1.0  # a higher threshold never hands off less
+
+
+def test_a_model_from_another_encoder_is_retrained(tmp_path: Path, tiny_dir: Path) -> None:
+    settings = _settings(tmp_path, tiny_dir)
+    first = ensure_trained(settings)
+    meta_path = store_dir(settings) / first / META_FILE
+    meta = json.loads(meta_path.read_text())
+    assert meta["encoder"]
+    meta_path.write_text(json.dumps({**meta, "encoder": "some-other-encoder"}))
+    assert ensure_trained(settings) != first
+
+
+def test_intents_named_yes_and_no_train_and_answer(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "domain.yml").write_text(
+        'version: "3.1"\nintents:\n- yes\n- no\n- off\nresponses:\n  utter_yes:\n  - text: "Great, done."\n'
+        '  utter_no:\n  - text: "OK, I won\'t."\n  utter_off:\n  - text: "Switched off."\n')
+    (data / "nlu.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: yes\n  examples: |\n    - yes please\n    - sure, go ahead\n'
+        '    - absolutely\n    - sounds good\n- intent: no\n  examples: |\n    - no thanks\n    - nope\n'
+        '    - not now\n    - don\'t do that\n- intent: off\n  examples: |\n    - turn it off\n'
+        '    - switch off the lights\n    - shut it down\n')
+    settings = _settings(tmp_path, data)
+    train_and_activate(settings)
+    engine = EmbeddedEngine(settings)
+    assert engine.model.meta.intents == ("no", "off", "yes")
+    turn = engine.turn("yes please", TurnContext("c1"))
+    assert (turn.decision, turn.intent, turn.replies) == (Decision.ANSWER, "yes", ("Great, done.",))
+    assert engine.turn("nope", TurnContext("c1")).intent == "no"
+
+
+def test_a_format_1_model_still_loads_for_a_rollback(tmp_path: Path, tiny_dir: Path) -> None:
+    """A version trained before sentence embeddings (one pickled pipeline) can still be activated."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from bot import embedded
+
+    settings = _settings(tmp_path, tiny_dir)
+    version = train_and_activate(settings)
+    data = load_training_data(tiny_dir)
+    pipeline = make_pipeline(embedded.build_features(), FunctionTransformer(embedded._as_float32, accept_sparse=True),
+                             LogisticRegression(C=20, max_iter=3000))
+    pipeline.fit([t for t, _ in data.examples], [i for _, i in data.examples])
+    path = store_dir(settings) / version / MODEL_FILE
+    payload = joblib.load(path)
+    joblib.dump({"classifier": pipeline, "responses": payload["responses"],
+                 "intent_responses": payload["intent_responses"]}, path)
+    model = load_active(settings)
+    assert model.calibrator is None and not model.features.with_embeddings
+    assert model.parse("where is my order").intent == "order_status"

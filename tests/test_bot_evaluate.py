@@ -109,3 +109,31 @@ def test_load_labelled_by_kind(tmp_path: Path) -> None:
         load_labelled(tmp_path / "x.txt")
     with pytest.raises(TrainingDataError, match="not a Rasa NLU file"):
         load_labelled(ROOT / "data" / "domain.yml")
+
+
+def test_out_of_scope_detection_calibration_and_sweep_by_hand() -> None:
+    expected = ["a", "a", "b", "out_of_scope", "out_of_scope"]
+    results = [_r("a", 0.9), _r("b", 0.6), _r("b", 0.8), _r("a", 0.7), _r("out_of_scope", 0.8)]
+    report = evaluate_results(expected, results, THRESHOLDS)
+    # in scope 0.9, 0.6, 0.8; out of scope 0.7 and 1 - 0.8 (classified out_of_scope): 5 of 6 pairs ordered
+    assert report.auroc == 0.8333
+    assert report.fpr95 == 0.5  # answering 95% of in-scope (>= 0.6) still answers the 0.7 one
+    # bins: 0.9 (right), 0.6 (wrong), 0.8 (two, both right: out_of_scope is right), 0.7 (wrong)
+    assert report.ece == 0.36  # (0.1 + 0.6 + 2 * 0.2 + 0.7) / 5
+    sweep = {p.threshold: (p.in_scope_accuracy, p.handoff_recall, p.false_handoff_rate) for p in report.sweep}
+    assert len(sweep) == 21 and min(sweep) == 0.0 and max(sweep) == 1.0
+    assert sweep[0.0] == (0.6667, 0.5, 0.0)  # only the message classified out_of_scope is handed off
+    assert sweep[0.5] == (0.6667, 0.5, 0.0)
+    assert sweep[0.75] == (0.6667, 1.0, 0.3333)
+    assert sweep[1.0] == (0.0, 1.0, 1.0)
+    as_dict = report.to_dict()
+    assert {"auroc", "fpr95", "ece", "sweep"} <= set(as_dict)
+    assert as_dict["sweep"][10] == {"threshold": 0.5, "in_scope_accuracy": 0.6667, "handoff_recall": 0.5,
+                                    "false_handoff_rate": 0.0}
+
+
+def test_scope_figures_are_none_without_out_of_scope_messages() -> None:
+    report = evaluate_results(["a", "b"], [_r("a", 0.9), _r("a", 0.4)], THRESHOLDS)
+    assert (report.auroc, report.fpr95) == (None, None)
+    assert report.ece == 0.25  # (|0.9-1| + |0.4-0|) / 2
+    assert all(p.handoff_recall is None for p in report.sweep)

@@ -186,3 +186,96 @@ def test_data_split_over_several_files_is_merged_and_errors_name_the_nested_file
     _write(tiny_copy, "nlu/extra.yml", "nlu:\n- intent: greet\n  examples: |\n  - howdy\n bad: [\n")
     with pytest.raises(TrainingDataError, match=r"^nlu/extra\.yml: invalid YAML"):
         load_training_data(tiny_copy)
+
+
+# ------------------------------------------------------------------------- YAML 1.2, as Rasa reads it
+
+_YES_NO_DOMAIN = """\
+version: "3.1"
+intents:
+  - yes
+  - no
+  - on:
+      use_entities: []
+  - off
+entities:
+  - y
+slots:
+  n:
+    type: text
+    mappings:
+    - type: from_entity
+      entity: y
+responses:
+  utter_yes:
+  - text: "Great, done."
+  utter_no:
+  - text: "OK, I won't."
+  utter_on:
+  - text: "Switched on."
+  utter_off:
+  - text: "Switched off."
+"""
+_YES_NO_NLU = """\
+version: "3.1"
+nlu:
+- intent: yes
+  examples: |
+    - yes please
+    - sure, go ahead
+    - absolutely
+    - sounds good
+- intent: no
+  examples: |
+    - no thanks
+    - nope
+    - not now
+    - don't do that
+- intent: on
+  examples: |
+    - turn it on
+    - switch on the lights
+    - power [up](y)
+- intent: off
+  examples: |
+    - turn it off
+    - switch off the lights
+    - shut it down
+"""
+_YES_NO_RULES = """\
+version: "3.1"
+rules:
+- rule: yes
+  steps:
+  - intent: yes
+  - action: utter_yes
+- rule: no
+  steps:
+  - intent: no
+  - action: utter_no
+"""
+
+
+def _yes_no_project(directory: Path) -> Path:
+    _write(directory, "domain.yml", _YES_NO_DOMAIN)
+    _write(directory, "nlu.yml", _YES_NO_NLU)
+    _write(directory, "rules.yml", _YES_NO_RULES)
+    return directory
+
+
+def test_names_that_yaml_1_1_takes_for_booleans_are_text(tmp_path: Path) -> None:
+    data = load_training_data(_yes_no_project(tmp_path / "data"))
+    assert data.intents == ("no", "off", "on", "yes")
+    assert data.domain_intents == ("yes", "no", "on", "off")
+    assert set(data.responses) == {"utter_yes", "utter_no", "utter_on", "utter_off"}
+    assert data.intent_responses == {"yes": "utter_yes", "no": "utter_no", "on": "utter_on", "off": "utter_off"}
+    assert ("power up", "on") in data.examples
+    assert data.validate() == []
+
+
+def test_yaml_1_2_core_schema() -> None:
+    from bot import yaml12
+
+    doc = yaml12.safe_load("a: [yes, No, ON, off, y, n, true, False, null, ~, 010, 0o10, 0x1f, 1:30, 2024-01-31, 1.5]")
+    assert doc == {"a": ["yes", "No", "ON", "off", "y", "n", True, False, None, None, 10, 8, 31, "1:30",
+                         "2024-01-31", 1.5]}

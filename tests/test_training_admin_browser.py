@@ -108,6 +108,12 @@ def test_the_admin_edits_trains_and_evaluates_from_the_page(server: LiveServer, 
     _wait(admin, lambda: len(admin.find_elements(By.CSS_SELECTOR, "tr[data-status=succeeded]")) == 2, timeout=120)
     assert "accuracy" in text_of("[data-testid=runs]")
     _shot(admin, "runs")
+    # the evaluation's details: out-of-scope figures and the threshold sweep, drawn as an SVG
+    find("tr.details-row summary").click()
+    _wait(admin, lambda: "AUROC" in text_of("[data-testid=scope-panel]"))
+    series = admin.find_elements(By.CSS_SELECTOR, "[data-testid=scope-panel] svg polyline")
+    assert {line.get_attribute("data-series") for line in series} >= {"in_scope_accuracy", "false_handoff_rate"}
+    _shot(admin, "evaluation-sweep")
 
     find("[data-testid=tab-models]").click()
     _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "tr[data-version]"))

@@ -76,3 +76,27 @@ def test_other_layouts_split_files_and_metadata_examples(tmp_path: Path) -> None
     assert project.domain_intents() == ["greet", "bye"]
     with pytest.raises(ChangeError, match="already has"):
         project.preview([{"op": "add_examples", "intent": "greet", "examples": ["Hey!"]}])
+
+
+def test_names_like_yes_and_off_round_trip_as_written(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    domain = ('version: "3.1"\nintents:\n- yes\n- no\n- off\nresponses:\n  utter_yes:\n  - text: "Done."\n'
+              '  utter_no:\n  - text: "OK."\n  utter_off:\n  - text: "Off it is."\n')
+    nlu = ('version: "3.1"\nnlu:\n- intent: yes\n  examples: |\n    - yes please\n    - sure\n'
+           '- intent: no\n  examples: |\n    - no thanks\n    - nope\n'
+           '- intent: off\n  examples: |\n    - turn it off\n    - switch off\n')
+    (data / "domain.yml").write_text(domain)
+    (data / "nlu.yml").write_text(nlu)
+    assert RasaProject.load(data).domain_intents() == ["yes", "no", "off"]
+    files = _apply(data, {"op": "add_examples", "intent": "yes", "examples": ["go ahead"]},
+                   {"op": "add_intent", "intent": "on", "examples": ["turn it on", "switch on"],
+                    "response": ["On it is."]})
+    assert "domain.yml" in files
+    written = (data / "domain.yml").read_text()
+    assert written.startswith('version: "3.1"\nintents:\n- yes\n- no\n- off\n- on\n')  # plain, as written
+    nlu_written = (data / "nlu.yml").read_text()
+    assert "\n- intent: yes\n  examples: |\n    - yes please\n    - sure\n    - go ahead\n" in nlu_written
+    parsed = load_training_data(data)
+    assert parsed.intents == ("no", "off", "on", "yes")
+    assert parsed.intent_responses["on"] == "utter_on"

@@ -31,8 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bot import yaml12
 from bot.embedded import InvalidTrainingData
 from bot.rasa import store
 from bot.rasa.config import RasaSettings
@@ -128,8 +127,8 @@ def take_snapshot(data_dir: Path, dest: Path, config: Path | None = None) -> Sna
     found_config: Path | None = None
     for path in _yaml_files(source) if source.is_dir() else []:
         try:
-            doc = yaml.safe_load(path.read_bytes())
-        except yaml.YAMLError as exc:
+            doc = yaml12.safe_load(path.read_bytes())
+        except yaml12.YAMLError as exc:
             raise TrainingDataError(f"{path.relative_to(source)}: invalid YAML: {exc}") from exc
         if not isinstance(doc, dict):
             continue
@@ -179,8 +178,8 @@ def write_nlu(examples: Iterable[tuple[str, str]], path: Path) -> None:
 
 def read_config(path: Path) -> dict[str, Any]:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        doc = yaml12.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml12.YAMLError) as exc:
         raise TrainingDataError(f"{path}: cannot read the Rasa config: {exc}") from exc
     return doc if isinstance(doc, dict) else {}
 

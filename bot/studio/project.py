@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml as pyyaml
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
+from bot import yaml12
 from bot.studio import yamlio
 from bot.studio.checks import ChangeError, check_examples, check_intent_name, check_response_name, check_texts
 from bot.training_data import (
@@ -87,8 +87,8 @@ class RasaProject:
                 continue
             text = path.read_text(encoding="utf-8")
             try:
-                probe = pyyaml.safe_load(text)
-            except pyyaml.YAMLError as exc:
+                probe = yaml12.safe_load(text)
+            except yaml12.YAMLError as exc:
                 raise TrainingDataError(f"{relative}: invalid YAML: {exc}") from exc
             if isinstance(probe, dict) and set(probe) & {"nlu", "intents", "responses", "rules", "stories"}:
                 project.files[relative] = _File(relative, text, yamlio.load(text, relative))

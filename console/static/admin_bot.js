@@ -322,6 +322,7 @@
           el("tbody", {}, intents.map(([name, m]) => el("tr", {}, [el("td", { text: name }), el("td", { text: num(m.precision, 3) }),
             el("td", { text: num(m.recall, 3) }), el("td", { text: num(m.f1, 3) }), el("td", { text: String(m.support) })]))),
         ]),
+        scopePanel(result),
         el("div", {}, [
           el("strong", { text: "Most confused (expected → predicted)" }),
           el("ul", { class: "small" }, (result.most_confused || []).map((c) => el("li", { text: c.count + " × " + c.expected + " → " + c.predicted }))),
@@ -329,6 +330,57 @@
         ]),
       ]),
     ])])]);
+  }
+
+  // Out-of-scope detection and the threshold sweep, drawn as an inline SVG (no library, no CDN).
+  const SVG = "http://www.w3.org/2000/svg";
+  const SWEEP_LINES = [
+    ["in_scope_accuracy", "in-scope accuracy", "sweep-accuracy"],
+    ["handoff_recall", "handoff recall", "sweep-recall"],
+    ["false_handoff_rate", "false handoffs", "sweep-false"],
+  ];
+
+  function svg(tag, attrs, text) {
+    const node = document.createElementNS(SVG, tag);
+    Object.entries(attrs || {}).forEach(([key, value]) => node.setAttribute(key, String(value)));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function scopePanel(result) {
+    const figures = "Out of scope: AUROC " + num(result.auroc, 3) + ", FPR95 " + pct(result.fpr95) +
+      "; calibration error (ECE) " + num(result.ece, 3);
+    const sweep = result.sweep || [];
+    const box = el("div", { class: "scope-panel", "data-testid": "scope-panel" }, [
+      el("strong", { text: "Threshold sweep" }),
+      el("p", { class: "small muted", text: figures }),
+    ]);
+    if (!sweep.length) return box;
+    const W = 360, H = 220, L = 40, R = 10, T = 10, B = 36;
+    const x = (t) => L + t * (W - L - R);
+    const y = (v) => T + (1 - v) * (H - T - B);
+    const plot = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, class: "sweep-plot", role: "img",
+      "aria-label": "In-scope accuracy, handoff recall and false handoffs against the confidence threshold" });
+    [0, 0.25, 0.5, 0.75, 1].forEach((v) => {
+      plot.appendChild(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "sweep-grid" }));
+      plot.appendChild(svg("text", { x: L - 4, y: y(v) + 4, "text-anchor": "end", class: "sweep-tick" }, Math.round(v * 100) + "%"));
+      plot.appendChild(svg("text", { x: x(v), y: H - B + 14, "text-anchor": "middle", class: "sweep-tick" }, String(v)));
+    });
+    plot.appendChild(svg("text", { x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle", class: "sweep-tick" },
+      "confidence threshold"));
+    const handoff = result.thresholds && typeof result.thresholds.handoff === "number" ? result.thresholds.handoff : null;
+    if (handoff !== null) {
+      plot.appendChild(svg("line", { x1: x(handoff), x2: x(handoff), y1: T, y2: H - B, class: "sweep-now" }));
+    }
+    SWEEP_LINES.forEach(([key, , cls]) => {
+      const points = sweep.filter((p) => p[key] !== null && p[key] !== undefined).map((p) => x(p.threshold).toFixed(1) + "," + y(p[key]).toFixed(1));
+      if (points.length) plot.appendChild(svg("polyline", { points: points.join(" "), class: "sweep-line " + cls, "data-series": key }));
+    });
+    box.appendChild(plot);
+    box.appendChild(el("ul", { class: "sweep-legend small" }, SWEEP_LINES.map(([, label, cls]) =>
+      el("li", {}, [el("span", { class: "swatch " + cls }), label]))
+      .concat(handoff !== null ? [el("li", {}, [el("span", { class: "swatch sweep-now" }), "handoff threshold now (" + handoff + ")"])] : [])));
+    return box;
   }
 
   async function startTrain() {
