@@ -15,7 +15,7 @@ COPY connectors ./connectors
 COPY bot ./bot
 COPY console ./console
 COPY data ./data
-RUN python -m pip install --upgrade pip setuptools wheel && python -m pip install .
+RUN python -m pip install --upgrade pip setuptools wheel && python -m pip install '.[encoder]'
 
 USER parley
 EXPOSE 8000

@@ -30,17 +30,32 @@ from sklearn.pipeline import FeatureUnion
 
 from bot import encoder, model_store
 from bot.policy import OUT_OF_SCOPE_INTENT, NluResult, ResponseBook, Thresholds, respond
+from bot.scope import ScopeCalibrator, scope_signals
 from bot.training_data import HANDOFF_INTENTS, TrainingData, TrainingDataError, load_training_data
 from bot.types import BotTurn, IntentScore, TurnContext
 from models.settings import Settings
 
 ENGINE_NAME = "embedded"
+
+
 MODEL_FILE = "model.joblib"
+
+
 META_FILE = "meta.json"
+
+
 ACTIVE_FILE = model_store.ACTIVE_FILE
+
+
 RANKING_SIZE = 10
+
+
 _STAGING_MAX_AGE = 3600.0  # seconds; younger staging dirs may belong to a training still running
+
+
 KEEP_VERSIONS = 5
+
+
 # Chosen by measurement (bench/intents.py; figures in bench/README.md). Features: word 1-2 grams catch
 # phrasing, char 2-5 grams catch typos and inflections, and a sentence embedding (all-MiniLM-L6-v2, see
 # bot/encoder.py) catches meaning with other words; one logistic regression over all three beat the
@@ -48,18 +63,36 @@ KEEP_VERSIONS = 5
 # classifiers' probabilities, at the cost of one fit. C=20 and char min_df=2 keep BANKING77 training
 # within a minute.
 CLASSIFIER = "tfidf(word 1-2 + char_wb 2-5) + MiniLM-L6 embedding → LogisticRegression(C=20); scope calibrator"
+
+
 SPARSE_CLASSIFIER = "tfidf(word 1-2 + char_wb 2-5) → LogisticRegression(C=20); scope calibrator"
+
+
 _C = 20.0
+
+
 # Bump when the pickled pipeline or payload changes shape: older models then count as stale.
 # 2: features + classifier kept apart, sentence embeddings, kNN vectors and the scope calibrator.
 MODEL_FORMAT = 2
+
+
 # The scope calibrator learns from held-out folds in which this share of the answerable intents is
 # hidden from training, so their messages play the customer's unforeseen questions.
 _HIDDEN_SHARE = 0.2
+
+
 _CALIBRATION_ROUNDS = 2
+
+
 _MIN_INTENTS_TO_HIDE = 5  # answerable intents needed before some can be hidden
+
+
 _FOLD_TOL = 1e-3
+
+
 _MIN_CALIBRATION = 20  # held-out predictions needed (of each kind: right, and wrong or unknown)
+
+
 # Operating points recorded in the model's meta: the confidence below which this share of answerable
 # held-out messages would be handed off.
 TARGET_FALSE_HANDOFF = (0.02, 0.05, 0.10)
@@ -103,21 +136,6 @@ class ModelMeta:
         raw.setdefault("format", 0)  # written before formats were numbered
         known = cls.__dataclass_fields__
         return cls(**{key: value for key, value in raw.items() if key in known})
-
-
-@dataclass(frozen=True)
-class ScopeCalibrator:
-    """P(the top intent is right and the message is in scope) from three signals of one prediction:
-    the classifier's top probability (log), its margin over the runner-up, and the cosine similarity
-    of the message to its nearest training example. A logistic regression fitted on held-out folds of
-    the training data with some intents hidden, so it has seen both wrong answers and unknown topics."""
-
-    coef: tuple[float, float, float]
-    intercept: float
-
-    def __call__(self, signals: np.ndarray) -> np.ndarray:
-        z = signals @ np.asarray(self.coef, dtype=np.float64) + self.intercept
-        return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
 class Features:
@@ -183,20 +201,6 @@ class TrainedModel:
         scores = [conf] + [float(row[i]) * scale for i in order[1:]]
         ranking = tuple(IntentScore(self.labels[i], round(score, 4)) for i, score in zip(order, scores, strict=True))
         return NluResult(text=text, intent=ranking[0].name, confidence=ranking[0].confidence, ranking=ranking)
-
-
-def scope_signals(probabilities: np.ndarray, vectors: np.ndarray | None, neighbours: np.ndarray | None) -> np.ndarray:
-    """Per message: log top probability, top-1 minus top-2 probability, nearest training cosine (0 without
-    embeddings)."""
-    top2 = np.sort(probabilities, axis=1)[:, -2:] if probabilities.shape[1] > 1 else \
-        np.hstack([np.zeros_like(probabilities), probabilities])
-    nearest = np.zeros(len(probabilities))
-    if vectors is not None and neighbours is not None and len(neighbours):
-        nearest = (vectors @ neighbours.T).max(axis=1)
-    return np.column_stack([np.log(np.clip(top2[:, 1], 1e-9, 1.0)), top2[:, 1] - top2[:, 0], nearest])
-
-
-# ------------------------------------------------------------------------------------------- training
 
 
 def build_features() -> FeatureUnion:
@@ -325,9 +329,6 @@ def _calibrate(data: TrainingData, vectors: np.ndarray | None) -> tuple[ScopeCal
 new_version = model_store.new_version
 
 
-# ---------------------------------------------------------------------------------------------- store
-
-
 def store_dir(settings: Settings) -> Path:
     return settings.models_dir / ENGINE_NAME
 
@@ -453,9 +454,6 @@ def ensure_trained(settings: Settings) -> str:
 
 def _store_lock(settings: Settings) -> contextlib.AbstractContextManager[None]:
     return model_store.locked(store_dir(settings))
-
-
-# --------------------------------------------------------------------------------------------- engine
 
 
 class EmbeddedEngine:
