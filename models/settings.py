@@ -59,6 +59,11 @@ class Settings:
     widget_origins: tuple[str, ...] = ("*",)
     # The Redis pub/sub channel of the Socket.IO message queue (one per deployment sharing a Redis).
     socketio_channel: str = "parley-socketio"
+    # Shared files (attachments, trained models): unset = the instance folder; s3://bucket/prefix or a
+    # folder every host mounts (models/storage/). The S3 endpoint and region are for non-AWS servers.
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -105,6 +110,9 @@ class Settings:
             max_message_length=env_int(env, "PARLEY_MAX_MESSAGE_LENGTH", 4096),
             widget_origins=origins,
             socketio_channel=env.get("PARLEY_SOCKETIO_CHANNEL") or "parley-socketio",
+            storage_url=env.get("PARLEY_STORAGE_URL") or None,
+            s3_endpoint_url=env.get("PARLEY_S3_ENDPOINT_URL") or None,
+            s3_region=env.get("PARLEY_S3_REGION") or None,
         )
 
 

@@ -23,7 +23,7 @@ from models.settings import Settings
 from tests.support.engines import RuleEngine
 
 # SMS/WhatsApp fixtures (fake providers, an app wired to them): tests/channel_fixtures.py
-pytest_plugins = ["tests.support.channels"]
+pytest_plugins = ["tests.support.channels", "tests.support.storage"]
 
 
 def _own_schema(url: str | None) -> str | None:
