@@ -13,7 +13,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -282,8 +282,12 @@ class EmbeddedEngine:
 
     name = ENGINE_NAME
 
-    def __init__(self, settings: Settings, model: TrainedModel | None = None) -> None:
+    def __init__(self, settings: Settings, model: TrainedModel | None = None, *,
+                 follow: Callable[[], object] | None = None) -> None:
+        """`follow`: called before each message to move the `active` pointer to the version the database
+        names (bot/model_sync.py), so every process answers with the same model."""
         self.settings = settings
+        self._follow = follow
         self.thresholds = Thresholds.from_settings(settings)
         self._model = model
         self._pinned = model is not None
@@ -294,6 +298,8 @@ class EmbeddedEngine:
     def model(self) -> TrainedModel:
         if self._pinned and self._model is not None:
             return self._model
+        if self._follow is not None:
+            self._follow()
         stamp = _pointer_stamp(self.settings)
         if self._model is not None and stamp is not None and stamp == self._stamp:
             return self._model  # one stat() per message instead of reading the pointer file

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from bot import embedded
+from bot import embedded, model_sync
 from bot.rasa import store as rasa_store
 from bot.rasa import trainer as rasa_trainer
 from bot.rasa.config import RasaSettings
@@ -231,6 +231,7 @@ class Runs:
             reporter(0.1, "Training the embedded classifier")
             model = embedded.train(data)
             embedded.save(model, self.settings)
+            model_sync.publish(self.settings, "embedded", model.version)  # any host can activate it
             meta = model.meta
             return ({"model_version": meta.version, "train_seconds": meta.train_seconds,
                      "n_examples": meta.n_examples, "intents": len(meta.intents), "data_hash": meta.data_hash},
@@ -238,6 +239,7 @@ class Runs:
         result = rasa_trainer.train(self.settings, self.settings.data_dir, activate=False, progress=reporter,
                                     should_stop=reporter.should_stop, data_version=data_version, actor="console")
         rmeta = result.meta
+        model_sync.publish(self.settings, "rasa", rmeta.version)
         return ({"model_version": rmeta.version, "train_seconds": rmeta.train_seconds,
                  "n_examples": rmeta.n_examples, "intents": len(rmeta.intents), "data_hash": rmeta.data_hash},
                 rmeta.version)
