@@ -10,6 +10,7 @@ import logging
 
 from bot.embedded import EmbeddedEngine, active_version, ensure_trained
 from bot.model_sync import ModelFollower
+from bot.studio import versions
 from bot.training_data import TrainingDataError
 from bot.types import Engine
 from models.settings import Settings
@@ -56,6 +57,7 @@ def prepare_embedded(settings: Settings, follower: ModelFollower | None = None) 
     With a `follower`, the database's active model is fetched first, so a process on a new host does
     not retrain what another already trained; a model trained here becomes everyone's active one."""
     if follower is not None:
+        versions.sync_from_database(settings, follower.db)  # data/ as the admins last saved it, on any host
         follower.follow("embedded")
     try:
         version = ensure_trained(settings)

@@ -19,6 +19,7 @@ from models.db import Database
 from models.schema.training import BotModelActivation
 from models.settings import Settings
 from tests.support.actors import Agent, Customer, make_user
+from tests.support.engines import RuleEngine
 from tests.support.storage import S3Bucket
 
 TINY = Path(__file__).parent / "fixtures" / "bot" / "tiny"
@@ -136,3 +137,43 @@ def test_endpoints_of_the_supervised_rasa(settings: Settings, tmp_path: Path) ->
     assert "lock_store" not in endpoints.endpoints(pg.with_(redis_url=None), tmp_path)
     assert endpoints.endpoints(pg, tmp_path, shared=False)["tracker_store"]["dialect"] == "sqlite"
     assert endpoints.environment(pg, shared=False) == {}
+
+
+def test_training_data_saved_through_one_host_is_what_every_host_reads_and_trains(settings: Settings,
+                                                                                  tmp_path: Path) -> None:
+    """Each host has its own copy of data/ (a deploy); the database's newest data version decides."""
+    hosts = []
+    for name in ("one", "two"):
+        data = tmp_path / f"data-{name}"
+        shutil.copytree(TINY, data)
+        hosts.append(create_app(settings.with_(instance_dir=tmp_path / name, data_dir=data),
+                                engines=[RuleEngine()], jobs=InlineJobs(), testing=True))
+    one, two = hosts
+    db: Database = one.extensions["parley"].db
+    make_user(db, "root@example.com", role="admin")
+    on_one, on_two = Agent(one, "root@example.com"), Agent(two, "root@example.com")
+    loaded_on_two = on_two.get("/bot/data").get_json()["data_hash"]
+    change = {"op": "add_intent", "intent": "gift_cards", "response": ["Gift cards from $10."],
+              "examples": ["do you sell gift cards", "gift card please", "can I buy a voucher"]}
+    saved = on_one.post("/bot/data/changes", {"changes": [change],
+                                              "base_hash": on_one.get("/bot/data").get_json()["data_hash"]})
+    assert saved.status_code == 201, saved.get_json()
+    # host two reads what host one saved (its own folder is brought up to date) ...
+    view = on_two.get("/bot/data").get_json()
+    assert view["data_hash"] == saved.get_json()["version"]["data_hash"] != loaded_on_two
+    assert "gift_cards" in load_training_data(tmp_path / "data-two").intents
+    # ... an edit made there from the old state is refused, not recorded over the newer one ...
+    stale = on_two.post("/bot/data/changes", {"changes": [{"op": "add_examples", "intent": "greet",
+                                                           "examples": ["howdy"]}], "base_hash": loaded_on_two})
+    assert stale.status_code == 409 and stale.get_json()["error"]["code"] == "stale_data"
+    # ... and a model trained from the console on host two knows the new intent
+    run = on_two.post("/bot/runs", {"kind": "train", "engine": "embedded"})
+    assert run.status_code in (200, 201, 202), run.get_json()
+    done = on_two.get(f"/bot/runs/{run.get_json()['id']}").get_json()
+    assert done["status"] == "succeeded", done
+    version = done["result"]["model_version"]
+    assert "gift_cards" in embedded.load_model(two.extensions["parley"].settings, version).meta.intents
+    history = on_one.get("/bot/data/versions").get_json()["versions"]
+    assert [v["kind"] for v in history] == ["change", "baseline"]
+    for app in hosts:
+        app.extensions["parley"].db.dispose()
