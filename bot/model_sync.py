@@ -106,6 +106,28 @@ def fetch_recent(settings: Settings, engine: str, keep: int) -> None:
         fetch(settings, engine, version, storage)
 
 
+def prune_published(settings: Settings, db: Database, engine: str, keep: int) -> list[str]:
+    """Delete from the shared storage all but the `keep` newest published versions, sparing every
+    version the recent activations name (active ones and their rollback targets). When the storage is
+    this host's own store, the store's prune (bot/model_store.py) already did this."""
+    storage = storage_for(settings)
+    local = storage.local_path(f"models/{engine}")
+    if local is not None and local.resolve() == store_dir(settings, engine).resolve():
+        return []
+    with db.session() as session:
+        rows = session.execute(select(BotModelActivation.version, BotModelActivation.previous_version)
+                               .where(BotModelActivation.engine == engine)
+                               .order_by(BotModelActivation.id.desc()).limit(keep)).all()
+    spared = {v for row in rows for v in row if v}
+    doomed = [v for v in published_versions(settings, engine, storage)[keep:] if v not in spared]
+    for version in doomed:
+        prefix = _prefix(engine, version)
+        storage.delete(f"{prefix}/{MARKER}")  # first: a half-deleted version is never fetched
+        for key in storage.list(prefix):
+            storage.delete(key)
+    return doomed
+
+
 def active_in_db(session: Session, engine: str) -> BotModelActivation | None:
     """The engine's newest activation (the index on (engine, id) makes this one lookup)."""
     return session.scalar(select(BotModelActivation).where(BotModelActivation.engine == engine)

@@ -214,7 +214,7 @@ def test_where_the_bytes_live_and_a_lost_file_is_a_404(capp: Flask, cdb: Databas
         path.unlink()
     else:
         bucket: S3Bucket = request.getfixturevalue("s3_bucket")
-        assert bucket.keys() == [f"parley/attachments/{key}"]
+        assert bucket.object_keys() == [f"parley/attachments/{key}"]
         bucket.client().delete_object(Bucket=bucket.bucket, Key=f"parley/attachments/{key}")
     gone = ada.client.get(att["url"])
     assert gone.status_code == 404 and gone.get_json()["error"]["code"] == "not_found"

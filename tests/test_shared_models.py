@@ -177,3 +177,33 @@ def test_training_data_saved_through_one_host_is_what_every_host_reads_and_train
     assert [v["kind"] for v in history] == ["change", "baseline"]
     for app in hosts:
         app.extensions["parley"].db.dispose()
+
+
+def test_published_models_are_pruned_but_never_an_activated_one(settings: Settings, s3_bucket: S3Bucket) -> None:
+    from bot import model_store
+
+    shared = settings.with_(storage_url=s3_bucket.url(), s3_endpoint_url=s3_bucket.endpoint_url)
+    store = shared.models_dir / "embedded"
+    names = [f"2026010{i}T000000000000Z-cafe{i}000-000{i}" for i in range(1, 8)]
+    for name in names:
+        model_store.write_version(store, name, lambda d: (d / "meta.json").write_text("{}"))
+        model_sync.publish(shared, "embedded", name)
+    app = _host_without_bot(shared)
+    db: Database = app.extensions["parley"].db
+    with db.transaction() as s:
+        model_sync.record_activation(s, "embedded", names[0], actor_name="ops")  # the oldest is active
+    assert model_sync.prune_published(shared, db, "embedded", keep=5) == [names[1]]
+    assert model_sync.published_versions(shared, "embedded") == sorted(set(names) - {names[1]}, reverse=True)
+    assert not [k for k in s3_bucket.object_keys() if names[1] in k]
+    # a host that lacks a published version fetches it whole; an unpublished one is not there to fetch
+    other = shared.with_(instance_dir=shared.instance_dir.parent / "other")
+    assert model_sync.fetch(other, "embedded", names[0])
+    assert (other.models_dir / "embedded" / names[0] / "meta.json").read_text() == "{}"
+    assert not model_sync.fetch(other, "embedded", names[1])
+    with pytest.raises(ValueError):
+        model_sync.fetch(other, "embedded", "../escape")
+    db.dispose()
+
+
+def _host_without_bot(settings: Settings) -> Flask:
+    return create_app(settings, engines=[RuleEngine()], jobs=InlineJobs(), testing=True)

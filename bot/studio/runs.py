@@ -261,6 +261,7 @@ class Runs:
             model = embedded.train(data)
             embedded.save(model, self.settings)
             model_sync.publish(self.settings, "embedded", model.version)  # any host can activate it
+            model_sync.prune_published(self.settings, self.db, "embedded", embedded.KEEP_VERSIONS)
             meta = model.meta
             return ({"model_version": meta.version, "train_seconds": meta.train_seconds,
                      "n_examples": meta.n_examples, "intents": len(meta.intents), "data_hash": meta.data_hash},
@@ -269,6 +270,7 @@ class Runs:
                                     should_stop=reporter.should_stop, data_version=data_version, actor="console")
         rmeta = result.meta
         model_sync.publish(self.settings, "rasa", rmeta.version)
+        model_sync.prune_published(self.settings, self.db, "rasa", rasa_store.KEEP_VERSIONS)
         return ({"model_version": rmeta.version, "train_seconds": rmeta.train_seconds,
                  "n_examples": rmeta.n_examples, "intents": len(rmeta.intents), "data_hash": rmeta.data_hash},
                 rmeta.version)

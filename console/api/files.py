@@ -53,7 +53,8 @@ def _serve(att: Attachment) -> Response:
         except NotStored as exc:
             raise NotFound("This file is not available.") from exc
         response = send_file(stream, conditional=False, etag=False, **options)
-        response.content_length = att.size
+        if att.size is not None:
+            response.content_length = att.size
         if att.sha256:
             response.set_etag(att.sha256)
         response.make_conditional(request.environ, accept_ranges=True, complete_length=att.size)

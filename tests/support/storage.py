@@ -31,7 +31,7 @@ class S3Bucket:
     def client(self) -> Any:
         return boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1")
 
-    def keys(self) -> list[str]:
+    def object_keys(self) -> list[str]:
         reply = self.client().list_objects_v2(Bucket=self.bucket)
         return sorted(obj["Key"] for obj in reply.get("Contents", ()))
 
