@@ -10,6 +10,7 @@ it replaced, so "roll back" goes to exactly that version.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +23,9 @@ from models.db import Database
 from models.schema.accounts import User
 from models.schema.training import BotModelActivation, BotTrainingRun, RunKind, RunStatus
 from models.settings import Settings
+from models.storage import StorageError
+
+log = logging.getLogger(__name__)
 
 HEADLINE = ("intent_accuracy", "macro_f1", "handoff_recall", "false_handoff_rate", "rephrase_rate",
             "out_of_scope_rephrase_rate")
@@ -76,8 +80,11 @@ def rollback_target(session: Session, settings: Settings, engine: str) -> str | 
 
 def _versions(settings: Settings, engine: str) -> list[dict[str, Any]]:
     """The versions this host has, after fetching the newest ones any host published."""
-    model_sync.fetch_recent(settings, engine, embedded.KEEP_VERSIONS if engine == "embedded"
-                            else rasa_store.KEEP_VERSIONS)
+    try:
+        model_sync.fetch_recent(settings, engine, embedded.KEEP_VERSIONS if engine == "embedded"
+                                else rasa_store.KEEP_VERSIONS)
+    except StorageError as exc:  # the list still shows what this host has
+        log.error("could not fetch the published %s models: %s", engine, exc)
     return _embedded_versions(settings) if engine == "embedded" else _rasa_versions(settings)
 
 

@@ -53,6 +53,7 @@ def _serve(att: Attachment) -> Response:
         except NotStored as exc:
             raise NotFound("This file is not available.") from exc
         response = send_file(stream, conditional=False, etag=False, **options)
+        response.call_on_close(stream.close)  # also when a 304 or 416 never reads it
         if att.size is not None:
             response.content_length = att.size
         if att.sha256:
