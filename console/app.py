@@ -13,8 +13,9 @@ from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
 from console import auth, pages, webhooks
-from console.api import assist, bot, conversations, files, routing, workspace
+from console.api import assist, bot, conversations, files, openapi, routing, workspace
 from console.api import channels as channels_api
+from console.api.declare import IdConverter
 from console.errors import install_error_handlers
 from console.extensions import socketio
 from console.realtime.listener import RealtimeListener
@@ -62,8 +63,10 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     routing_work.install(app, db, routing_jobs, realtime)  # queues, assignment, timers (not started here)
 
     app.jinja_env.globals["csrf_token"] = auth.csrf_token
+    app.url_map.converters["int"] = IdConverter  # ids beyond 64 bits name no row: 404, not a database error
     app.register_blueprint(auth.bp)
     app.register_blueprint(conversations.bp)
+    app.register_blueprint(openapi.bp)  # /api/v1/openapi.json (generated) and /api/docs
     app.register_blueprint(routing.bp)
     app.register_blueprint(workspace.bp)  # canned replies, team hours, a conversation's workspace
     pages.register(app)

@@ -70,6 +70,11 @@ def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | Non
 
 @pytest.fixture
 def settings(tmp_path: Path, _template_db: str | None) -> Settings:
+    return fresh_settings(tmp_path, _template_db)
+
+
+def fresh_settings(tmp_path: Path, _template_db: str | None) -> Settings:
+    """Settings over a freshly migrated, empty database under `tmp_path` (for fixtures of any scope)."""
     env = {"PARLEY_INSTANCE": str(tmp_path / "instance"), "PARLEY_SECRET_KEY": "test-secret",
            "PARLEY_DATA": str(Path(__file__).parent.parent / "data")}
     if PG_URL:

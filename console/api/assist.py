@@ -25,6 +25,8 @@ from bot.knowledge.store import do_delete_document, do_upload_document
 from bot.llm.config import LlmConfig
 from bot.llm.http_tools import action_json, check_action, do_save_action
 from bot.types import Decision
+from console.api.declare import api, json_body, query_args
+from console.api.schemas import llm as sl
 from console.auth import api_user, current_user, login_required
 from console.serialize import iso, message_json
 from console.services import Services, services
@@ -116,13 +118,6 @@ def _build(svc: Services) -> Assist:
     return Assist(kb, agent, config, False)
 
 
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("The request body must be a JSON object.", code="bad_json")
-    return data
-
-
 def _require(user: User, *roles: Role) -> None:
     if user.role not in {r.value for r in roles}:
         raise Forbidden("Only " + " and ".join(f"{r.value}s" for r in roles) + " can do this.")
@@ -171,6 +166,11 @@ def draft_json(d: AssistDraft) -> dict[str, Any]:
 
 
 @bp.post("/conversations/<public_id>/assist/drafts")
+@api("Draft a reply to the customer's latest messages from the knowledge base", sl.DraftResult, status=201,
+     also=(200,), errors=(403, 422),
+     description="With a model configured the LLM agent drafts it (grounded-or-nothing, sources shown; `mode: llm`). "
+                 "Without one, the draft is the best-matching passage (`mode: retrieval`), labelled as such. 200 "
+                 "with `draft: null` and a `reason` when nothing answers it. 422 while the bot owns the conversation.")
 def make_draft(public_id: str) -> tuple[Response, int]:
     user = api_user()
     helper = assist_services()
@@ -248,9 +248,12 @@ def _same(a: str, b: str) -> bool:
 
 
 @bp.post("/conversations/<public_id>/assist/drafts/<int:draft_id>/send")
+@api("Send the (possibly edited) draft to the customer", sl.DraftSent, status=201, body=sl.DraftText,
+     errors=(403, 409, 413, 422),
+     description="Records the outcome: `sent_unchanged` (same text, whitespace aside) or `edited`.")
 def send_draft(public_id: str, draft_id: int) -> tuple[Response, int]:
     user = api_user()
-    text = check_text(_body().get("text"), services().settings.max_message_length)
+    text = check_text(json_body(sl.DraftText).text, services().settings.max_message_length)
     with services().db.transaction() as s:
         conv, d = _open_draft(s, user, public_id, draft_id)
         msg = do_agent_message(s, user, conv, text)
@@ -263,6 +266,7 @@ def send_draft(public_id: str, draft_id: int) -> tuple[Response, int]:
 
 
 @bp.post("/conversations/<public_id>/assist/drafts/<int:draft_id>/discard")
+@api("Discard the draft (outcome `discarded`)", sl.DraftResult, errors=(403, 409))
 def discard_draft(public_id: str, draft_id: int) -> Response:
     user = api_user()
     with services().db.transaction() as s:
@@ -287,6 +291,7 @@ def draft_stats(s: Session) -> list[dict[str, Any]]:
 
 
 @bp.get("/assist/stats")
+@api("Draft outcomes per intent (supervisors, admins)", sl.DraftStats, errors=(403,))
 def assist_stats() -> Response:
     user = api_user()
     _require(user, Role.ADMIN, Role.SUPERVISOR)
@@ -365,6 +370,8 @@ def turn_stats(s: Session) -> dict[str, Any]:
 
 
 @bp.get("/admin/knowledge")
+@api("The LLM stage's status, the documents, questions that found nothing, passages that answered, draft outcomes "
+     "and model-run figures (admins)", sl.KnowledgeOverview, errors=(403,))
 def knowledge_overview() -> Response:
     _admin()
     helper = assist_services()
@@ -376,6 +383,7 @@ def knowledge_overview() -> Response:
 
 
 @bp.get("/admin/knowledge/documents/<int:document_id>")
+@api("A document and its passages (admins)", sl.KnowledgeDocument, errors=(403,))
 def knowledge_document(document_id: int) -> Response:
     _admin()
     with services().db.session() as s:
@@ -388,6 +396,8 @@ def knowledge_document(document_id: int) -> Response:
 
 
 @bp.post("/admin/knowledge/documents")
+@api("Upload a document: Markdown, text, PDF or an FAQ file (admins); the same name replaces it",
+     sl.KnowledgeDocument, status=201, form=sl.DocumentUpload, errors=(403, 413))
 def upload_document() -> tuple[Response, int]:
     user = _admin()
     request.max_content_length = MAX_DOCUMENT_BYTES + 64 * 1024  # documents may exceed the app's 1 MB
@@ -405,6 +415,7 @@ def upload_document() -> tuple[Response, int]:
 
 
 @bp.delete("/admin/knowledge/documents/<int:document_id>")
+@api("Delete an uploaded document (admins; data/knowledge files are edited there)", status=204, errors=(403, 422))
 def delete_document(document_id: int) -> tuple[str, int]:
     _admin()
     with services().db.transaction() as s:
@@ -418,6 +429,7 @@ def delete_document(document_id: int) -> tuple[str, int]:
 
 
 @bp.post("/admin/knowledge/sync")
+@api("Read data/knowledge/ again (admins)", sl.SyncReport, errors=(403,))
 def sync_knowledge() -> Response:
     _admin()
     report = assist_services().kb.resync()
@@ -426,15 +438,17 @@ def sync_knowledge() -> Response:
 
 
 @bp.get("/admin/knowledge/search")
+@api("What the bot's search finds for a question (admins)", sl.Hits, query=sl.SearchQuery, errors=(403,))
 def search_knowledge() -> Response:
     _admin()
-    q = (request.args.get("q") or "").strip()[:500]
+    q = query_args(sl.SearchQuery).q.strip()[:500]
     if not q:
         raise InvalidInput("Give a question: ?q=...")
     return jsonify({"hits": [h.to_json() for h in assist_services().kb.search(q)]})
 
 
 @bp.get("/admin/knowledge/questions")
+@api("Questions that found nothing, passages that answered (admins)", sl.Questions, errors=(403,))
 def knowledge_questions() -> Response:
     _admin()
     with services().db.session() as s:
@@ -442,6 +456,7 @@ def knowledge_questions() -> Response:
 
 
 @bp.get("/admin/llm/actions")
+@api("The agent's HTTP actions (admins)", sl.LlmActionList, errors=(403,))
 def list_actions() -> Response:
     _admin()
     with services().db.session() as s:
@@ -449,14 +464,17 @@ def list_actions() -> Response:
 
 
 @bp.post("/admin/llm/actions")
+@api("Create or replace (by name) an HTTP action (admins)", sl.LlmAction, status=201, body=sl.LlmActionIn,
+     errors=(403,))
 def save_action() -> tuple[Response, int]:
     _admin()
-    values = check_action(_body())
+    values = check_action(json_body(sl.LlmActionIn).model_dump(exclude_unset=True))
     with services().db.transaction() as s:
         return jsonify(action_json(do_save_action(s, values))), 201
 
 
 @bp.delete("/admin/llm/actions/<int:action_id>")
+@api("Delete an HTTP action (admins)", status=204, errors=(403,))
 def delete_action(action_id: int) -> tuple[str, int]:
     _admin()
     with services().db.transaction() as s:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template
 
 from bot.rasa import store as rasa_store
 from bot.rasa import tracker_sync
@@ -23,6 +23,8 @@ from bot.studio.checks import ChangeError
 from bot.studio.project import ChangeRejected, RasaProject, StaleData
 from bot.studio.runs import RunError, Runs
 from bot.training_data import TrainingDataError, load_training_data
+from console.api.declare import api, json_body, optional_json_body, query_args
+from console.api.schemas import bot as sb
 from console.auth import api_user, current_user, login_required
 from console.runtime.jobs import InlineJobs, ThreadJobs
 from console.services import services
@@ -53,20 +55,11 @@ def _admin() -> User:
     return user
 
 
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("The request body must be a JSON object.", code="bad_json")
-    return data
-
-
 def _rejected(problems: list[str], message: str) -> tuple[Response, int]:
     return jsonify({"error": {"code": "invalid_data", "message": message, "problems": problems}}), 422
 
 
-def _ids(value: Any) -> list[int]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, int) for v in value):
-        raise InvalidInput("message_ids must be a non-empty list of message ids.")
+def _ids(value: list[int]) -> list[int]:
     return list(dict.fromkeys(value))[:500]
 
 
@@ -98,6 +91,7 @@ def page() -> str:
 
 
 @bp.get(f"{API}/data")
+@api("The training data: intents (examples, answer, where used), responses, problems", sb.BotData, errors=(403,))
 def data() -> Response:
     _admin()
     view = _project().view()
@@ -107,9 +101,9 @@ def data() -> Response:
     return jsonify(view)
 
 
-def _changes(body: dict[str, Any]) -> list[dict[str, Any]]:
-    changes = body.get("changes")
-    if not isinstance(changes, list) or not changes or not all(isinstance(c, dict) for c in changes):
+def _changes(body: sb.ChangesIn) -> list[dict[str, Any]]:
+    changes = body.changes
+    if not changes:
         raise InvalidInput("'changes' must be a non-empty list of operations.")
     if len(changes) > 200:
         raise InvalidInput("At most 200 operations per change.")
@@ -117,10 +111,12 @@ def _changes(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @bp.post(f"{API}/data/check")
+@api("What a change would do, nothing written: problems it introduces, problems already there, diff",
+     sb.CheckResult, body=sb.ChangesIn, errors=(403,))
 def check() -> Any:
     """What a change would do, without writing anything: problems it introduces, and the diff."""
     _admin()
-    body = _body()
+    body = json_body(sb.ChangesIn)
     project = _project()
     try:
         preview = project.preview(_changes(body))
@@ -130,18 +126,21 @@ def check() -> Any:
                                                 project.files else [], text.splitlines(keepends=True),
                                                 f"a/{name}", f"b/{name}"))
             for name, text in preview.files.items()}
-    stale = body.get("base_hash") not in (None, preview.data_hash_before)
+    stale = body.base_hash not in (None, preview.data_hash_before)
     return jsonify({"ok": not preview.introduced and not stale, "introduced": preview.introduced,
                     "existing": preview.existing, "summary": preview.summary, "diff": diff, "stale": stale})
 
 
 @bp.post(f"{API}/data/changes")
+@api("Apply a change: validated, written back to data/ in Rasa format, versioned (who/when/what)", sb.Committed,
+     status=201, body=sb.ChangesIn, errors=(403, 409, 422),
+     description="422 lists the problems the change would introduce (`error.problems`); nothing is written then.")
 def change() -> Any:
     user = _admin()
-    body = _body()
+    body = json_body(sb.ChangesIn)
     svc = services()
     try:
-        done = versions.commit(svc.settings, svc.db, user, _changes(body), base_hash=body.get("base_hash"))
+        done = versions.commit(svc.settings, svc.db, user, _changes(body), base_hash=body.base_hash)
     except ChangeError as exc:
         raise InvalidInput(str(exc), code="bad_change") from exc
     except ChangeRejected as exc:
@@ -153,6 +152,7 @@ def change() -> Any:
 
 
 @bp.get(f"{API}/data/versions")
+@api("Versions of the training data, newest first", sb.Versions, errors=(403,))
 def data_versions() -> Response:
     _admin()
     with services().db.session() as s:
@@ -160,6 +160,7 @@ def data_versions() -> Response:
 
 
 @bp.get(f"{API}/data/versions/<int:version_id>")
+@api("A version with the unified diff of each file", sb.Detail, errors=(403,))
 def data_version(version_id: int) -> Response:
     _admin()
     with services().db.session() as s:
@@ -170,12 +171,14 @@ def data_version(version_id: int) -> Response:
 
 
 @bp.post(f"{API}/data/versions/<int:version_id>/restore")
+@api("Put the data back as in that version (a new version)", sb.Committed, status=201, body=sb.RestoreIn,
+     errors=(403, 409, 422), description="The body may be left out.")
 def restore(version_id: int) -> Any:
     user = _admin()
-    body = request.get_json(silent=True) or {}
+    body = optional_json_body(sb.RestoreIn)
     svc = services()
     try:
-        done = versions.restore(svc.settings, svc.db, user, version_id, base_hash=body.get("base_hash"))
+        done = versions.restore(svc.settings, svc.db, user, version_id, base_hash=body.base_hash)
     except LookupError as exc:
         raise NotFound(str(exc)) from exc
     except ChangeRejected as exc:
@@ -186,10 +189,12 @@ def restore(version_id: int) -> Any:
 
 
 @bp.post(f"{API}/runs")
+@api("Start a training (a candidate model) or an evaluation", sb.Run, status=202, body=sb.RunIn, errors=(403,))
 def start_run() -> Any:
     user = _admin()
-    body = _body()
-    kind, engine = body.get("kind"), str(body.get("engine") or "")
+    parsed = json_body(sb.RunIn)
+    body = parsed.model_dump(exclude_unset=True)
+    kind, engine = parsed.kind, parsed.engine or ""
     try:
         if kind == "train":
             run = _runs().start_train(user, engine)
@@ -208,12 +213,14 @@ def start_run() -> Any:
 
 
 @bp.get(f"{API}/runs")
+@api("Training and evaluation runs, newest first", sb.Runs, errors=(403,))
 def runs() -> Response:
     _admin()
     return jsonify({"runs": _runs().list()})
 
 
 @bp.get(f"{API}/runs/<int:run_id>")
+@api("A run: status, progress, stage, result (metrics) or error", sb.Run, errors=(403,))
 def run(run_id: int) -> Response:
     _admin()
     try:
@@ -223,6 +230,7 @@ def run(run_id: int) -> Response:
 
 
 @bp.post(f"{API}/runs/<int:run_id>/cancel")
+@api("Ask a queued or running run to stop", sb.Run, errors=(403,))
 def cancel_run(run_id: int) -> Response:
     _admin()
     try:
@@ -232,6 +240,8 @@ def cancel_run(run_id: int) -> Response:
 
 
 @bp.get(f"{API}/models")
+@api("Models of both engines: active, rollback target, versions with their latest evaluations; the Rasa server's "
+     "state", sb.Detail, errors=(403,))
 def model_catalog() -> Response:
     _admin()
     svc = services()
@@ -241,6 +251,7 @@ def model_catalog() -> Response:
 
 
 @bp.post(f"{API}/models/<engine>/<version>/activate")
+@api("Make a model answer customers (the running bot follows)", sb.Detail, errors=(400, 403))
 def activate(engine: str, version: str) -> Response:
     user = _admin()
     svc = services()
@@ -254,6 +265,7 @@ def activate(engine: str, version: str) -> Response:
 
 
 @bp.post(f"{API}/models/<engine>/rollback")
+@api("Go back to the model active before this one", sb.Detail, errors=(400, 403))
 def rollback(engine: str) -> Response:
     user = _admin()
     svc = services()
@@ -279,9 +291,12 @@ def _push_to_external(done: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get(f"{API}/compare")
+@api("Two models side by side: headline metrics, per-intent F1, most confused pairs, per protocol", sb.Detail,
+     query=sb.CompareQuery, errors=(403,))
 def compare() -> Response:
     _admin()
-    engine, a, b = (request.args.get(k, "") for k in ("engine", "a", "b"))
+    args = query_args(sb.CompareQuery)
+    engine, a, b = args.engine, args.a, args.b
     if engine not in ("embedded", "rasa") or not a or not b:
         raise InvalidInput("Give engine (embedded|rasa), a and b (model versions).")
     return jsonify(model_versions.compare(services().db, engine, a, b))
@@ -303,19 +318,20 @@ def _rasa_status() -> dict[str, Any]:
 
 
 @bp.get(f"{API}/rasa")
+@api("The Rasa server: mode, state, pid, model served, restarts, last error, log tail", sb.Detail, errors=(403,))
 def rasa_status() -> Response:
     _admin()
     return jsonify(_rasa_status())
 
 
 @bp.get(f"{API}/handoffs")
+@api("Customer messages that led to a handoff, grouped when similar, most frequent first", sb.HandoffGroups,
+     query=sb.HandoffQuery, errors=(403,))
 def handoff_groups() -> Response:
     _admin()
-    reason = request.args.get("reason") or None
-    try:
-        days = max(1, min(365, int(request.args.get("days", 30))))
-    except ValueError as exc:
-        raise InvalidInput("days must be a whole number.") from exc
+    args = query_args(sb.HandoffQuery)
+    reason = args.reason or None
+    days = max(1, min(365, args.days if args.days is not None else 30))
     with services().db.session() as s:
         rows = handoffs.handoff_messages(s, reason=reason, days=days)
     return jsonify({"groups": handoffs.group_messages(rows), "messages": len(rows), "days": days,
@@ -323,24 +339,26 @@ def handoff_groups() -> Response:
 
 
 @bp.post(f"{API}/handoffs/learn")
+@api("Add handoff messages to an intent (existing, or new with its answer): one data version", sb.Learnt,
+     status=201, body=sb.LearnIn, errors=(403, 404, 409, 422))
 def learn() -> Any:
     """Add handoff messages to an intent (existing, or new with its answer): one data version."""
     user = _admin()
-    body = _body()
-    ids = _ids(body.get("message_ids"))
-    intent = str(body.get("intent") or "").strip()
+    body = json_body(sb.LearnIn)
+    ids = _ids(body.message_ids)
+    intent = body.intent.strip()
     svc = services()
     with svc.db.session() as s:
         texts = handoffs.texts_of(s, ids)
     if not texts:
         raise NotFound("None of these are customer messages.")
-    chosen = body.get("texts")
+    chosen = body.texts
     examples = list(dict.fromkeys(" ".join(t.split()) for t in (chosen if isinstance(chosen, list) else
                                                                texts.values()) if isinstance(t, str) and t.strip()))
     project = _project()
-    if body.get("new_intent"):
+    if body.new_intent:
         change_ops = [{"op": "add_intent", "intent": intent, "examples": examples,
-                       "response": body.get("response") or []}]
+                       "response": body.response or []}]
     else:
         if intent not in project.intents():
             raise InvalidInput(f"No intent '{intent}'.", code="bad_change")
@@ -350,7 +368,7 @@ def learn() -> Any:
     version = None
     if change_ops:
         try:
-            done = versions.commit(svc.settings, svc.db, user, change_ops, base_hash=body.get("base_hash"),
+            done = versions.commit(svc.settings, svc.db, user, change_ops, base_hash=body.base_hash,
                                    kind=DataVersionKind.LEARN,
                                    summary=f"Learnt from {len(texts)} handoff message(s): "
                                            f"{len(examples)} example(s) for '{intent}'.")
@@ -368,9 +386,10 @@ def learn() -> Any:
 
 
 @bp.post(f"{API}/handoffs/dismiss")
+@api("Set handoff messages aside (they leave the list)", sb.Dismissed, body=sb.DismissIn, errors=(403,))
 def dismiss() -> Response:
     user = _admin()
-    ids = _ids(_body().get("message_ids"))
+    ids = _ids(json_body(sb.DismissIn).message_ids)
     with services().db.transaction() as s:
         found = handoffs.texts_of(s, ids)
         handoffs.mark(s, list(found), action="dismissed", intent=None, user_id=user.id, data_version_id=None)

@@ -1,4 +1,4 @@
-"""REST endpoints of the SMS/WhatsApp channels (under /api/v1; described in console/openapi.py):
+"""REST endpoints of the SMS/WhatsApp channels (under /api/v1; shapes in console/api/schemas/channels.py):
 admin channel configuration, reply options and WhatsApp templates, retrying a failed message,
 contacts across channels (link an identity, merge), and the admin page."""
 
@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, jsonify, render_template
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from console.api.declare import api, json_body, query_args
+from console.api.schemas import channels as sch
+from console.api.schemas.common import Message as MessageOut
 from console.auth import api_user, current_user, login_required
 from console.serialize import iso, message_json
 from console.services import services
@@ -40,13 +43,6 @@ from models.schema.conversations import Conversation, Message
 bp = Blueprint("api_channels", __name__, url_prefix="/api/v1")
 
 
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("The request body must be a JSON object.", code="bad_json")
-    return data
-
-
 def _admin() -> User:
     user = api_user()
     check_admin(user)
@@ -54,6 +50,7 @@ def _admin() -> User:
 
 
 @bp.get("/channels")
+@api("SMS/WhatsApp channel configurations (admins; secrets only as set/not set)", sch.ChannelList, errors=(403,))
 def channels() -> Response:
     _admin()
     with services().db.session() as s:
@@ -61,9 +58,10 @@ def channels() -> Response:
 
 
 @bp.post("/channels")
+@api("Add a channel (admins)", sch.ChannelConfig, status=201, body=sch.ChannelIn, errors=(403, 409))
 def create_channel() -> tuple[Response, int]:
     user = _admin()
-    body = _body()
+    body = json_body(sch.ChannelIn).model_dump(exclude_unset=True)
     with services().db.transaction() as s:
         config = do_create_channel(s, user, body.get("kind"), body)
         out = channel_json(config)
@@ -72,9 +70,11 @@ def create_channel() -> tuple[Response, int]:
 
 
 @bp.patch("/channels/<int:channel_id>")
+@api("Change a channel (admins); omitted secrets are kept", sch.ChannelConfig, body=sch.ChannelChange,
+     errors=(403, 409))
 def update_channel(channel_id: int) -> Response:
     user = _admin()
-    body = _body()
+    body = json_body(sch.ChannelChange).model_dump(exclude_unset=True)
     with services().db.transaction() as s:
         config = get_channel(s, channel_id)
         do_update_channel(s, user, config, body)
@@ -85,6 +85,7 @@ def update_channel(channel_id: int) -> Response:
 
 
 @bp.delete("/channels/<int:channel_id>")
+@api("Remove a channel (admins)", status=204, errors=(403,))
 def delete_channel(channel_id: int) -> tuple[str, int]:
     user = _admin()
     with services().db.transaction() as s:
@@ -119,6 +120,7 @@ def reply_options(s: Session, conv: Conversation) -> dict[str, Any]:
 
 
 @bp.get("/conversations/<public_id>/reply-options")
+@api("Where a reply can go: the customer's channels, WhatsApp's 24-hour window and templates", sch.ReplyOptions)
 def get_reply_options(public_id: str) -> Response:
     user = api_user()
     with services().db.session() as s:
@@ -127,14 +129,16 @@ def get_reply_options(public_id: str) -> Response:
 
 
 @bp.post("/conversations/<public_id>/template")
+@api("Send an approved WhatsApp template (allowed outside the 24-hour window)", MessageOut, status=201,
+     body=sch.TemplateSend, errors=(403, 422))
 def send_template(public_id: str) -> tuple[Response, int]:
     """Send an approved WhatsApp template (the only thing allowed outside the 24-hour window)."""
     user = api_user()
-    body = _body()
-    name, values = body.get("name"), body.get("variables", [])
-    if not isinstance(name, str) or not name:
+    body = json_body(sch.TemplateSend)
+    name, values = body.name, body.variables
+    if not name:
         raise InvalidInput("name (the template's name) is required.")
-    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+    if not all(v.strip() for v in values):
         raise InvalidInput("variables must be a list of non-empty strings.")
     with services().db.transaction() as s:
         conv = access_conversation(s, user, public_id, lock=True)
@@ -155,6 +159,7 @@ def send_template(public_id: str) -> tuple[Response, int]:
 
 
 @bp.post("/messages/<int:message_id>/retry")
+@api("Send a failed SMS/WhatsApp message again", MessageOut, errors=(403, 409, 422))
 def retry(message_id: int) -> Response:
     user = api_user()
     with services().db.transaction() as s:
@@ -184,10 +189,11 @@ def contact_json(s: Session, user: User, contact: Contact) -> dict[str, Any]:
 
 
 @bp.get("/contacts")
+@api("Find contacts by name, email or number", sch.ContactList, query=sch.ContactQuery)
 def contacts() -> Response:
     """Find contacts (to merge two, or follow one up): by name, email or number."""
     user = api_user()
-    q = (request.args.get("q") or "").strip()[:100]
+    q = query_args(sch.ContactQuery).q.strip()[:100]
     if len(q) < 2:
         raise InvalidInput("q must have at least 2 characters.")
     pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -208,6 +214,7 @@ def contacts() -> Response:
 
 
 @bp.get("/contacts/<int:contact_id>")
+@api("A contact with its identities on every channel", sch.Contact)
 def contact(contact_id: int) -> Response:
     user = api_user()
     with services().db.session() as s:
@@ -215,25 +222,25 @@ def contact(contact_id: int) -> Response:
 
 
 @bp.post("/contacts/<int:contact_id>/identities")
+@api("Link an SMS or WhatsApp number to a contact", sch.Contact, status=201, body=sch.IdentityIn, errors=(403, 409))
 def link_identity(contact_id: int) -> tuple[Response, int]:
     user = api_user()
-    body = _body()
-    channel = body.get("channel")
-    address = check_phone(body.get("address"))
+    body = json_body(sch.IdentityIn)
+    address = check_phone(body.address)
     with services().db.transaction() as s:
         target = access_contact(s, user, contact_id)
-        do_link_identity(s, user, target, channel if isinstance(channel, str) else "", address)
+        do_link_identity(s, user, target, body.channel, address)
     with services().db.session() as s:
         return jsonify(contact_json(s, user, access_contact(s, user, contact_id))), 201
 
 
 @bp.post("/contacts/<int:contact_id>/merge")
+@api("Merge another contact into this one (identities and conversations move over)", sch.Contact,
+     body=sch.MergeIn, errors=(403, 409, 422))
 def merge(contact_id: int) -> Response:
     """Fold another contact (`contact_id` in the body) into this one."""
     user = api_user()
-    other_id = _body().get("contact_id")
-    if not isinstance(other_id, int) or isinstance(other_id, bool):
-        raise InvalidInput("contact_id (the contact to merge into this one) must be an integer.")
+    other_id = json_body(sch.MergeIn).contact_id
     with services().db.transaction() as s:
         keep = access_contact(s, user, contact_id)
         other = access_contact(s, user, other_id)

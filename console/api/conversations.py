@@ -1,36 +1,32 @@
-"""REST API under /api/v1 (described by console/openapi.py at /api/v1/openapi.json)."""
+"""REST API under /api/v1: the caller, counters, conversations and their messages (shapes in
+console/api/schemas/conversations.py; the OpenAPI description is generated from them)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from console.api.openapi.spec import spec
+from console.api.declare import api, json_body, query_args
+from console.api.schemas import conversations as sc
+from console.api.schemas.common import Conversation as ConversationOut
+from console.api.schemas.common import Message as MessageOut
 from console.auth import api_user
 from console.serialize import conversations_json, message_json
 from console.services import services
 from models.conversations import inbox
 from models.conversations.access import access_conversation
 from models.conversations.assignment import do_assign
-from models.conversations.inbox import VIEWS, list_conversations
+from models.conversations.inbox import list_conversations
 from models.conversations.messages import check_text, do_agent_message, do_mark_read
 from models.conversations.status import do_close, do_reopen, do_return_to_bot
-from models.errors import InvalidInput
 from models.schema.accounts import TeamMember, User
-from models.schema.conversations import Conversation, Message, Status
+from models.schema.conversations import Conversation, Message
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("The request body must be a JSON object.", code="bad_json")
-    return data
 
 
 def _conversation_out(s: Session, user: User, conv: Conversation) -> dict[str, Any]:
@@ -38,12 +34,8 @@ def _conversation_out(s: Session, user: User, conv: Conversation) -> dict[str, A
     return conversations_json(s, user, [conv])[0]
 
 
-@bp.get("/openapi.json")
-def openapi() -> Response:
-    return jsonify(spec())
-
-
 @bp.get("/me")
+@api("The caller", sc.Me)
 def me() -> Response:
     user = api_user()
     with services().db.session() as s:
@@ -55,6 +47,7 @@ def me() -> Response:
 
 
 @bp.get("/counters")
+@api("The caller's counters (the dashboard tiles)", sc.Counters)
 def counters() -> Response:
     user = api_user()
     with services().db.session() as s:
@@ -62,21 +55,18 @@ def counters() -> Response:
 
 
 @bp.get("/conversations")
+@api("List conversations", sc.ConversationList, query=sc.ConversationQuery)
 def conversations() -> Response:
     user = api_user()
-    view = request.args.get("view", "team")
-    status = request.args.get("status", Status.OPEN.value)
-    if view not in VIEWS:
-        raise InvalidInput(f"view must be one of: {', '.join(VIEWS)}.")
-    if status not in (Status.OPEN.value, Status.CLOSED.value):
-        raise InvalidInput("status must be open or closed.")
-    q = (request.args.get("q") or "").strip()[:200] or None
+    args = query_args(sc.ConversationQuery)
+    q = (args.q or "").strip()[:200] or None
     with services().db.session() as s:
-        convs = list_conversations(s, user, view=view, status=status, q=q)
+        convs = list_conversations(s, user, view=args.view, status=args.status, q=q)
         return jsonify({"conversations": conversations_json(s, user, convs)})
 
 
 @bp.get("/conversations/<public_id>")
+@api("One conversation", ConversationOut)
 def conversation(public_id: str) -> Response:
     user = api_user()
     with services().db.session() as s:
@@ -85,6 +75,7 @@ def conversation(public_id: str) -> Response:
 
 
 @bp.get("/conversations/<public_id>/messages")
+@api("The conversation's messages, oldest first", sc.MessageList)
 def messages(public_id: str) -> Response:
     user = api_user()
     with services().db.session() as s:
@@ -95,17 +86,16 @@ def messages(public_id: str) -> Response:
 
 
 @bp.post("/conversations/<public_id>/messages")
+@api("Reply to the customer, or add a private note", MessageOut, status=201, body=sc.NewMessage,
+     errors=(413, 422))
 def post_message(public_id: str) -> tuple[Response, int]:
     user = api_user()
-    body = _body()
-    private = body.get("private", False)
-    if not isinstance(private, bool):
-        raise InvalidInput("private must be true or false.")
-    text = check_text(body.get("text"), services().settings.max_message_length)
+    body = json_body(sc.NewMessage)
+    text = check_text(body.text, services().settings.max_message_length)
     with services().db.transaction() as s:
         conv = access_conversation(s, user, public_id, lock=True)
         # `channel`: the reply channel the agent picked (webchat, sms, whatsapp; default: the customer's last)
-        msg = do_agent_message(s, user, conv, text, private=private, channel=body.get("channel"))
+        msg = do_agent_message(s, user, conv, text, private=body.private, channel=body.channel)
         s.flush()
         s.refresh(msg)
         return jsonify(message_json(msg, conv.public_id)), 201
@@ -122,29 +112,33 @@ def _change(public_id: str, do: Callable[[Session, User, Conversation], None]) -
 
 
 @bp.post("/conversations/<public_id>/assign")
+@api("Set the assignees (replaces them; [] unassigns)", ConversationOut, body=sc.Assignees, errors=(403, 422))
 def assign(public_id: str) -> Response:
-    user_ids = _body().get("user_ids")
-    if not isinstance(user_ids, list):
-        raise InvalidInput("user_ids must be a list of user ids.")
+    api_user()
+    user_ids = json_body(sc.Assignees).user_ids
     return _change(public_id, lambda s, u, c: do_assign(s, u, c, user_ids))
 
 
 @bp.post("/conversations/<public_id>/close")
+@api("Close the conversation", ConversationOut, errors=(403, 422))
 def close(public_id: str) -> Response:
     return _change(public_id, do_close)
 
 
 @bp.post("/conversations/<public_id>/reopen")
+@api("Reopen a closed conversation", ConversationOut, errors=(403, 422))
 def reopen(public_id: str) -> Response:
     return _change(public_id, do_reopen)
 
 
 @bp.post("/conversations/<public_id>/return-to-bot")
+@api("Hand the conversation back to the bot", ConversationOut, errors=(403, 422))
 def return_to_bot(public_id: str) -> Response:
     return _change(public_id, do_return_to_bot)
 
 
 @bp.post("/conversations/<public_id>/read")
+@api("Mark everything in it as seen by the caller", status=204)
 def read(public_id: str) -> tuple[str, int]:
     user = api_user()
     with services().db.transaction() as s:
@@ -154,6 +148,7 @@ def read(public_id: str) -> tuple[str, int]:
 
 
 @bp.get("/users")
+@api("People who can be assigned", sc.UserList)
 def users() -> Response:
     api_user()
     with services().db.session() as s:

@@ -12,6 +12,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from connectors.webchat import CHANNEL as WEBCHAT
 from connectors.webchat import visitor_display_name
+from console.api.declare import api
+from console.api.schemas.channels import Upload
+from console.api.schemas.common import Message as MessageOut
 from console.auth import api_user
 from console.runtime.channels import runtime
 from console.serialize import iso, message_json
@@ -67,6 +70,8 @@ def _serve(att: Attachment) -> Response:
 
 
 @bp.get("/api/v1/attachments/<attachment_id>")
+@api("Download a file of a conversation the caller may see (images inline, everything else as a download)",
+     binary=True)
 def download(attachment_id: str) -> Response:
     user = api_user()
     with services().db.session() as s:
@@ -101,6 +106,8 @@ def _read_upload(limit: int) -> tuple[bytes, str | None]:
 
 
 @bp.post("/api/v1/conversations/<public_id>/attachments")
+@api("Send a file (optionally with text) on the reply channel, or as a private note", MessageOut, status=201,
+     form=Upload, errors=(403, 413, 422), description=Upload.__doc__ or "")
 def agent_upload(public_id: str) -> tuple[Response, int]:
     """An agent sends a file (optionally with text) on the reply channel, or as a private note."""
     user = api_user()

@@ -9,10 +9,13 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from console.api.declare import api, json_body, query_args
+from console.api.schemas import routing as sr
+from console.api.schemas.common import Conversation as ConversationOut
 from console.auth import api_user
 from console.realtime.payloads import transfer_json
 from console.serialize import conversations_json, iso, user_brief
@@ -21,7 +24,7 @@ from models.contacts.presets import do_set_contact_presets, presets_of
 from models.conversations.access import access_conversation
 from models.conversations.restrict import do_restrict
 from models.conversations.visibility import can_see
-from models.errors import Conflict, InvalidInput, NotFound
+from models.errors import Conflict, NotFound
 from models.routing.assign import do_accept
 from models.routing.availability import (
     active_chats,
@@ -43,13 +46,6 @@ from models.schema.routing import Offer, OfferStatus, Transfer, TransferStatus
 bp = Blueprint("api_routing", __name__, url_prefix="/api/v1")
 
 
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("The request body must be a JSON object.", code="bad_json")
-    return data
-
-
 def _conversation(s: Session, user: User, conv_id: int) -> dict[str, Any] | None:
     """The conversation as the caller now sees it (None if a transfer took it out of their sight)."""
     conv = s.scalar(select(Conversation).options(
@@ -61,15 +57,19 @@ def _conversation(s: Session, user: User, conv_id: int) -> dict[str, Any] | None
 
 
 @bp.post("/me/availability")
+@api("Set the caller's availability", sr.Availability, body=sr.AvailabilityIn,
+     description="Only `online` agents get chats from the queue. An agent with no console open for 5 minutes is "
+                 "set offline; opening one again restores the choice.")
 def set_availability() -> Response:
     user = api_user()
-    status = check_availability(_body().get("status"))
+    status = check_availability(json_body(sr.AvailabilityIn).status)
     with services().db.transaction() as s:
         do_set_availability(s, user.id, status, now=utcnow())
     return jsonify({"id": user.id, "availability": status})
 
 
 @bp.get("/me/routing")
+@api("The caller's availability, load, pending offers and transfer requests", sr.MyRouting)
 def my_routing() -> Response:
     """What the console needs at start: availability, load, and offers and requests awaiting me."""
     user = api_user()
@@ -90,6 +90,9 @@ def my_routing() -> Response:
 
 
 @bp.post("/conversations/<public_id>/accept")
+@api("Accept the chat offered to the caller, or take a waiting chat from the queue", ConversationOut,
+     errors=(409, 422), description="First to take it wins: the others get 409 `taken` (or `offered_to_other`). "
+                                    "Taking from the queue respects the caller's capacity (409 `at_capacity`).")
 def accept(public_id: str) -> Response:
     user = api_user()
     with services().db.transaction() as s:
@@ -99,9 +102,15 @@ def accept(public_id: str) -> Response:
 
 
 @bp.post("/conversations/<public_id>/transfer")
+@api("Transfer to a colleague (asks them) or to another team's queue", sr.TransferResult, body=sr.TransferIn,
+     errors=(403, 409, 422),
+     description="`to_user_id`: the colleague must accept within the team's transfer timeout (default 60 s); until "
+                 "then the conversation is `transferring` and stays with the caller. A supervisor or admin who is "
+                 "not assigned reassigns directly (`direct`, default true for them). `to_team_id`: it goes "
+                 "straight to that team's queue.")
 def transfer(public_id: str) -> Response:
     user = api_user()
-    to_user_id, to_team_id, direct = check_transfer_body(_body())
+    to_user_id, to_team_id, direct = check_transfer_body(sr.changes(json_body(sr.TransferIn)))
     with services().db.transaction() as s:
         t = do_transfer(s, user, public_id, to_user_id=to_user_id, to_team_id=to_team_id,
                                   direct=direct, now=utcnow())
@@ -127,21 +136,21 @@ def _decide(transfer_id: int, accept: bool) -> Response:
 
 
 @bp.post("/transfers/<int:transfer_id>/accept")
+@api("Accept a transfer request made to the caller (the chat moves to the caller)", sr.TransferResult,
+     errors=(403, 409, 422))
 def accept_transfer(transfer_id: int) -> Response:
     return _decide(transfer_id, True)
 
 
 @bp.post("/transfers/<int:transfer_id>/reject")
+@api("Reject a transfer request made to the caller (the asker keeps the chat)", sr.TransferResult,
+     errors=(403, 409, 422))
 def reject_transfer(transfer_id: int) -> Response:
     return _decide(transfer_id, False)
 
 
-def _team_ids_for(s: Session, user: User, raw: str | None) -> list[int]:
-    if raw:
-        try:
-            team_id = int(raw)
-        except ValueError as exc:
-            raise InvalidInput("team_id must be an integer.") from exc
+def _team_ids_for(s: Session, user: User, team_id: int | None) -> list[int]:
+    if team_id is not None:
         if s.get(Team, team_id) is None or not (user.sees_all_teams or team_id in user.team_ids):
             raise NotFound("No such team.")
         return [team_id]
@@ -151,12 +160,15 @@ def _team_ids_for(s: Session, user: User, raw: str | None) -> list[int]:
 
 
 @bp.get("/queue")
+@api("Team queues: waiting and offered chats, longest-waiting first, and the team's agents", sr.QueueList,
+     query=sr.TeamQuery, errors=(404,))
 def queue() -> Response:
     user = api_user()
+    team_id_arg = query_args(sr.TeamQuery).team_id
     now = utcnow()
     with services().db.session() as s:
         out = []
-        for team_id in _team_ids_for(s, user, request.args.get("team_id")):
+        for team_id in _team_ids_for(s, user, team_id_arg):
             team = s.get(Team, team_id)
             assert team is not None
             settings = team_settings(s, team_id)
@@ -216,6 +228,7 @@ STEP_WORDS = {
 
 
 @bp.get("/contacts/<int:contact_id>/journey")
+@api("A contact's journey: every conversation across channels, with its state and steps", sr.Journey)
 def journey(contact_id: int) -> Response:
     user = api_user()
     with services().db.session() as s:
@@ -269,6 +282,7 @@ def journey(contact_id: int) -> Response:
 
 
 @bp.get("/teams")
+@api("Teams and their routing settings", sr.TeamList)
 def teams() -> Response:
     api_user()
     with services().db.session() as s:
@@ -277,21 +291,20 @@ def teams() -> Response:
 
 
 @bp.patch("/teams/<int:team_id>/routing")
+@api("Change a team's routing settings (admins)", sr.TeamRouting, body=sr.TeamRoutingIn, errors=(403,))
 def team_routing(team_id: int) -> Response:
     user = api_user()
-    changes = check_team_settings(_body())
+    changes = check_team_settings(sr.changes(json_body(sr.TeamRoutingIn)))
     with services().db.transaction() as s:
         settings = do_update_team_settings(s, user, team_id, changes)
         return jsonify(settings.json())
 
 
 @bp.patch("/users/<int:user_id>/routing")
+@api("Set an agent's capacity (admins); null: the default, 3", sr.Capacity, body=sr.CapacityIn, errors=(403,))
 def user_routing(user_id: int) -> Response:
     user = api_user()
-    body = _body()
-    if set(body) != {"capacity"}:
-        raise InvalidInput('Send {"capacity": n} (null for the default).')
-    capacity = check_capacity(body["capacity"])
+    capacity = check_capacity(json_body(sr.CapacityIn).capacity)
     with services().db.transaction() as s:
         target = do_set_capacity(s, user, user_id, capacity)
         return jsonify({"id": target.id, "capacity": capacity_of(target),
@@ -299,18 +312,21 @@ def user_routing(user_id: int) -> Response:
 
 
 @bp.put("/conversations/<public_id>/visibility")
+@api("Restrict a conversation to named users, or lift the restriction (supervisors, admins)", sr.Visibility,
+     body=sr.VisibilityIn, errors=(403,),
+     description="Then only those users see it anywhere (lists, counters, search, sockets, API), whatever their "
+                 "role, and it can be assigned only among them.")
 def conversation_visibility(public_id: str) -> Response:
     user = api_user()
-    body = _body()
-    if "user_ids" not in body:
-        raise InvalidInput('Send {"user_ids": [..]} to restrict, or {"user_ids": null} to lift it.')
+    user_ids = json_body(sr.VisibilityIn).user_ids
     with services().db.transaction() as s:
-        ids = do_restrict(s, user, public_id, body["user_ids"], utcnow())
+        ids = do_restrict(s, user, public_id, user_ids, utcnow())
         users = [user_brief(u) for u in s.scalars(select(User).where(User.id.in_(ids or [])))]
     return jsonify({"restricted": ids is not None, "users": users})
 
 
 @bp.get("/contacts/<int:contact_id>/presets")
+@api("A contact's presets for future conversations (admins)", sr.ContactPresets)
 def contact_presets(contact_id: int) -> Response:
     user = api_user()
     if user.role != "admin":
@@ -323,9 +339,11 @@ def contact_presets(contact_id: int) -> Response:
 
 
 @bp.put("/contacts/<int:contact_id>/presets")
+@api("Preset who sees and who gets a contact's future conversations (admins)", sr.ContactPresets,
+     body=sr.PresetsIn, errors=(403,))
 def set_contact_presets(contact_id: int) -> Response:
     user = api_user()
-    body = _body()
+    body = sr.changes(json_body(sr.PresetsIn))
     with services().db.transaction() as s:
         p = do_set_contact_presets(s, user, contact_id, body)
     return jsonify({"visible_user_ids": p["visible"], "assign_user_ids": p["assign"]})

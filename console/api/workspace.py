@@ -1,21 +1,23 @@
 """REST API of a team's workspace under /api/v1: canned replies, opening hours, and a conversation's
 workspace (the settings of the conversation's team, for whoever works it on that team's behalf).
 
-Described in console/openapi_workspace.py (merged into console/openapi.py).
+Shapes in console/api/schemas/workspace.py.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from console.api.declare import api, json_body, query_args
+from console.api.schemas import workspace as sw
 from console.auth import api_user
 from console.services import services
 from models.conversations.access import access_conversation
-from models.errors import InvalidInput, NotFound
+from models.errors import NotFound
 from models.routing.canned import (
     check_body,
     check_code,
@@ -35,37 +37,28 @@ from models.schema.contacts import Contact
 bp = Blueprint("api_workspace", __name__, url_prefix="/api/v1")
 
 
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("The request body must be a JSON object.", code="bad_json")
-    return data
-
-
 def _team_names(s: Session) -> dict[int, str]:
     return {t.id: t.name for t in s.scalars(select(Team))}
 
 
-def _team_param(s: Session, user: User) -> int | None:
-    raw = request.args.get("team_id")
-    if not raw:
+def _team_param(s: Session, user: User, team_id: int | None) -> int | None:
+    if team_id is None:
         return None
-    try:
-        team_id = int(raw)
-    except ValueError as exc:
-        raise InvalidInput("team_id must be an integer.") from exc
     if s.get(Team, team_id) is None or not serves(user, team_id):
         raise NotFound("No such team.")
     return team_id
 
 
 @bp.get("/canned_replies")
+@api("Canned replies: the caller's teams' (every team's for supervisors and admins) and the caller's personal ones",
+     sw.CannedReplyList, query=sw.RepliesQuery, errors=(404,))
 def list_canned_replies() -> Response:
     """The caller's teams' replies (every team's for supervisors and admins) and their personal ones."""
     user = api_user()
-    q = (request.args.get("q") or "").strip()[:200] or None
+    args = query_args(sw.RepliesQuery)
+    q = (args.q or "").strip()[:200] or None
     with services().db.session() as s:
-        team_id = _team_param(s, user)
+        team_id = _team_param(s, user, args.team_id)
         if team_id is not None:
             team_ids = [team_id]
         elif user.sees_all_teams:
@@ -78,28 +71,23 @@ def list_canned_replies() -> Response:
 
 
 @bp.post("/canned_replies")
+@api("Create a canned reply: a team's (supervisors, admins) or, without team_id, a personal one", sw.CannedReply,
+     status=201, body=sw.NewCannedReply, errors=(403, 404, 409, 413))
 def create_canned_reply() -> tuple[Response, int]:
     user = api_user()
-    body = _body()
-    unknown = sorted(set(body) - {"short_code", "body", "team_id"})
-    if unknown:
-        raise InvalidInput(f"Unknown field(s): {', '.join(unknown)}.")
-    team_id = body.get("team_id")
-    if team_id is not None and (not isinstance(team_id, int) or isinstance(team_id, bool)):
-        raise InvalidInput("team_id must be a team's id, or null for a personal reply.")
-    code, text = check_code(body.get("short_code")), check_body(body.get("body"))
+    body = json_body(sw.NewCannedReply)
+    code, text = check_code(body.short_code), check_body(body.body)
     with services().db.transaction() as s:
-        reply = do_create_canned_reply(s, user, short_code=code, body=text, team_id=team_id)
+        reply = do_create_canned_reply(s, user, short_code=code, body=text, team_id=body.team_id)
         return jsonify(reply_json(reply, user, _team_names(s))), 201
 
 
 @bp.patch("/canned_replies/<int:reply_id>")
+@api("Change a canned reply (a team's: supervisors, admins; a personal one: its owner)", sw.CannedReply,
+     body=sw.CannedReplyChange, errors=(403, 409, 413))
 def update_canned_reply(reply_id: int) -> Response:
     user = api_user()
-    body = _body()
-    unknown = sorted(set(body) - {"short_code", "body"})
-    if unknown:
-        raise InvalidInput(f"Unknown field(s): {', '.join(unknown)} (the scope of a reply cannot change).")
+    body = json_body(sw.CannedReplyChange).model_dump(exclude_unset=True)
     changes: dict[str, Any] = {}
     if "short_code" in body:
         changes["short_code"] = check_code(body["short_code"])
@@ -111,6 +99,7 @@ def update_canned_reply(reply_id: int) -> Response:
 
 
 @bp.delete("/canned_replies/<int:reply_id>")
+@api("Delete a canned reply", status=204, errors=(403,))
 def delete_canned_reply(reply_id: int) -> tuple[str, int]:
     user = api_user()
     with services().db.transaction() as s:
@@ -129,6 +118,7 @@ def _served_team(s: Session, user: User, team_id: int) -> None:
 
 
 @bp.get("/teams/<int:team_id>/hours")
+@api("A team's opening hours, whether it is open now and when it next opens", sw.TeamHours)
 def get_hours(team_id: int) -> Response:
     user = api_user()
     with services().db.session() as s:
@@ -137,9 +127,12 @@ def get_hours(team_id: int) -> Response:
 
 
 @bp.put("/teams/<int:team_id>/hours")
+@api("Set a team's opening hours (supervisors, admins)", sw.TeamHours, body=sw.HoursIn, errors=(403,),
+     description="Outside its hours a team still queues conversations, but the customer gets the out-of-hours "
+                 "message and, on webchat, when the team opens instead of an estimated wait.")
 def put_hours(team_id: int) -> Response:
     user = api_user()
-    hours = check_hours(_body())
+    hours = check_hours(json_body(sw.HoursIn).model_dump(exclude_unset=True))
     with services().db.transaction() as s:
         _served_team(s, user, team_id)
         do_set_team_hours(s, user, team_id, hours)
@@ -148,6 +141,7 @@ def put_hours(team_id: int) -> Response:
 
 
 @bp.delete("/teams/<int:team_id>/hours")
+@api("Remove a team's opening hours: always open (supervisors, admins)", sw.TeamHours, errors=(403,))
 def delete_hours(team_id: int) -> Response:
     user = api_user()
     with services().db.transaction() as s:
@@ -158,6 +152,10 @@ def delete_hours(team_id: int) -> Response:
 
 
 @bp.get("/conversations/<public_id>/workspace")
+@api("The settings the caller works this conversation with: its team's", sw.Workspace,
+     description="The conversation's team (not the caller's home team): its canned replies filled in for this "
+                 "conversation (`text`), plus the caller's personal ones; its routing policy; its hours. "
+                 "`on_behalf` is true when the caller is not a member of that team.")
 def workspace(public_id: str) -> Response:
     """The settings of the conversation's team, for the caller: whoever may see the conversation works it
     with its team's canned replies (plus their personal ones), routing and hours."""

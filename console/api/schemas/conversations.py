@@ -1,0 +1,66 @@
+"""Shapes of the caller, their counters, conversations and messages (console/api/conversations.py)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from console.api.schemas.common import Channel, Conversation, Flag, Id, In, Message, Out, Ref
+
+View = Literal["team", "mine", "bot"]
+
+
+class Me(Out):
+    id: int
+    email: str
+    name: str
+    role: Literal["admin", "supervisor", "agent"]
+    availability: str
+    teams: list[Ref]
+
+
+class Counters(Out):
+    unreplied: int
+    my_unreplied: int
+    unassigned: int
+    assigned_to_me: int
+    unread: int
+
+
+class ConversationQuery(In):
+    view: View = "team"
+    status: Literal["open", "closed"] = "open"
+    q: str | None = Field(None, description="Search in the contact's name or email and in message text.")
+
+
+class ConversationList(Out):
+    conversations: list[Conversation]
+
+
+class MessageList(Out):
+    messages: list[Message]
+
+
+class NewMessage(In):
+    text: str = Field(json_schema_extra={"maxLength": 4096},
+                      description="The limit is PARLEY_MAX_MESSAGE_LENGTH (4096): longer gets 413.")
+    private: Flag = False
+    channel: Channel | None = Field(None, description="Reply channel (default: where the customer last wrote from).")
+
+
+class Assignees(In):
+    user_ids: list[Id]
+
+
+class UserItem(Out):
+    id: int
+    name: str
+    email: str
+    role: str
+    availability: str
+    teams: list[Ref]
+
+
+class UserList(Out):
+    users: list[UserItem]
