@@ -207,3 +207,30 @@ def test_published_models_are_pruned_but_never_an_activated_one(settings: Settin
 
 def _host_without_bot(settings: Settings) -> Flask:
     return create_app(settings, engines=[RuleEngine()], jobs=InlineJobs(), testing=True)
+
+
+def test_the_supervised_rasa_writes_its_endpoints_and_makes_its_schema(settings: Settings) -> None:
+    """What `rasa run` is started with, on whichever database this suite runs (no Rasa needed)."""
+    import json
+    import stat
+
+    from sqlalchemy import create_engine, text
+
+    from bot.rasa import endpoints
+    from bot.rasa.server import SupervisedRasa, runtime_dir
+
+    configured = settings.with_(redis_url="redis://127.0.0.1:6379/0")
+    runtime_dir(configured).mkdir(parents=True)  # what start() makes before the first launch
+    SupervisedRasa(configured)._write_config_files()
+    path = runtime_dir(configured) / "endpoints.yml"
+    written = json.loads(path.read_text())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    if not endpoints.is_postgresql(settings.database_url):
+        assert written == {"tracker_store": {"type": "SQL", "dialect": "sqlite",
+                                             "db": str(runtime_dir(configured) / "trackers.db")}}
+        return
+    assert written["tracker_store"]["dialect"] == "postgresql" and written["lock_store"]["type"] == "redis"
+    engine = create_engine(settings.database_url)
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'rasa'")) == 1
+    engine.dispose()
