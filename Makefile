@@ -11,7 +11,7 @@ REDIS_URL_CI ?= redis://127.0.0.1:6379/0
 RASA_VENV := .rasa-venv
 RASA_PYTHON ?= $(or $(lastword $(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10.*/bin/python))),$(shell command -v python3.10))
 
-.PHONY: install browser rasa run test test-pg lint bench clean
+.PHONY: install browser nginx rasa run test test-pg lint bench clean
 
 install: $(STAMP)
 
@@ -29,6 +29,13 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	else echo "chromium/chromedriver missing and not root: the browser tests will be skipped"; fi
 
+## Debian's nginx for the production-topology test (installed when missing and we may; the test uses its own config)
+nginx:
+	@if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+	else echo "nginx missing and not root: the topology test will be skipped"; fi
+
 ## Rasa's own environment (Python 3.10, rasa==3.6.21), spoken to over HTTP
 rasa: $(RASA_VENV)/.installed
 
@@ -44,11 +51,11 @@ run: install
 	$(BIN)/parley run --host $(HOST) --port $(PORT)
 
 ## The whole suite on the current settings (SQLite and in-process defaults unless DATABASE_URL/REDIS_URL)
-test: install browser
+test: install browser nginx
 	$(BIN)/python -m pytest
 
 ## The same suite on the machine's PostgreSQL and Redis
-test-pg: install browser
+test-pg: install browser nginx
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_CI) $(BIN)/python -m pytest
 
 lint: install

@@ -13,10 +13,12 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bot.locks import exclusive
 
 ACTIVE_FILE = "active"
 LOCK_FILE = ".lock"
@@ -80,18 +82,6 @@ def prune(store: Path, keep: int, spared: Iterable[str | None], staging_max_age:
     return [p.name for p in doomed]
 
 
-@contextmanager
-def locked(store: Path) -> Iterator[None]:
-    """An exclusive lock on the store, across processes (POSIX `flock`)."""
-    store.mkdir(parents=True, exist_ok=True)
-    with open(store / LOCK_FILE, "a+") as fh:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: rename-based writes still keep it consistent
-            yield
-            return
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def locked(store: Path) -> AbstractContextManager[None]:
+    """An exclusive lock on the store, across processes."""
+    return exclusive(store / LOCK_FILE)

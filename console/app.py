@@ -13,7 +13,7 @@ from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
 from console import auth, pages, webhooks
-from console.api import assist, bot, conversations, files, openapi, routing, workspace
+from console.api import assist, bot, conversations, files, knowledge, openapi, routing, workspace
 from console.api import channels as channels_api
 from console.api.declare import IdConverter
 from console.errors import install_error_handlers
@@ -77,7 +77,8 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     if rt.settings.bench_noop:
         app.add_url_rule("/webhooks/noop", "webhooks_noop", webhooks.noop, methods=["POST"])
     bot.init_app(app, app.extensions["parley"])  # bot training admin; Rasa tracker pause/resume
-    assist.init_app(app, app.extensions["parley"])  # agent assist drafts; knowledge base admin
+    assist.init_app(app, app.extensions["parley"])  # agent assist drafts
+    knowledge.register(app)  # the knowledge base and HTTP actions admin
     install_error_handlers(app)
 
     @app.after_request

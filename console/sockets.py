@@ -11,9 +11,10 @@ from urllib.parse import urlsplit
 from flask import request
 from flask_socketio import emit, join_room
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from connectors.webchat import CHANNEL as WEBCHAT
-from connectors.webchat import Visitor, customer_message, visitor_display_name
+from connectors.webchat import Visitor, customer_message, message_key, visitor_display_name
 from console.auth import user_from_socket_auth
 from console.extensions import socketio
 from console.realtime.payloads import queue_state
@@ -114,20 +115,37 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise ParleyError("Send {\"text\": \"...\"}.", code="invalid")
         text = check_text(data.get("text"), svc.settings.max_message_length)
-        with svc.db.transaction() as s:
-            contact = do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
-                                                        visitor_display_name(visitor.visitor_id))
-            do_set_presence(s, contact, True)
-            ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT, text=text)
-            contact_id, conv_id = contact.id, ingested.conversation.id
-            reply = {"ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
-                     "created_at": iso(ingested.message.created_at)}
+        key = message_key(visitor.visitor_id, data.get("client_id"))
+        contact_id, conv_id, reply = _store_customer_message(visitor, text, key)
     except ParleyError as exc:
         emit("error", _error(exc))
         return {"ok": False, "error": _error(exc)}
     join_room(contact_room(contact_id))
     svc.process_conversation(conv_id)
     return reply
+
+
+def _store_customer_message(visitor: Visitor, text: str, key: str | None) -> tuple[int, int, dict[str, Any]]:
+    """Store the message once, however often the widget sends it (a resend after a lost ack).
+
+    Two sends of one key racing each other: the loser's insert fails on the unique
+    `(channel, provider_message_id)`, and its second attempt finds the winner's row.
+    """
+    svc = services()
+    for attempt in range(2):
+        try:
+            with svc.db.transaction() as s:
+                contact = do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
+                                                    visitor_display_name(visitor.visitor_id))
+                do_set_presence(s, contact, True)
+                ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT, text=text, provider_message_id=key)
+                return contact.id, ingested.conversation.id, {
+                    "ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
+                    "created_at": iso(ingested.message.created_at)}
+        except IntegrityError:
+            if attempt == 1 or key is None:
+                raise
+    raise AssertionError("unreachable")
 
 
 @socketio.on("disconnect", namespace=WEBCHAT_NS)

@@ -28,7 +28,9 @@ from schemathesis.checks import (
 from console.app import create_app
 from console.runtime.jobs import InlineJobs
 from models.accounts.users import do_issue_token
-from tests.conftest import Customer, RuleEngine, fresh_settings, make_user
+from tests.support.actors import Customer, make_user
+from tests.support.databases import fresh_settings
+from tests.support.engines import RuleEngine
 
 EXAMPLES = int(os.environ.get("PARLEY_FUZZ_EXAMPLES", "5"))
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from models.db import Database
-from tests.conftest import make_user
+from tests.support.actors import make_user
 
 HUGE = 2**70
 

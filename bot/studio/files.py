@@ -6,25 +6,15 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+from bot.locks import exclusive
 
-@contextmanager
-def locked(lock_path: Path) -> Iterator[None]:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as fh:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover
-            yield
-            return
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+
+def locked(lock_path: Path) -> AbstractContextManager[None]:
+    """One writer of the data folder at a time, across processes."""
+    return exclusive(lock_path)
 
 
 def write_files(data_dir: Path, files: dict[str, str]) -> None:

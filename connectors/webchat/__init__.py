@@ -6,11 +6,14 @@ signed token. A client can keep and replay its own token, but cannot make up or 
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
+
+from models.errors import InvalidInput
 
 CHANNEL = "webchat"
 _SALT = "parley.webchat.visitor"
@@ -51,3 +54,20 @@ def customer_message(*, id: int, conversation_id: str, sender_type: str, text: s
     """What a customer's browser receives: never private notes, never the bot's internals."""
     return {"id": id, "conversation_id": conversation_id, "sender_type": sender_type, "text": text,
             "created_at": created_at}
+
+
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def message_key(visitor_id: str, client_id: Any) -> str | None:
+    """The idempotency key of a customer's message: the widget names each message it sends.
+
+    A send whose acknowledgement was lost (the process died, the network dropped) is sent again with
+    the same id after the reconnect, and is then stored once (`(channel, provider_message_id)` is
+    unique). Scoped to the visitor, so one visitor's ids can never match another's messages.
+    """
+    if client_id is None:
+        return None
+    if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
+        raise InvalidInput("client_id is 8-64 letters, digits, '-' or '_'.", code="invalid")
+    return f"{visitor_id}:{client_id}"

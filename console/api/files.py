@@ -83,10 +83,8 @@ def download(attachment_id: str) -> Response:
     return _serve(att)
 
 
-@bp.get("/media/<token>")
-def provider_fetch(token: str) -> Response:
-    """For Twilio/Meta to download a file an agent sent: an expiring signed link, nothing guessable."""
-    public_id = runtime().links.verify(token)
+def _linked(public_id: str | None) -> Attachment:
+    """The file a verified signed link names (404 for a bad or expired link, or a file gone since)."""
     if public_id is None:
         abort(404)
     with services().db.session() as s:
@@ -94,7 +92,13 @@ def provider_fetch(token: str) -> Response:
         if att is None:
             abort(404)
         s.expunge(att)
-    return _serve(att)
+    return att
+
+
+@bp.get("/media/<token>")
+def provider_fetch(token: str) -> Response:
+    """For Twilio/Meta to download a file an agent sent: an expiring signed link, nothing guessable."""
+    return _serve(_linked(runtime().links.verify(token)))
 
 
 def _read_upload(limit: int) -> tuple[bytes, str | None]:
@@ -180,15 +184,7 @@ def _cors(response: Response) -> Response:
 @bp.get("/webchat/files/<token>")
 def visitor_download(token: str) -> Response:
     """A file an agent sent to a webchat customer: the link came over that customer's own socket."""
-    public_id = runtime().links.verify_visitor(token)
-    if public_id is None:
-        abort(404)
-    with services().db.session() as s:
-        att = s.scalar(select(Attachment).where(Attachment.public_id == public_id))
-        if att is None:
-            abort(404)
-        s.expunge(att)
-    response = _serve(att)
+    response = _serve(_linked(runtime().links.verify_visitor(token)))
     response.headers["Content-Disposition"] = response.headers["Content-Disposition"].replace("inline", "attachment")
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response

@@ -416,6 +416,12 @@
     input.style.height = Math.min(input.scrollHeight, 120) + "px";
   }
 
+  function newClientId() {
+    var bytes = new Uint8Array(12);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
   function emitMessage(el, text) {
     setMeta(el, "pending");
     connect();
@@ -427,7 +433,10 @@
       settled = true;
       setMeta(el, "failed", null, "no answer from the server");
     }, ACK_TIMEOUT_MS);
-    socket.emit("message", { text: text }, function (res) {
+    // Each bubble names its message once: a resend after a lost acknowledgement is stored once.
+    var clientId = el.getAttribute("data-client-id");
+    if (!clientId) { clientId = newClientId(); el.setAttribute("data-client-id", clientId); }
+    socket.emit("message", { text: text, client_id: clientId }, function (res) {
       clearTimeout(timer);
       var late = settled;
       settled = true;
