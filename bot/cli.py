@@ -30,6 +30,7 @@ from bot.evaluate import (
     load_labelled,
     split_holdout,
 )
+from bot.model_sync import announce_trained
 from bot.policy import Thresholds, respond
 from bot.training_data import TrainingData, TrainingDataError
 from bot.types import TurnContext
@@ -87,6 +88,7 @@ def train_command(ctx: click.Context, data_dir: Path | None, engine: str = "embe
         ctx.exit(1)
     except TrainingDataError as exc:
         raise click.ClickException(str(exc)) from exc
+    announce_trained(settings, "embedded", version)
     meta = load_meta(settings, version)
     click.echo(
         f"Trained embedded model {version} on {meta.n_examples} examples ({len(meta.intents)} intents) "

@@ -11,10 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,16 +21,14 @@ from typing import Any
 
 import joblib
 import numpy as np
-import scipy.sparse as sp
 import sklearn
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion
 
 from bot import encoder, model_store
-from bot.policy import OUT_OF_SCOPE_INTENT, NluResult, ResponseBook, Thresholds, respond
-from bot.scope import ScopeCalibrator, scope_signals
-from bot.training_data import HANDOFF_INTENTS, TrainingData, TrainingDataError, load_training_data
+from bot.features import Features, _fit
+from bot.policy import NluResult, ResponseBook, Thresholds, respond
+from bot.scope import ScopeCalibrator, _calibrate, scope_signals
+from bot.training_data import TrainingData, TrainingDataError, load_training_data
 from bot.types import BotTurn, IntentScore, TurnContext
 from models.settings import Settings
 
@@ -68,34 +65,9 @@ CLASSIFIER = "tfidf(word 1-2 + char_wb 2-5) + MiniLM-L6 embedding → LogisticRe
 SPARSE_CLASSIFIER = "tfidf(word 1-2 + char_wb 2-5) → LogisticRegression(C=20); scope calibrator"
 
 
-_C = 20.0
-
-
 # Bump when the pickled pipeline or payload changes shape: older models then count as stale.
 # 2: features + classifier kept apart, sentence embeddings, kNN vectors and the scope calibrator.
 MODEL_FORMAT = 2
-
-
-# The scope calibrator learns from held-out folds in which this share of the answerable intents is
-# hidden from training, so their messages play the customer's unforeseen questions.
-_HIDDEN_SHARE = 0.2
-
-
-_CALIBRATION_ROUNDS = 2
-
-
-_MIN_INTENTS_TO_HIDE = 5  # answerable intents needed before some can be hidden
-
-
-_FOLD_TOL = 1e-3
-
-
-_MIN_CALIBRATION = 20  # held-out predictions needed (of each kind: right, and wrong or unknown)
-
-
-# Operating points recorded in the model's meta: the confidence below which this share of answerable
-# held-out messages would be handed off.
-TARGET_FALSE_HANDOFF = (0.02, 0.05, 0.10)
 
 
 class NoActiveModel(Exception):
@@ -136,23 +108,6 @@ class ModelMeta:
         raw.setdefault("format", 0)  # written before formats were numbered
         known = cls.__dataclass_fields__
         return cls(**{key: value for key, value in raw.items() if key in known})
-
-
-class Features:
-    """Sparse TF-IDF features, plus the sentence embedding when the model was trained with one."""
-
-    def __init__(self, sparse: FeatureUnion, with_embeddings: bool) -> None:
-        self.sparse = sparse
-        self.with_embeddings = with_embeddings
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray | None:
-        return encoder.get().encode(texts) if self.with_embeddings else None
-
-    def matrix(self, texts: Sequence[str], vectors: np.ndarray | None) -> Any:
-        sparse = self.sparse.transform(list(texts))
-        if vectors is not None:
-            sparse = sp.hstack([sparse, sp.csr_matrix(vectors)], format="csr")
-        return sparse.astype(np.float32)
 
 
 class TrainedModel:
@@ -203,24 +158,6 @@ class TrainedModel:
         return NluResult(text=text, intent=ranking[0].name, confidence=ranking[0].confidence, ranking=ranking)
 
 
-def build_features() -> FeatureUnion:
-    return FeatureUnion(
-        [
-            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
-        ]
-    )
-
-
-def _fit(
-    texts: Sequence[str], labels: Sequence[str], vectors: np.ndarray | None, *, tol: float = 1e-4
-) -> tuple[Features, LogisticRegression]:
-    features = Features(build_features().fit(list(texts)), with_embeddings=vectors is not None)
-    # float32 halves the optimiser's memory traffic: ~20% faster on BANKING77, same accuracy.
-    classifier = LogisticRegression(C=_C, max_iter=3000, tol=tol).fit(features.matrix(texts, vectors), list(labels))
-    return features, classifier
-
-
 def use_encoder() -> bool:
     return encoder.available()
 
@@ -255,75 +192,6 @@ def train(data: TrainingData, *, version: str | None = None, embeddings: bool | 
     neighbours = None if vectors is None else vectors.astype(np.float16)
     return TrainedModel(features, classifier, ResponseBook.from_training_data(data), meta,
                         neighbours=neighbours, calibrator=calibrator)
-
-
-def _calibrate(data: TrainingData, vectors: np.ndarray | None) -> tuple[ScopeCalibrator | None, dict[str, Any]]:
-    """Fit the scope calibrator on held-out folds of the training data (see ScopeCalibrator).
-
-    Each round hides a seeded fifth of the answerable intents and half of every other intent's
-    examples from a throwaway model, then scores what it did not see: known intents' held-out examples
-    (right or wrong) and the hidden intents' examples (always wrong: the bot was never taught them).
-    Too little data to hide intents, or no wrong answers at all: confidence stays the top probability.
-    """
-    index = {text: i for i, (text, _) in enumerate(data.examples)}
-    grouped = data.examples_by_intent()
-    answerable = sorted(intent for intent in grouped if intent not in HANDOFF_INTENTS)
-    if len(answerable) < _MIN_INTENTS_TO_HIDE or len(data.examples) < 2 * _MIN_CALIBRATION:
-        return None, {"method": "top probability", "why": "too little data to hold out intents"}
-    signals: list[np.ndarray] = []
-    right: list[np.ndarray] = []
-    for round_ in range(_CALIBRATION_ROUNDS):
-        rng = random.Random(f"calibration:{round_}")
-        hidden = set(rng.sample(answerable, max(1, round(len(answerable) * _HIDDEN_SHARE))))
-        train_part: list[tuple[str, str]] = []
-        test_part: list[tuple[str, str]] = []
-        for intent, texts in sorted(grouped.items()):
-            shuffled = sorted(texts)
-            rng.shuffle(shuffled)
-            half = len(shuffled) // 2
-            if intent in hidden:
-                test_part += [(t, intent) for t in shuffled[:max(1, half)]]
-                continue
-            if round_ % 2:
-                shuffled.reverse()
-            keep = max(1, len(shuffled) - half)
-            train_part += [(t, intent) for t in shuffled[:keep]]
-            test_part += [(t, intent) for t in shuffled[keep:]]
-        if len({i for _, i in train_part}) < 2 or not test_part:
-            continue
-        take = (lambda part: vectors[[index[t] for t, _ in part]]) if vectors is not None else (lambda part: None)
-        train_texts, train_labels = [t for t, _ in train_part], [i for _, i in train_part]
-        # A looser tolerance halves the folds' optimiser iterations (BANKING77: 17 instead of 39): their
-        # models only show the calibrator what the classifier's mistakes look like.
-        features, classifier = _fit(train_texts, train_labels, take(train_part), tol=_FOLD_TOL)
-        test_texts = [t for t, _ in test_part]
-        test_vectors = take(test_part)
-        probabilities = classifier.predict_proba(features.matrix(test_texts, test_vectors))
-        predicted = classifier.classes_[probabilities.argmax(axis=1)]
-        signals.append(scope_signals(probabilities, test_vectors, take(train_part)))
-        # Right: the taught intent for a known topic; `out_of_scope` (a handoff) for a hidden one.
-        right.append(np.array([p == (OUT_OF_SCOPE_INTENT if i in hidden else i)
-                               for p, (_, i) in zip(predicted, test_part, strict=True)]))
-    if not signals:
-        return None, {"method": "top probability", "why": "no held-out fold could be made"}
-    x, y = np.vstack(signals), np.concatenate(right)
-    if min(int(y.sum()), int((~y).sum())) < _MIN_CALIBRATION:
-        return None, {"method": "top probability", "why": f"too few held-out mistakes ({int((~y).sum())})"}
-    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
-    calibrator = ScopeCalibrator(tuple(float(c) for c in fitted.coef_[0]), float(fitted.intercept_[0]))  # type: ignore[arg-type]
-    confidence = calibrator(x)
-    in_scope_right = confidence[y]
-    return calibrator, {
-        "method": "scope calibrator (held-out folds, hidden intents)",
-        "held_out": len(y),
-        "held_out_right": int(y.sum()),
-        "coef": list(calibrator.coef),
-        "intercept": calibrator.intercept,
-        # The confidence under which each share of the right held-out answers would be handed off.
-        "thresholds_at_false_handoff": {
-            f"{share:.2f}": round(float(np.quantile(in_scope_right, share)), 4) for share in TARGET_FALSE_HANDOFF
-        },
-    }
 
 
 new_version = model_store.new_version
@@ -462,8 +330,12 @@ class EmbeddedEngine:
 
     name = ENGINE_NAME
 
-    def __init__(self, settings: Settings, model: TrainedModel | None = None) -> None:
+    def __init__(self, settings: Settings, model: TrainedModel | None = None, *,
+                 follow: Callable[[], object] | None = None) -> None:
+        """`follow`: called before each message to move the `active` pointer to the version the database
+        names (bot/model_sync.py), so every process answers with the same model."""
         self.settings = settings
+        self._follow = follow
         self.thresholds = Thresholds.from_settings(settings)
         self._model = model
         self._pinned = model is not None
@@ -474,6 +346,8 @@ class EmbeddedEngine:
     def model(self) -> TrainedModel:
         if self._pinned and self._model is not None:
             return self._model
+        if self._follow is not None:
+            self._follow()
         stamp = _pointer_stamp(self.settings)
         if self._model is not None and stamp is not None and stamp == self._stamp:
             return self._model  # one stat() per message instead of reading the pointer file

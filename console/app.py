@@ -37,10 +37,12 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
        "connect-src 'self' ws: wss:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'")
 
 
-def build_engines(settings: Settings) -> list[Engine]:
+def build_engines(settings: Settings, db: Database | None = None) -> list[Engine]:
+    """The configured engines, answering with the model the database names (bot/model_sync.py)."""
     from bot.engines import build_engines as build
+    from bot.model_sync import ModelFollower
 
-    return build(settings)
+    return build(settings, ModelFollower(settings, db or Database(settings.database_url)))
 
 
 def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | None = None,
@@ -58,7 +60,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     limits.init_app(app, settings)
     db = Database(settings.database_url)
     jobs = jobs or ThreadJobs()
-    pipeline = BotPipeline(db, list(engines) if engines is not None else build_engines(settings))
+    pipeline = BotPipeline(db, list(engines) if engines is not None else build_engines(settings, db))
     app.extensions["parley"] = Services(settings=settings, db=db, jobs=jobs, pipeline=pipeline,
                                         visitors=VisitorTokens(settings.secret_key))
     observability.init_app(app)  # first: every request gets its id before any other hook logs

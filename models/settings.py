@@ -163,6 +163,13 @@ class Settings(BaseSettings):
     rate_limit_uploads_per_address: RateLimit = var("PARLEY_RATE_LIMIT_UPLOADS_PER_ADDRESS", "300/hour",
                                                     "uploads per client address")
 
+    # --- shared files (models/storage/): attachments and trained models -----------------------------
+    storage_url: Optional = var("PARLEY_STORAGE_URL", None, "shared files: unset = the instance folder; "
+                                "`s3://bucket/prefix`, or `file:///path` for a folder every host mounts")
+    s3_endpoint_url: OptionalUrl = var("PARLEY_S3_ENDPOINT_URL", None, "an S3-compatible server's URL "
+                                       "(not AWS); credentials from the standard AWS_* variables")
+    s3_region: Optional = var("PARLEY_S3_REGION", None, "the bucket's region")
+
     # --- operations --------------------------------------------------------------------------------
     log_format: Literal["text", "json"] = var("PARLEY_LOG_FORMAT", "text",
                                               "`json`: one JSON object per log line; `text`: for people")

@@ -1,11 +1,14 @@
-"""Files: sniffed type allow-list, size limit, served only to who may see them, never inline when risky."""
+"""Files: sniffed type allow-list, size limit, served only to who may see them, never inline when risky;
+on the instance folder and on S3-compatible storage alike (every test runs on both)."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -16,12 +19,18 @@ from models.settings import Settings
 from tests.support.actors import Agent, Customer, make_user
 from tests.support.channels import make_channel_app, sms, twilio_post, wa_payload, wa_post, wa_text
 from tests.support.fakes import FakeGraph, FakeTwilio
+from tests.support.storage import BACKENDS, S3Bucket, storage_settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
 PDF = b"%PDF-1.7\n" + b"1 0 obj\n" * 20
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
 EXE = b"MZ\x90\x00\x03" + b"\x00" * 200
+
+
+@pytest.fixture(params=BACKENDS)
+def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    return storage_settings(request, settings)
 
 
 def _upload(agent: Agent, conv_id: str, data: bytes, name: str, **form: str) -> Any:
@@ -159,3 +168,53 @@ def test_webchat_customers_upload_files_and_see_agent_files_by_name(capp: Flask,
     # private notes' files never reach the customer
     _upload(ada, conv_id, PDF, "internal.pdf", private="true")
     assert len(customer.events("files")) == 1
+
+
+def test_two_hosts_sharing_a_bucket_serve_each_others_files(
+        settings: Settings, engines: list[Any], channel_env: dict[str, str], tmp_path: Path) -> None:
+    """Two apps with instance folders of their own share the database and one S3 bucket: a file uploaded
+    through one is downloaded through the other, and nothing is written to either instance folder."""
+    if settings.storage_url is None:
+        pytest.skip("sharing between hosts needs shared storage (the s3 run)")
+    one = make_channel_app(settings, engines, channel_env)
+    two = make_channel_app(settings.with_(instance_dir=tmp_path / "host-two"), engines, channel_env,
+                           with_channels=False)
+    db: Database = one.extensions["parley"].db
+    make_user(db, "ada@example.com")
+    conv_id = Customer(one).say("a person please")["conversation_id"]
+    on_one, on_two = Agent(one, "ada@example.com"), Agent(two, "ada@example.com")
+    url = _upload(on_one, conv_id, PDF, "one.pdf").get_json()["attachments"][0]["url"]
+    got = on_two.client.get(url)
+    assert got.status_code == 200 and got.data == PDF and got.headers["Content-Type"] == "application/pdf"
+    back = _upload(on_two, conv_id, PNG, "two.png").get_json()["attachments"][0]["url"]
+    assert on_one.client.get(back).data == PNG
+    # a conditional request with the file's ETag is answered "not modified"; a range, in part
+    etag = on_one.client.get(back).headers["ETag"]
+    assert on_two.client.get(back, headers={"If-None-Match": etag}).status_code == 304
+    part = on_two.client.get(url, headers={"Range": "bytes=0-3"})
+    assert part.status_code == 206 and part.data == PDF[:4]
+    for app in (one, two):
+        instance = app.extensions["parley"].settings.instance_dir
+        assert not (instance / "attachments").exists()
+    two.extensions["parley"].db.dispose()
+    one.extensions["parley"].db.dispose()
+
+
+def test_where_the_bytes_live_and_a_lost_file_is_a_404(capp: Flask, cdb: Database, settings: Settings,
+                                                       request: pytest.FixtureRequest) -> None:
+    make_user(cdb, "ada@example.com")
+    ada = Agent(capp, "ada@example.com")
+    conv_id = Customer(capp).say("a person please")["conversation_id"]
+    att = _upload(ada, conv_id, PDF, "x.pdf").get_json()["attachments"][0]
+    with cdb.session() as s:
+        key = s.scalar(select(Attachment.storage_key))
+    if settings.storage_url is None:  # `parley run`: the instance folder, as always
+        path = settings.instance_dir / "attachments" / key
+        assert path.read_bytes() == PDF
+        path.unlink()
+    else:
+        bucket: S3Bucket = request.getfixturevalue("s3_bucket")
+        assert bucket.object_keys() == [f"parley/attachments/{key}"]
+        bucket.client().delete_object(Bucket=bucket.bucket, Key=f"parley/attachments/{key}")
+    gone = ada.client.get(att["url"])
+    assert gone.status_code == 404 and gone.get_json()["error"]["code"] == "not_found"

@@ -30,6 +30,7 @@ from bot.embedded import (
     train_and_activate,
 )
 from bot.engines import build_engines, prepare_embedded
+from bot.features import build_features
 from bot.training_data import TrainingDataError, load_training_data
 from bot.types import Decision, HandoffReason, TurnContext
 from models.settings import Settings
@@ -388,7 +389,7 @@ def test_a_format_1_model_still_loads_for_a_rollback(tmp_path: Path, tiny_dir: P
     settings = _settings(tmp_path, tiny_dir)
     version = train_and_activate(settings)
     data = load_training_data(tiny_dir)
-    pipeline = make_pipeline(embedded.build_features(), FunctionTransformer(embedded._as_float32, accept_sparse=True),
+    pipeline = make_pipeline(build_features(), FunctionTransformer(embedded._as_float32, accept_sparse=True),
                              LogisticRegression(C=20, max_iter=3000))
     pipeline.fit([t for t, _ in data.examples], [i for _, i in data.examples])
     path = store_dir(settings) / version / MODEL_FILE

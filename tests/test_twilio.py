@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
 
@@ -12,6 +13,7 @@ from models.db import Database
 from models.schema.channels import Attachment, OutboxItem
 from models.schema.contacts import Contact, ContactIdentity
 from models.schema.conversations import Conversation, Message
+from models.settings import Settings
 from tests.support.actors import Agent, make_user
 from tests.support.channels import (
     ACCOUNT_SID,
@@ -25,8 +27,15 @@ from tests.support.channels import (
     twilio_signature,
 )
 from tests.support.fakes import FakeTwilio
+from tests.support.storage import BACKENDS, storage_settings
 
 EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The instance folder, or S3-compatible storage for the tests parametrized with `BACKENDS`."""
+    return storage_settings(request, settings)
 
 
 def _count(db: Database, model: type) -> int:
@@ -282,6 +291,7 @@ def test_retries_give_up_after_the_configured_attempts(capp: Flask, cdb: Databas
         assert s.get(Message, msg_id).delivery_status == "failed"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("settings", BACKENDS, indirect=True)
 def test_inbound_media_allowed_and_refused(capp: Flask, cdb: Database, fake_twilio: FakeTwilio) -> None:
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
     url_png = fake_twilio.add_media("ME1", png, "image/png")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
 
@@ -14,6 +15,7 @@ from models.schema.base import utcnow
 from models.schema.channels import Attachment, OutboxItem
 from models.schema.contacts import Contact
 from models.schema.conversations import Conversation, Message
+from models.settings import Settings
 from tests.support.actors import Agent, make_user
 from tests.support.channels import (
     CUSTOMER,
@@ -27,8 +29,15 @@ from tests.support.channels import (
     wa_text,
 )
 from tests.support.fakes import FakeGraph
+from tests.support.storage import BACKENDS, storage_settings
 
 WA_ID = CUSTOMER.lstrip("+")
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The instance folder, or S3-compatible storage for the tests parametrized with `BACKENDS`."""
+    return storage_settings(request, settings)
 
 
 def _count(db: Database, model: type) -> int:
@@ -93,6 +102,7 @@ def test_bad_signature_and_malformed_bodies_store_nothing(capp: Flask, cdb: Data
     assert _count(cdb, Message) == 0 and _count(cdb, Contact) == 0
 
 
+@pytest.mark.parametrize("settings", BACKENDS, indirect=True)
 def test_every_message_type_gets_a_readable_text(capp: Flask, cdb: Database, fake_graph: FakeGraph) -> None:
     for i, media_id in enumerate(("D1", "A1", "V1")):
         fake_graph.add_media(media_id, b"%PDF-1.4 " + bytes([i]) * 10, "application/pdf")
@@ -117,6 +127,8 @@ def test_every_message_type_gets_a_readable_text(capp: Flask, cdb: Database, fak
         atts = list(s.scalars(select(Attachment).order_by(Attachment.id)))
     assert atts[0].filename == "invoice.pdf"
     assert all(a.state == "ready" for a in atts)  # (the fake serves PDF bytes for all three)
+    with rt(capp).store.open(atts[0].storage_key or "") as stored:
+        assert stored.read() == b"%PDF-1.4 " + bytes([0]) * 10
 
 
 def _whatsapp_conversation(capp: Flask, cdb: Database) -> tuple[Agent, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.model_sync import ModelFollower
 from bot.rasa import store
 from bot.rasa.config import RasaSettings
 from bot.rasa.engine import RasaEngine
@@ -20,7 +21,10 @@ from models.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def build_rasa_engine(settings: Settings, *, wait: bool = True) -> RasaEngine:
+def build_rasa_engine(settings: Settings, *, wait: bool = True, follower: ModelFollower | None = None) -> RasaEngine:
+    """With a `follower`, the supervised server serves the model the database names (fetched from the
+    shared storage when this host lacks it), and a model trained here at first start becomes active
+    for every process."""
     rasa = RasaSettings.from_settings(settings)
     server: RasaServer
     if rasa.url:
@@ -30,8 +34,13 @@ def build_rasa_engine(settings: Settings, *, wait: bool = True) -> RasaEngine:
                       rasa.url)
         return RasaEngine(settings, server)
     rasa.require_installed()
-    ensure_model(settings, rasa)
-    supervised = SupervisedRasa(settings, rasa).start()
+    if follower is not None:
+        follower.follow("rasa")
+    version = ensure_model(settings, rasa)
+    if follower is not None:
+        follower.announce("rasa", version, note="trained at start")
+    supervised = SupervisedRasa(settings, rasa, follow=(lambda: follower.follow("rasa")) if follower else None)
+    supervised.start()
     if wait:
         log.info("waiting for the local Rasa server to load its model (up to %.0fs)", rasa.start_timeout_s)
         if not supervised.wait_ready(rasa.start_timeout_s):

@@ -17,6 +17,7 @@ import click
 
 from bot.embedded import InvalidTrainingData
 from bot.evaluate import EvaluationReport
+from bot.model_sync import announce_trained
 from bot.rasa import store
 from bot.rasa.client import RasaError
 from bot.rasa.config import RasaNotInstalled, RasaSettings
@@ -42,6 +43,7 @@ def train_command(ctx: click.Context, settings: Settings, source: Path, config: 
     except (TrainingDataError, RasaNotInstalled, TrainingFailed) as exc:
         raise click.ClickException(str(exc)) from exc
     meta = result.meta
+    announce_trained(settings, "rasa", meta.version)
     click.echo(f"Trained Rasa model {meta.version} on {meta.n_examples} examples ({len(meta.intents)} intents) "
                f"in {meta.train_seconds:.1f}s; it is now active.")
 

@@ -25,13 +25,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.rasa import store
+from bot.rasa import endpoints, store
 from bot.rasa.client import RasaClient, RasaError, RasaUnavailable
 from bot.rasa.config import RasaSettings
 from bot.rasa.trainer import die_with_parent, rasa_env
@@ -159,10 +160,12 @@ class SupervisedRasa:
     """A local Rasa server started, watched and restarted by Parley (one per Parley process)."""
 
     def __init__(self, settings: Settings, rasa: RasaSettings | None = None, *, model_file: Path | None = None,
-                 workdir: Path | None = None) -> None:
+                 workdir: Path | None = None, follow: Callable[[], object] | None = None) -> None:
         """Follows the store's `active` model; or serves `model_file` alone (throwaway evaluation models,
-        one-shot CLI commands), then in `workdir` and without advertising itself in `server.json`."""
+        one-shot CLI commands), then in `workdir` and without advertising itself in `server.json`.
+        `follow`, called on each poll, moves that pointer to the version the database names."""
         self.settings = settings
+        self._follow_db = follow
         self.rasa = rasa or RasaSettings.from_settings(settings)
         self._model_file = model_file
         self._pinned = version_of(str(model_file)) if model_file is not None else None
@@ -241,7 +244,11 @@ class SupervisedRasa:
     # --- the supervisor loop -----------------------------------------------------------------------
 
     def _wanted_version(self) -> str | None:
-        return self._pinned if self._pinned else store.active_version(self.settings)
+        if self._pinned:
+            return self._pinned
+        if self._follow_db is not None:
+            self._follow_db()
+        return store.active_version(self.settings)
 
     def _supervise(self) -> None:
         failures = 0
@@ -319,10 +326,12 @@ class SupervisedRasa:
             "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port), "--model", str(model),
             "--endpoints", str(self._dir / "endpoints.yml"), "--credentials", str(self._dir / "credentials.yml")])
         log_path = self._dir / LOG_FILE
+        env = rasa_env(endpoints.environment(self.settings, shared=self._write_runtime))
         with open(log_path, "ab") as out:
             out.write(f"\n--- {_now()} starting model {version} on port {port}\n".encode())
             out.flush()
-            proc = subprocess.Popen(args, cwd=self._dir, env=rasa_env(), stdin=subprocess.DEVNULL, stdout=out,
+            proc = subprocess.Popen(args, cwd=self._dir, env=env,
+                                    stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, start_new_session=True,
                                     preexec_fn=die_with_parent if sys.platform.startswith("linux") else None)
         client = RasaClient(f"http://127.0.0.1:{port}", token, self.rasa.timeout_s)
@@ -357,9 +366,12 @@ class SupervisedRasa:
             time.sleep(0.5)
 
     def _write_config_files(self) -> None:
-        # Trackers in SQLite: dialogue state (and a handoff's pause) survive a restart of the server.
-        endpoints = {"tracker_store": {"type": "SQL", "dialect": "sqlite", "db": str(self._dir / "trackers.db")}}
-        (self._dir / "endpoints.yml").write_text(json.dumps(endpoints, indent=2) + "\n", encoding="utf-8")
+        # Trackers in SQLite, or in PostgreSQL shared by every process's server, with Redis locks
+        # (bot/rasa/endpoints.py): dialogue state (and a handoff's pause) survives a restart.
+        endpoints.prepare(self.settings, shared=self._write_runtime)
+        config = endpoints.endpoints(self.settings, self._dir, shared=self._write_runtime)
+        (self._dir / "endpoints.yml").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        os.chmod(self._dir / "endpoints.yml", 0o600)  # it may hold the database password
         (self._dir / "credentials.yml").write_text("rest: {}\n", encoding="utf-8")
 
     def _publish_runtime(self, process: _Process) -> None:

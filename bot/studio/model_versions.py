@@ -1,26 +1,31 @@
 """Trained models of both engines as the admin sees them: candidates, the active one, what each was
 trained on and how it scored; activation and rollback; two models compared side by side.
 
-Activation moves the engine's `active` pointer, which the running bot follows on its own (the
-embedded engine on the next message, the supervised Rasa server by starting the new model beside
-the old one and switching once it answers). Every activation is recorded with who and which version
+The database decides which version is active (bot/model_sync.py): activation publishes the version to
+the shared storage and records a `BotModelActivation` row, and every process (the embedded engine on
+its next message, the supervised Rasa server by starting the new model beside the old one and
+switching once it answers) follows that row. Every activation is recorded with who and which version
 it replaced, so "roll back" goes to exactly that version.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import embedded
+from bot import embedded, model_sync
 from bot.rasa import store as rasa_store
 from bot.rasa.config import RasaSettings
 from models.db import Database
 from models.schema.accounts import User
 from models.schema.training import BotModelActivation, BotTrainingRun, RunKind, RunStatus
 from models.settings import Settings
+from models.storage import StorageError
+
+log = logging.getLogger(__name__)
 
 HEADLINE = ("intent_accuracy", "macro_f1", "handoff_recall", "false_handoff_rate", "rephrase_rate",
             "out_of_scope_rephrase_rate")
@@ -52,12 +57,16 @@ def _rasa_versions(settings: Settings) -> list[dict[str, Any]]:
             for m in rasa_store.versions(settings) if m.kind == "full"]
 
 
-def active_version(settings: Settings, engine: str) -> str | None:
+def active_version(session: Session, settings: Settings, engine: str) -> str | None:
+    """What the database names; before any activation was recorded, this host's `active` pointer."""
+    row = model_sync.active_in_db(session, engine)
+    if row is not None:
+        return row.version
     return embedded.active_version(settings) if engine == "embedded" else rasa_store.active_version(settings)
 
 
 def rollback_target(session: Session, settings: Settings, engine: str) -> str | None:
-    current = active_version(settings, engine)
+    current = active_version(session, settings, engine)
     row = session.scalar(select(BotModelActivation).where(BotModelActivation.engine == engine,
                                                           BotModelActivation.version == current)
                          .order_by(BotModelActivation.id.desc()).limit(1))
@@ -70,6 +79,12 @@ def rollback_target(session: Session, settings: Settings, engine: str) -> str | 
 
 
 def _versions(settings: Settings, engine: str) -> list[dict[str, Any]]:
+    """The versions this host has, after fetching the newest ones any host published."""
+    try:
+        model_sync.fetch_recent(settings, engine, embedded.KEEP_VERSIONS if engine == "embedded"
+                                else rasa_store.KEEP_VERSIONS)
+    except StorageError as exc:  # the list still shows what this host has
+        log.error("could not fetch the published %s models: %s", engine, exc)
     return _embedded_versions(settings) if engine == "embedded" else _rasa_versions(settings)
 
 
@@ -104,7 +119,7 @@ def catalog(settings: Settings, db: Database, engines_in_use: tuple[str, ...]) -
                            "rasa_installed": RasaSettings.from_settings(settings).installed}
     with db.session() as session:
         for engine in ("embedded", "rasa"):
-            active = active_version(settings, engine)
+            active = active_version(session, settings, engine)
             evaluations = _evaluations(session, engine)
             trained_from = _trained_from(session, engine)
             versions = []
@@ -127,19 +142,26 @@ def activate(settings: Settings, db: Database, user: User | None, engine: str, v
              note: str = "activate") -> dict[str, Any]:
     if engine not in ("embedded", "rasa"):
         raise ModelError("engine must be 'embedded' or 'rasa'")
+    try:
+        model_sync.fetch(settings, engine, version)  # trained on another host: in the shared storage
+    except ValueError as exc:  # not even a well-formed version name
+        raise ModelError(f"No {engine} model {version}.") from exc
     if version not in {v["version"] for v in _versions(settings, engine)}:
         raise ModelError(f"No {engine} model {version}.")
-    previous = active_version(settings, engine)
+    with db.session() as session:
+        previous = active_version(session, settings, engine)
     if previous == version:
         raise ModelError(f"{version} is already the active {engine} model.")
+    # This host's pointer first (it checks the version can serve), then the shared storage, then the
+    # row that makes every other process switch (they fetch what it names).
     if engine == "embedded":
         embedded.activate(settings, version)
     else:
         rasa_store.activate(settings, version, actor=user.email if user else None, note=note)
+    model_sync.publish(settings, engine, version)
     with db.transaction() as session:
-        session.add(BotModelActivation(engine=engine, version=version, previous_version=previous,
-                                       actor_id=user.id if user else None,
-                                       actor_name=(user.name or user.email) if user else "", note=note))
+        previous = model_sync.record_activation(session, engine, version, user=user, note=note,
+                                                local_previous=previous)
     return {"engine": engine, "active": version, "previous": previous}
 
 

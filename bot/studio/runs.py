@@ -10,20 +10,21 @@ compares and activates (`studio.model_versions`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
 
-from bot import embedded
+from bot import embedded, model_sync
 from bot.rasa import store as rasa_store
 from bot.rasa import trainer as rasa_trainer
 from bot.rasa.config import RasaSettings
@@ -73,14 +74,16 @@ class Runs:
 
     def start_train(self, user: User | None, engine: str) -> dict[str, Any]:
         self._check_engine(engine)
-        with locked(versions.lock_path(self.settings)), self.db.transaction() as session:
-            current = versions.ensure_current(session, RasaProject.load(self.settings.data_dir))
-            run = BotTrainingRun(kind=RunKind.TRAIN.value, engine=engine, params={"owner": _owner()},
-                                 stage="Waiting to start",
-                                 requested_by_id=user.id if user else None, data_version_id=current.id)
-            session.add(run)
-            session.flush()
-            run_id = run.id
+        with locked(versions.lock_path(self.settings)):
+            versions.sync_locked(self.settings, self.db)  # another host may have committed newer data
+            with self.db.transaction() as session:
+                current = versions.ensure_current(session, RasaProject.load(self.settings.data_dir))
+                run = BotTrainingRun(kind=RunKind.TRAIN.value, engine=engine, params={"owner": _owner()},
+                                     stage="Waiting to start",
+                                     requested_by_id=user.id if user else None, data_version_id=current.id)
+                session.add(run)
+                session.flush()
+                run_id = run.id
         self.submit(self._execute, run_id)
         return self.get(run_id)
 
@@ -134,10 +137,12 @@ class Runs:
                                    .order_by(BotDataVersion.id.desc()).limit(1))
             if found is not None:
                 return int(found)
-        with locked(versions.lock_path(self.settings)), self.db.transaction() as session:
-            current = versions.ensure_current(session, RasaProject.load(self.settings.data_dir))
-            if current.data_hash_after == data_hash:
-                return current.id
+        with locked(versions.lock_path(self.settings)):
+            versions.sync_locked(self.settings, self.db)  # another host may have committed newer data
+            with self.db.transaction() as session:
+                current = versions.ensure_current(session, RasaProject.load(self.settings.data_dir))
+                if current.data_hash_after == data_hash:
+                    return current.id
         raise RunError(f"The data {engine} model {model_version} was trained on is not known to Parley (it was "
                        "trained outside the console from other data); train a candidate here to evaluate it.")
 
@@ -223,27 +228,16 @@ class Runs:
 
     def _train(self, engine: str, data_version: int | None, reporter: _Reporter) -> tuple[dict[str, Any], str]:
         reporter(0.01, "Reading the training data")
-        if engine == "embedded":
-            data = load_training_data(self.settings.data_dir)
-            problems = data.validate()
-            if problems:
-                raise embedded.InvalidTrainingData(data.source, problems)
-            reporter(0.1, "Training the embedded classifier")
-            model = embedded.train(data)
-            embedded.save(model, self.settings)
-            meta = model.meta
-            return ({"model_version": meta.version, "train_seconds": meta.train_seconds,
-                     "n_examples": meta.n_examples, "intents": len(meta.intents), "data_hash": meta.data_hash},
-                    meta.version)
-        result = rasa_trainer.train(self.settings, self.settings.data_dir, activate=False, progress=reporter,
-                                    should_stop=reporter.should_stop, data_version=data_version, actor="console")
-        rmeta = result.meta
-        return ({"model_version": rmeta.version, "train_seconds": rmeta.train_seconds,
-                 "n_examples": rmeta.n_examples, "intents": len(rmeta.intents), "data_hash": rmeta.data_hash},
-                rmeta.version)
+        with self._data_of(data_version) as source:
+            return self._train_from(engine, source, data_version, reporter)
 
-    def _evaluate(self, engine: str, model_version: str, data_version: int, protocol: Protocol,
-                  reporter: _Reporter) -> dict[str, Any]:
+    @contextlib.contextmanager
+    def _data_of(self, data_version: int | None) -> Iterator[Path]:
+        """The files of the run's data version (from the database, so a run on any host trains on exactly
+        what the admin saw); `data/` itself for a run without one."""
+        if data_version is None:
+            yield self.settings.data_dir
+            return
         with self.db.session() as session:
             row = session.get(BotDataVersion, data_version)
             if row is None:
@@ -254,6 +248,36 @@ class Runs:
             for name, text in files.items():
                 (root / name).parent.mkdir(parents=True, exist_ok=True)
                 (root / name).write_text(str(text), encoding="utf-8")
+            yield root
+
+    def _train_from(self, engine: str, source: Path, data_version: int | None,
+                    reporter: _Reporter) -> tuple[dict[str, Any], str]:
+        if engine == "embedded":
+            data = load_training_data(source)
+            problems = data.validate()
+            if problems:
+                raise embedded.InvalidTrainingData(data.source, problems)
+            reporter(0.1, "Training the embedded classifier")
+            model = embedded.train(data)
+            embedded.save(model, self.settings)
+            model_sync.publish(self.settings, "embedded", model.version)  # any host can activate it
+            model_sync.prune_published(self.settings, self.db, "embedded", embedded.KEEP_VERSIONS)
+            meta = model.meta
+            return ({"model_version": meta.version, "train_seconds": meta.train_seconds,
+                     "n_examples": meta.n_examples, "intents": len(meta.intents), "data_hash": meta.data_hash},
+                    meta.version)
+        result = rasa_trainer.train(self.settings, source, activate=False, progress=reporter,
+                                    should_stop=reporter.should_stop, data_version=data_version, actor="console")
+        rmeta = result.meta
+        model_sync.publish(self.settings, "rasa", rmeta.version)
+        model_sync.prune_published(self.settings, self.db, "rasa", rasa_store.KEEP_VERSIONS)
+        return ({"model_version": rmeta.version, "train_seconds": rmeta.train_seconds,
+                 "n_examples": rmeta.n_examples, "intents": len(rmeta.intents), "data_hash": rmeta.data_hash},
+                rmeta.version)
+
+    def _evaluate(self, engine: str, model_version: str, data_version: int, protocol: Protocol,
+                  reporter: _Reporter) -> dict[str, Any]:
+        with self._data_of(data_version) as root:
             data: TrainingData = load_training_data(root)
             config = default_config(self.settings, None) if engine == "rasa" else None
             result = run_protocol(self.settings, engine, data, protocol, config=config, progress=reporter,

@@ -1,5 +1,7 @@
 """Every change of the training data, versioned: who, when, what, and the files after it.
 
+The database decides which version is current: a host whose `data/` holds an older recorded version
+(another host committed since) is brought up to date before anything reads it (`sync_from_database`).
 `commit` is the only way the studio writes `data/`: under a lock, against the hash the admin loaded,
 after `RasaProject.preview` found no new problem; the files are written and the version row committed
 together (a failed write rolls the row back). When `data/` changed outside Parley (an editor, a git
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.studio.files import locked, write_files
 from bot.studio.project import ChangeRejected, RasaProject, StaleData
+from bot.training_data import TrainingDataError
 from models.db import Database
 from models.schema.accounts import User
 from models.schema.training import BotDataVersion, DataVersionKind
@@ -53,10 +56,16 @@ def latest(session: Session) -> BotDataVersion | None:
 
 
 def ensure_current(session: Session, project: RasaProject) -> BotDataVersion:
-    """The version row of the data as it is now (a `baseline` is recorded when there is none)."""
+    """The version row of the data as it is now (a `baseline` is recorded when there is none).
+
+    Takes the newest row's lock first, so admins on two hosts committing at once are serialised; data
+    that is an older recorded version is stale (another host moved on): never recorded over the newer."""
+    session.execute(select(BotDataVersion.id).order_by(BotDataVersion.id.desc()).limit(1).with_for_update())
     last = latest(session)
     if last is not None and last.data_hash_after == project.data_hash:
         return last
+    if last is not None and _recorded(session, project.data_hash):
+        raise StaleData("The training data changed on another server; reload and apply your change again.")
     first = last is None
     row = BotDataVersion(
         kind=DataVersionKind.BASELINE.value, author_name="",
@@ -70,6 +79,41 @@ def ensure_current(session: Session, project: RasaProject) -> BotDataVersion:
     return row
 
 
+def _recorded(session: Session, data_hash: str) -> bool:
+    return session.scalar(select(BotDataVersion.id).where(BotDataVersion.data_hash_after == data_hash)
+                          .limit(1)) is not None
+
+
+def sync_from_database(settings: Settings, db: Database) -> bool:
+    """Bring this host's `data/` to the newest version recorded in the database when it is behind (it
+    holds an older recorded version: another host committed since). Data that matches no recorded
+    version was edited outside Parley on this host and is left alone: the next commit records it as a
+    baseline, as before. Returns whether files were written."""
+    with locked(lock_path(settings)):
+        return sync_locked(settings, db)
+
+
+def sync_locked(settings: Settings, db: Database) -> bool:
+    """`sync_from_database` for a caller that holds `lock_path(settings)` already."""
+    with db.session() as session:
+        last = latest(session)
+        if last is None:
+            return False
+        try:
+            disk = RasaProject.load(settings.data_dir).data_hash
+        except TrainingDataError:
+            disk = None  # unreadable here: if the database has good data, it wins
+        if disk == last.data_hash_after or (disk is not None and not _recorded(session, disk)):
+            return False
+        files = {str(name): str(text) for name, text in last.files.items()}
+    stale = {p.relative_to(settings.data_dir).as_posix() for p in
+             [*settings.data_dir.rglob("*.yml"), *settings.data_dir.rglob("*.yaml")]} - set(files)
+    write_files(settings.data_dir, files)
+    for name in stale:  # files the newest version no longer has
+        (settings.data_dir / name).unlink(missing_ok=True)
+    return True
+
+
 def commit(
     settings: Settings,
     db: Database,
@@ -81,6 +125,7 @@ def commit(
     summary: str | None = None,
 ) -> Committed:
     with locked(lock_path(settings)):
+        sync_locked(settings, db)
         project = RasaProject.load(settings.data_dir)
         if base_hash is not None and base_hash != project.data_hash:
             raise StaleData("The training data changed since you loaded it; reload and apply your change again.")
@@ -114,6 +159,7 @@ def restore(settings: Settings, db: Database, user: User | None, version_id: int
             raise LookupError(f"No data version {version_id}.")
         files, old_id = dict(old.files), old.id
     with locked(lock_path(settings)):
+        sync_locked(settings, db)
         project = RasaProject.load(settings.data_dir)
         if base_hash is not None and base_hash != project.data_hash:
             raise StaleData("The training data changed since you loaded it; reload first.")

@@ -64,8 +64,10 @@ def _ids(value: list[int]) -> list[int]:
 
 
 def _project() -> RasaProject:
+    svc = services()
     try:
-        return RasaProject.load(services().settings.data_dir)
+        versions.sync_from_database(svc.settings, svc.db)  # another server may have saved newer data
+        return RasaProject.load(svc.settings.data_dir)
     except TrainingDataError as exc:
         raise InvalidInput(f"The training data cannot be read: {exc}", code="unreadable_data") from exc
 

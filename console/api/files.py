@@ -29,6 +29,7 @@ from models.conversations.visibility import can_see
 from models.errors import InvalidInput, NotFound, ParleyError
 from models.schema.channels import Attachment, AttachmentState
 from models.schema.conversations import Conversation
+from models.storage import NotStored
 
 bp = Blueprint("attachments", __name__)
 
@@ -37,11 +38,31 @@ FORM_SLACK = 64 * 1024  # room for the other multipart fields around the file
 
 
 def _serve(att: Attachment) -> Response:
+    """Stream the file from the shared storage: a local file with ranges and sendfile, an object in S3
+    chunk by chunk (never read whole into memory); its SHA-256 is the ETag either way."""
     if att.state != AttachmentState.READY.value or not att.storage_key:
         raise NotFound("This file is not available.")
     inline = att.content_type in INLINE_SAFE
-    response = send_file(runtime().store.path(att.storage_key), mimetype=att.content_type or "application/octet-stream",
-                         as_attachment=not inline, download_name=att.filename, max_age=0, conditional=True)
+    store = runtime().store
+    options: dict[str, Any] = {"mimetype": att.content_type or "application/octet-stream",
+                               "as_attachment": not inline, "download_name": att.filename, "max_age": 0}
+    path = store.local_path(att.storage_key)
+    if path is not None:
+        if not path.is_file():
+            raise NotFound("This file is not available.")
+        response = send_file(path, conditional=True, **options)
+    else:
+        try:
+            stream = store.open(att.storage_key)
+        except NotStored as exc:
+            raise NotFound("This file is not available.") from exc
+        response = send_file(stream, conditional=False, etag=False, **options)
+        response.call_on_close(stream.close)  # also when a 304 or 416 never reads it
+        if att.size is not None:
+            response.content_length = att.size
+        if att.sha256:
+            response.set_etag(att.sha256)
+        response.make_conditional(request.environ, accept_ranges=True, complete_length=att.size)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"

@@ -23,12 +23,13 @@ def worker() -> None:
     from console.runtime.channels import seed
     from models.channels.attachments import AttachmentStore
     from models.channels.settings import ChannelSettings
+    from models.storage import storage_for
 
     settings = Settings.from_env()
     database = migrated_db()
     chs = ChannelSettings.from_settings(settings)
     seed(database, chs)
-    runner = DeliveryWorker(database, chs, AttachmentStore(settings.instance_dir / "attachments"),
+    runner = DeliveryWorker(database, chs, AttachmentStore(storage_for(settings)),
                             MediaLinks(settings.secret_key, chs.public_url), submit=_inline)
     _push_updates_through_redis(database, settings)
     stop = threading.Event()

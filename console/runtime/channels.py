@@ -19,6 +19,7 @@ from models.channels.config import do_seed_from_env
 from models.channels.settings import ChannelSettings
 from models.db import Database
 from models.events import Event, OutboundQueued
+from models.storage import storage_for
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def seed(db: Database, settings: ChannelSettings) -> None:
 def build(svc: Services) -> ChannelRuntime:
     """The channel runtime of one app (or worker process); the worker thread is not started here."""
     settings = ChannelSettings.from_settings(svc.settings)
-    store = AttachmentStore(svc.settings.instance_dir / "attachments")
+    store = AttachmentStore(storage_for(svc.settings))
     links = MediaLinks(svc.settings.secret_key, settings.public_url)
     worker = DeliveryWorker(svc.db, settings, store, links, svc.jobs.submit)
     rt = ChannelRuntime(settings, svc.db, store, links, worker)

@@ -1,8 +1,9 @@
 """Attachments: what a file really is (sniffed from its bytes, never from its name), whether it
 is allowed, and where its bytes live (the instance's storage, under a random key).
 
-Files are stored under `<instance>/attachments/` by a random key and served only through the
-console's permission-checked route; nothing here knows of URLs or requests.
+Files are stored in the shared storage (models/storage: the instance folder by default, S3 for several
+hosts) under `attachments/<random key>` and served only through the console's permission-checked
+route; nothing here knows of URLs or requests.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import filetype
 from sqlalchemy.orm import Session
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 from models.errors import InvalidInput, TooLong
 from models.schema.channels import Attachment, AttachmentState
 from models.schema.conversations import Conversation, Message
+from models.storage import Storage
 
 ALLOWED = frozenset({
     "7z", "avi", "bmp", "csv", "doc", "docx", "gif", "gz", "jpg", "jpeg", "json", "mkv", "mov", "mp3", "mp4",
@@ -141,27 +144,33 @@ def safe_filename(name: str | None, sniffed: Sniffed) -> str:
 
 
 class AttachmentStore:
-    """Bytes on the instance's disk under random keys; written atomically."""
+    """Attachments' bytes in the shared storage under `attachments/<random key>`; the database keeps
+    only the key, so any process on any host that shares the storage can serve any file."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    PREFIX = "attachments"
 
-    def put(self, data: bytes) -> str:
-        self.root.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_hex(20)
-        tmp = self.root / f".{key}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, self.root / key)
-        return key
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
 
-    def path(self, key: str) -> Path:
+    def _key(self, key: str) -> str:
         if not re.fullmatch(r"[0-9a-f]{40}", key):
             raise ValueError("bad storage key")
-        return self.root / key
+        return f"{self.PREFIX}/{key}"
+
+    def put(self, data: bytes) -> str:
+        key = secrets.token_hex(20)
+        self.storage.put(self._key(key), data)
+        return key
+
+    def open(self, key: str) -> BinaryIO:
+        """The file's bytes as a stream (raises NotStored when they are gone)."""
+        return self.storage.open(self._key(key))
+
+    def local_path(self, key: str) -> Path | None:
+        return self.storage.local_path(self._key(key))
 
     def delete(self, key: str) -> None:
-        self.path(key).unlink(missing_ok=True)
+        self.storage.delete(self._key(key))
 
 
 def do_attach(session: Session, store: AttachmentStore, *, conv: Conversation, msg: Message, data: bytes,

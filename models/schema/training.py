@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.schema.base import Base, utcnow
@@ -85,6 +85,8 @@ class BotModelActivation(Base):
     """Which model version an admin put in front of customers, replacing which (for rollback)."""
 
     __tablename__ = "bot_model_activations"
+    # Every bot turn asks for an engine's newest row (the active model): one index lookup.
+    __table_args__ = (Index("ix_bot_model_activations_engine_id", "engine", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
