@@ -12,7 +12,7 @@ from flask import Flask
 from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
-from console import auth, pages, webhooks
+from console import auth, health, pages, webhooks
 from console.api import assist, bot, conversations, files, routing, workspace
 from console.api import channels as channels_api
 from console.errors import install_error_handlers
@@ -45,10 +45,17 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
         SECRET_KEY=settings.secret_key, TESTING=testing, SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(days=14),
         MAX_CONTENT_LENGTH=1 * 1024 * 1024, JSON_SORT_KEYS=False,
+        SESSION_COOKIE_SECURE=(settings.public_url or "").startswith("https://"),
     )
+    if settings.trusted_proxies > 0:  # behind nginx/a load balancer: client address and scheme from X-Forwarded-*
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     db = Database(settings.database_url)
     jobs = jobs or ThreadJobs()
-    pipeline = BotPipeline(db, list(engines) if engines is not None else build_engines(settings))
+    pipeline = BotPipeline(db, list(engines) if engines is not None else build_engines(settings),
+                           lease_s=settings.bot_lease_seconds)
     app.extensions["parley"] = Services(settings=settings, db=db, jobs=jobs, pipeline=pipeline,
                                         visitors=VisitorTokens(settings.secret_key))
     # SMS/WhatsApp: outbox worker (woken on OutboundQueued), media links. Subscribes nothing that emits.
@@ -65,6 +72,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(routing.bp)
     app.register_blueprint(workspace.bp)  # canned replies, team hours, a conversation's workspace
     pages.register(app)
+    app.register_blueprint(health.bp)  # /readyz
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(channels_api.bp)
     app.register_blueprint(files.bp)

@@ -59,6 +59,14 @@ class Settings:
     widget_origins: tuple[str, ...] = ("*",)
     # The Redis pub/sub channel of the Socket.IO message queue (one per deployment sharing a Redis).
     socketio_channel: str = "parley-socketio"
+    # Production serving (issue 11): how long a bot claim lasts unrenewed (a dead worker's turns are
+    # taken over after at most this), how many proxies in front set X-Forwarded-* (0: trust none),
+    # the public URL (https: session cookies are sent only over TLS), and how long SIGTERM waits for
+    # work under way before giving it back.
+    bot_lease_seconds: float = 15.0
+    trusted_proxies: int = 0
+    public_url: str | None = None
+    shutdown_grace_seconds: float = 20.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -105,6 +113,12 @@ class Settings:
             max_message_length=env_int(env, "PARLEY_MAX_MESSAGE_LENGTH", 4096),
             widget_origins=origins,
             socketio_channel=env.get("PARLEY_SOCKETIO_CHANNEL") or "parley-socketio",
+            bot_lease_seconds=env_float(env, "PARLEY_BOT_LEASE_SECONDS", 15.0, minimum=0, above=True,
+                                        unit="a number of seconds"),
+            trusted_proxies=env_int(env, "PARLEY_TRUSTED_PROXIES", 0),
+            public_url=(env.get("PARLEY_PUBLIC_URL") or "").strip().rstrip("/") or None,
+            shutdown_grace_seconds=env_float(env, "PARLEY_SHUTDOWN_GRACE_SECONDS", 20.0, minimum=0,
+                                             unit="a number of seconds"),
         )
 
 
