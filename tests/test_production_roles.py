@@ -22,8 +22,7 @@ from models.db import Database
 from models.schema.conversations import Conversation, Message, SenderType
 from models.settings import Settings
 from tests.support.fakes.openai_server import FakeOpenAI
-from tests.support.live import ROOT
-from tests.support.roles import Role, start_web, start_worker
+from tests.support.roles import ROOT, Role, start_web, start_worker
 
 REDIS_URL = os.environ.get("REDIS_URL")
 LEASE_S = 3

@@ -14,6 +14,7 @@ clients and background threads do not survive a fork.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 from collections.abc import Callable
 from typing import Any
@@ -38,7 +39,7 @@ class ParleyServer(BaseApplication):  # type: ignore[misc]
         self._app: Flask | None = None
         self._options = {
             "bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread", "threads": threads,
-            "graceful_timeout": grace_s, "timeout": BOOT_TIMEOUT_S, "keepalive": 5,
+            "graceful_timeout": max(1, math.ceil(grace_s)), "timeout": BOOT_TIMEOUT_S, "keepalive": 5,
             "accesslog": None, "errorlog": "-", "loglevel": "warning",
             "post_worker_init": self._post_worker_init, "worker_exit": self._worker_exit,
         }
