@@ -76,6 +76,14 @@ class Background:
         self._stop.set()
         self.bot.pipeline.stop()
 
+    def stop_soon(self, grace_s: float) -> threading.Thread:
+        """SIGTERM inside gunicorn: stop claiming now and wind down in a thread, while gunicorn drains
+        HTTP in parallel (its master kills the worker after its graceful timeout)."""
+        self.stop_claiming()
+        thread = threading.Thread(target=self.stop, args=(grace_s,), name="parley-shutdown", daemon=True)
+        thread.start()
+        return thread
+
     def stop(self, grace_s: float = 20.0) -> list[int]:
         """Finish or give back what is held, then stop the loops. Returns conversations given back."""
         self.stop_claiming()

@@ -54,10 +54,20 @@ def serve(settings: Settings, *, host: str, port: int, threads: int = 32, concur
         return app
 
     _banner(host, port)
-    ParleyServer(build, host=host, port=port, threads=threads, grace_s=settings.shutdown_grace_seconds,
-                 on_start=lambda _app: holder["bg"].start(),
-                 on_term=lambda _app: holder["bg"].stop_claiming(),
-                 on_exit=lambda _app: holder["bg"].stop(settings.shutdown_grace_seconds)).run()
+    grace = settings.shutdown_grace_seconds
+    stopping: list[threading.Thread] = []
+
+    def on_term(_app: Flask) -> None:  # bot turns get half the grace, while gunicorn drains HTTP
+        stopping.append(holder["bg"].stop_soon(grace / 2))
+
+    def on_exit(_app: Flask) -> None:
+        if not stopping:  # exiting for another reason than SIGTERM: give everything back at once
+            holder["bg"].stop(0)
+        for thread in stopping:
+            thread.join(grace / 2)
+
+    ParleyServer(build, host=host, port=port, threads=threads, grace_s=grace,
+                 on_start=lambda _app: holder["bg"].start(), on_term=on_term, on_exit=on_exit).run()
 
 
 def serve_web(settings: Settings, *, host: str, port: int, threads: int = 32) -> None:
