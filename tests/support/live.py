@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

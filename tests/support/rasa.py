@@ -24,7 +24,7 @@ from bot.rasa.server import SupervisedRasa
 from bot.rasa.trainer import train
 from models.settings import Settings
 
-FIXTURE = Path(__file__).parent / "fixtures" / "rasa_tiny"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "rasa_tiny"
 
 
 REQUIRED = os.environ.get("PARLEY_REQUIRE_RASA") == "1"
