@@ -12,9 +12,7 @@ from pathlib import Path
 
 import requests
 
-from tests.support.live import free_port
-
-ROOT = Path(__file__).resolve().parents[2]  # the repository: `data/` and the package
+from tests.support.live import ROOT, free_port
 
 
 @dataclass
