@@ -138,11 +138,12 @@ def parley_program(override: str | None) -> list[str]:
 @contextlib.contextmanager
 def parley_server(program: Sequence[str], ready_timeout_s: float,
                   extra_env: Mapping[str, str] | None = None) -> Iterator[str]:
-    """`parley run` on a free port with a fresh instance directory (database and bot model)."""
+    """`parley run` on a free port with a fresh instance directory (SQLite database and bot model)."""
     port = free_port()
     argv = [*program, "run", "--host", HOST, "--port", str(port)]
     with tempfile.TemporaryDirectory(prefix="parley-bench-instance-") as instance:
-        env = _python_env(PARLEY_INSTANCE=instance, **dict(extra_env or {}))
+        # The embedded default: SQLite in the fresh instance, no Redis, whatever this shell exports.
+        env = _python_env(PARLEY_INSTANCE=instance, DATABASE_URL="", REDIS_URL="", **dict(extra_env or {}))
         with launched("parley", argv, env, f"http://{HOST}:{port}", Path(instance), ready_timeout_s) as url:
             yield url
 
