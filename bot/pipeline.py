@@ -11,6 +11,7 @@ never talked over.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ BOT_ERROR_REPLY = (
 # Handoffs that end the chain; any other handoff lets the next stage (e.g. the LLM agent) try.
 FINAL_REASONS = frozenset({HandoffReason.CUSTOMER_ASKED, HandoffReason.BOT_ERROR, HandoffReason.POLICY})
 HISTORY_TURNS = 10
+_NOT_CLAIMED = object()  # `_next_pending`: another process holds the conversation
 
 
 @dataclass(frozen=True)
@@ -66,46 +68,50 @@ class BotPipeline:
         """Handle every unhandled customer message of one conversation. Returns how many were answered.
 
         Safe to call from any process at any time: without the conversation's claim it does nothing
-        (the holder looks again after releasing, so a message that came meanwhile is not left behind)."""
+        (the holder looks again as it releases, so a message that came meanwhile is not left behind).
+        The claim rides in the transactions the pipeline makes anyway — taken with the first look for
+        work, renewed with each stored turn, given back with the look that finds none — so durable
+        turns cost no extra commits (SQLite has one writer at a time)."""
         handled = 0
         while not self._stopping.is_set():
-            token = self._claim(conversation_id)
-            if token is None:
-                return handled
-            try:
-                handled += self._drain(conversation_id, token)
-            finally:
-                self._release(conversation_id, token)
-            if self._stopping.is_set() or not self._has_unhandled(conversation_id):
+            claimed, answered = self._drain(conversation_id, secrets.token_hex(16))
+            handled += answered
+            if not claimed or self._stopping.is_set() or not self._has_unhandled(conversation_id):
                 return handled
         return handled
 
-    def _drain(self, conversation_id: int, token: str) -> int:
+    def _drain(self, conversation_id: int, token: str) -> tuple[bool, int]:
+        """Claim, answer each pending message, release. Returns (claimed, answered)."""
         handled = 0
-        while not self._stopping.is_set():
-            pending = self._next_pending(conversation_id, token)
-            if pending is None:
-                return handled
-            self.db.bus.publish(BotTyping(conversation_id, pending.contact_id, True))
-            try:
-                turn = self.run_engines(pending.text, pending.context)
-                stored = self._store(conversation_id, pending.message_id, turn)
-            finally:
-                self.db.bus.publish(BotTyping(conversation_id, pending.contact_id, False))
-            handled += int(stored)
-        return handled
-
-    def _claim(self, conversation_id: int) -> str | None:
-        with self.db.transaction() as session:
-            token = bot_claims.claim(session, conversation_id, lease_s=self.lease_s)
-        if token is not None:
+        try:
+            pending = self._next_pending(conversation_id, token, claim=True)
+            if pending is _NOT_CLAIMED:
+                return False, 0
+            while isinstance(pending, _Pending):
+                self.db.bus.publish(BotTyping(conversation_id, pending.contact_id, True))
+                try:
+                    turn = self.run_engines(pending.text, pending.context)
+                    stored = self._store(conversation_id, pending.message_id, turn, token)
+                finally:
+                    self.db.bus.publish(BotTyping(conversation_id, pending.contact_id, False))
+                handled += int(stored)
+                if self._stopping.is_set():
+                    break
+                pending = self._next_pending(conversation_id, token, claim=False)
+            return True, handled
+        finally:
             with self._held_lock:
-                self._held[conversation_id] = token
-        return token
+                still_held = self._held.get(conversation_id) == token
+            if still_held:  # stopping, or an error: give it back now rather than when the lease ends
+                self._release(conversation_id, token)
+
+    def _forget(self, conversation_id: int, token: str) -> None:
+        with self._held_lock:
+            if self._held.get(conversation_id) == token:
+                del self._held[conversation_id]
 
     def _release(self, conversation_id: int, token: str) -> None:
-        with self._held_lock:
-            self._held.pop(conversation_id, None)
+        self._forget(conversation_id, token)
         with self.db.transaction() as session:
             bot_claims.release(session, conversation_id, token)
 
@@ -178,33 +184,43 @@ class BotPipeline:
                 break
         return replace(turn, stages=tuple(views), summary=summary)
 
-    def _next_pending(self, conversation_id: int, token: str) -> _Pending | None:
+    def _next_pending(self, conversation_id: int, token: str, *, claim: bool) -> _Pending | object | None:
+        """The next customer message to answer, in one transaction with the claim (`claim`: take it
+        first; `_NOT_CLAIMED` when another process holds it). None: nothing to do, claim given back."""
         with self.db.transaction() as session:
+            if claim:
+                if bot_claims.claim(session, conversation_id, lease_s=self.lease_s, token=token) is None:
+                    return _NOT_CLAIMED
+                with self._held_lock:
+                    self._held[conversation_id] = token
             conv = session.get(Conversation, conversation_id, with_for_update=True)
             if conv is None or conv.bot_claim_token != token:
+                self._forget(conversation_id, token)
                 return None  # gone, or our lease expired and another process has it now
-            conv.bot_claim_until = utcnow() + timedelta(seconds=self.lease_s)
             nxt = session.scalar(
                 select(Message).where(Message.conversation_id == conv.id,
                                       Message.sender_type == SenderType.CONTACT.value,
                                       Message.id > conv.bot_cursor)
                 .order_by(Message.id).limit(1))
-            if nxt is None:
-                return None
-            if conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
-                # Mechanically silent while a human owns it: skip past everything said so far.
-                conv.bot_cursor = _last_customer_message_id(session, conv.id)
+            if nxt is None or conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
+                if nxt is not None:
+                    # Mechanically silent while a human owns it: skip past everything said so far.
+                    conv.bot_cursor = _last_customer_message_id(session, conv.id)
+                conv.bot_claim_token, conv.bot_claim_until = None, None
+                self._forget(conversation_id, token)
                 return None
             context = TurnContext(conversation_id=conv.public_id,
                                   consecutive_fallbacks=conv.bot_fallbacks,
                                   history=_history(session, conv.id, nxt.id))
             return _Pending(nxt.id, nxt.text, context, conv.contact_id)
 
-    def _store(self, conversation_id: int, message_id: int, turn: BotTurn) -> bool:
+    def _store(self, conversation_id: int, message_id: int, turn: BotTurn, token: str) -> bool:
         with self.db.transaction() as session:
             conv = session.get(Conversation, conversation_id, with_for_update=True)
             if conv is None:
                 return False
+            if conv.bot_claim_token == token:
+                conv.bot_claim_until = utcnow() + timedelta(seconds=self.lease_s)
             if conv.bot_cursor >= message_id:
                 return False  # another worker handled it meanwhile
             conv.bot_cursor = message_id

@@ -25,11 +25,12 @@ def _free(now: datetime):  # type: ignore[no-untyped-def]
     return or_(Conversation.bot_claim_until.is_(None), Conversation.bot_claim_until < now)
 
 
-def claim(session: Session, conversation_id: int, *, lease_s: float, now: datetime | None = None) -> str | None:
-    """Take the conversation for `lease_s` seconds (commit right after). Returns the lease's token,
-    or None when another process holds an unexpired lease on it."""
+def claim(session: Session, conversation_id: int, *, lease_s: float, token: str | None = None,
+          now: datetime | None = None) -> str | None:
+    """Take the conversation for `lease_s` seconds (nobody else sees it before the transaction
+    commits). Returns the lease's token, or None when another process holds an unexpired lease."""
     now = now or utcnow()
-    token = secrets.token_hex(16)
+    token = token or secrets.token_hex(16)
     result = session.execute(
         update(Conversation)
         .where(Conversation.id == conversation_id, _free(now))
