@@ -2,10 +2,12 @@
 
 N visitors connect to `/webchat` over a real Socket.IO websocket, wait for `session`, and after a
 warm-up send M messages one at a time, each timed from `emit("message")` to the bot's reply. The
-same client code then drives a bare python-socketio echo server (`bench/echo_server.py`) served the
-way `parley run` serves Parley: Werkzeug's `run_simple(threaded=True)` in threading mode with
-simple-websocket. The Parley/baseline ratios are the figures to compare between runs and machines;
-absolute numbers depend on the machine, and the clients share it with the server.
+same client code then drives a bare python-socketio echo server (`bench/echo_server.py`, Werkzeug's
+`run_simple(threaded=True)` in threading mode with simple-websocket: the baseline kept since the
+first figures). Parley is measured as `parley run` (SQLite, one process) and as the production stack
+(`parley web` under gunicorn + `parley worker`, PostgreSQL + Redis). The Parley/baseline ratios are
+the figures to compare between runs and machines; absolute numbers depend on the machine, and the
+clients share it with the server.
 
     python -m bench.webchat                      # start Parley and the baseline, measure both
     python -m bench.webchat --url http://127.0.0.1:8000   # a Parley already running
