@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 BOOT_TIMEOUT_S = 300  # the first start trains the embedded bot inside the worker before it serves
 
 
-class ParleyServer(BaseApplication):  # type: ignore[misc]
+class ParleyServer(BaseApplication):
     """`build()` makes the app in the worker; `on_start(app)` / `on_term(app)` run there after it is
     built and on SIGTERM (before gunicorn stops accepting); `on_exit(app)` as the worker exits."""
 

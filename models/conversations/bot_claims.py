@@ -14,14 +14,14 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from models.schema.base import utcnow
 from models.schema.conversations import Conversation, Message, Owner, SenderType, Status
 
 
-def _free(now: datetime):  # type: ignore[no-untyped-def]
+def _free(now: datetime) -> ColumnElement[bool]:
     return or_(Conversation.bot_claim_until.is_(None), Conversation.bot_claim_until < now)
 
 
