@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from console.app import create_app
-from console.runtime.jobs import InlineJobs
 from models.db import Database
-from models.settings import Settings
-from tests.support.engines import RuleEngine
 
 
 def test_a_ready_process_says_so_and_what_it_checked(app: Flask) -> None:
@@ -41,17 +36,18 @@ def test_a_database_behind_the_code_s_migrations_is_named(app: Flask, db: Databa
 
 
 @pytest.fixture
-def unreachable(settings: Settings, tmp_path: Path) -> Iterator[Flask]:
-    """Redis nobody listens on, and file storage whose folder cannot be made (a file is in the way)."""
-    blocked = tmp_path / "not-a-folder"
-    blocked.write_text("in the way")
-    app = create_app(settings.with_(redis_url="redis://127.0.0.1:9/0"), engines=[RuleEngine()],
-                     jobs=InlineJobs(), testing=True)
+def unreachable(app: Flask, tmp_path: Path) -> Flask:
+    """Redis nobody listens on, and file storage whose folder cannot be made (a file is in the way).
+    (Only what /readyz reads changes: an app built with a message queue would keep the shared
+    Socket.IO object on it for every later test.)"""
     from console.runtime.channels import runtime
 
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("in the way")
+    svc = app.extensions["parley"]
+    svc.settings = svc.settings.with_(redis_url="redis://127.0.0.1:9/0")
     runtime(app).store.root = blocked / "attachments"
-    yield app
-    app.extensions["parley"].db.dispose()
+    return app
 
 
 def test_unreachable_redis_and_unwritable_storage_are_named(unreachable: Flask) -> None:
