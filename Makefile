@@ -55,10 +55,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# webchat and webhooks: `parley run` and the production stack (web + worker on $(PG_URL), a schema of its own, and Redis)
 bench: install
-	$(BIN)/python -m bench.webchat
+	PARLEY_BENCH_DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_CI) $(BIN)/python -m bench.webchat
 	$(BIN)/python -m bench.llm
-	$(BIN)/python -m bench.webhooks
+	PARLEY_BENCH_DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_CI) $(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.routing
 	@if [ -x $(RASA_VENV)/bin/rasa ]; then $(BIN)/python -m bench.rasa; \
 	else echo "bench.rasa skipped: Rasa's environment is not built (make rasa)"; fi
