@@ -138,10 +138,85 @@ def parley_program(override: str | None) -> list[str]:
 @contextlib.contextmanager
 def parley_server(program: Sequence[str], ready_timeout_s: float,
                   extra_env: Mapping[str, str] | None = None) -> Iterator[str]:
-    """`parley run` on a free port with a fresh instance directory (database and bot model)."""
+    """`parley run` on a free port with a fresh instance directory (SQLite database and bot model)."""
     port = free_port()
     argv = [*program, "run", "--host", HOST, "--port", str(port)]
     with tempfile.TemporaryDirectory(prefix="parley-bench-instance-") as instance:
-        env = _python_env(PARLEY_INSTANCE=instance, **dict(extra_env or {}))
+        # The embedded default: SQLite in the fresh instance, no Redis, whatever this shell exports.
+        env = _python_env(PARLEY_INSTANCE=instance, DATABASE_URL="", REDIS_URL="", **dict(extra_env or {}))
         with launched("parley", argv, env, f"http://{HOST}:{port}", Path(instance), ready_timeout_s) as url:
             yield url
+
+
+def stack_urls() -> tuple[str, str] | None:
+    """PostgreSQL and Redis for the production stack (`PARLEY_BENCH_DATABASE_URL` or `DATABASE_URL`,
+    and `REDIS_URL`), or None when either is missing or the database is not PostgreSQL."""
+    database = os.environ.get("PARLEY_BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL") or ""
+    redis = os.environ.get("REDIS_URL") or ""
+    if not database.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")) or not redis:
+        return None
+    return database, redis
+
+
+@contextlib.contextmanager
+def _fresh_schema(database_url: str) -> Iterator[str]:
+    """A PostgreSQL schema of its own for one bench run (dropped after), as DATABASE_URL."""
+    import secrets
+
+    import sqlalchemy as sa
+
+    url = database_url.replace("postgres://", "postgresql://", 1)
+    driver_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    schema = f"bench_{os.getpid()}_{secrets.token_hex(3)}"
+    engine = sa.create_engine(driver_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def _wait_for_line(path: Path, text: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if text in path.read_text(errors="replace"):
+            return
+        if process.poll() is not None:
+            raise ServerError(f"exited with code {process.returncode}\n--- last lines of its log ---\n{_tail(path)}")
+        time.sleep(POLL_INTERVAL_S)
+    raise ServerError(f"did not say {text!r} within {timeout_s:.0f} s\n--- its log ---\n{_tail(path)}")
+
+
+@contextlib.contextmanager
+def production_stack(program: Sequence[str], ready_timeout_s: float, database_url: str, redis_url: str,
+                     extra_env: Mapping[str, str] | None = None, *, web_threads: int = 64,
+                     worker_concurrency: int = 4) -> Iterator[str]:
+    """`parley worker` + `parley web` (gunicorn) on PostgreSQL (a fresh schema) and Redis: the
+    production topology on one machine. Yields the web process's URL."""
+    import secrets
+
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="parley-bench-stack-") as instance, \
+            _fresh_schema(database_url) as schema_url:
+        env = _python_env(PARLEY_INSTANCE=instance, DATABASE_URL=schema_url, REDIS_URL=redis_url,
+                          PARLEY_SECRET_KEY=secrets.token_urlsafe(24),
+                          PARLEY_SOCKETIO_CHANNEL=f"parley-bench-{secrets.token_hex(4)}", **dict(extra_env or {}))
+        worker_argv = [*program, "worker", "--concurrency", str(worker_concurrency)]
+        print(f"[bench] starting worker: {shlex.join(worker_argv)}", file=sys.stderr)
+        worker_log = Path(instance) / "worker.log"
+        with open(worker_log, "wb") as log:
+            worker = subprocess.Popen(worker_argv, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            try:  # first the worker: it migrates and trains the bot, which the web process then reuses
+                _wait_for_line(worker_log, "worker running", worker, ready_timeout_s)
+            except ServerError as exc:
+                raise ServerError(f"worker: {exc}") from exc
+            web_argv = [*program, "web", "--host", HOST, "--port", str(port), "--threads", str(web_threads)]
+            with launched("web", web_argv, env, f"http://{HOST}:{port}", Path(instance), ready_timeout_s) as url:
+                yield url
+        finally:
+            _stop(worker)

@@ -2,10 +2,12 @@
 
 N visitors connect to `/webchat` over a real Socket.IO websocket, wait for `session`, and after a
 warm-up send M messages one at a time, each timed from `emit("message")` to the bot's reply. The
-same client code then drives a bare python-socketio echo server (`bench/echo_server.py`) served the
-way `parley run` serves Parley: Werkzeug's `run_simple(threaded=True)` in threading mode with
-simple-websocket. The Parley/baseline ratios are the figures to compare between runs and machines;
-absolute numbers depend on the machine, and the clients share it with the server.
+same client code then drives a bare python-socketio echo server (`bench/echo_server.py`, Werkzeug's
+`run_simple(threaded=True)` in threading mode with simple-websocket: the baseline kept since the
+first figures). Parley is measured as `parley run` (SQLite, one process) and as the production stack
+(`parley web` under gunicorn + `parley worker`, PostgreSQL + Redis). The Parley/baseline ratios are
+the figures to compare between runs and machines; absolute numbers depend on the machine, and the
+clients share it with the server.
 
     python -m bench.webchat                      # start Parley and the baseline, measure both
     python -m bench.webchat --url http://127.0.0.1:8000   # a Parley already running
@@ -28,7 +30,15 @@ from dataclasses import asdict
 from typing import Any
 
 from bench.load import LoadPlan, Summary, run_load
-from bench.servers import ServerError, baseline_server, parley_program, parley_server, wait_healthy
+from bench.servers import (
+    ServerError,
+    baseline_server,
+    parley_program,
+    parley_server,
+    production_stack,
+    stack_urls,
+    wait_healthy,
+)
 
 # Texts the shop bot answers itself; none of them asks for a human, so every one gets a bot reply.
 TEXTS = (
@@ -68,6 +78,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     target.add_argument("--baseline-only", action="store_true", help="measure the baseline alone")
     target.add_argument("--parley-cmd", help="program to run as `<cmd> run --host H --port P` "
                                             "instead of the venv's `parley`")
+    parser.add_argument("--stack", choices=("run", "prod", "both"), default="both",
+                        help="what to start: `parley run` (SQLite, one process), the production stack "
+                             "(`parley web` under gunicorn + `parley worker`, PostgreSQL from DATABASE_URL "
+                             "and REDIS_URL; skipped with a note when they are not set), or both (default)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     args = parser.parse_args(argv)
     if not 0 < args.timeout <= 120 or not 0 < args.start_timeout <= 600:
@@ -119,9 +133,11 @@ def _table(plan: LoadPlan, results: dict[str, Summary]) -> str:
         lines.append(f"{name:<12}{s.ok:>7}{s.failed:>8}{_fmt(s.p50_ms):>10}{_fmt(s.p99_ms):>10}"
                      f"{_fmt(s.max_ms):>10}{_fmt(s.throughput):>10}{_fmt(s.window_s, 2):>10}"
                      f"{_fmt(s.connect_p50_ms):>16}")
-    if "parley" in results and "baseline" in results:
-        r = _ratios(results["parley"], results["baseline"])
-        lines.append(f"{'ratio P/B':<12}{'':>15}{_fmt(r['p50'], 2) + 'x':>10}{_fmt(r['p99'], 2) + 'x':>10}"
+    for name in results:
+        if name == "baseline" or "baseline" not in results:
+            continue
+        r = _ratios(results[name], results["baseline"])
+        lines.append(f"{name[:6] + '/base':<12}{'':>15}{_fmt(r['p50'], 2) + 'x':>10}{_fmt(r['p99'], 2) + 'x':>10}"
                      f"{'':>10}{_fmt(r['throughput'], 2) + 'x':>10}")
     for name, s in results.items():
         if s.errors or s.warmup_errors:
@@ -138,8 +154,9 @@ def _json(plan: LoadPlan, results: dict[str, Summary], server_error: str | None)
                     "platform": platform.platform()},
         "results": {name: {**asdict(s), "failure_rate": s.failure_rate} for name, s in results.items()},
     }
-    if "parley" in results and "baseline" in results:
-        document["ratio"] = _ratios(results["parley"], results["baseline"])
+    if "baseline" in results:
+        document["ratio"] = {name: _ratios(s, results["baseline"]) for name, s in results.items()
+                             if name != "baseline"}
     if server_error:
         document["server_error"] = server_error
     return json.dumps(document, indent=2)
@@ -150,7 +167,15 @@ def _targets(args: argparse.Namespace) -> dict[str, AbstractContextManager[str]]
     if args.url:
         targets["parley"] = _external(args.url.rstrip("/"))
     elif not args.baseline_only:
-        targets["parley"] = parley_server(parley_program(args.parley_cmd), args.start_timeout)
+        program = parley_program(args.parley_cmd)
+        if args.stack in ("run", "both"):
+            targets["parley"] = parley_server(program, args.start_timeout)
+        if args.stack in ("prod", "both"):
+            urls = stack_urls()
+            if urls is None:
+                _log("production stack skipped: set DATABASE_URL=postgresql://… and REDIS_URL")
+            else:
+                targets["prod"] = production_stack(program, args.start_timeout, *urls)
     return targets
 
 

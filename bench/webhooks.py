@@ -19,6 +19,7 @@ Exit status: 0 fine; 2 the server did not come up.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -27,6 +28,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -34,7 +36,10 @@ from typing import Any
 import requests
 from twilio.request_validator import RequestValidator
 
-from bench.servers import ServerError, parley_program, parley_server
+from bench.servers import ServerError, parley_program, parley_server, production_stack, stack_urls
+
+STACKS = {"run": "parley run (one process, SQLite)",
+          "prod": "production stack: parley web (gunicorn) + parley worker, PostgreSQL + Redis"}
 
 ACCOUNT_SID = "AC" + "b" * 32
 AUTH_TOKEN = "bench-auth-token"
@@ -202,6 +207,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pause", type=float, default=2.0, help="seconds between steps (2)")
     parser.add_argument("--start-timeout", type=float, default=180.0)
     parser.add_argument("--parley-cmd", help="program to run as `<cmd> run --host H --port P`")
+    parser.add_argument("--stack", choices=("run", "prod", "both"), default="both",
+                        help="`parley run`, the production stack (web + worker on PostgreSQL from "
+                             "DATABASE_URL and REDIS_URL; skipped with a note when unset), or both")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     try:
@@ -213,6 +221,28 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _measure(server: contextlib.AbstractContextManager[str], args: argparse.Namespace,
+             sent: Callable[[], int]) -> tuple[list[Step], dict[str, Any]]:
+    """Warm up, ramp both targets of one running stack; the figures of that stack."""
+    before = sent()
+    with server as url:
+        client = Client(url)
+        _log(f"warming up against {url}")
+        for _ in range(20):
+            client.post("webhook", args.customers)
+            client.post("noop", args.customers)
+        steps = ramp(client, args.rate_list, args.duration, args.customers, args.pause)
+        time.sleep(args.pause)
+        bot_replies = sent() - before
+    webhook = best([s for s in steps if s.target == "webhook"])
+    noop = best([s for s in steps if s.target == "noop"])
+    figures = {"duration_s": args.duration, "webhook_rps": webhook, "noop_rps": noop,
+               "ratio": webhook / noop if webhook and noop else None, "bot_replies_sent": bot_replies,
+               "capped_by_rate_list": {t: best([s for s in steps if s.target == t]) == max(args.rate_list)
+                                       for t in ("webhook", "noop")}}
+    return steps, figures
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     sys.path.insert(0, os.getcwd())
@@ -222,35 +252,36 @@ def main(argv: list[str] | None = None) -> int:
     env = {"PARLEY_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PARLEY_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
            "PARLEY_TWILIO_NUMBER": NUMBER, "PARLEY_TWILIO_API_BASE": fake.url, "PARLEY_BENCH_NOOP": "1",
            "PARLEY_PUBLIC_URL": ""}
-    steps: list[Step] = []
+    program = parley_program(args.parley_cmd)
+    stacks: dict[str, contextlib.AbstractContextManager[str]] = {}
+    if args.stack in ("run", "both"):
+        stacks["run"] = parley_server(program, args.start_timeout, extra_env=env)
+    if args.stack in ("prod", "both"):
+        urls = stack_urls()
+        if urls is None:
+            _log("production stack skipped: set DATABASE_URL=postgresql://… and REDIS_URL")
+        else:
+            stacks["prod"] = production_stack(program, args.start_timeout, *urls, extra_env=env)
+    results: dict[str, tuple[list[Step], dict[str, Any]]] = {}
     try:
-        with parley_server(parley_program(args.parley_cmd), args.start_timeout, extra_env=env) as url:
-            client = Client(url)
-            _log(f"warming up against {url}")
-            for _ in range(20):
-                client.post("webhook", args.customers)
-                client.post("noop", args.customers)
-            steps += ramp(client, args.rate_list, args.duration, args.customers, args.pause)
-            time.sleep(args.pause)
-            bot_replies = len(fake.sends())
+        for name, server in stacks.items():
+            results[name] = _measure(server, args, lambda: len(fake.sends()))
     except ServerError as exc:
         _log(str(exc))
         return EXIT_SERVER
     finally:
         fake.stop()
-    webhook = best([s for s in steps if s.target == "webhook"])
-    noop = best([s for s in steps if s.target == "noop"])
-    figures = {"duration_s": args.duration, "webhook_rps": webhook, "noop_rps": noop,
-               "ratio": webhook / noop if webhook and noop else None, "bot_replies_sent": bot_replies,
-               "capped_by_rate_list": {t: best([s for s in steps if s.target == t]) == max(args.rate_list)
-                                       for t in ("webhook", "noop")}}
     if args.json:
-        print(json.dumps({"bench": "webhooks", "figures": figures, "steps": [asdict(s) for s in steps],
+        print(json.dumps({"bench": "webhooks",
+                          "stacks": {name: {"figures": figures, "steps": [asdict(s) for s in steps]}
+                                     for name, (steps, figures) in results.items()},
                           "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                       "platform": platform.platform()}}, indent=2))
     else:
-        print(_table(steps, figures))
-        print(f"bot replies sent to the fake Twilio meanwhile: {bot_replies}")
+        for name, (steps, figures) in results.items():
+            print(f"== {STACKS[name]}")
+            print(_table(steps, figures))
+            print(f"bot replies sent to the fake Twilio meanwhile: {figures['bot_replies_sent']}")
     return EXIT_OK
 
 

@@ -11,19 +11,23 @@ never talked over.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.types import BotTurn, Decision, Engine, HandoffReason, StageView, TurnContext
+from models.conversations import bot_claims
 from models.conversations.handoff import do_handoff
 from models.conversations.messages import do_send_bot_reply
 from models.db import Database
 from models.events import BotTyping
+from models.schema.base import utcnow
 from models.schema.conversations import Conversation, Message, Owner, SenderType, Status
 from models.telemetry.logs import conversation as log_conversation
 from models.telemetry.metrics import BOT_TURN, timed
@@ -37,6 +41,7 @@ BOT_ERROR_REPLY = (
 # Handoffs that end the chain; any other handoff lets the next stage (e.g. the LLM agent) try.
 FINAL_REASONS = frozenset({HandoffReason.CUSTOMER_ASKED, HandoffReason.BOT_ERROR, HandoffReason.POLICY})
 HISTORY_TURNS = 10
+_NOT_CLAIMED = object()  # `_next_pending`: another process holds the conversation
 
 
 @dataclass(frozen=True)
@@ -47,40 +52,104 @@ class _Pending:
     contact_id: int
 
 
-class _StripedLocks:
-    """Bounded per-conversation locks: conversations that share a stripe just wait a little."""
-
-    def __init__(self, stripes: int = 256) -> None:
-        self._locks = [threading.Lock() for _ in range(stripes)]
-
-    def for_id(self, key: int) -> threading.Lock:
-        return self._locks[key % len(self._locks)]
-
-
 class BotPipeline:
-    def __init__(self, db: Database, engines: Sequence[Engine]) -> None:
+    """`lease_s`: how long a claim on a conversation lasts without renewal (models/conversations/
+    bot_claims.py) — the longest a conversation waits after the process running its turn died."""
+
+    def __init__(self, db: Database, engines: Sequence[Engine], *, lease_s: float = 30.0) -> None:
         if not engines:
             raise ValueError("the bot pipeline needs at least one engine")
         self.db = db
         self.engines = list(engines)
-        self._locks = _StripedLocks()
+        self.lease_s = lease_s
+        self._held: dict[int, str] = {}  # conversation id -> lease token, while this process runs it
+        self._held_lock = threading.Lock()
+        self._stopping = threading.Event()
 
     def process(self, conversation_id: int) -> int:
-        """Handle every unhandled customer message of one conversation. Returns how many were answered."""
+        """Handle every unhandled customer message of one conversation. Returns how many were answered.
+
+        Safe to call from any process at any time: without the conversation's claim it does nothing
+        (the holder looks again as it releases, so a message that came meanwhile is not left behind).
+        The claim rides in the transactions the pipeline makes anyway — taken with the first look for
+        work, renewed with each stored turn, given back with the look that finds none — so durable
+        turns cost no extra commits (SQLite has one writer at a time)."""
         handled = 0
-        with self._locks.for_id(conversation_id):
-            while True:
-                pending = self._next_pending(conversation_id)
-                if pending is None:
-                    return handled
+        while not self._stopping.is_set():
+            claimed, answered = self._drain(conversation_id, secrets.token_hex(16))
+            handled += answered
+            if not claimed or self._stopping.is_set() or not self._has_unhandled(conversation_id):
+                return handled
+        return handled
+
+    def _drain(self, conversation_id: int, token: str) -> tuple[bool, int]:
+        """Claim, answer each pending message, release. Returns (claimed, answered)."""
+        handled = 0
+        try:
+            pending = self._next_pending(conversation_id, token, claim=True)
+            if pending is _NOT_CLAIMED:
+                return False, 0
+            while isinstance(pending, _Pending):
                 self.db.bus.publish(BotTyping(conversation_id, pending.contact_id, True))
                 try:
                     with log_conversation(pending.context.conversation_id):
                         turn = self.run_engines(pending.text, pending.context)
-                        stored = self._store(conversation_id, pending.message_id, turn)
+                        stored = self._store(conversation_id, pending.message_id, turn, token)
                 finally:
                     self.db.bus.publish(BotTyping(conversation_id, pending.contact_id, False))
                 handled += int(stored)
+                if self._stopping.is_set():
+                    break
+                pending = self._next_pending(conversation_id, token, claim=False)
+            return True, handled
+        finally:
+            with self._held_lock:
+                still_held = self._held.get(conversation_id) == token
+            if still_held:  # stopping, or an error: give it back now rather than when the lease ends
+                self._release(conversation_id, token)
+
+    def _forget(self, conversation_id: int, token: str) -> None:
+        with self._held_lock:
+            if self._held.get(conversation_id) == token:
+                del self._held[conversation_id]
+
+    def _release(self, conversation_id: int, token: str) -> None:
+        self._forget(conversation_id, token)
+        with self.db.transaction() as session:
+            bot_claims.release(session, conversation_id, token)
+
+    def _has_unhandled(self, conversation_id: int) -> bool:
+        with self.db.session() as session:
+            return session.scalar(
+                select(Message.id).join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Message.conversation_id == conversation_id,
+                       Message.sender_type == SenderType.CONTACT.value,
+                       Message.id > Conversation.bot_cursor).limit(1)) is not None
+
+    def renew_held(self) -> int:
+        """Extend the leases of the conversations this process is running (a turn may take longer
+        than a lease: an LLM, a slow Rasa). Called by the worker's heartbeat. Returns how many."""
+        with self._held_lock:
+            held = dict(self._held)
+        renewed = 0
+        for conversation_id, token in held.items():
+            with self.db.transaction() as session:
+                renewed += bot_claims.renew(session, conversation_id, token, lease_s=self.lease_s)
+        return renewed
+
+    def stop(self) -> None:
+        """Take no further turns: a turn under way is stored, then its claim is released."""
+        self._stopping.set()
+
+    def release_held(self) -> list[int]:
+        """Give back every claim still held (a turn outlived the shutdown grace): another process
+        takes the conversation at once instead of when the lease would have expired."""
+        with self._held_lock:
+            held, self._held = dict(self._held), {}
+        for conversation_id, token in held.items():
+            with self.db.transaction() as session:
+                bot_claims.release(session, conversation_id, token)
+        return sorted(held)
 
     def run_engines(self, text: str, context: TurnContext) -> BotTurn:
         """Each stage in order; a non-final handoff passes the message to the next stage. A handoff
@@ -119,32 +188,43 @@ class BotPipeline:
                 break
         return replace(turn, stages=tuple(views), summary=summary)
 
-    def _next_pending(self, conversation_id: int) -> _Pending | None:
+    def _next_pending(self, conversation_id: int, token: str, *, claim: bool) -> _Pending | object | None:
+        """The next customer message to answer, in one transaction with the claim (`claim`: take it
+        first; `_NOT_CLAIMED` when another process holds it). None: nothing to do, claim given back."""
         with self.db.transaction() as session:
+            if claim:
+                if bot_claims.claim(session, conversation_id, lease_s=self.lease_s, token=token) is None:
+                    return _NOT_CLAIMED
+                with self._held_lock:
+                    self._held[conversation_id] = token
             conv = session.get(Conversation, conversation_id, with_for_update=True)
-            if conv is None:
-                return None
+            if conv is None or conv.bot_claim_token != token:
+                self._forget(conversation_id, token)
+                return None  # gone, or our lease expired and another process has it now
             nxt = session.scalar(
                 select(Message).where(Message.conversation_id == conv.id,
                                       Message.sender_type == SenderType.CONTACT.value,
                                       Message.id > conv.bot_cursor)
                 .order_by(Message.id).limit(1))
-            if nxt is None:
-                return None
-            if conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
-                # Mechanically silent while a human owns it: skip past everything said so far.
-                conv.bot_cursor = _last_customer_message_id(session, conv.id)
+            if nxt is None or conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
+                if nxt is not None:
+                    # Mechanically silent while a human owns it: skip past everything said so far.
+                    conv.bot_cursor = _last_customer_message_id(session, conv.id)
+                conv.bot_claim_token, conv.bot_claim_until = None, None
+                self._forget(conversation_id, token)
                 return None
             context = TurnContext(conversation_id=conv.public_id,
                                   consecutive_fallbacks=conv.bot_fallbacks,
                                   history=_history(session, conv.id, nxt.id))
             return _Pending(nxt.id, nxt.text, context, conv.contact_id)
 
-    def _store(self, conversation_id: int, message_id: int, turn: BotTurn) -> bool:
+    def _store(self, conversation_id: int, message_id: int, turn: BotTurn, token: str) -> bool:
         with self.db.transaction() as session:
             conv = session.get(Conversation, conversation_id, with_for_update=True)
             if conv is None:
                 return False
+            if conv.bot_claim_token == token:
+                conv.bot_claim_until = utcnow() + timedelta(seconds=self.lease_s)
             if conv.bot_cursor >= message_id:
                 return False  # another worker handled it meanwhile
             conv.bot_cursor = message_id
@@ -167,18 +247,11 @@ class BotPipeline:
                 conv.bot_fallbacks = 0
             return True
 
-    def pending_conversation_ids(self) -> list[int]:
-        """Bot-owned open conversations with customer messages the bot has not handled (after a crash)."""
+    def pending_conversation_ids(self, *, claimable_only: bool = False, limit: int = 100) -> list[int]:
+        """Bot-owned open conversations with customer messages the bot has not handled (after a
+        crash, or committed by a process that does not run turns); `claimable_only`: nobody runs them."""
         with self.db.session() as session:
-            stmt = (
-                select(Conversation.id)
-                .join(Message, Message.conversation_id == Conversation.id)
-                .where(Conversation.status == Status.OPEN.value, Conversation.owner == Owner.BOT.value,
-                       Message.sender_type == SenderType.CONTACT.value,
-                       Message.id > Conversation.bot_cursor)
-                .distinct()
-            )
-            return list(session.scalars(stmt))
+            return bot_claims.unanswered_ids(session, limit=limit, claimable_only=claimable_only)
 
 
 def _last_customer_message_id(session: Session, conversation_id: int) -> int:

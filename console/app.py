@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
-from console import auth, limits, observability, pages, webhooks
+from console import auth, health, limits, observability, pages, webhooks
 from console.api import assist, bot, conversations, files, knowledge, me, openapi, routing, workspace
 from console.api import channels as channels_api
 from console.api.declare import IdConverter
@@ -53,14 +53,16 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.config.update(
         SECRET_KEY=settings.secret_key, TESTING=testing, SESSION_COOKIE_HTTPONLY=True,
         # Lax: the cookie rides no cross-site POST or socket; Secure whenever the site is served over https.
-        SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure or (settings.public_url or "").startswith("https://"),
         PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_days),
         MAX_CONTENT_LENGTH=1 * 1024 * 1024, JSON_SORT_KEYS=False,  # uploads raise it per view (body_limit)
     )
     limits.init_app(app, settings)
     db = Database(settings.database_url)
     jobs = jobs or ThreadJobs()
-    pipeline = BotPipeline(db, list(engines) if engines is not None else build_engines(settings, db))
+    pipeline = BotPipeline(db, list(engines) if engines is not None else build_engines(settings, db),
+                           lease_s=settings.bot_lease_seconds)
     app.extensions["parley"] = Services(settings=settings, db=db, jobs=jobs, pipeline=pipeline,
                                         visitors=VisitorTokens(settings.secret_key))
     observability.init_app(app)  # first: every request gets its id before any other hook logs
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(routing.bp)
     app.register_blueprint(workspace.bp)  # canned replies, team hours, a conversation's workspace
     pages.register(app)
+    app.register_blueprint(health.bp)  # /readyz
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(channels_api.bp)
     app.register_blueprint(files.bp)
@@ -112,7 +115,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
         cors_allowed_origins=list(settings.widget_origins) if settings.widget_origins != ("*",) else "*",
         max_http_buffer_size=64 * 1024, ping_interval=20, ping_timeout=20,
     )
-    if settings.proxy_hops:  # outermost, so sockets too see the client's address, scheme and host
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
-                                x_proto=settings.proxy_hops, x_host=settings.proxy_hops)
+    if settings.trusted_proxies:  # outermost, so sockets too see the client's address, scheme and host
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     return app

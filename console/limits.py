@@ -54,7 +54,7 @@ def _not_bearer() -> bool:
 
 
 def client_address() -> str:
-    """The caller's address (`PARLEY_PROXY_HOPS` makes it the one the proxy saw)."""
+    """The caller's address (`PARLEY_TRUSTED_PROXIES` makes it the one the proxy saw)."""
     return request.remote_addr or "unknown"
 
 

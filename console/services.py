@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
@@ -20,10 +21,17 @@ class Services:
     jobs: Jobs
     pipeline: BotPipeline
     visitors: VisitorTokens
+    # Who runs the turn (console/runtime/roles.py): this process's bot threads (`parley run`), the
+    # workers woken through Redis (`parley web`); None: `jobs` (tests, one-shot commands).
+    wake_bot: Callable[[int], None] | None = None
 
     def process_conversation(self, conversation_id: int) -> None:
-        """Let the bot answer what the customer wrote, in the background."""
-        self.jobs.submit(self.pipeline.process, conversation_id)
+        """Let the bot answer what the customer wrote, in the background. The message is committed:
+        if the wake-up is lost with this process, a worker's sweep finds it (bot_turns.py)."""
+        if self.wake_bot is not None:
+            self.wake_bot(conversation_id)
+        else:
+            self.jobs.submit(self.pipeline.process, conversation_id)
 
 
 def services() -> Services:

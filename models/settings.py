@@ -132,12 +132,18 @@ class Settings(BaseSettings):
                                 "Redis channel of the message queue (one per deployment)")
 
 
+    # --- production serving: bot claims, proxies, shutdown ------------------------------------------
+    bot_lease_seconds: float = var("PARLEY_BOT_LEASE_SECONDS", 15.0, "a worker's claim on a conversation while "
+                                   "it runs the bot; a dead worker's turns are taken over after at most this", gt=0)
+    trusted_proxies: int = var("PARLEY_TRUSTED_PROXIES", 0, "proxies in front that set X-Forwarded-For/-Proto/"
+                               "-Host/-Port (nginx alone: 1); 0 trusts none", ge=0)
+    shutdown_grace_seconds: float = var("PARLEY_SHUTDOWN_GRACE_SECONDS", 20.0, "on SIGTERM, how long work under "
+                                        "way may finish before its claims are given back", ge=0)
+
     # --- sessions and abuse controls (console/limits.py; limits as "30/minute;300/hour") ------------
     session_days: int = var("PARLEY_SESSION_DAYS", 14, "days a console login lasts", ge=1)
     session_cookie_secure: OptionalFlag = var("PARLEY_SESSION_COOKIE_SECURE", None, "`1`: the session cookie "
                                               "only over https; default: on when PARLEY_PUBLIC_URL is https")
-    proxy_hops: int = var("PARLEY_PROXY_HOPS", 0, "reverse proxies in front whose X-Forwarded-For/-Proto are "
-                          "believed", ge=0)
     rate_limit_storage: Optional = var("PARLEY_RATE_LIMIT_STORAGE", None, "where rate limits count (a `limits` "
                                        "storage URI); default: REDIS_URL, else this process's memory")
     login_free_failures: int = var("PARLEY_LOGIN_FREE_FAILURES", 5, "wrong passwords per account before the "

@@ -119,7 +119,7 @@ def test_guessing_across_accounts_is_limited_per_address(settings: Settings, eng
 
 
 def test_a_spoofed_forwarded_for_does_not_escape_the_address_limit(settings: Settings, engines: list[Any]) -> None:
-    """Without PARLEY_PROXY_HOPS no X-Forwarded-For is trusted: a new fake address per guess gains nothing."""
+    """Without PARLEY_TRUSTED_PROXIES no X-Forwarded-For is trusted: a new fake address per guess gains nothing."""
     app = _app(settings, engines, login_free_failures_per_address=3)
     db: Database = app.extensions["parley"].db
     codes = []

@@ -33,14 +33,18 @@ def main(verbose: bool) -> None:
 @main.command(help="Migrate, train the bot if its data changed, and serve everything in one process.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def run(host: str, port: int) -> None:
+@click.option("--threads", default=32, show_default=True, type=click.IntRange(1, 1000),
+              help="Threads serving requests (each open WebSocket holds one).")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="Bot turns run at once.")
+def run(host: str, port: int, threads: int, concurrency: int) -> None:
     from console.runtime.serve import serve
     from models.production import check_production_defaults
 
     settings = _settings()
     with fail_cleanly():  # before touching the database: a clear message, exit 1
         check_production_defaults(settings)
-    serve(settings, host=host, port=port)
+    serve(settings, host=host, port=port, threads=threads, concurrency=concurrency)
 
 
 @main.group(help="Database schema.")
@@ -143,9 +147,10 @@ def _mount_bot() -> None:
 
 def _mount_channels() -> None:
     from console.cli.channels import channel
-    from console.cli.worker import worker
+    from console.cli.worker import web, worker
 
     main.add_command(channel)
+    main.add_command(web)
     main.add_command(worker)
 
 

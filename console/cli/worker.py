@@ -1,66 +1,41 @@
-"""`parley worker`: delivery worker processes, separate from the web processes."""
+"""`parley web` and `parley worker`: the production roles (console/runtime/roles.py)."""
 
 from __future__ import annotations
 
-import logging
-import signal
-import threading
-from collections.abc import Callable
-from typing import Any
-
 import click
 
-from console.cli.support import migrated_db
-from models.db import Database
 from models.settings import Settings
 
-log = logging.getLogger(__name__)
+
+def _one_process(workers: int) -> int:
+    if workers != 1:
+        raise click.BadParameter(
+            "must be 1: gunicorn spreads a client's Socket.IO polling requests over its processes, which "
+            "breaks the session. Run several `parley web` (other ports or hosts) behind a balancer that "
+            "keeps a client on one process (nginx ip_hash); they share live pushes through REDIS_URL.")
+    return workers
 
 
-@click.command("worker", help="Send the SMS/WhatsApp outbox and fetch inbound media (run as many as you like).")
-def worker() -> None:
-    from connectors.delivery import DeliveryWorker, MediaLinks
-    from console.runtime.channels import seed
-    from models.channels.attachments import AttachmentStore
-    from models.channels.settings import ChannelSettings
-    from models.storage import storage_for
+@click.command("web", help="Serve HTTP and Socket.IO only, under gunicorn (run behind nginx; bot turns, "
+                           "deliveries and timers run in `parley worker`).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=32, show_default=True, type=click.IntRange(1, 1000),
+              help="Threads serving requests; each open WebSocket holds one.")
+@click.option("--workers", default=1, show_default=True, type=int, callback=lambda _c, _p, v: _one_process(v),
+              help="Processes; must be 1: Socket.IO long-polling needs a client's requests on one process. "
+                   "Run more `parley web` on other ports behind a sticky balancer instead.")
+def web(host: str, port: int, threads: int, workers: int) -> None:
+    from console.runtime.serve import serve_web
 
-    settings = Settings.from_env()
-    database = migrated_db()
-    chs = ChannelSettings.from_settings(settings)
-    seed(database, chs)
-    runner = DeliveryWorker(database, chs, AttachmentStore(storage_for(settings)),
-                            MediaLinks(settings.secret_key, chs.public_url), submit=_inline)
-    _push_updates_through_redis(database, settings)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    runner.start()
-    click.echo("delivery worker running; Ctrl+C stops it")
-    stop.wait()
-    runner.stop()
+    serve_web(Settings.from_env(), host=host, port=port, threads=threads)
 
 
-def _inline(fn: Callable[..., Any], *args: Any) -> None:
-    fn(*args)
+@click.command("worker", help="Run bot turns, SMS/WhatsApp deliveries, timers and sweeps (as many as you "
+                              "like, on any host sharing the database and Redis). SIGTERM stops it cleanly.")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="Bot turns run at once by this process.")
+def worker(concurrency: int) -> None:
+    from console.runtime.serve import run_worker
 
-
-def _push_updates_through_redis(database: Database, settings: Settings) -> None:
-    """Delivery changes reach the consoles of the app processes through the Socket.IO queue."""
-    if not settings.redis_url:
-        log.warning("no REDIS_URL: delivery changes made here show in consoles only after a refresh")
-        return
-    from flask_socketio import SocketIO
-
-    from console.realtime.listener import RealtimeListener
-    from console.runtime.jobs import InlineJobs
-    from models.events import Event, MessageUpdated
-
-    emitter = SocketIO(message_queue=settings.redis_url, channel=settings.socketio_channel)
-    realtime = RealtimeListener(database, InlineJobs(), emitter.emit)
-
-    def delivery_changes(evt: Event) -> None:  # all a delivery worker changes that consoles show
-        if isinstance(evt, MessageUpdated):
-            realtime.message_updated(evt)
-
-    database.bus.subscribe(delivery_changes)
+    run_worker(Settings.from_env(), concurrency=concurrency)

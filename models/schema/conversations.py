@@ -99,6 +99,10 @@ class Conversation(Base):
     bot_cursor: Mapped[int] = mapped_column(Integer, default=0)
     # "Please rephrase" turns in a row, for the repeated-fallback policy.
     bot_fallbacks: Mapped[int] = mapped_column(Integer, default=0)
+    # Who runs the bot on it right now, and until when (models/conversations/bot_claims.py): one process
+    # at a time across all hosts; a lease a dead process held simply expires.
+    bot_claim_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    bot_claim_until: Mapped[datetime | None] = mapped_column(default=None)
     # Visible only to the users named in `conversation_access` (models/routing_schema.py).
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     # When it last entered its team's queue (None: at `handed_off_at`); the queue is served oldest first.

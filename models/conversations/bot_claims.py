@@ -1,0 +1,77 @@
+"""Bot claims: which process runs the bot on a conversation right now, as a lease in the database.
+
+A conversation's customer messages must be answered one at a time and exactly once, whichever web
+or worker process, on whichever host, heard of them. A Python lock covers one process; the lease
+covers all of them and survives none: a process killed while holding it simply stops renewing, the
+lease expires, and the next sweep of any worker claims the conversation again. Claiming is one
+compare-and-set `UPDATE` (the row lock PostgreSQL takes for it serialises claimers; SQLite writes
+one at a time anyway), so the same code is correct on both. Exactly-once rests on the pipeline's
+`bot_cursor` check under the row lock; the lease only keeps two processes from doing the work twice.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from models.schema.base import utcnow
+from models.schema.conversations import Conversation, Message, Owner, SenderType, Status
+
+
+def _free(now: datetime) -> ColumnElement[bool]:
+    return or_(Conversation.bot_claim_until.is_(None), Conversation.bot_claim_until < now)
+
+
+def claim(session: Session, conversation_id: int, *, lease_s: float, token: str | None = None,
+          now: datetime | None = None) -> str | None:
+    """Take the conversation for `lease_s` seconds (nobody else sees it before the transaction
+    commits). Returns the lease's token, or None when another process holds an unexpired lease."""
+    now = now or utcnow()
+    token = token or secrets.token_hex(16)
+    result = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, _free(now))
+        .values(bot_claim_token=token, bot_claim_until=now + timedelta(seconds=lease_s))
+        .execution_options(synchronize_session=False))
+    return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def renew(session: Session, conversation_id: int, token: str, *, lease_s: float,
+          now: datetime | None = None) -> bool:
+    """Extend a lease still held under `token`. False: it was lost (expired and taken by another)."""
+    now = now or utcnow()
+    result = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.bot_claim_token == token)
+        .values(bot_claim_until=now + timedelta(seconds=lease_s))
+        .execution_options(synchronize_session=False))
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def release(session: Session, conversation_id: int, token: str) -> None:
+    """Give the conversation back at once (a lease taken over by another process is left alone)."""
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.bot_claim_token == token)
+        .values(bot_claim_token=None, bot_claim_until=None)
+        .execution_options(synchronize_session=False))
+
+
+def unanswered_ids(session: Session, *, limit: int = 100, claimable_only: bool = True,
+                   now: datetime | None = None) -> list[int]:
+    """Bot-owned open conversations with customer messages the bot has not dealt with, oldest
+    waiting first; `claimable_only`: only those nobody holds a live lease on (what a sweep may take)."""
+    now = now or utcnow()
+    stmt = (select(Conversation.id)
+            .join(Message, Message.conversation_id == Conversation.id)
+            .where(Conversation.status == Status.OPEN.value, Conversation.owner == Owner.BOT.value,
+                   Message.sender_type == SenderType.CONTACT.value, Message.id > Conversation.bot_cursor)
+            .group_by(Conversation.id)
+            .order_by(func.min(Message.id))
+            .limit(limit))
+    if claimable_only:
+        stmt = stmt.where(_free(now))
+    return list(session.scalars(stmt))
