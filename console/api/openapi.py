@@ -40,7 +40,8 @@ PATH_PARAMS = {  # what a path parameter is, by its name in the routes
 }
 
 STATUS_TEXT = {400: "Bad input", 401: "Not logged in, or no CSRF token", 403: "Not allowed", 404: "Not found",
-               409: "Conflict", 413: "Too large", 422: "Not possible in this state"}
+               409: "Conflict", 413: "Too large", 422: "Not possible in this state",
+               429: "Too many requests (PARLEY_RATE_LIMIT_API per token); `Retry-After` says when to try again"}
 
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
@@ -126,7 +127,7 @@ def _operation(op: Operation, params: list[dict[str, Any]], schema_of: dict[Any,
         ok = {"description": "Done"}
     else:
         ok = {"description": "OK", "content": {"application/json": {"schema": schema_of[op.ok]}}}
-    errors = {401, *op.errors}
+    errors = {401, 429, *op.errors}  # every /api/v1 call counts against the caller's rate limit
     if op.body is not None or op.query is not None or op.form is not None:
         errors.add(400)
     if params and any(p["in"] == "path" for p in params):
