@@ -266,7 +266,10 @@ class Runs:
             return ({"model_version": meta.version, "train_seconds": meta.train_seconds,
                      "n_examples": meta.n_examples, "intents": len(meta.intents), "data_hash": meta.data_hash},
                     meta.version)
-        result = rasa_trainer.train(self.settings, source, activate=False, progress=reporter,
+        # A data version keeps the training data, not Rasa's config.yml: that comes from the deployment
+        # (PARLEY_RASA_CONFIG, else the data folder's), as for every other Rasa training.
+        result = rasa_trainer.train(self.settings, source, config=default_config(self.settings, source),
+                                    activate=False, progress=reporter,
                                     should_stop=reporter.should_stop, data_version=data_version, actor="console")
         rmeta = result.meta
         model_sync.publish(self.settings, "rasa", rmeta.version)
