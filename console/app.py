@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     routing_work.install(app, db, routing_jobs, realtime)  # queues, assignment, timers (not started here)
 
     app.jinja_env.globals["csrf_token"] = auth.csrf_token
-    app.url_map.converters["int"] = IdConverter  # ids beyond 64 bits name no row: 404, not a database error
+    app.url_map.converters["int"] = IdConverter  # an id out of range names no row: 404
     app.register_blueprint(auth.bp)
     app.register_blueprint(conversations.bp)
     app.register_blueprint(openapi.bp)  # /api/v1/openapi.json (generated) and /api/docs

@@ -23,14 +23,14 @@ from models.errors import InvalidInput
 M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
 
-MAX_ID = 2**63 - 1  # the largest id any database we run on stores (BIGINT / SQLite INTEGER)
+MAX_ID = 2**31 - 1  # the largest id every database we run on stores: PostgreSQL `integer` (SQLite's is wider)
 
 
 class IdConverter(IntegerConverter):
-    """Flask's `int` converter, bounded to a signed 64-bit integer: a larger id names no row, so it is a
-    404 straight away instead of reaching the database, which cannot bind it (a 500). NotFound rather than
-    werkzeug's ValidationError, which makes the router answer 405 when the same path has a rule for
-    another method."""
+    """Flask's `int` converter, bounded to the id columns' range (PostgreSQL `integer`): a larger id names
+    no row, so it is a 404 straight away instead of reaching the database, which cannot bind it (a 500).
+    NotFound rather than werkzeug's ValidationError, which makes the router answer 405 when the same path
+    has a rule for another method."""
 
     def to_python(self, value: str) -> int:
         number = int(value)

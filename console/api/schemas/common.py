@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from console.api.declare import MAX_ID
 
-Id = Annotated[StrictInt, Field(ge=-MAX_ID - 1, le=MAX_ID, description="A row's id (a 64-bit integer).")]
+Id = Annotated[StrictInt, Field(ge=-MAX_ID - 1, le=MAX_ID, description="A row's id (32-bit).")]
 Flag = StrictBool
 Timestamp = Annotated[str | None, Field(description="ISO 8601 date and time, or null.")]
 Channel = Literal["webchat", "sms", "whatsapp"]
