@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
         SECRET_KEY=settings.secret_key, TESTING=testing, SESSION_COOKIE_HTTPONLY=True,
         # Lax: the cookie rides no cross-site POST or socket; Secure whenever the site is served over https.
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.session_cookie_secure or (settings.public_url or "").startswith("https://"),
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_days),
         MAX_CONTENT_LENGTH=1 * 1024 * 1024, JSON_SORT_KEYS=False,  # uploads raise it per view (body_limit)
     )

@@ -63,7 +63,7 @@ class Limits:
         self.settings = settings
         self.prefix = f"{settings.socketio_channel}:rl"
         self.limiter = Limiter(
-            _bearer_key, app=app, storage_uri=settings.rate_limit_storage or "memory://", key_prefix=self.prefix,
+            _bearer_key, app=app, storage_uri=settings.limits_storage_uri, key_prefix=self.prefix,
             application_limits=[settings.rate_limit_api], application_limits_exempt_when=_not_bearer,
             headers_enabled=True, strategy="fixed-window", in_memory_fallback_enabled=True,
         )

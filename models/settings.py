@@ -281,10 +281,7 @@ class Settings(BaseSettings):
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
         derived = {"instance_dir": instance, "data_dir": self.data_dir.resolve(), "database_url": url,
                    "bot_engines": self.bot_engines or ("embedded",), "widget_origins": self.widget_origins or ("*",),
-                   "secret_key": self.secret_key or _instance_secret(instance),
-                   "session_cookie_secure": (self.session_cookie_secure if self.session_cookie_secure is not None
-                                             else (self.public_url or "").startswith("https://")),
-                   "rate_limit_storage": self.rate_limit_storage or self.redis_url}
+                   "secret_key": self.secret_key or _instance_secret(instance)}
         for name, value in derived.items():
             object.__setattr__(self, name, value)  # frozen to callers, not to its own validation
         return self
@@ -295,6 +292,20 @@ class Settings(BaseSettings):
 
     def with_(self, **changes: Any) -> Settings:
         return self.model_copy(update=changes)
+
+    # Defaults that follow other settings are computed when read, not stored, so a copy made with
+    # `with_(public_url=..., redis_url=...)` never keeps a stale value.
+    @property
+    def cookie_secure(self) -> bool:
+        """PARLEY_SESSION_COOKIE_SECURE, else on exactly when the public URL is https."""
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return (self.public_url or "").startswith("https://")
+
+    @property
+    def limits_storage_uri(self) -> str:
+        """Where rate limits count: PARLEY_RATE_LIMIT_STORAGE, else REDIS_URL, else this process's memory."""
+        return self.rate_limit_storage or self.redis_url or "memory://"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, load_dotenv: bool = True) -> Settings:

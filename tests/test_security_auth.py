@@ -290,7 +290,7 @@ def test_the_cli_issues_lists_and_revokes_tokens(app: Flask, db: Database, setti
 def test_the_session_cookie_is_secure_on_https(settings: Settings, engines: list[Any]) -> None:
     https = Settings.from_env(env={"PARLEY_PUBLIC_URL": "https://chat.example.com", "PARLEY_SECRET_KEY": "x"},
                               load_dotenv=False)
-    for secure in (https.session_cookie_secure, False):
+    for secure in (https.cookie_secure, False):
         app = _app(settings, engines, session_cookie_secure=secure)
         db: Database = app.extensions["parley"].db
         make_user(db, f"ada{secure}@example.com")
@@ -299,7 +299,7 @@ def test_the_session_cookie_is_secure_on_https(settings: Settings, engines: list
         assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
         assert ("Secure" in cookie) is secure
         db.dispose()
-    assert https.session_cookie_secure is True
+    assert https.cookie_secure is True
 
 
 # --- rate limits and abuse controls ---------------------------------------------------------------------
