@@ -293,19 +293,16 @@ class Settings(BaseSettings):
     def with_(self, **changes: Any) -> Settings:
         return self.model_copy(update=changes)
 
-    # Defaults that follow other settings are computed when read, not stored, so a copy made with
-    # `with_(public_url=..., redis_url=...)` never keeps a stale value.
+    # Defaults that follow other settings are computed when read, so copies made by `with_` never go stale.
     @property
     def cookie_secure(self) -> bool:
         """PARLEY_SESSION_COOKIE_SECURE, else on exactly when the public URL is https."""
-        if self.session_cookie_secure is not None:
-            return self.session_cookie_secure
-        return (self.public_url or "").startswith("https://")
+        explicit = self.session_cookie_secure
+        return explicit if explicit is not None else (self.public_url or "").startswith("https://")
 
     @property
     def limits_storage_uri(self) -> str:
-        """Where rate limits count: PARLEY_RATE_LIMIT_STORAGE, else REDIS_URL, else this process's memory."""
-        return self.rate_limit_storage or self.redis_url or "memory://"
+        return self.rate_limit_storage or self.redis_url or "memory://"  # else this process's memory
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, load_dotenv: bool = True) -> Settings:
