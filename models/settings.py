@@ -18,7 +18,6 @@ from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from limits import parse_many
 from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError, model_validator
@@ -183,6 +182,12 @@ class Settings(BaseSettings):
                                                                   "least severe log level written")
     metrics_token: Optional = var("PARLEY_METRICS_TOKEN", None, "bearer token `GET /metrics` requires; unset: "
                                   "it answers loopback and private addresses only", secret=True)
+
+    # --- email (connectors/mail.py) -----------------------------------------------------------------
+    smtp_url: Optional = var("PARLEY_SMTP_URL", None, "the SMTP server for invitations and password resets: "
+                             "`smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://user:pass@host:465`",
+                             secret=True)
+    mail_from: str = var("PARLEY_MAIL_FROM", "Parley <parley@localhost>", "the sender of the mail Parley sends")
 
     # --- SMS and WhatsApp (viewed as `models.channels.settings.ChannelSettings`) -------------------
     public_url: OptionalUrl = var("PARLEY_PUBLIC_URL", None, "the URL providers call, e.g. "
@@ -396,38 +401,7 @@ def read_vars(env: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
     return values
 
 
-# --- what `parley config show` prints, and the unknown-variable report ------------------------------
-
-def describe(settings: Settings) -> list[tuple[str, str, str]]:
-    """(variable, value in effect, meaning) for every variable; secrets and URL passwords masked."""
-    return [(str(f.validation_alias), _shown(str(f.validation_alias), getattr(settings, name)), f.description or "")
-            for name, f in _fields().items()]
-
-
-def _shown(env: str, value: Any) -> str:
-    if value is None or value == "":
-        return "(unset)"
-    if env in SECRET_NAMES:
-        return "****"
-    if isinstance(value, tuple):
-        return ",".join(value)
-    text = str(value)
-    if "://" in text:  # DATABASE_URL, REDIS_URL, and what is derived from them (PARLEY_RATE_LIMIT_STORAGE)
-        text = mask_url(text)
-    return text
-
-
-def mask_url(url: str) -> str:
-    """`scheme://user:****@host/...`: the password never leaves in a listing or a log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:****@" if parts.username else ":****@"
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
-
+# --- the unknown-variable report ---------------------------------------------------------------
 
 _reported: set[str] = set()
 
@@ -471,29 +445,3 @@ def _instance_secret(instance: Path) -> str:
     finally:
         tmp.unlink()
     return key
-
-
-def env_float(env: Mapping[str, Any], name: str, default: float, *, minimum: float | None = None,
-              above: bool = False, unit: str = "a number") -> float:
-    """`env[name]` as a number (`default` when unset or empty), with a clear error naming the variable.
-    Kept for code that reads variables not (yet) declared above; declare new knobs as fields instead."""
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be {unit}, got {raw!r}") from exc
-    if minimum is not None and (value <= minimum if above else value < minimum):
-        raise ValueError(f"{name} must be {'more than' if above else 'at least'} {minimum:g}")
-    return value
-
-
-def env_int(env: Mapping[str, Any], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc

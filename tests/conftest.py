@@ -21,7 +21,7 @@ from tests.support.databases import PG_URL, fresh_settings
 from tests.support.engines import RuleEngine
 
 # SMS/WhatsApp fixtures (fake providers, an app wired to them): tests/channel_fixtures.py
-pytest_plugins = ["tests.support.channels", "tests.support.storage"]
+pytest_plugins = ["tests.support.channels", "tests.support.storage", "tests.support.mail"]
 
 
 # Test apps on PostgreSQL use development defaults (widget origins "*", no public URL), which a real

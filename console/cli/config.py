@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from models.settings import Settings, describe
+from models.settings import Settings
+from models.settings_view import describe
 
 
 @click.group("config", help="Configuration in effect (environment variables and .env).")

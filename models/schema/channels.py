@@ -89,6 +89,44 @@ class ChannelConfig(Base):
         return f"<ChannelConfig {self.id} {self.kind} {self.address}>"
 
 
+class InboxKind(StrEnum):
+    WEBCHAT = "webchat"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+
+
+def new_widget_key() -> str:
+    return "wk_" + secrets.token_urlsafe(18)
+
+
+class Inbox(Base):
+    """Where a conversation lands: one channel endpoint owned by a team. A webchat widget (a site: its
+    own `widget_key` in the script tag, its allowed origins, greeting, colour and title in `options`),
+    or an SMS / WhatsApp number (`channel_config_id`). A new conversation goes to its inbox's team.
+    `is_default` marks the inbox a channel's traffic lands in when nothing names another."""
+
+    __tablename__ = "inboxes"
+    __table_args__ = (UniqueConstraint("channel_config_id", "kind", name="uq_inbox_config_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    channel_config_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channel_configs.id", ondelete="SET NULL"), default=None)
+    widget_key: Mapped[str | None] = mapped_column(String(40), unique=True, default=None)
+    # The widget's identity-verification secret (HMAC of a site's user id), never shown back in lists.
+    secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Webchat: {"origins": [...], "greeting": str, "color": "#rrggbb", "title": str, ...}.
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Inbox {self.id} {self.kind} {self.name!r}>"
+
+
 class OutboxItem(Base):
     """One outbound message to send through a provider: stored in the same transaction as the
     message, sent by the worker, retried with backoff, never sent twice (see models/outbox.py)."""

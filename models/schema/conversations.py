@@ -85,6 +85,9 @@ class Conversation(Base):
     public_id: Mapped[str] = mapped_column(String(40), unique=True, default=new_public_id)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    # The inbox it came in through (or was started from); None only for rows older than inboxes.
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inboxes.id", ondelete="SET NULL"), default=None,
+                                                 index=True)
     channel: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(10), default=Status.OPEN.value)
     owner: Mapped[str] = mapped_column(String(10), default=Owner.BOT.value)
