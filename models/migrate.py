@@ -23,11 +23,14 @@ def alembic_config(url: str) -> Config:
 def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the schema to `revision`. Safe when several processes start at once."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    with engine.connect() as conn:
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        if conn.dialect.name == "sqlite":  # a migration may turn them off to rebuild a table (0012_inboxes)
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -45,11 +45,29 @@ def upgrade() -> None:
         sa.UniqueConstraint("widget_key"),
     )
     op.create_index("ix_inboxes_team_id", "inboxes", ["team_id"])
+    _add_inbox_column()
+    _default_inboxes()
+
+
+def _add_inbox_column() -> None:
+    """conversations.inbox_id with its foreign key. On SQLite a new foreign key means copying the table and
+    dropping the old one, and with foreign keys on, that DROP deletes every message, assignment and
+    handoff packet through their ON DELETE CASCADE. So foreign keys are turned off first (models/migrate.py
+    turns them back on); where SQLite cannot (inside an open transaction) and there are conversations to
+    keep, the column gets its REFERENCES inline instead (same behaviour, only reflected without its rule)."""
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        bind.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        still_on = bind.exec_driver_sql("PRAGMA foreign_keys").scalar()
+        if still_on and bind.exec_driver_sql("SELECT 1 FROM conversations LIMIT 1").first() is not None:
+            op.execute("ALTER TABLE conversations ADD COLUMN inbox_id INTEGER CONSTRAINT fk_conversations_inbox_id "
+                       "REFERENCES inboxes (id) ON DELETE SET NULL")
+            op.create_index("ix_conversations_inbox_id", "conversations", ["inbox_id"])
+            return
     with op.batch_alter_table("conversations") as batch:
         batch.add_column(sa.Column("inbox_id", sa.Integer(), nullable=True))
         batch.create_foreign_key("fk_conversations_inbox_id", "inboxes", ["inbox_id"], ["id"], ondelete="SET NULL")
         batch.create_index("ix_conversations_inbox_id", ["inbox_id"])
-    _default_inboxes()
 
 
 def _default_inboxes() -> None:
@@ -80,6 +98,13 @@ def _default_inboxes() -> None:
         bind.execute(sa.text(
             "UPDATE conversations SET inbox_id = (SELECT id FROM inboxes WHERE kind = :k AND is_default) "
             "WHERE channel = :k"), {"k": kind})
+    # An SMS/WhatsApp conversation belongs to the inbox of the number its messages came in on, when that
+    # is known (a WhatsApp conversation through the Cloud API is not the Twilio number's).
+    number_inbox = ("(SELECT i.id FROM inboxes i WHERE i.kind = conversations.channel AND i.channel_config_id = "
+                    "(SELECT m.via_channel_id FROM messages m WHERE m.conversation_id = conversations.id "
+                    "AND m.via_channel_id IS NOT NULL ORDER BY m.id LIMIT 1))")
+    bind.execute(sa.text(f"UPDATE conversations SET inbox_id = {number_inbox} "
+                         f"WHERE channel IN ('sms', 'whatsapp') AND {number_inbox} IS NOT NULL"))
 
 
 def downgrade() -> None:
