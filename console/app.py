@@ -13,9 +13,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
-from console import auth, health, limits, observability, pages, webhooks
+from console import auth, health, limits, observability, pages, webhooks, widget_inbox
 from console.api import assist, bot, conversations, files, knowledge, me, openapi, routing, workspace
 from console.api import channels as channels_api
+from console.api import inboxes as inboxes_api
 from console.api.declare import IdConverter
 from console.errors import install_error_handlers
 from console.extensions import socketio
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(files.bp)
     app.register_blueprint(me.bp)  # password change, personal API tokens
     channels_api.register_pages(app)
+    inboxes_api.register(app)  # /api/v1/inboxes and the admin's Inboxes page
+    app.register_blueprint(widget_inbox.bp)  # what a widget shows, from its inbox
     if rt.settings.bench_noop:
         app.add_url_rule("/webhooks/noop", "webhooks_noop", webhooks.noop, methods=["POST"])
     bot.init_app(app, app.extensions["parley"])  # bot training admin; Rasa tracker pause/resume

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, render_template, send_from_directory
+from flask import Blueprint, Flask, Response, jsonify, render_template, request, send_from_directory
 from sqlalchemy import text
 
 from console.auth import current_user, login_required
@@ -21,7 +22,9 @@ def console() -> str:
 
 @bp.get("/widget/demo")
 def widget_demo() -> str:
-    return render_template("widget_demo.html")
+    """`?key=wk_…` embeds the widget of that inbox (to try a new widget before pasting its snippet)."""
+    key = request.args.get("key") or ""
+    return render_template("widget_demo.html", widget_key=key if re.fullmatch(r"[A-Za-z0-9_-]{1,40}", key) else None)
 
 
 @bp.get("/healthz")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from models.channels.attachments import INLINE_SAFE
 from models.conversations.inbox import last_messages, latest_packets, unread_by_conversation, unreplied_by_conversation
+from models.inboxes.manage import inbox_names_of
 from models.schema.accounts import User
 from models.schema.channels import Attachment, AttachmentState
 from models.schema.conversations import (
@@ -77,12 +78,14 @@ def conversations_json(session: Session, user: User | None, convs: Sequence[Conv
     unread = unread_by_conversation(session, user, ids) if user is not None else None
     lasts = last_messages(session, ids, include_private=True)
     packets = latest_packets(session, ids)
+    inbox_names = inbox_names_of(session, [c.inbox_id for c in convs if c.inbox_id is not None])
     out = []
     for c in convs:
         last = lasts.get(c.id)
         item: dict[str, Any] = {
             "id": c.public_id, "status": c.status, "owner": c.owner, "phase": c.phase,
-            "team": {"id": c.team.id, "name": c.team.name}, "channel": c.channel,
+            "team": {"id": c.team.id, "name": c.team.name}, "channel": c.channel, "inbox_id": c.inbox_id,
+            "inbox": {"id": c.inbox_id, "name": inbox_names[c.inbox_id]} if c.inbox_id in inbox_names else None,
             "contact": {"id": c.contact.id, "name": c.contact.name, "online": c.contact.online},
             "assignees": [user_brief(a.user) for a in c.assignments],
             "last_message": ({"text": last.text, "sender_type": last.sender_type, "private": last.private,

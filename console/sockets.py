@@ -22,12 +22,14 @@ from console.realtime.presence import consoles
 from console.realtime.rooms import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
 from console.serialize import iso
 from console.services import services
+from console.widget_inbox import widget_inbox_on_connect
 from models.contacts.identities import do_find_or_create_contact, find_contact
 from models.contacts.widget import visitor_history
 from models.conversations.inbox import counters
 from models.conversations.ingest import do_ingest_inbound, do_set_presence, open_conversation_of
 from models.conversations.messages import check_text
 from models.errors import ParleyError
+from models.inboxes.routing import inbox_for_widget
 from models.routing.availability import do_console_connected, do_console_seen
 from models.schema.base import utcnow
 from models.telemetry.logs import conversation as log_conversation
@@ -41,21 +43,27 @@ class _VisitorSockets:
 
     def __init__(self) -> None:
         self._by_sid: dict[str, Visitor] = {}
+        self._keys: dict[str, str | None] = {}  # the widget key each socket connected with (its inbox)
         self._count: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def add(self, sid: str, visitor: Visitor) -> None:
+    def add(self, sid: str, visitor: Visitor, widget_key: str | None = None) -> None:
         with self._lock:
             self._by_sid[sid] = visitor
+            self._keys[sid] = widget_key
             self._count[visitor.visitor_id] += 1
 
     def get(self, sid: str) -> Visitor | None:
         return self._by_sid.get(sid)
 
+    def widget_key(self, sid: str) -> str | None:
+        return self._keys.get(sid)
+
     def remove(self, sid: str) -> tuple[Visitor | None, bool]:
         """Forget a socket; also say whether it was that visitor's last one here."""
         with self._lock:
             visitor = self._by_sid.pop(sid, None)
+            self._keys.pop(sid, None)
             if visitor is None:
                 return None, False
             self._count[visitor.visitor_id] -= 1
@@ -78,13 +86,14 @@ def _error(exc: ParleyError) -> dict[str, Any]:
 @socketio.on("connect", namespace=WEBCHAT_NS)
 def webchat_connect(auth: Any = None) -> None:
     svc = services()
+    widget_key = widget_inbox_on_connect(auth)  # refuses an unknown key or a site the widget is not on
     token = auth.get("token") if isinstance(auth, dict) else None
     visitor = svc.visitors.verify(token) if token else None
     if token and visitor is None:
         emit("error", {"code": "bad_token", "message": "Your chat session was not recognised; "
                                                         "a new one has started."})
     visitor = visitor or svc.visitors.issue()
-    visitors.add(request.sid, visitor)  # type: ignore[attr-defined]
+    visitors.add(request.sid, visitor, widget_key)  # type: ignore[attr-defined]
     socket_opened(WEBCHAT_NS)
     public_id, history, queue = None, [], None
     with svc.db.transaction() as s:
@@ -119,7 +128,8 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
         text = check_text(data.get("text"), svc.settings.max_message_length)
         key = message_key(visitor.visitor_id, data.get("client_id"))
         _count_visitor_message(visitor)
-        contact_id, conv_id, reply = _store_customer_message(visitor, text, key)
+        contact_id, conv_id, reply = _store_customer_message(
+            visitor, text, key, visitors.widget_key(request.sid))  # type: ignore[attr-defined]
     except ParleyError as exc:
         emit("error", _error(exc))
         error = _error(exc)
@@ -133,7 +143,8 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
     return reply
 
 
-def _store_customer_message(visitor: Visitor, text: str, key: str | None) -> tuple[int, int, dict[str, Any]]:
+def _store_customer_message(visitor: Visitor, text: str, key: str | None,
+                            widget_key: str | None) -> tuple[int, int, dict[str, Any]]:
     """Store the message once, however often the widget sends it (a resend after a lost ack).
 
     Two sends of one key racing each other: the loser's insert fails on the unique
@@ -148,7 +159,8 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None) -> tup
                 if open_conversation_of(s, contact) is None:  # this message starts a conversation
                     _count_visitor_conversation(visitor)
                 do_set_presence(s, contact, True)
-                ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT, text=text, provider_message_id=key)
+                ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT, text=text, provider_message_id=key,
+                                             inbox=inbox_for_widget(s, widget_key))
                 return contact.id, ingested.conversation.id, {
                     "ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
                     "created_at": iso(ingested.message.created_at)}

@@ -23,6 +23,7 @@ from models.conversations.assignment import do_assign
 from models.conversations.inbox import list_conversations
 from models.conversations.messages import check_text, do_agent_message, do_mark_read
 from models.conversations.status import do_close, do_reopen, do_return_to_bot
+from models.inboxes.manage import check_inbox_filter
 from models.schema.accounts import TeamMember, User
 from models.schema.conversations import Conversation, Message
 
@@ -61,7 +62,8 @@ def conversations() -> Response:
     args = query_args(sc.ConversationQuery)
     q = (args.q or "").strip()[:200] or None
     with services().db.session() as s:
-        convs = list_conversations(s, user, view=args.view, status=args.status, q=q)
+        inbox_id = check_inbox_filter(s, user, args.inbox_id)
+        convs = list_conversations(s, user, view=args.view, status=args.status, q=q, inbox_id=inbox_id)
         return jsonify({"conversations": conversations_json(s, user, convs)})
 
 

@@ -20,6 +20,7 @@ from console.limits import RateLimited, body_limit, client_address, limits
 from console.runtime.channels import runtime
 from console.serialize import iso, message_json
 from console.services import services
+from console.widget_inbox import check_widget_request
 from models.channels.attachments import INLINE_SAFE, check_allowed, do_attach, safe_filename
 from models.contacts.identities import do_find_or_create_contact
 from models.conversations.access import access_conversation
@@ -174,9 +175,10 @@ def _visitor_upload() -> Any:
     data, filename = _read_upload(rt.settings.max_attachment_bytes)
     sniffed = check_allowed(data, filename, rt.settings.max_attachment_bytes)
     with svc.db.transaction() as s:
+        inbox = check_widget_request(s, request.form.get("widget_key"))  # the widget's inbox, on its sites
         contact = do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
                                                     visitor_display_name(visitor.visitor_id))
-        ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT,
+        ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT, inbox=inbox,
                                              text=f"[file: {safe_filename(filename, sniffed)}]")
         do_attach(s, rt.store, conv=ingested.conversation, msg=ingested.message, data=data, filename=filename,
                   max_bytes=rt.settings.max_attachment_bytes)

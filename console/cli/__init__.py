@@ -154,6 +154,12 @@ def _mount_channels() -> None:
     main.add_command(worker)
 
 
+def _mount_inboxes() -> None:
+    from console.cli.inboxes import inboxes
+
+    main.add_command(inboxes)
+
+
 def _mount_config() -> None:
     from console.cli.config import config
 
@@ -163,3 +169,4 @@ def _mount_config() -> None:
 _mount_bot()
 _mount_channels()
 _mount_config()
+_mount_inboxes()

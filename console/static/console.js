@@ -296,6 +296,7 @@
   /** Does this conversation belong in the list as currently filtered? */
   function belongs(conv) {
     if (conv.status !== state.status) return false;
+    if (state.inbox && Number(conv.inbox_id) !== Number(state.inbox)) return false;
     if (state.view === "bot") { if (conv.owner !== "bot") return false; }
     else if (state.view === "mine") { if (!isMine(conv)) return false; }
     else if (conv.owner !== "human" || !inMyTeams(conv)) return false;
@@ -314,6 +315,7 @@
     if (!state.listLoaded) setListState("Loading…");
     var qs = "?view=" + encodeURIComponent(state.view) + "&status=" + encodeURIComponent(state.status);
     if (state.q) qs += "&q=" + encodeURIComponent(state.q);
+    if (state.inbox) qs += "&inbox_id=" + encodeURIComponent(state.inbox); // console_inboxes.js
     return api("GET", "/conversations" + qs).then(function (data) {
       if (seq !== state.listSeq) return;
       state.listLoaded = true;
@@ -1109,7 +1111,8 @@
 
   function boot() {
     window.ParleyConsole = { state: state, me: ME, socket: null, onChrome: [], api: api, toast: toast, report: report,
-      open: navigateTo, upsert: upsertConversation, remove: removeConversation, addMessage: addMessage, onMessage: [] };
+      open: navigateTo, upsert: upsertConversation, remove: removeConversation, addMessage: addMessage, onMessage: [],
+      reload: function () { resetList(); loadList(); } };
     wire();
     paintFilters();
     setMode("reply");

@@ -290,9 +290,9 @@
   });
   if (PC.state && PC.state.current) PC.onChrome[PC.onChrome.length - 1](PC.state.current);
 
-  // ---------------------------------------------------------------- admins: the Channels page
+  // ---------------------------------------------------------------- admins: the Inboxes page (widgets and numbers)
   if (PC.me && PC.me.role === "admin") {
     var me = document.querySelector(".me");
-    if (me) me.insertBefore(h("a", { href: "/channels", class: "btn btn-ghost btn-sm", "data-testid": "channels-link" }, "Channels"), me.firstChild);
+    if (me) me.insertBefore(h("a", { href: "/inboxes", class: "btn btn-ghost btn-sm", "data-testid": "channels-link" }, "Inboxes"), me.firstChild);
   }
 })();

@@ -2,7 +2,9 @@
  *
  *   <script src="https://parley.example.com/widget/widget.js" defer></script>
  *
- * Optional attributes on that tag: data-color="#4f46e5" (accent), data-title="Chat with us".
+ * Optional attributes on that tag: data-widget-key="wk_…" (the inbox it belongs to, from the admin's
+ * Inboxes page; without it, the default chat inbox), data-color="#4f46e5" (accent), data-title="Chat with us".
+ * The inbox's own title, greeting and colour, fetched from the server, win over the attributes.
  * Everything renders inside an open Shadow DOM (window.ParleyWidget.root) so the host page's CSS
  * and ours never meet. All message text is set with textContent.
  */
@@ -32,6 +34,7 @@
   }
   var accent = attr("data-color", /^#[0-9a-fA-F]{3,8}$/);
   var title = attr("data-title", /^[^<>]{1,60}$/) || "Chat with us";
+  var widgetKey = attr("data-widget-key", /^[A-Za-z0-9_-]{1,40}$/);
 
   function attr(name, re) {
     var v = script && script.getAttribute(name);
@@ -191,11 +194,11 @@
   var headAvatar = h("div", { class: "head-avatar" });
   headAvatar.appendChild(icon(ICON_CHAT, 20));
 
+  var welcomeEl = h("div", { class: "welcome", "data-testid": "parley-greeting" }, "Hi there! Ask us anything. Our assistant answers right away, and a person takes over whenever you ask.");
   var list = h("div", { class: "list", "data-testid": "parley-messages" });
   var typing = h("div", { class: "typing", "data-testid": "parley-typing", "aria-label": "Typing", hidden: true }, h("span"), h("span"), h("span"));
   var bodyEl = h("div", { class: "body", role: "log", "aria-live": "polite" },
-    h("div", { class: "welcome" }, "Hi there! Ask us anything. Our assistant answers right away, and a person takes over whenever you ask."),
-    list, typing);
+    welcomeEl, list, typing);
   var errorEl = h("div", { class: "error", role: "alert", "data-testid": "parley-error", hidden: true });
   var queueEl = h("div", { class: "queue", role: "status", "data-testid": "parley-queue", hidden: true });
   var input = h("textarea", { class: "input", rows: "1", placeholder: "Type your message…", "aria-label": "Message", "data-testid": "parley-input", maxlength: null });
@@ -207,9 +210,10 @@
   var form = h("form", { class: "compose", autocomplete: "off" }, attachBtn, fileInput, input, sendBtn);
   var counter = h("div", { class: "counter", "data-testid": "parley-counter", hidden: true });
 
+  var titleEl = h("div", { class: "title", "data-testid": "parley-title" }, title);
   var panel = h("div", { class: "panel", role: "dialog", "aria-label": title, "data-testid": "parley-panel", hidden: true },
     h("div", { class: "head" }, headAvatar,
-      h("div", { class: "head-text" }, h("div", { class: "title" }, title), h("div", { class: "sub", "data-testid": "parley-status" }, statusDot, statusText)),
+      h("div", { class: "head-text" }, titleEl, h("div", { class: "sub", "data-testid": "parley-status" }, statusDot, statusText)),
       closeBtn),
     bodyEl, queueEl, errorEl, form, counter,
     h("div", { class: "foot" }, "Powered by Parley"));
@@ -511,7 +515,7 @@
         flushWaiting(); // no socket: each is marked failed, with Retry
         return;
       }
-      var auth = { token: getToken() };
+      var auth = { token: getToken(), widget_key: widgetKey || undefined };
       socket = window.io(origin + "/webchat", {
         auth: auth,
         transports: ["websocket", "polling"],
@@ -529,8 +533,10 @@
         showTyping(false);
         if (reason === "io server disconnect") setTimeout(function () { socket.connect(); }, 2000);
       });
-      socket.on("connect_error", function () {
+      socket.on("connect_error", function (err) {
         setConnState("offline");
+        var refusal = err && err.data && err.data.code ? err.data : null; // an unknown widget key, a site not enabled
+        if (refusal) { showError(refusal.message || "Chat is not available on this site."); return; }
         if (!socket.active) setTimeout(function () { socket.connect(); }, 5000);
       });
       socket.on("session", function (s) {
@@ -591,6 +597,7 @@
     if (!token) { showError("Connect to chat first."); return; }
     var fd = new FormData();
     fd.append("token", token);
+    if (widgetKey) fd.append("widget_key", widgetKey);
     fd.append("file", file, file.name);
     attachBtn.disabled = true;
     fetch(origin + "/webchat/upload", { method: "POST", body: fd, credentials: "omit" }).then(function (r) {
@@ -625,8 +632,22 @@
   });
   input.addEventListener("input", updateCounter);
 
+  /** The inbox's title, greeting and colour (plain text from the server, set as text, colour checked). */
+  function loadLook() {
+    if (typeof fetch !== "function") return;
+    fetch(origin + "/webchat/widget-config" + (widgetKey ? "?key=" + encodeURIComponent(widgetKey) : ""), { credentials: "omit" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (look) {
+        if (!look) return;
+        if (typeof look.title === "string" && look.title) { titleEl.textContent = look.title; panel.setAttribute("aria-label", look.title); }
+        if (typeof look.greeting === "string" && look.greeting) welcomeEl.textContent = look.greeting;
+        if (typeof look.color === "string" && /^#[0-9a-fA-F]{3,8}$/.test(look.color)) host.style.setProperty("--pw-accent", look.color);
+      }, function () { /* keep the script tag's look */ });
+  }
+
   function mount() {
     (document.body || document.documentElement).appendChild(host);
+    loadLook();
     // A returning visitor: resume right away (history, replies that came while away).
     if (getToken()) connect();
   }

@@ -13,6 +13,7 @@ from models.audit import audit
 from models.channels.settings import ChannelSettings
 from models.contacts.phone import InvalidNumber, to_e164
 from models.errors import Conflict, Forbidden, InvalidInput, NotFound
+from models.inboxes.routing import do_make_config_inboxes
 from models.schema.accounts import Role, User
 from models.schema.base import utcnow
 from models.schema.channels import ChannelConfig, ProviderKind
@@ -144,6 +145,7 @@ def do_create_channel(session: Session, actor: User | None, kind: Any, data: dic
     config = ChannelConfig(kind=kind, source=source, created_at=now, updated_at=now, **fields)
     session.add(config)
     session.flush()
+    do_make_config_inboxes(session, config)  # where its conversations land (with the first team)
     audit(session, "channel.created", actor=actor, channel_id=config.id, provider=kind, source=source)
     return config
 
@@ -160,6 +162,7 @@ def do_update_channel(session: Session, actor: User | None, config: ChannelConfi
     for key, value in fields.items():
         setattr(config, key, value)
     config.updated_at = utcnow()
+    do_make_config_inboxes(session, config)  # e.g. WhatsApp just turned on for a Twilio number
     # Names of what changed, never values (they may be secrets).
     audit(session, "channel.updated", actor=actor, channel_id=config.id, changed=changed)
 

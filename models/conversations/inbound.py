@@ -18,6 +18,7 @@ from models.channels.attachments import do_add_pending
 from models.contacts.identities import do_find_or_create_phone_contact
 from models.conversations.ingest import do_ingest_inbound
 from models.db import Database
+from models.inboxes.routing import inbox_for_number
 
 ATTEMPTS = 5
 
@@ -49,7 +50,8 @@ def ingest_provider_message(db: Database, *, channel: str, provider_message_id: 
             with db.transaction() as s:
                 contact = do_find_or_create_phone_contact(s, channel, sender, sender_name)
                 ingested = do_ingest_inbound(s, contact=contact, channel=channel, text=text,
-                                             provider_message_id=provider_message_id)
+                                             provider_message_id=provider_message_id,
+                                             inbox=inbox_for_number(s, channel, via_channel_id))
                 if not ingested.created:
                     return Stored(ingested.conversation.id, ingested.message.id, created=False,
                                   public_id=ingested.conversation.public_id)

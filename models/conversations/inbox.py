@@ -88,8 +88,11 @@ def counters(session: Session, user: User) -> dict[str, int]:
 
 
 def list_conversations(session: Session, user: User, *, view: str, status: str,
-                       q: str | None = None, limit: int = LIST_LIMIT) -> list[Conversation]:
+                       q: str | None = None, limit: int = LIST_LIMIT,
+                       inbox_id: int | None = None) -> list[Conversation]:
     stmt = select(Conversation).where(visible_to(user), Conversation.status == status)
+    if inbox_id is not None:
+        stmt = stmt.where(Conversation.inbox_id == inbox_id)
     if view == "team":
         stmt = stmt.where(Conversation.owner == Owner.HUMAN.value)
     elif view == "mine":

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.accounts.teams import default_team
 from models.contacts.presets import apply_contact_presets
 from models.conversations.messages import _message_created
 from models.db import publish_on_commit
@@ -16,7 +15,9 @@ from models.events import (
     ContactPresenceChanged,
     ConversationCreated,
 )
+from models.inboxes.routing import inbox_for_channel
 from models.schema.base import utcnow
+from models.schema.channels import Inbox
 from models.schema.contacts import Contact
 from models.schema.conversations import (
     Conversation,
@@ -45,8 +46,11 @@ class Ingested:
 
 
 def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text: str,
-                      provider_message_id: str | None = None) -> Ingested:
+                      provider_message_id: str | None = None, inbox: Inbox | None = None) -> Ingested:
     """Store a customer message in the contact's open conversation (a new one if none is open).
+
+    A new conversation lands in `inbox` (the widget's or the number's, found by the caller with
+    `models.inboxes.routing`), or else the channel's default inbox, and in that inbox's team queue.
 
     Idempotent on `(channel, provider_message_id)`. A closed conversation is never reused.
     """
@@ -62,7 +66,8 @@ def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text:
     conv = open_conversation_of(session, contact)
     now = utcnow()
     if conv is None:
-        conv = Conversation(contact_id=contact.id, team_id=default_team(session).id, channel=channel,
+        inbox = inbox or inbox_for_channel(session, channel)
+        conv = Conversation(contact_id=contact.id, team_id=inbox.team_id, inbox_id=inbox.id, channel=channel,
                             created_at=now, last_activity_at=now)
         session.add(conv)
         session.flush()

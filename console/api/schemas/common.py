@@ -100,6 +100,9 @@ class Conversation(Out):
     owner: Literal["bot", "human"]
     phase: Phase | None
     team: TeamRef
+    inbox_id: int | None = Field(None, description="The inbox it came in through (null: older than inboxes, "
+                                 "or its inbox was removed).")
+    inbox: Ref | None = None
     channel: str
     contact: ContactBrief
     assignees: list[UserBrief]

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from console.api.schemas.common import Channel, Conversation, Flag, Id, In, Message, Out, Ref
+from console.api.schemas.routing import QueryId
 
 View = Literal["team", "mine", "bot"]
 
@@ -32,6 +33,7 @@ class ConversationQuery(In):
     view: View = "team"
     status: Literal["open", "closed"] = "open"
     q: str | None = Field(None, description="Search in the contact's name or email and in message text.")
+    inbox_id: QueryId | None = Field(None, description="Only conversations that came in through this inbox.")
 
 
 class ConversationList(Out):

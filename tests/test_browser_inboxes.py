@@ -1,0 +1,92 @@
+"""Inboxes in a real browser against a real `parley run`: an admin adds a chat widget owned by the Sales
+team, a visitor chats through that widget (its key in the script tag), and the conversation waits in
+Sales' queue, where a Sales agent finds it in the Team inbox filtered by that inbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from models.db import Database
+from tests.support.actors import PASSWORD, make_user
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, WIDGET, _wait, _widget_say
+from tests.support.live import LiveServer, start_server
+
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="needs Debian's chromium and chromium-driver (make browser)")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    tmp = tmp_path_factory.mktemp("browser-inboxes")
+    env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'instance' / 'parley.db'}",
+           "REDIS_URL": "", "PARLEY_SECRET_KEY": "browser-test", "PARLEY_PUBLIC_URL": ""}
+    srv = start_server(env, tmp / "server.log")
+    srv.db_url = env["DATABASE_URL"]  # type: ignore[attr-defined]
+    yield srv
+    srv.stop()
+
+
+def _login(driver: Any, url: str, email: str, password: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(url + "/login")
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(email)
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
+    _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=conv-list]"))
+
+
+def test_a_team_widget_lands_its_chats_in_that_team_queue(server: LiveServer, browsers: Callable[[], Any]) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    assert server.admin is not None
+    db = Database(server.db_url)  # type: ignore[attr-defined]
+    try:
+        make_user(db, "sally@example.com", team="Sales")
+    finally:
+        db.dispose()
+    admin, visitor, sally = browsers(), browsers(), browsers()
+
+    # the admin adds a widget for Sales on the Inboxes page (from the console's link)
+    _login(admin, server.url, *server.admin)
+    _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-testid=channels-link]"))[0].click()
+    _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-testid=ibw-team] option"))
+    admin.find_element(By.CSS_SELECTOR, "[data-testid=ibw-name]").send_keys("Sales site <b>")
+    Select(admin.find_element(By.CSS_SELECTOR, "[data-testid=ibw-team]")).select_by_visible_text("Sales")
+    admin.find_element(By.CSS_SELECTOR, "[data-testid=ibw-title]").send_keys("Talk to Sales")
+    admin.find_element(By.CSS_SELECTOR, "[data-testid=ibw-greeting]").send_keys("Hello from <i>Sales</i>!")
+    admin.find_element(By.CSS_SELECTOR, "[data-testid=ibw-submit]").click()
+    snippet = _wait(admin, lambda: admin.find_elements(
+        By.CSS_SELECTOR, "[data-testid=inbox-snippet-new] [data-testid=inbox-snippet]"))[0]
+    code = snippet.get_attribute("value")
+    assert 'data-widget-key="wk_' in code and "/widget/widget.js" in code
+    key = code.split('data-widget-key="')[1].split('"')[0]
+    card = _wait(admin, lambda: [c for c in admin.find_elements(By.CSS_SELECTOR, "[data-testid=inbox]")
+                                 if "Sales site" in c.text])[0]
+    assert card.find_element(By.CSS_SELECTOR, "[data-testid=inbox-name]").text == "Sales site <b>"  # as text
+    assert Select(card.find_element(By.CSS_SELECTOR, "[data-testid=inbox-team]")).first_selected_option.text == "Sales"
+
+    # a visitor chats through that widget: its title and greeting come from the inbox
+    visitor.get(server.url + "/widget/demo?key=" + key)
+    _wait(visitor, lambda: visitor.execute_script(WIDGET))
+    _wait(visitor, lambda: visitor.execute_script(
+        "return window.ParleyWidget.root.querySelector('[data-testid=parley-title]').textContent") == "Talk to Sales")
+    assert visitor.execute_script("return window.ParleyWidget.root.querySelector('[data-testid=parley-greeting]')"
+                                  ".textContent") == "Hello from <i>Sales</i>!"
+    visitor.execute_script("window.ParleyWidget.root.querySelector('[data-testid=parley-launcher]').click()")
+    _widget_say(visitor, "I want to talk to a person")
+    _wait(visitor, lambda: visitor.execute_script(
+        "return window.ParleyWidget.root.querySelectorAll('[data-sender=bot]').length"), timeout=20)
+
+    # a Sales agent finds it in the Team inbox, filtered by that inbox
+    _login(sally, server.url, "sally@example.com", PASSWORD)
+    select = _wait(sally, lambda: [s for s in sally.find_elements(By.CSS_SELECTOR, "[data-testid=inbox-filter]")
+                                   if s.is_displayed()])[0]
+    Select(select).select_by_visible_text("Sales site <b> · Widget · Sales")
+    item = _wait(sally, lambda: sally.find_elements(By.CSS_SELECTOR, "[data-testid=conv-item]"), timeout=15)[0]
+    assert "Visitor" in item.text
+    assert len(sally.find_elements(By.CSS_SELECTOR, "[data-testid=conv-item]")) == 1
