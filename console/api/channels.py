@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, redirect
+from flask import Blueprint, Flask, Response, jsonify, render_template
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -254,7 +254,7 @@ def channels_page() -> Any:
     user = current_user()
     if user is None or user.role != "admin":
         raise Forbidden("Only admins can manage channels.")
-    return redirect("/inboxes")  # the Channels page became the Inboxes page (numbers are managed there)
+    return render_template("inboxes.html", user=user)  # the Channels page became the Inboxes page
 
 
 def register_pages(app: Flask) -> None:
