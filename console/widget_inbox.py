@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 from console.services import services
 from models.errors import ParleyError
 from models.inboxes.options import widget_view
-from models.inboxes.routing import check_origin, check_widget_key, default_inbox, inbox_for_widget
+from models.inboxes.routing import check_origin, check_widget_key, flagged_default, inbox_for_widget
 from models.schema.channels import Inbox, InboxKind
 
 bp = Blueprint("widget_inbox", __name__)
@@ -23,7 +23,7 @@ bp = Blueprint("widget_inbox", __name__)
 
 def _inbox(s: Any, key: str | None) -> Inbox | None:
     """The widget's inbox (None: a keyless widget on an install that has no webchat inbox yet)."""
-    return inbox_for_widget(s, key) if key is not None else default_inbox(s, InboxKind.WEBCHAT.value)
+    return inbox_for_widget(s, key) if key is not None else flagged_default(s, InboxKind.WEBCHAT.value)
 
 
 def widget_inbox_on_connect(auth: Any) -> str | None:

@@ -71,10 +71,12 @@ def test_a_widget_key_routes_the_conversation_to_its_inbox_team(app: Flask, db: 
 
 def test_a_widget_without_a_key_uses_the_default_webchat_inbox(app: Flask, db: Database) -> None:
     admin, sam, _sally = _people(db, app)
+    sales_widget = create_widget(admin, _team(db, "Sales"))  # another team's widget is not the default
+    assert not sales_widget["is_default"]
     conv_id = Customer(app).say("a human please")["conversation_id"]  # an embed from before inboxes
     conv = _conversation(db, conv_id)
     inboxes = admin.get("/inboxes").get_json()["inboxes"]
-    (default,) = [i for i in inboxes if i["kind"] == "webchat"]
+    (default,) = [i for i in inboxes if i["kind"] == "webchat" and i["id"] != sales_widget["id"]]
     assert default["is_default"] and default["team"]["name"] == "Support"  # the first team, like default_team
     assert conv.inbox_id == default["id"] and conv.team_id == _team(db, "Support")
     assert _team_ids(sam) == [conv_id]
@@ -219,7 +221,7 @@ def test_crud_rules_and_roles(app: Flask, db: Database) -> None:
 def test_delete_refuses_the_last_inbox_of_its_kind_with_open_conversations(app: Flask, db: Database) -> None:
     admin, sam, _sally = _people(db, app)
     support = _team(db, "Support")
-    only = create_widget(admin, support)
+    only = create_widget(admin, support, is_default=True)
     conv_id = WidgetCustomer(app, only["widget_key"]).say("a person please")["conversation_id"]
     r = delete(admin, f"/inboxes/{only['id']}")
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "inbox_in_use"

@@ -151,10 +151,11 @@ def do_create_inbox(session: Session, actor: User | None, data: dict[str, Any],
         inbox.options = check_widget_options(data, {}, widget_origins)
     else:
         inbox.channel_config_id = _config_for(session, kind, data.get("channel_config_id")).id
-    first = session.scalar(select(Inbox.id).where(Inbox.kind == kind).limit(1)) is None
     session.add(inbox)
     session.flush()
-    if first or data.get("is_default") is True:
+    # Not the default unless asked: keyless widgets keep landing where they did (the first team's
+    # "Website" inbox, made on first use), not in whichever team's widget happened to come first.
+    if data.get("is_default") is True:
         _make_default(session, inbox)
     audit(session, "inbox.created", actor=actor, inbox_id=inbox.id, inbox_kind=kind, team_id=team.id,
           channel_config_id=inbox.channel_config_id)

@@ -40,7 +40,7 @@ def default_inbox(session: Session, kind: str) -> Inbox | None:
 
 def _new_inbox(session: Session, *, name: str, kind: str, config_id: int | None) -> Inbox:
     now = utcnow()
-    is_default = default_inbox(session, kind) is None
+    is_default = flagged_default(session, kind) is None
     inbox = Inbox(name=name, kind=kind, team_id=default_team(session).id, channel_config_id=config_id,
                   widget_key=new_widget_key() if kind == InboxKind.WEBCHAT.value else None,
                   options={}, is_default=is_default, created_at=now, updated_at=now)
@@ -49,9 +49,15 @@ def _new_inbox(session: Session, *, name: str, kind: str, config_id: int | None)
     return inbox
 
 
+def flagged_default(session: Session, kind: str) -> Inbox | None:
+    return session.scalar(select(Inbox).where(Inbox.kind == kind, Inbox.is_default.is_(True))
+                          .order_by(Inbox.id).limit(1))
+
+
 def default_webchat_inbox(session: Session) -> Inbox:
-    """The inbox of widgets embedded without a key: the default one, made on first use."""
-    return default_inbox(session, InboxKind.WEBCHAT.value) or _new_inbox(
+    """The inbox of widgets embedded without a key: the one marked default (never merely another team's
+    widget that happens to exist), made with the first team on first use."""
+    return flagged_default(session, InboxKind.WEBCHAT.value) or _new_inbox(
         session, name=DEFAULT_WEBCHAT_NAME, kind=InboxKind.WEBCHAT.value, config_id=None)
 
 
