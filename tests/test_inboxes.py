@@ -256,3 +256,34 @@ def test_the_team_inbox_filters_by_inbox(app: Flask, db: Database) -> None:
     assert sally.get("/conversations?view=team&inbox_id=99999999999").status_code == 400
     # counters do not depend on the filter: both conversations count
     assert sally.counters()["unassigned"] == 2
+
+
+def test_cli_lists_and_creates_widgets(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from console.cli import main
+
+    for key, value in {"PARLEY_INSTANCE": str(settings.instance_dir), "DATABASE_URL": settings.database_url,
+                       "PARLEY_SECRET_KEY": "test-secret", "PARLEY_PUBLIC_URL": "https://chat.example.com"}.items():
+        monkeypatch.setenv(key, value)
+    db = Database(settings.database_url)
+    try:
+        make_user(db, "sally@example.com", team="Sales")
+    finally:
+        db.dispose()
+    runner = CliRunner()
+    r = runner.invoke(main, ["inboxes", "create-widget", "--name", "Shop", "--team", "Sales", "--origin",
+                             "https://shop.example.com", "--title", "Hi"])
+    assert r.exit_code == 0, r.output
+    made = json.loads(r.output)
+    assert made["team"]["name"] == "Sales" and made["origins"] == ["https://shop.example.com"]
+    assert made["embed"] == ('<script src="https://chat.example.com/widget/widget.js" '
+                             f'data-widget-key="{made["widget_key"]}" defer></script>')
+    r = runner.invoke(main, ["inboxes", "list"])
+    assert r.exit_code == 0 and [i["id"] for i in json.loads(r.output)] == [made["id"]]
+    r = runner.invoke(main, ["inboxes", "create-widget", "--name", "x", "--team", "Nobody"])
+    assert r.exit_code == 1 and "No team" in r.output
+    r = runner.invoke(main, ["inboxes", "create-widget", "--name", "x", "--team", "Sales", "--color", "red"])
+    assert r.exit_code == 1 and "color" in r.output
