@@ -23,7 +23,7 @@ from models.conversations.assignment import do_assign
 from models.conversations.inbox import list_conversations
 from models.conversations.messages import check_text, do_agent_message, do_mark_read
 from models.conversations.status import do_close, do_reopen, do_return_to_bot
-from models.schema.accounts import TeamMember, User
+from models.schema.accounts import User
 from models.schema.conversations import Conversation, Message
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -32,18 +32,6 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 def _conversation_out(s: Session, user: User, conv: Conversation) -> dict[str, Any]:
     s.refresh(conv)
     return conversations_json(s, user, [conv])[0]
-
-
-@bp.get("/me")
-@api("The caller", sc.Me)
-def me() -> Response:
-    user = api_user()
-    with services().db.session() as s:
-        teams = [{"id": m.team.id, "name": m.team.name}
-                 for m in s.scalars(select(TeamMember).options(selectinload(TeamMember.team))
-                                    .where(TeamMember.user_id == user.id))]
-    return jsonify({"id": user.id, "email": user.email, "name": user.name, "role": user.role,
-                    "teams": teams, "availability": user.availability})
 
 
 @bp.get("/counters")
@@ -145,16 +133,3 @@ def read(public_id: str) -> tuple[str, int]:
         conv = access_conversation(s, user, public_id)
         do_mark_read(s, user, conv)
     return "", 204
-
-
-@bp.get("/users")
-@api("People who can be assigned", sc.UserList)
-def users() -> Response:
-    api_user()
-    with services().db.session() as s:
-        rows = s.scalars(select(User).options(selectinload(User.memberships).selectinload(TeamMember.team))
-                         .where(User.active.is_(True)).order_by(User.name))
-        return jsonify({"users": [
-            {"id": u.id, "name": u.name, "email": u.email, "role": u.role, "availability": u.availability,
-             "teams": [{"id": m.team.id, "name": m.team.name} for m in u.memberships]}
-            for u in rows]})

@@ -160,6 +160,14 @@ def _mount_config() -> None:
     main.add_command(config)
 
 
+def _mount_accounts() -> None:
+    from console.cli.accounts import teams, users
+
+    main.add_command(users)
+    main.add_command(teams)
+
+
 _mount_bot()
 _mount_channels()
+_mount_accounts()
 _mount_config()

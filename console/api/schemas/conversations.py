@@ -6,18 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from console.api.schemas.common import Channel, Conversation, Flag, Id, In, Message, Out, Ref
+from console.api.schemas.common import Channel, Conversation, Flag, Id, In, Message, Out
 
 View = Literal["team", "mine", "bot"]
-
-
-class Me(Out):
-    id: int
-    email: str
-    name: str
-    role: Literal["admin", "supervisor", "agent"]
-    availability: str
-    teams: list[Ref]
 
 
 class Counters(Out):
@@ -51,16 +42,3 @@ class NewMessage(In):
 
 class Assignees(In):
     user_ids: list[Id]
-
-
-class UserItem(Out):
-    id: int
-    name: str
-    email: str
-    role: str
-    availability: str
-    teams: list[Ref]
-
-
-class UserList(Out):
-    users: list[UserItem]
