@@ -216,7 +216,7 @@ def do_reactivate_user(session: Session, actor: User, user_id: int) -> User:
 
 
 def users_select(q: str | None = None, role: str | None = None, status: str | None = None,
-                 team_id: int | None = None) -> Select[tuple[User]]:
+                 team_id: int | None = None) -> Select[User]:
     """Users matching a search (`q` in name or email), a role, a status (None: not deactivated; "all")
     and a team; by name."""
     stmt = select(User).options(selectinload(User.memberships))
