@@ -55,6 +55,17 @@ def test_admin_invites_and_the_user_sets_a_password_and_signs_in(tmp_path: Path,
         assert driver.execute_script("return document.querySelectorAll('#user-rows i').length") == 0  # text only
         driver.save_screenshot(str(SHOTS / "users-invited.png"))
 
+        # Admin → Teams: the team's routing settings beside its members
+        css("[data-testid=nav-teams]").click()
+        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=team-item][data-name=Support]"))[0].click()
+        queue = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=rt-queue]"))[0]
+        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=team-members] input"))
+        queue.clear()
+        queue.send_keys("Hold on, a person is coming.")
+        css("[data-testid=rt-save]").click()
+        _wait(driver, lambda: "Routing saved." in css("[data-testid=routing-note]").text)
+        driver.save_screenshot(str(SHOTS / "teams-routing.png"))
+
         (msg,) = smtp_server.wait_for(1)
         assert msg["To"] == "nia@example.com"
         match = re.search(r"(http://\S+/password/pw_[\w-]+)", body_text(msg))
