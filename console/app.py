@@ -13,8 +13,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
-from console import auth, health, limits, observability, pages, webhooks, widget_inbox
-from console.api import assist, bot, conversations, files, knowledge, me, openapi, routing, workspace
+from console import account_pages, auth, health, limits, observability, pages, webhooks, widget_inbox
+from console.api import (assist, bot, conversations, files, knowledge, me, openapi, routing, teams, users,
+                         workspace)
 from console.api import channels as channels_api
 from console.api import inboxes as inboxes_api
 from console.api.declare import IdConverter
@@ -93,6 +94,9 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(channels_api.bp)
     app.register_blueprint(files.bp)
     app.register_blueprint(me.bp)  # password change, personal API tokens
+    app.register_blueprint(users.bp)  # user management, the caller's profile
+    app.register_blueprint(teams.bp)  # team management
+    app.register_blueprint(account_pages.bp)  # /admin/users, /admin/teams, /password/<token>
     channels_api.register_pages(app)
     inboxes_api.register(app)  # /api/v1/inboxes and the admin's Inboxes page
     app.register_blueprint(widget_inbox.bp)  # what a widget shows, from its inbox

@@ -35,18 +35,6 @@ def _conversation_out(s: Session, user: User, conv: Conversation) -> dict[str, A
     return conversations_json(s, user, [conv])[0]
 
 
-@bp.get("/me")
-@api("The caller", sc.Me)
-def me() -> Response:
-    user = api_user()
-    with services().db.session() as s:
-        teams = [{"id": m.team.id, "name": m.team.name}
-                 for m in s.scalars(select(TeamMember).options(selectinload(TeamMember.team))
-                                    .where(TeamMember.user_id == user.id))]
-    return jsonify({"id": user.id, "email": user.email, "name": user.name, "role": user.role,
-                    "teams": teams, "availability": user.availability})
-
-
 @bp.get("/counters")
 @api("The caller's counters (the dashboard tiles)", sc.Counters)
 def counters() -> Response:
@@ -147,16 +135,3 @@ def read(public_id: str) -> tuple[str, int]:
         conv = access_conversation(s, user, public_id)
         do_mark_read(s, user, conv)
     return "", 204
-
-
-@bp.get("/users")
-@api("People who can be assigned", sc.UserList)
-def users() -> Response:
-    api_user()
-    with services().db.session() as s:
-        rows = s.scalars(select(User).options(selectinload(User.memberships).selectinload(TeamMember.team))
-                         .where(User.active.is_(True)).order_by(User.name))
-        return jsonify({"users": [
-            {"id": u.id, "name": u.name, "email": u.email, "role": u.role, "availability": u.availability,
-             "teams": [{"id": m.team.id, "name": m.team.name} for m in u.memberships]}
-            for u in rows]})

@@ -278,15 +278,6 @@ def journey(contact_id: int) -> Response:
             } for c in convs]})
 
 
-@bp.get("/teams")
-@api("Teams and their routing settings", sr.TeamList)
-def teams() -> Response:
-    api_user()
-    with services().db.session() as s:
-        return jsonify({"teams": [{"id": t.id, "name": t.name, "routing": team_settings(s, t.id).json()}
-                                  for t in s.scalars(select(Team).order_by(Team.id))]})
-
-
 @bp.patch("/teams/<int:team_id>/routing")
 @api("Change a team's routing settings (admins)", sr.TeamRouting, body=sr.TeamRoutingIn, errors=(403,))
 def team_routing(team_id: int) -> Response:

@@ -166,7 +166,15 @@ def _mount_config() -> None:
     main.add_command(config)
 
 
+def _mount_accounts() -> None:
+    from console.cli.accounts import teams, users
+
+    main.add_command(users)
+    main.add_command(teams)
+
+
 _mount_bot()
 _mount_channels()
+_mount_accounts()
 _mount_config()
 _mount_inboxes()

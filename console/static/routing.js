@@ -69,6 +69,7 @@
   function toggleAlerts(btn) {
     var on = !alertsOn();
     try { localStorage.setItem("parley.alerts", on ? "1" : "0"); } catch (e) { /* blocked storage */ }
+    PC.api("PATCH", "/me", { notifications: { alerts: on } }).catch(function () { /* kept in this browser anyway */ });
     if (on) {
       try { audio = audio || new (window.AudioContext || window.webkitAudioContext)(); } catch (e) { audio = null; }
       if ("Notification" in window && Notification.permission === "default") Notification.requestPermission();
@@ -523,6 +524,7 @@
     reload();
     if (editable) body.appendChild(replyForm(null, teamId, reload));
     if (teamId) hoursSection(body, teamId);
+    if (teamId && PC.me.role === "admin" && window.ParleyTeamRouting) window.ParleyTeamRouting(body, teamId, PC.api); // team_routing.js
   }
   function replyRow(r, reload) {
     var li = h("li", { class: "ts-reply", "data-testid": "ts-reply", "data-code": r.short_code },

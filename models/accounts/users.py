@@ -69,7 +69,7 @@ def _team_named(session: Session, name: str) -> Team:
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
     user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
-    if user is None:
+    if user is None or not user.password_hash:  # unknown, or invited and no password chosen yet
         check_password_hash(_DUMMY_HASH, password or "")
         return None
     if not check_password_hash(user.password_hash, password or "") or not user.active:

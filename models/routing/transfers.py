@@ -125,7 +125,7 @@ def _reassign(session: Session, actor: User, conv: Conversation, target: User, b
 
 def _to_team(session: Session, actor: User, conv: Conversation, team_id: int, now: datetime) -> Transfer:
     team = session.get(Team, team_id)
-    if team is None:
+    if team is None or team.archived_at is not None:  # an archived team takes no conversation
         raise InvalidInput(f"Unknown team id: {team_id}.", code="unknown_team")
     if team.id == conv.team_id:
         raise InvalidInput("The conversation is already in this team.", code="same_team")

@@ -38,6 +38,9 @@ class Team(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Archived: kept for its history (conversations, audit), gone from lists and pickers; only a team
+    # with no open conversation left can be archived (models/accounts/teams.py).
+    archived_at: Mapped[datetime | None] = mapped_column(default=None)
 
     members: Mapped[list[TeamMember]] = relationship(back_populates="team", cascade="all, delete-orphan")
 
@@ -59,6 +62,12 @@ class User(Base):
     capacity: Mapped[int | None] = mapped_column(Integer, default=None)
     console_seen_at: Mapped[datetime | None] = mapped_column(default=None)
     auto_offline_from: Mapped[str | None] = mapped_column(String(20), default=None)
+    # The user's own notification choices (models/accounts/profile.py: which keys, what they mean).
+    notifications: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Invited by email and no password chosen yet (password_hash is then unusable): not an admin who
+    # can sign in, so not counted as one by the last-admin rule.
+    invited_at: Mapped[datetime | None] = mapped_column(default=None)
+    deactivated_at: Mapped[datetime | None] = mapped_column(default=None)
 
     memberships: Mapped[list[TeamMember]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -97,6 +106,22 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)  # None: until revoked
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PasswordLink(Base):
+    """A one-time link to set a password: an invitation (72 h) or a reset (2 h). Only the SHA-256 of
+    its secret is kept; using it, issuing a newer one or deactivating the user ends it."""
+
+    __tablename__ = "password_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # invite | reset
+    created_by: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AuthSession(Base):

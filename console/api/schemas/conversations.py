@@ -12,15 +12,6 @@ from console.api.schemas.routing import QueryId
 View = Literal["team", "mine", "bot"]
 
 
-class Me(Out):
-    id: int
-    email: str
-    name: str
-    role: Literal["admin", "supervisor", "agent"]
-    availability: str
-    teams: list[Ref]
-
-
 class Counters(Out):
     unreplied: int
     my_unreplied: int
@@ -53,16 +44,3 @@ class NewMessage(In):
 
 class Assignees(In):
     user_ids: list[Id]
-
-
-class UserItem(Out):
-    id: int
-    name: str
-    email: str
-    role: str
-    availability: str
-    teams: list[Ref]
-
-
-class UserList(Out):
-    users: list[UserItem]

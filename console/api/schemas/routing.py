@@ -156,16 +156,6 @@ class TeamRoutingIn(Strict):
     queue_message: Annotated[str, Field(max_length=1000)] | None = None
 
 
-class TeamItem(Out):
-    id: int
-    name: str
-    routing: TeamRouting
-
-
-class TeamList(Out):
-    teams: list[TeamItem]
-
-
 class CapacityIn(Strict):
     capacity: Annotated[StrictInt, Field(ge=0, le=100)] | None = Field(description="null: the default, 3")
 

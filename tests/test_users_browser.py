@@ -1,0 +1,99 @@
+"""Issue 13 in a real browser: an admin invites a user from Admin → Users, the mail arrives at a real SMTP
+server, the user opens the emailed link, chooses a password and signs in to the console."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models.accounts.users import do_create_user
+from models.db import Database
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _browser, _wait
+from tests.support.live import start_server
+from tests.support.mail import SmtpServer, body_text
+
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="needs Debian's chromium and chromium-driver (make browser)")
+PASSWORD = "correct horse battery"
+
+
+def test_admin_invites_and_the_user_sets_a_password_and_signs_in(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    from selenium.webdriver.common.by import By
+
+    url = f"sqlite:///{tmp_path / 'instance' / 'parley.db'}"
+    env = {"PARLEY_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": url, "REDIS_URL": "",
+           "PARLEY_SECRET_KEY": "users-browser-test", "PARLEY_SMTP_URL": smtp_server.url,
+           "PARLEY_MAIL_FROM": "Parley <parley@example.com>"}
+    srv = start_server(env, tmp_path / "server.log")
+    db = Database(url)
+    with db.transaction() as s:
+        do_create_user(s, email="root@example.com", password=PASSWORD, name="Root", role="admin")
+    db.dispose()
+    driver = _browser()
+    SHOTS.mkdir(exist_ok=True)
+    try:
+        def css(sel: str) -> Any:
+            return driver.find_element(By.CSS_SELECTOR, sel)
+
+        driver.get(srv.url + "/login")
+        css("[data-testid=login-email]").send_keys("root@example.com")
+        css("[data-testid=login-password]").send_keys(PASSWORD)
+        css("[data-testid=login-submit]").click()
+        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=admin-users-link]"))[0].click()
+        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=user-row]"))
+        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=invite-team] option"))
+        css("[data-testid=invite-email]").send_keys("nia@example.com")
+        css("[data-testid=invite-name]").send_keys("Nia <i>N</i>")
+        css("[data-testid=invite-submit]").click()
+        _wait(driver, lambda: "Invitation sent to nia@example.com" in driver.find_element(
+            By.CSS_SELECTOR, "[data-testid=invite-note]").text)
+        row = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-email='nia@example.com']"))[0]
+        assert "Invited" in row.text and "Nia <i>N</i>" in row.text
+        assert driver.execute_script("return document.querySelectorAll('#user-rows i').length") == 0  # text only
+        driver.save_screenshot(str(SHOTS / "users-invited.png"))
+
+        # Admin → Teams: the team's routing settings beside its members
+        css("[data-testid=nav-teams]").click()
+        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=team-item][data-name=Support]"))[0].click()
+        queue = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=rt-queue]"))[0]
+        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=team-members] input"))
+        queue.clear()
+        queue.send_keys("Hold on, a person is coming.")
+        css("[data-testid=rt-save]").click()
+        _wait(driver, lambda: "Routing saved." in css("[data-testid=routing-note]").text)
+        driver.save_screenshot(str(SHOTS / "teams-routing.png"))
+
+        (msg,) = smtp_server.wait_for(1)
+        assert msg["To"] == "nia@example.com"
+        match = re.search(r"(http://\S+/password/pw_[\w-]+)", body_text(msg))
+        assert match, body_text(msg)
+        link = match.group(1)
+        assert link.startswith(srv.url)  # no PARLEY_PUBLIC_URL: the admin's host
+
+        driver.delete_all_cookies()  # the invited person, in their own browser
+        driver.get(link)
+        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=password-new]"))
+        assert "Welcome, Nia <i>N</i>" in driver.find_element(By.TAG_NAME, "h1").text  # escaped, shown as text
+        css("[data-testid=password-new]").send_keys("nia's own password")
+        css("[data-testid=password-confirm]").send_keys("nia's own password")
+        driver.save_screenshot(str(SHOTS / "users-set-password.png"))
+        css("[data-testid=password-submit]").click()
+        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=password-done]"))
+        css("[data-testid=password-to-login]").click()
+        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=login-email]"))
+        css("[data-testid=login-email]").send_keys("nia@example.com")
+        css("[data-testid=login-password]").send_keys("nia's own password")
+        css("[data-testid=login-submit]").click()
+        name = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=me-name]"))[0]
+        assert name.text == "Nia <i>N</i>"
+        assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid=admin-users-link]")  # an agent
+        driver.save_screenshot(str(SHOTS / "users-signed-in.png"))
+        driver.get(link)  # the link was for one use
+        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=password-link-invalid]"))
+    finally:
+        driver.save_screenshot(str(SHOTS / "users-browser.png"))
+        driver.quit()
+        srv.stop()
