@@ -14,8 +14,7 @@ from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
 from console import account_pages, auth, health, limits, observability, pages, webhooks, widget_inbox
-from console.api import (assist, bot, conversations, files, knowledge, me, openapi, routing, teams, users,
-                         workspace)
+from console.api import assist, bot, conversations, files, knowledge, me, openapi, routing, teams, users, workspace
 from console.api import channels as channels_api
 from console.api import inboxes as inboxes_api
 from console.api.declare import IdConverter

@@ -24,7 +24,7 @@ from models.conversations.inbox import list_conversations
 from models.conversations.messages import check_text, do_agent_message, do_mark_read
 from models.conversations.status import do_close, do_reopen, do_return_to_bot
 from models.inboxes.manage import check_inbox_filter
-from models.schema.accounts import TeamMember, User
+from models.schema.accounts import User
 from models.schema.conversations import Conversation, Message
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

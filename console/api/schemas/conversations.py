@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from console.api.schemas.common import Channel, Conversation, Flag, Id, In, Message, Out, Ref
+from console.api.schemas.common import Channel, Conversation, Flag, Id, In, Message, Out
 from console.api.schemas.routing import QueryId
 
 View = Literal["team", "mine", "bot"]
