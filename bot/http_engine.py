@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
+
 from bot.policy import DEFAULT_TEXTS
 from bot.types import BotTurn, Decision, HandoffReason, TurnContext
 from connectors.outbound import OutboundFailed, OutboundGuard, OutboundRefused, OutboundTooLarge
-from connectors.webhooks_out import signed_headers
+from connectors.webhooks_out import guard_with, signed_headers
 from models.settings import Settings
 
 ENGINE_NAME = "http"
@@ -34,20 +36,22 @@ class HttpBotEngine:
     name = ENGINE_NAME
 
     def __init__(self, url: str, *, secret: str | None = None, timeout: float = 10.0,
-                 guard: OutboundGuard | None = None) -> None:
+                 guard: OutboundGuard | None = None, outbound_allow: str = "") -> None:
         self.url = url
         self.secret = secret
         self.timeout = timeout
         self._guard = guard
+        self.outbound_allow = outbound_allow
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HttpBotEngine:
         if not settings.http_bot_url:
             raise ValueError("PARLEY_BOT_ENGINES names 'http' but PARLEY_HTTP_BOT_URL is not set")
-        return cls(settings.http_bot_url, secret=settings.http_bot_secret, timeout=settings.http_bot_timeout)
+        return cls(settings.http_bot_url, secret=settings.http_bot_secret, timeout=settings.http_bot_timeout,
+                   outbound_allow=settings.outbound_allow)
 
     def guard(self) -> OutboundGuard:
-        return self._guard or OutboundGuard.from_env()
+        return self._guard or guard_with(self.outbound_allow)
 
     def turn(self, text: str, context: TurnContext) -> BotTurn:
         body = json.dumps({"conversation_id": context.conversation_id, "message": {"text": text},
@@ -57,7 +61,7 @@ class HttpBotEngine:
         try:
             answer = self.guard().post(self.url, content=body, headers=signed_headers(self.secret, body),
                                        timeout=self.timeout, max_bytes=MAX_ANSWER_BYTES)
-        except (OutboundRefused, OutboundTooLarge, OutboundFailed) as exc:
+        except (OutboundRefused, OutboundTooLarge, OutboundFailed, httpx.InvalidURL) as exc:
             raise HttpBotError(f"the bot at {self.url} did not answer: {exc}") from exc
         if not 200 <= answer.status_code < 300:
             raise HttpBotError(f"the bot answered HTTP {answer.status_code}")

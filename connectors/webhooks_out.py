@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from connectors.outbound import OutboundFailed, OutboundGuard, OutboundRefused, OutboundTooLarge
 from models.db import Database
 from models.integrations.deliveries import Due, Outcome, Policy, claim_due, expire_leases, record_attempt
@@ -68,6 +70,8 @@ def post_signed(guard: OutboundGuard, url: str, secret: str | None, body: bytes,
     except OutboundFailed as exc:
         reason = f"no answer within {timeout:g} s" if "in time" in str(exc) or "within" in str(exc) else str(exc)
         return Outcome(None, "", reason, _ms(clock), started)
+    except (httpx.InvalidURL, ValueError) as exc:  # a URL saved before a stricter check: said, never raised
+        return Outcome(None, "", f"invalid URL ({type(exc).__name__})", _ms(clock), started)
     return Outcome(answer.status_code, answer.text, None, _ms(clock), started)
 
 
@@ -92,11 +96,15 @@ class WebhookSettings:
                    outbound_allow=settings.outbound_allow)
 
     def guard(self) -> OutboundGuard:
-        """Read per request, like the other guarded clients: the environment as it is now, and the setting."""
-        env = OutboundGuard.from_env()
-        extra = OutboundGuard.from_env({"PARLEY_OUTBOUND_ALLOW": self.outbound_allow})
-        return OutboundGuard(allow_hosts=env.allow_hosts | extra.allow_hosts,
-                             allow_nets=env.allow_nets + extra.allow_nets)
+        return guard_with(self.outbound_allow)
+
+
+def guard_with(outbound_allow: str) -> OutboundGuard:
+    """Read per request, like the other guarded clients: the environment as it is now, plus the setting
+    (which tests and `.env` files set without touching the process environment)."""
+    env = OutboundGuard.from_env()
+    extra = OutboundGuard.from_env({"PARLEY_OUTBOUND_ALLOW": outbound_allow})
+    return OutboundGuard(allow_hosts=env.allow_hosts | extra.allow_hosts, allow_nets=env.allow_nets + extra.allow_nets)
 
 
 class WebhookWorker:

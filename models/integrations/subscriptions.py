@@ -37,8 +37,8 @@ def check_url(raw: Any, field: str = "url") -> str:
     if parts.username or parts.password:
         raise InvalidInput(f"'{field}' may not carry a user name or password; the signature authenticates us.",
                            code="bad_url")
-    if any(ch.isspace() for ch in url):
-        raise InvalidInput(f"'{field}' may not contain spaces.", code="bad_url")
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise InvalidInput(f"'{field}' may not contain spaces or control characters.", code="bad_url")
     return url
 
 
