@@ -277,3 +277,19 @@ def test_an_interrupted_delivery_is_sent_again_with_the_same_id(app: Flask, admi
         s.execute(update(WebhookDelivery).values(lease_until=utcnow() - timedelta(seconds=1)))
     worker.run_once()
     assert list(receiver.stored) == [due[0].public_id]
+
+
+def test_contact_updated_and_reopened_come_from_the_real_actions(app: Flask, admin: Agent,
+                                                                 receiver: WebhookReceiver) -> None:
+    subscribe(admin, receiver, ["contact.updated", "conversation.reopened"])
+    ack = Customer(app).say("a person please")
+    conv = admin.get(f"/conversations/{ack['conversation_id']}").get_json()
+    r = admin.post(f"/contacts/{conv['contact']['id']}/identities", {"channel": "sms", "address": "+4915112345678"})
+    assert r.status_code == 201, r.get_json()
+    assert admin.post(f"/conversations/{conv['id']}/close").status_code == 200
+    assert admin.post(f"/conversations/{conv['id']}/reopen").status_code == 200
+    assert receiver.events() == ["contact.updated", "conversation.reopened"]
+    updated = next(iter(receiver.stored.values()))["data"]
+    assert updated["change"] == "identity_linked" and updated["conversation"] is None
+    assert sorted((i["channel"], i["address"]) for i in updated["contact"]["identities"]) == [
+        ("sms", "+4915112345678"), ("webchat", None)]  # the widget's visitor id stays inside

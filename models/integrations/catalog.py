@@ -78,7 +78,9 @@ def conversation_json(session: Session, conv: Conversation) -> dict[str, Any]:
 
 def contact_json(contact: Contact) -> dict[str, Any]:
     return {"id": contact.id, "name": contact.name, "email": contact.email, "phone": contact.phone,
-            "identities": [{"channel": i.channel, "address": i.external_id} for i in contact.identities]}
+            # a webchat identity's id is the visitor's, internal to the widget: not sent (as the console does)
+            "identities": [{"channel": i.channel, "address": i.external_id if i.channel != "webchat" else None}
+                           for i in contact.identities]}
 
 
 def message_json(session: Session, msg: Message) -> dict[str, Any]:

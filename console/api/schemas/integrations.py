@@ -39,7 +39,7 @@ class WebhookConversation(Out):
 
 class WebhookIdentity(Out):
     channel: str
-    address: str
+    address: str | None = Field(description="The number or address; null for webchat.")
 
 
 class WebhookContact(Out):
