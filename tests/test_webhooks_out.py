@@ -192,6 +192,8 @@ def test_junk_on_other_routes_is_4xx(admin: Agent, receiver: WebhookReceiver) ->
     assert delete(admin, "/webhook_subscriptions/999").status_code == 404
     events = admin.get("/webhook_events").get_json()["events"]
     assert [e["name"] for e in events if e["reserved"]] == ["invoice.paid"]
+    schemas = admin.get("/openapi.json").get_json()["components"]["schemas"]
+    assert {"WebhookPayload", "WebhookData", "WebhookMessage"} <= set(schemas)  # the body's documented schema
 
 
 def test_the_guarded_client_refuses_a_private_address_unless_allowed(settings: Settings, engines: list[Any],
