@@ -45,9 +45,13 @@ def _build(name: str, settings: Settings, follower: ModelFollower | None) -> Eng
         from bot.rasa.build import build_rasa_engine  # starts (or finds) the Rasa server: only when asked
 
         return build_rasa_engine(settings, follower=follower)
+    if name == "http":
+        from bot.http_engine import HttpBotEngine
+
+        return HttpBotEngine.from_settings(settings)
     if name in PLANNED:
         raise ValueError(f"bot engine '{name}' is not available yet; use PARLEY_BOT_ENGINES=embedded")
-    raise ValueError(f"unknown bot engine '{name}' in PARLEY_BOT_ENGINES (known: embedded, rasa, llm)")
+    raise ValueError(f"unknown bot engine '{name}' in PARLEY_BOT_ENGINES (known: embedded, rasa, llm, http)")
 
 
 def prepare_embedded(settings: Settings, follower: ModelFollower | None = None) -> str:

@@ -1,6 +1,6 @@
 """The one HTTP client for requests the server makes on its own behalf to URLs others chose: LLM HTTP
-actions (an admin's URL), inbound media (a provider's URL inside a webhook), knowledge fetches and,
-later, outgoing webhooks.
+actions (an admin's URL), inbound media (a provider's URL inside a webhook), knowledge fetches,
+outgoing webhooks, conversation actions and the `http` bot engine (POST).
 
 Such a URL must not turn Parley into a way into its own network (SSRF): loopback, private,
 link-local (169.254.169.254, the cloud metadata service), shared, multicast and reserved addresses are
@@ -152,14 +152,31 @@ class OutboundGuard:
                 http.close()
 
 
+    def post(self, url: str, *, content: bytes, headers: Mapping[str, str] | None = None, timeout: float = 10.0,
+             max_bytes: int = DEFAULT_MAX_BYTES, client: httpx.Client | None = None) -> Answer:
+        """POST `content` to `url` within the guard (outgoing webhooks, conversation actions, the `http` bot
+        engine). A redirect is never followed: it is the answer (a POST must not be replayed elsewhere)."""
+        deadline = time.monotonic() + timeout
+        own = client is None
+        http = client or httpx.Client(follow_redirects=False, trust_env=False)
+        try:
+            pinned = self.check_url(url)
+            return _fetch(http, url, pinned, dict(headers or {}), None, timeout, max_bytes, deadline,
+                          method="POST", content=content)
+        finally:
+            if own:
+                http.close()
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
 def _fetch(http: httpx.Client, url: str, pinned: str | None, headers: dict[str, str],
-           auth: tuple[str, str] | None, timeout: float, max_bytes: int, deadline: float) -> Answer:
-    """One GET; with `pinned`, to that checked address, with the original Host header and TLS name."""
+           auth: tuple[str, str] | None, timeout: float, max_bytes: int, deadline: float, *,
+           method: str = "GET", content: bytes | None = None) -> Answer:
+    """One request; with `pinned`, to that checked address, with the original Host header and TLS name."""
     target = httpx.URL(url)
     extensions: dict[str, Any] = {}
     if pinned is not None:
@@ -167,8 +184,8 @@ def _fetch(http: httpx.Client, url: str, pinned: str | None, headers: dict[str, 
         extensions["sni_hostname"] = target.host
         target = target.copy_with(host=pinned)
     try:
-        with http.stream("GET", target, headers=headers, auth=auth, timeout=timeout, extensions=extensions,
-                         follow_redirects=False) as response:
+        with http.stream(method, target, headers=headers, auth=auth, timeout=timeout, extensions=extensions,
+                         follow_redirects=False, content=content) as response:
             declared = response.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise OutboundTooLarge(f"{declared} bytes; the limit is {max_bytes}")

@@ -14,7 +14,20 @@ from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
 from console import account_pages, auth, health, limits, observability, pages, webhooks, widget_inbox
-from console.api import assist, bot, conversations, files, knowledge, me, openapi, routing, teams, users, workspace
+from console.api import (
+    assist,
+    bot,
+    conversations,
+    files,
+    integrations,
+    knowledge,
+    me,
+    openapi,
+    routing,
+    teams,
+    users,
+    workspace,
+)
 from console.api import channels as channels_api
 from console.api import inboxes as inboxes_api
 from console.api.declare import IdConverter
@@ -23,7 +36,7 @@ from console.extensions import socketio
 from console.realtime.listener import RealtimeListener
 from console.realtime.revocation import SocketRevocations
 from console.realtime.rooms import CONSOLE
-from console.runtime import channels, routing_work
+from console.runtime import channels, routing_work, webhooks_out
 from console.runtime.jobs import Jobs, ThreadJobs
 from console.services import Services
 from models.db import Database
@@ -70,6 +83,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     db.bus.subscribe(MetricsListener())
     # SMS/WhatsApp: outbox worker (woken on OutboundQueued), media links. Subscribes nothing that emits.
     rt = channels.init_app(app, app.extensions["parley"])
+    webhooks_out.init_app(app, app.extensions["parley"])  # deliveries written with each commit; their worker
     routing_jobs = routing_work.own_jobs(jobs)
     # The one listener that emits to Socket.IO; then routing, whose work it reports (in that order).
     realtime = RealtimeListener(db, jobs, socketio.emit, routing_jobs=routing_jobs, links=rt.links)
@@ -104,6 +118,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     bot.init_app(app, app.extensions["parley"])  # bot training admin; Rasa tracker pause/resume
     assist.init_app(app, app.extensions["parley"])  # agent assist drafts
     knowledge.register(app)  # the knowledge base and HTTP actions admin
+    integrations.register(app)  # webhook subscriptions, conversation actions, /admin/integrations
     install_error_handlers(app)
 
     @app.after_request

@@ -24,7 +24,11 @@ from models.events import Event
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Event], None]
+# Called just before a commit with the events that commit will publish; may add rows to the session,
+# which then commit (or roll back) with the change itself (e.g. webhook deliveries, models/integrations/).
+CommitWriter = Callable[[Session, list[Event]], None]
 _PENDING = "parley_pending_events"
+_WRITERS = "parley_commit_writers"
 _COMMITTED = "parley_committed_events"
 _DEFER = "parley_defer_dispatch"
 _BUS = "parley_bus"
@@ -51,6 +55,15 @@ class EventBus:
 
 def publish_on_commit(session: Session, evt: Event) -> None:
     session.info.setdefault(_PENDING, []).append(evt)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_before_commit(session: Session) -> None:
+    pending: list[Event] = session.info.get(_PENDING) or []
+    writers: list[CommitWriter] = session.info.get(_WRITERS) or []
+    if pending and writers:
+        for write in list(writers):
+            write(session, list(pending))
 
 
 @event.listens_for(Session, "after_commit")
@@ -101,7 +114,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.bus = bus or EventBus()
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info={_BUS: self.bus})
+        self.writers: list[CommitWriter] = []  # shared by every session of this database (see `CommitWriter`)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info={_BUS: self.bus,
+                                                                                 _WRITERS: self.writers})
         # SQLite has one writer at a time; queueing writers here hands the lock over at once instead
         # of leaving them in SQLite's busy handler, which sleeps in growing steps (measured in bench/).
         self._write_lock: threading.RLock | None = threading.RLock() if self.is_sqlite else None

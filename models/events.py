@@ -154,3 +154,18 @@ class AccessRevoked(Event):
     user_id: int
     session_ids: tuple[int, ...]
     token_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ContactUpdated(Event):
+    """A contact's details changed (an identity linked, another contact merged into it)."""
+
+    contact_id: int
+    change: str
+
+
+@dataclass(frozen=True)
+class WebhooksQueued(Event):
+    """Webhook deliveries were committed: wake their worker (it also polls: latency only)."""
+
+    count: int

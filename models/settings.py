@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     secret_key: str = var("PARLEY_SECRET_KEY", "", "signs sessions and visitor tokens; default: made once, "
                           "kept in the instance folder", secret=True)
     bot_engines: CommaList = var("PARLEY_BOT_ENGINES", ("embedded",),
-                                 "the bot engines, in order: `embedded`, `rasa`, `llm` (e.g. `rasa,llm`)")
+                                 "the bot engines, in order: `embedded`, `rasa`, `llm`, `http` (e.g. `rasa,llm`)")
     # Below this confidence the bot asks the customer to rephrase ...
     bot_fallback_threshold: float = var("PARLEY_BOT_FALLBACK_THRESHOLD", 0.5,
                                         "below this confidence the bot asks the customer to rephrase")
@@ -227,6 +227,22 @@ class Settings(BaseSettings):
     outbox_settle: float = var("PARLEY_OUTBOX_SETTLE", 5.0, "seconds an unconfirmed send rests before it is "
                                "reconciled", ge=0)
     bench_noop: Flag = var("PARLEY_BENCH_NOOP", False, "`1`: `POST /webhooks/noop` (the benchmark's baseline)")
+
+    # --- integrations: outgoing webhooks (connectors/webhooks_out.py), the `http` bot engine -------------
+    webhook_timeout: float = var("PARLEY_WEBHOOK_TIMEOUT", 10.0, "seconds per webhook delivery attempt", gt=0)
+    webhook_poll: float = var("PARLEY_WEBHOOK_POLL", 2.0, "seconds between the webhook worker's polls", gt=0)
+    webhook_max_attempts: int = var("PARLEY_WEBHOOK_MAX_ATTEMPTS", 30, "attempts of one webhook delivery", ge=1)
+    webhook_backoff: float = var("PARLEY_WEBHOOK_BACKOFF", 10.0, "seconds before a delivery's first retry "
+                                 "(then doubling)", ge=0)
+    webhook_backoff_max: float = var("PARLEY_WEBHOOK_BACKOFF_MAX", 3600.0, "longest wait between retries", ge=0)
+    webhook_pause_after: float = var("PARLEY_WEBHOOK_PAUSE_AFTER", 86400.0, "seconds of failing deliveries "
+                                     "after which a subscription is paused (admins are told)", gt=0)
+    http_bot_url: OptionalUrl = var("PARLEY_HTTP_BOT_URL", None, "the `http` bot engine's endpoint (each turn "
+                                    "is POSTed there)")
+    http_bot_secret: Optional = var("PARLEY_HTTP_BOT_SECRET", None, "signs the `http` engine's requests like "
+                                    "webhooks (X-Parley-Signature)", secret=True)
+    http_bot_timeout: float = var("PARLEY_HTTP_BOT_TIMEOUT", 10.0, "seconds the `http` engine waits; slower is "
+                                  "a `bot_error` handoff", gt=0)
 
     # --- the LLM agent (viewed as `bot.llm.config.LlmConfig`) --------------------------------------
     llm_model: ModelName = var("PARLEY_LLM_MODEL", None, "the LLM agent's model in langchain's `provider:model` "

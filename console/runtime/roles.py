@@ -3,7 +3,7 @@
 - web (`parley web`, `console.wsgi:app`): HTTP and Socket.IO only. A customer message it commits is
   handed to the workers (a Redis wake-up; their sweep finds it anyway), never run here, so the
   threads that serve browsers never wait behind a bot or LLM turn.
-- worker (`parley worker`): bot turns, outbox deliveries, durable timers and sweeps. What it changes
+- worker (`parley worker`): bot turns, outbox deliveries, outgoing webhooks, durable timers and sweeps. What it changes
   reaches browsers through the Socket.IO message queue (Redis), from the same realtime listener the
   web processes use.
 
@@ -23,6 +23,7 @@ from flask import Flask
 from console.runtime.bot_turns import BotTurns, BotWake
 from console.runtime.channels import runtime
 from console.runtime.routing_work import routing_services
+from console.runtime.webhooks_out import webhook_worker
 from console.services import Services
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Background:
             self.wake.listen(self.bot.notify, self._stop)
         routing_services(self.app).runner.start()  # durable timers, presence sweep, queue drains
         runtime(self.app).worker.start()  # the SMS/WhatsApp outbox: sends, retries, resumes after a restart
+        webhook_worker(self.app).start()  # outgoing webhooks: durable deliveries, retried with back-off
         found = self.bot.sweep()  # what a dead process left: answered now, not at the next poll
         if found:
             log.info("bot: %d conversation(s) with unanswered customer messages taken up", found)
@@ -90,6 +92,7 @@ class Background:
         released = self.bot.stop(grace_s)
         routing_services(self.app).runner.stop()
         runtime(self.app).worker.stop()
+        webhook_worker(self.app).stop()
         log.info("background work stopped (%d bot claim(s) given back)", len(released))
         return released
 

@@ -13,7 +13,9 @@ from models.contacts.phone import InvalidNumber, to_e164
 from models.contacts.presets import merged_presets, presets_of, write_presets
 from models.conversations.restrict import restrict_to
 from models.conversations.roles import is_supervisor
+from models.db import publish_on_commit
 from models.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
+from models.events import ContactUpdated
 from models.routing.locks import serialize
 from models.schema.accounts import User
 from models.schema.base import utcnow
@@ -50,6 +52,7 @@ def do_link_identity(session: Session, actor: User, contact: Contact, channel: s
         contact.phone = address
     session.flush()
     audit(session, "contact.identity_linked", actor=actor, contact_id=contact.id, channel=channel)
+    publish_on_commit(session, ContactUpdated(contact.id, "identity_linked"))
     return identity
 
 
@@ -92,6 +95,7 @@ def do_merge_contacts(session: Session, actor: User, keep: Contact, other: Conta
     session.flush()
     session.expire(keep)
     audit(session, "contact.merged", actor=actor, contact_id=keep.id, merged_contact_id=merged_id)
+    publish_on_commit(session, ContactUpdated(keep.id, "merged"))
     return keep
 
 
