@@ -19,6 +19,12 @@ def console() -> str:
     return render_template("console.html", user=current_user())
 
 
+@bp.get("/reports")
+@login_required
+def reports() -> str:
+    return render_template("reports.html", user=current_user())
+
+
 @bp.get("/widget/demo")
 def widget_demo() -> str:
     return render_template("widget_demo.html")
