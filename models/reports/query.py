@@ -151,7 +151,7 @@ def bucket_starts(filters: Filters) -> list[datetime]:
     if filters.group_by == "week":
         day -= timedelta(days=day.weekday())
     step = timedelta(days=7 if filters.group_by == "week" else 1)
-    out = []
+    out: list[datetime] = []
     while True:
         instant = datetime.combine(day, time(0), filters.tz).astimezone(UTC)
         if instant >= filters.end:
