@@ -124,7 +124,7 @@ class Generator:
             yield (cid, f"c_bench{cid}", 1 + (cid - 1) // 2, team, "webchat" if cid % 3 else "sms",
                    "closed" if closed else "open", "human" if handed else "bot", _ts(created),
                    _ts(closed_at or created), _ts(handed_at) if handed_at else None,
-                   _ts(closed_at) if closed_at else None, cid % 97 == 0)
+                   _ts(closed_at) if closed_at else None, cid % 97 == 0, 0, 0)
 
     def messages(self) -> Iterator[tuple[Any, ...]]:
         """`per_conv` messages per conversation: customer and bot turns, agent replies (some of them
@@ -138,12 +138,15 @@ class Generator:
                 mid += 1
                 at = _ts(created + timedelta(seconds=30 * i))
                 if i % 2 == 0:
-                    yield (mid, cid, "in", "contact", None, f"customer message {mid}", False, at, None, None)
+                    yield (mid, cid, "in", "contact", None, f"customer message {mid}", False, at, None, None,
+                           "webchat", "received")
                 elif handed and i > 2:
                     author = 1 + cid % self.agents
-                    yield (mid, cid, "out", "agent", author, f"agent reply {mid}", i % 7 == 0, at, None, None)
+                    yield (mid, cid, "out", "agent", author, f"agent reply {mid}", i % 7 == 0, at, None, None,
+                           "webchat", "sent")
                 else:
-                    yield (mid, cid, "out", "bot", None, f"bot answer {mid}", False, at, rng.choice(INTENTS), "answer")
+                    yield (mid, cid, "out", "bot", None, f"bot answer {mid}", False, at, rng.choice(INTENTS), "answer",
+                           "webchat", "sent")
 
 
 COPIES = {
@@ -153,9 +156,9 @@ COPIES = {
     "availability_changes": "availability_changes (id, user_id, status, changed_at)",
     "contacts": "contacts (id, name, blacklisted, online, created_at)",
     "conversations": "conversations (id, public_id, contact_id, team_id, channel, status, owner, created_at, "
-                     "last_activity_at, handed_off_at, closed_at, restricted)",
+                     "last_activity_at, handed_off_at, closed_at, restricted, bot_cursor, bot_fallbacks)",
     "messages": "messages (id, conversation_id, direction, sender_type, author_id, text, private, created_at, "
-                "bot_intent, bot_decision)",
+                "bot_intent, bot_decision, channel, delivery_status)",
 }
 
 
@@ -182,6 +185,7 @@ def _fill(conn: psycopg.Connection[Any], gen: Generator) -> None:
     copy("handoff_packets (id, conversation_id, reason, intent, created_at, ranking, summary, stages)",
          ((i, c, r, it, at, "[]", "", "[]") for i, (c, _, r, it, at) in enumerate(side["packets"], 1)))
     copy("assignments (conversation_id, user_id, assigned_at)", side["assignments"])
+    copy("assignment_periods (conversation_id, user_id, started_at)", side["assignments"])
     copy("audit_events (id, conversation_id, kind, created_at, data)",
          ((i, c, k, at, "{}") for i, (c, k, at) in enumerate(side["audit"], 1)))
     copy("routing_transfers (conversation_id, from_user_id, to_user_id, status, created_at, decided_at)",

@@ -3,11 +3,12 @@ and the availability history. Definitions: models/reports/definitions.py (AGENTS
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from models.reports.definitions import AGENTS
@@ -65,10 +66,13 @@ def _replies(session: Session, f: Filters, scope: Scope, agents: list[int] | Non
 
 def _first_responses(session: Session, f: Filters, scope: Scope, agents: list[int] | None,
                      out: dict[Any, dict[str, Any]]) -> None:
-    first = (select(func.min(Message.id))
-             .where(Message.conversation_id == Conversation.id, Message.sender_type == SenderType.AGENT.value,
+    handed = (select(Conversation.id)
+              .where(in_period(Conversation.handed_off_at, f), *conversation_filters(f, scope)).subquery())
+    first = (select(Message.conversation_id.label("cid"), func.min(Message.id).label("mid"))
+             .join(Conversation, Conversation.id == Message.conversation_id)
+             .where(Message.conversation_id.in_(select(handed.c.id)), Message.sender_type == SenderType.AGENT.value,
                     Message.private.is_(False), Message.created_at >= Conversation.handed_off_at)
-             .correlate(Conversation).scalar_subquery())
+             .group_by(Message.conversation_id).subquery())
     reply = aliased(Message)
     assigned = (select(func.max(AssignmentPeriod.started_at))
                 .where(AssignmentPeriod.conversation_id == Conversation.id, AssignmentPeriod.user_id == reply.author_id,
@@ -77,10 +81,10 @@ def _first_responses(session: Session, f: Filters, scope: Scope, agents: list[in
     key = group_key(f, at=Conversation.handed_off_at, agent=reply.author_id)
     rows = session.execute(
         select(key, Conversation.handed_off_at, reply.created_at, assigned)
-        .select_from(Conversation)
-        .join(reply, reply.id == first)
-        .where(in_period(Conversation.handed_off_at, f), *conversation_filters(f, scope),
-               *_who(reply.author_id, agents))).all()
+        .select_from(first)
+        .join(Conversation, Conversation.id == first.c.cid)
+        .join(reply, reply.id == first.c.mid)
+        .where(*_who(reply.author_id, agents))).all()
     times: dict[Any, list[float]] = defaultdict(list)
     for k, handed_off_at, replied_at, assigned_at in rows:
         start = handed_off_at
@@ -134,15 +138,23 @@ def _routing(session: Session, f: Filters, scope: Scope, agents: list[int] | Non
            Offer.status == OfferStatus.EXPIRED.value)
 
 
-def _split(f: Filters, start: datetime, end: datetime) -> list[tuple[str, float]]:
-    """An interval cut along the period's day/week buckets: (bucket label, seconds in it)."""
+def _splitter(f: Filters) -> Any:
+    """A function cutting an interval along the period's day/week buckets: [(bucket label, seconds)]."""
     bounds = bucket_starts(f)
-    out = []
-    for b, nxt in zip(bounds, [*bounds[1:], f.end], strict=True):
-        lo, hi = max(start, b), min(end, nxt)
-        if hi > lo:
-            out.append((bucket_label(f, b), seconds(hi, lo)))
-    return out
+    ends = [*bounds[1:], f.end]
+    names = [bucket_label(f, b) for b in bounds]
+
+    def split(start: datetime, end: datetime) -> list[tuple[str, float]]:
+        out = []
+        for i in range(max(0, bisect_right(bounds, start) - 1), len(bounds)):
+            if bounds[i] >= end:
+                break
+            lo, hi = max(start, bounds[i]), min(end, ends[i])
+            if hi > lo:
+                out.append((names[i], seconds(hi, lo)))
+        return out
+
+    return split
 
 
 def _availability(session: Session, f: Filters, agents: list[int] | None, now: datetime,
@@ -150,24 +162,32 @@ def _availability(session: Session, f: Filters, agents: list[int] | None, now: d
     if f.group_by not in ("agent", "day", "week"):
         return
     stop = min(f.end, now)
-    before = (select(AvailabilityChange.user_id, func.max(AvailabilityChange.changed_at).label("at"))
+    if stop <= f.start:
+        return
+    latest = (select(AvailabilityChange.user_id, func.max(AvailabilityChange.changed_at).label("at"))
               .where(AvailabilityChange.changed_at < f.start, *_who(AvailabilityChange.user_id, agents))
               .group_by(AvailabilityChange.user_id).subquery())
-    changes = session.execute(
+    before = session.execute(
         select(AvailabilityChange.user_id, AvailabilityChange.status, AvailabilityChange.changed_at)
-        .outerjoin(before, before.c.user_id == AvailabilityChange.user_id)
-        .where(AvailabilityChange.changed_at < stop, *_who(AvailabilityChange.user_id, agents),
-               or_(AvailabilityChange.changed_at >= f.start, AvailabilityChange.changed_at == before.c.at))
+        .join(latest, and_(latest.c.user_id == AvailabilityChange.user_id,
+                           latest.c.at == AvailabilityChange.changed_at))).all()
+    during = session.execute(
+        select(AvailabilityChange.user_id, AvailabilityChange.status, AvailabilityChange.changed_at)
+        .where(AvailabilityChange.changed_at >= f.start, AvailabilityChange.changed_at < stop,
+               *_who(AvailabilityChange.user_id, agents))
         .order_by(AvailabilityChange.user_id, AvailabilityChange.changed_at, AvailabilityChange.id)).all()
     by_user: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
-    for uid, status, at in changes:
-        by_user[uid].append((status, max(at, f.start)))
+    for uid, status, _ in before:
+        by_user[uid] = [(status, f.start)]
+    for uid, status, at in during:
+        by_user[uid].append((status, at))
+    split = _splitter(f)
     for uid, seq in by_user.items():
         for (status, at), nxt in zip(seq, [*(s[1] for s in seq[1:]), stop], strict=True):
             if status not in (Availability.ONLINE.value, Availability.AWAY.value) or nxt <= at:
                 continue
             metric = f"{status}_seconds"
-            parts = [(uid, seconds(nxt, at))] if f.group_by == "agent" else _split(f, at, nxt)
+            parts = [(uid, seconds(nxt, at))] if f.group_by == "agent" else split(at, nxt)
             for k, secs in parts:
                 out[k][metric] = round((out[k].get(metric) or 0) + secs, 3)
 

@@ -67,15 +67,15 @@ def _bot_conversations(f: Filters, scope: Scope) -> list[Any]:
 
 def _containment(session: Session, f: Filters, scope: Scope, now: datetime,
                  out: dict[Any, dict[str, Any]]) -> None:
+    """Three counts, each with its condition in WHERE (where the database turns EXISTS into joins)."""
     key = group_key(f, at=Conversation.created_at)
     handed = exists().where(HandoffPacket.conversation_id == Conversation.id)
-    rows = session.execute(
-        select(key, func.count(Conversation.id),
-               func.sum(case((resolved_clause(now), 1), else_=0)),
-               func.sum(case((handed, 1), else_=0)))
-        .where(*_bot_conversations(f, scope)).group_by(key)).all()
-    for k, n, resolved, handed_off in rows:
-        out[k].update(conversations=n, resolved=int(resolved or 0), handed_off=int(handed_off or 0))
+    for metric, extra in (("conversations", None), ("resolved", resolved_clause(now)), ("handed_off", handed)):
+        stmt = select(key, func.count(Conversation.id)).where(*_bot_conversations(f, scope))
+        if extra is not None:
+            stmt = stmt.where(extra)
+        for k, n in session.execute(stmt.group_by(key)).all():
+            out[k][metric] = n
 
 
 def _first_handoffs(session: Session, f: Filters, scope: Scope, out: dict[Any, dict[str, Any]]) -> Counter[str]:
