@@ -41,8 +41,9 @@ def _ended_at() -> Any:
                 else_=Conversation.last_activity_at)
 
 
-def resolved_clause(now: datetime) -> Any:
-    """The definition of a bot resolution, as a condition on `Conversation` (see the module's docstring)."""
+def resolved_clause(now: datetime, since: datetime) -> Any:
+    """The definition of a bot resolution, as a condition on `Conversation` (see the module's docstring),
+    for conversations started at or after `since` (which bounds the handoffs to look at)."""
     cutoff = now - timedelta(seconds=RESOLUTION_WINDOW_SECONDS)
     other = aliased(Conversation)
     ended = or_(and_(Conversation.status == Status.CLOSED.value, Conversation.closed_at <= cutoff),
@@ -54,14 +55,17 @@ def resolved_clause(now: datetime) -> Any:
     asked_again = (select(HandoffPacket.id)
                    .join(other, other.id == HandoffPacket.conversation_id)
                    .where(other.contact_id == Conversation.contact_id, other.id != Conversation.id,
-                          HandoffPacket.created_at > _ended_at(),
+                          HandoffPacket.created_at >= since, HandoffPacket.created_at > _ended_at(),
                           HandoffPacket.created_at <= add_seconds(_ended_at(), literal(RESOLUTION_WINDOW_SECONDS)))
                    .correlate(Conversation).exists())
     return and_(ended, ~handed_off, ~reopened, ~asked_again)
 
 
 def _bot_conversations(f: Filters, scope: Scope) -> list[Any]:
-    bot_spoke = exists().where(Message.conversation_id == Conversation.id, Message.sender_type == SenderType.BOT.value)
+    # A message is never older than its conversation: the bound lets the database read only the
+    # period's bot messages (ix_messages_sender_created).
+    bot_spoke = exists().where(Message.conversation_id == Conversation.id, Message.sender_type == SenderType.BOT.value,
+                               Message.created_at >= f.start)
     return [in_period(Conversation.created_at, f), bot_spoke, *conversation_filters(f, scope)]
 
 
@@ -70,7 +74,7 @@ def _containment(session: Session, f: Filters, scope: Scope, now: datetime,
     """Three counts, each with its condition in WHERE (where the database turns EXISTS into joins)."""
     key = group_key(f, at=Conversation.created_at)
     handed = exists().where(HandoffPacket.conversation_id == Conversation.id)
-    for metric, extra in (("conversations", None), ("resolved", resolved_clause(now)), ("handed_off", handed)):
+    for metric, extra in (("conversations", None), ("resolved", resolved_clause(now, f.start)), ("handed_off", handed)):
         stmt = select(key, func.count(Conversation.id)).where(*_bot_conversations(f, scope))
         if extra is not None:
             stmt = stmt.where(extra)
