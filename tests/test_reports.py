@@ -153,7 +153,8 @@ def test_who_sees_which_rows(app: Flask, week: dict[str, Any]) -> None:
 def test_bad_input_is_a_4xx(app: Flask, week: dict[str, Any]) -> None:
     admin = Agent(app, "root@example.com")
     for params in ({"from": "yesterday"}, {"to": "2026-13-01"}, {"from": "2026-02-01", "to": "2026-01-01"},
-                   {"group_by": "agent"}, {"from": "2020-01-01", "to": "2026-01-01"}, {"team_id": 999}):
+                   {"group_by": "agent"}, {"from": "2020-01-01", "to": "2026-01-01"}, {"team_id": 999},
+                   {"to": "9999-12-31"}, {"from": "0001-01-01"}, {"from": "2026-01-01T00:00:00+25:00"}):
         r = _get(admin, "/reports/live", **params)
         assert r.status_code == 400, (params, r.get_json())
     assert _get(admin, "/exports/conversations", **{"from": "2026-99-01"}).status_code == 400

@@ -32,6 +32,7 @@ from models.schema.routing import TeamHours
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 CHANNELS = ("webchat", "sms", "whatsapp")
+MIN_YEAR, MAX_YEAR = 1971, 9998  # far from datetime's limits, whatever the time zone
 
 
 @dataclass(frozen=True)
@@ -67,18 +68,19 @@ def parse_instant(raw: str, tz: ZoneInfo, name: str, *, end: bool) -> datetime:
     try:
         if "T" not in raw and " " not in raw and len(raw) <= 10:
             day = date.fromisoformat(raw)
-            local = datetime.combine(day + timedelta(days=1) if end else day, time(0), tz)
-            return local.astimezone(UTC)
-        value = datetime.fromisoformat(raw)
+            value = datetime.combine(day + timedelta(days=1) if end else day, time(0), tz)
+        else:
+            value = datetime.fromisoformat(raw)
     except ValueError:
         raise InvalidInput(f"{name} must be an ISO 8601 date (2026-03-01) or date and time "
                            "(2026-03-01T09:00:00+01:00).", code="bad_date") from None
+    except OverflowError:
+        value = datetime.max
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise InvalidInput(f"{name} is out of range (years {MIN_YEAR} to {MAX_YEAR}).", code="bad_date")
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
-    try:
-        return value.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise InvalidInput(f"{name} is out of range.", code="bad_date") from None
+    return value.astimezone(UTC)
 
 
 def team_timezone(session: Session, team_id: int | None) -> ZoneInfo:
