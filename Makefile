@@ -68,6 +68,7 @@ bench: install
 	$(BIN)/python -m bench.llm
 	PARLEY_BENCH_DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_CI) $(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.routing
+	PARLEY_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python -m bench.reports
 	@if [ -f ../shared/datasets/banking77/train.csv ] || [ -f /work/shared/datasets/banking77/train.csv ]; then \
 	  $(BIN)/python -m bench.intents; else echo "bench.intents skipped: BANKING77 not found (../shared/datasets/banking77)"; fi
 	@if [ -x $(RASA_VENV)/bin/rasa ]; then $(BIN)/python -m bench.rasa; \

@@ -18,11 +18,13 @@ from console.api import (
     assist,
     bot,
     conversations,
+    exports,
     files,
     integrations,
     knowledge,
     me,
     openapi,
+    reports,
     routing,
     teams,
     users,
@@ -110,6 +112,8 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(users.bp)  # user management, the caller's profile
     app.register_blueprint(teams.bp)  # team management
     app.register_blueprint(account_pages.bp)  # /admin/users, /admin/teams, /password/<token>
+    app.register_blueprint(reports.bp)  # /api/v1/reports/agents|live|bot
+    app.register_blueprint(exports.bp)  # conversation exports and transcripts
     channels_api.register_pages(app)
     inboxes_api.register(app)  # /api/v1/inboxes and the admin's Inboxes page
     app.register_blueprint(widget_inbox.bp)  # what a widget shows, from its inbox

@@ -20,6 +20,12 @@ def console() -> str:
     return render_template("console.html", user=current_user())
 
 
+@bp.get("/reports")
+@login_required
+def reports() -> str:
+    return render_template("reports.html", user=current_user())
+
+
 @bp.get("/widget/demo")
 def widget_demo() -> str:
     """`?key=wk_…` embeds the widget of that inbox (to try a new widget before pasting its snippet)."""

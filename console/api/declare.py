@@ -53,18 +53,19 @@ class Operation:
     description: str
     binary: bool
     also: tuple[int, ...]  # other success statuses with the same shape
+    media: tuple[str, ...] = ()  # other content types a success may have (`format=csv`: text/csv)
 
 
 def api(summary: str, ok: type[BaseModel] | None = None, *, status: int = 200, errors: tuple[int, ...] = (),
         body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
         form: type[BaseModel] | None = None, description: str = "", binary: bool = False,
-        also: tuple[int, ...] = ()) -> Callable[[F], F]:
+        also: tuple[int, ...] = (), media: tuple[str, ...] = ()) -> Callable[[F], F]:
     """Declare a view's shapes. `errors`: the statuses it may answer besides 401 (every view), 400
     (views with a body or a query) and 404 (views with path parameters), which are added for you."""
 
     def mark(view: F) -> F:
         view.__api__ = Operation(summary, ok, status, errors, body, query, form,  # type: ignore[attr-defined]
-                                 description, binary, also)
+                                 description, binary, also, media)
         return view
 
     return mark

@@ -127,6 +127,8 @@ def _operation(op: Operation, params: list[dict[str, Any]], schema_of: dict[Any,
         ok = {"description": "Done"}
     else:
         ok = {"description": "OK", "content": {"application/json": {"schema": schema_of[op.ok]}}}
+    for media in op.media:
+        ok.setdefault("content", {})[media] = {}
     errors = {401, 429, *op.errors}  # every /api/v1 call counts against the caller's rate limit
     if op.body is not None or op.query is not None or op.form is not None:
         errors.add(400)

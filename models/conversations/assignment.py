@@ -17,6 +17,7 @@ from models.errors import InvalidInput, InvalidState
 from models.events import (
     ConversationAssigned,
 )
+from models.reports.history import record_assignment_periods
 from models.schema.accounts import User
 from models.schema.base import utcnow
 from models.schema.conversations import (
@@ -70,14 +71,15 @@ def _set_assignees(session: Session, actor: User | None, conv: Conversation, use
     wanted = list(dict.fromkeys(user_ids))
     if wanted == before:
         return
+    now = utcnow()
     for a in list(conv.assignments):
         if a.user_id not in wanted:
             conv.assignments.remove(a)
-    now = utcnow()
     for uid in wanted:
         if uid not in before:
             conv.assignments.append(Assignment(user_id=uid, assigned_by_id=actor.id if actor else None,
                                                assigned_at=now))
+    record_assignment_periods(session, conv.id, before, wanted, now)
     if conv.owner == Owner.HUMAN.value:
         conv.phase = Phase.ASSIGNED.value if wanted else Phase.WAITING.value
     conv.last_activity_at = now

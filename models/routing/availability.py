@@ -23,6 +23,7 @@ from models.schema.conversations import (
     Phase,
     Status,
 )
+from models.schema.reports import AvailabilityChange
 from models.schema.routing import (
     Offer,
     OfferStatus,
@@ -55,6 +56,7 @@ def do_set_availability(session: Session, user_id: int, status: str, *, now: dat
     if previous == status:
         return False
     user.availability = status
+    session.add(AvailabilityChange(user_id=user.id, status=status, changed_at=now))  # for the reports
     audit(session, "agent.availability", actor=None if automatic else user, user_id=user.id,
                   availability=status, previous=previous, automatic=automatic)
     publish_on_commit(session, AgentAvailabilityChanged(user.id, status, previous, automatic))

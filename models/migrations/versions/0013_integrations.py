@@ -2,7 +2,7 @@
 actions and the records they bind to conversations
 
 Revision ID: 0013_integrations
-Revises: 0012_inboxes
+Revises: 0013_users_admin
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_integrations"
-down_revision: str | Sequence[str] | None = "0012_inboxes"
+down_revision: str | Sequence[str] | None = "0013_users_admin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
