@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from models.accounts.users import do_create_user
 from models.db import Database
+from models.schema.accounts import User
 from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _browser, _wait
 from tests.support.live import start_server
 from tests.support.mail import SmtpServer, body_text
@@ -57,7 +59,8 @@ def test_admin_invites_and_the_user_sets_a_password_and_signs_in(tmp_path: Path,
 
         # Admin → Teams: the team's routing settings beside its members
         css("[data-testid=nav-teams]").click()
-        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=team-item][data-name=Support]"))[0].click()
+        support = "[data-testid=team-item][data-name=Support]"
+        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, support))[0].click()
         queue = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=rt-queue]"))[0]
         _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=team-members] input"))
         queue.clear()
@@ -91,6 +94,21 @@ def test_admin_invites_and_the_user_sets_a_password_and_signs_in(tmp_path: Path,
         assert name.text == "Nia <i>N</i>"
         assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid=admin-users-link]")  # an agent
         driver.save_screenshot(str(SHOTS / "users-signed-in.png"))
+        # her own profile: name and alerts, kept on her account
+        css("[data-testid=account-open]").click()
+        box = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=profile-name]"))[0]
+        box.clear()
+        box.send_keys("Nia N.")
+        css("[data-testid=profile-alerts]").click()
+        css("[data-testid=profile-name]").submit()
+        _wait(driver, lambda: css("[data-testid=me-name]").text == "Nia N.")
+        _wait(driver, lambda: css("[data-testid=alerts-toggle]").get_attribute("aria-pressed") == "true")
+        driver.save_screenshot(str(SHOTS / "users-profile.png"))
+        db = Database(url)
+        with db.session() as s:
+            nia = s.scalar(select(User).where(User.email == "nia@example.com"))
+            assert nia is not None and nia.name == "Nia N." and nia.notifications == {"alerts": True}
+        db.dispose()
         driver.get(link)  # the link was for one use
         _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=password-link-invalid]"))
     finally:

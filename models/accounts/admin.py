@@ -25,6 +25,7 @@ from models.accounts.teams import default_team
 from models.accounts.users import check_email, check_role
 from models.audit import audit
 from models.errors import Conflict, Forbidden, InvalidInput, NotFound
+from models.routing.availability import check_capacity
 from models.schema.accounts import Availability, Role, Team, TeamMember, User
 from models.schema.base import utcnow
 
@@ -49,14 +50,6 @@ def check_name(name: object) -> str:
     if len(name.strip()) > MAX_NAME:
         raise InvalidInput(f"A name has at most {MAX_NAME} characters.", code="invalid")
     return name.strip()
-
-
-def check_capacity(value: object) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
-        raise InvalidInput("capacity must be a whole number from 0 to 100, or null for the default (3).")
-    return value
 
 
 def _lock_writes(session: Session) -> None:
