@@ -97,3 +97,18 @@ def test_a_new_number_gets_inboxes_and_can_be_attached_to_another_team(capp: Fla
     twilio_post(capp.test_client(), sms("SM" + "4" * 32, "hello", sender="+14155550104", To=SECOND_NUMBER))
     conv = _only_conversation_of(cdb, "sms")
     assert (conv.team_id, conv.inbox_id) == (_team(cdb, "Sales"), attached["id"])
+
+
+def test_removing_a_number_removes_its_inboxes(capp: Flask, cdb: Database) -> None:
+    make_user(cdb, "admin@example.com", role="admin")
+    admin = Agent(capp, "admin@example.com")
+    twilio_post(capp.test_client(), sms("SM" + "5" * 32, "hi", sender="+14155550105"))
+    conv = _only_conversation_of(cdb, "sms")
+    twilio = _number_inboxes(admin)["sms", "twilio"]
+    assert conv.inbox_id == twilio["id"]
+    r = admin.client.delete(f"/api/v1/channels/{twilio['channel_config_id']}", headers={"X-CSRF-Token": admin.csrf})
+    assert r.status_code == 204
+    assert set(_number_inboxes(admin)) == {("whatsapp", "whatsapp_cloud")}
+    assert admin.get("/inboxes").get_json()["inboxes"][-1]["is_default"]  # the Cloud number is WhatsApp's default
+    after = _only_conversation_of(cdb, "sms")
+    assert after.inbox_id is None and after.team_id == conv.team_id  # the conversation stays with its team

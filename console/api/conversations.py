@@ -44,7 +44,7 @@ def counters() -> Response:
 
 
 @bp.get("/conversations")
-@api("List conversations", sc.ConversationList, query=sc.ConversationQuery)
+@api("List conversations", sc.ConversationList, query=sc.ConversationQuery, errors=(404,))
 def conversations() -> Response:
     user = api_user()
     args = query_args(sc.ConversationQuery)

@@ -13,6 +13,7 @@ from models.audit import audit
 from models.channels.settings import ChannelSettings
 from models.contacts.phone import InvalidNumber, to_e164
 from models.errors import Conflict, Forbidden, InvalidInput, NotFound
+from models.inboxes.manage import do_drop_config_inboxes
 from models.inboxes.routing import do_make_config_inboxes
 from models.schema.accounts import Role, User
 from models.schema.base import utcnow
@@ -169,6 +170,7 @@ def do_update_channel(session: Session, actor: User | None, config: ChannelConfi
 
 def do_delete_channel(session: Session, actor: User | None, config: ChannelConfig) -> None:
     audit(session, "channel.deleted", actor=actor, channel_id=config.id, provider=config.kind)
+    do_drop_config_inboxes(session, actor, config.id)
     session.delete(config)
 
 

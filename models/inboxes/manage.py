@@ -192,17 +192,17 @@ def do_update_inbox(session: Session, actor: User, inbox: Inbox, data: dict[str,
     audit(session, "inbox.updated", actor=actor, inbox_id=inbox.id, changed=changed)
 
 
-def do_delete_inbox(session: Session, actor: User, inbox: Inbox) -> None:
-    """Refused while it is the last inbox of its kind and still has open conversations (they would have
-    nowhere to belong). Otherwise its conversations keep their team and lose only the inbox label; a
-    default inbox hands the role to the oldest other inbox of its kind."""
-    check_admin(actor)
+def do_drop_config_inboxes(session: Session, actor: User | None, config_id: int) -> None:
+    """A number is removed: its inboxes go with it (nothing can arrive through them any more); their
+    conversations keep their team, and a default role moves to another inbox of the kind."""
+    for inbox in list(session.scalars(select(Inbox).where(Inbox.channel_config_id == config_id))):
+        _remove(session, actor, inbox)
+
+
+def _remove(session: Session, actor: User | None, inbox: Inbox) -> None:
     others = list(session.scalars(select(Inbox).where(Inbox.kind == inbox.kind, Inbox.id != inbox.id)
                                   .order_by(Inbox.id)))
     open_now = open_counts(session, [inbox.id]).get(inbox.id, 0)
-    if not others and open_now:
-        raise Conflict(f"This is the last {inbox.kind} inbox and {open_now} conversation(s) in it are open; "
-                       "close them or add another inbox first.", code="inbox_in_use")
     session.execute(update(Conversation).where(Conversation.inbox_id == inbox.id).values(inbox_id=None))
     if inbox.is_default and others:
         others[0].is_default = True
@@ -210,6 +210,19 @@ def do_delete_inbox(session: Session, actor: User, inbox: Inbox) -> None:
           team_id=inbox.team_id, open_conversations=open_now)
     session.delete(inbox)
     session.flush()
+
+
+def do_delete_inbox(session: Session, actor: User, inbox: Inbox) -> None:
+    """Refused while it is the last inbox of its kind and still has open conversations (they would have
+    nowhere to belong). Otherwise its conversations keep their team and lose only the inbox label; a
+    default inbox hands the role to the oldest other inbox of its kind."""
+    check_admin(actor)
+    last = session.scalar(select(Inbox.id).where(Inbox.kind == inbox.kind, Inbox.id != inbox.id).limit(1)) is None
+    open_now = open_counts(session, [inbox.id]).get(inbox.id, 0)
+    if last and open_now:
+        raise Conflict(f"This is the last {inbox.kind} inbox and {open_now} conversation(s) in it are open; "
+                       "close them or add another inbox first.", code="inbox_in_use")
+    _remove(session, actor, inbox)
 
 
 def inbox_names_of(session: Session, ids: Sequence[int]) -> dict[int, str]:
