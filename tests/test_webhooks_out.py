@@ -295,3 +295,28 @@ def test_contact_updated_and_reopened_come_from_the_real_actions(app: Flask, adm
     assert updated["change"] == "identity_linked" and updated["conversation"] is None
     assert sorted((i["channel"], i["address"]) for i in updated["contact"]["identities"]) == [
         ("sms", "+4915112345678"), ("webchat", None)]  # the widget's visitor id stays inside
+
+
+def test_a_delivery_that_failed_for_good_can_be_sent_again_by_an_admin(settings: Settings, engines: list[Any],
+                                                                       receiver: WebhookReceiver) -> None:
+    app = create_app(settings.with_(outbound_allow="127.0.0.1", webhook_backoff=0.0, webhook_max_attempts=2),
+                     engines=engines, jobs=InlineJobs(), testing=True)
+    db = app.extensions["parley"].db
+    try:
+        make_user(db, "root@example.com", role="admin")
+        admin = Agent(app, "root@example.com")
+        sub = subscribe(admin, receiver, ["conversation.created"])
+        receiver.fail_next(500, times=2)
+        Customer(app).say("hello")
+        retry_now(app)
+        log = admin.get(f"/webhook_subscriptions/{sub['id']}/deliveries").get_json()["deliveries"]
+        assert [(d["state"], d["attempts"]) for d in log] == [("failed", 2)] and receiver.stored == {}
+        path = f"/webhook_subscriptions/{sub['id']}/deliveries/{log[0]['id']}/retry"
+        r = admin.post(path)
+        assert r.status_code == 200, r.get_json()
+        assert list(receiver.stored) == [log[0]["id"]]  # the same delivery id, stored once
+        assert admin.post(path).status_code == 422  # delivered: nothing to retry
+        assert admin.post(f"/webhook_subscriptions/{sub['id']}/deliveries/dlv_nope/retry").status_code == 404
+        assert admin.post(f"/webhook_subscriptions/999/deliveries/{log[0]['id']}/retry").status_code == 404
+    finally:
+        db.dispose()

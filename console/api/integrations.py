@@ -33,7 +33,7 @@ from models.integrations.actions import (
     request_body,
 )
 from models.integrations.catalog import EVENTS, RESERVED
-from models.integrations.deliveries import deliveries_json
+from models.integrations.deliveries import deliveries_json, do_retry_delivery
 from models.integrations.subscriptions import (
     access_subscription,
     check_events,
@@ -135,6 +135,17 @@ def list_deliveries(subscription_id: int) -> Response:
     with services().db.session() as s:
         access_subscription(s, subscription_id)
         return jsonify({"deliveries": deliveries_json(s, subscription_id, limit=q.limit, state=q.state)})
+
+
+@bp.post("/webhook_subscriptions/<int:subscription_id>/deliveries/<delivery_id>/retry")
+@api("Send a failed delivery again, with the same delivery id (admins)", si.DeliveryList, errors=(403, 422))
+def retry_delivery(subscription_id: int, delivery_id: str) -> Response:
+    user = _admin()
+    with services().db.transaction() as s:
+        access_subscription(s, subscription_id)
+        do_retry_delivery(s, user, subscription_id, delivery_id[:60])
+    with services().db.session() as s:
+        return jsonify({"deliveries": deliveries_json(s, subscription_id, public_id=delivery_id[:60])})
 
 
 # --- conversation actions ----------------------------------------------------------------------------

@@ -76,7 +76,12 @@
         var tr = el("tr"); tr.setAttribute("data-testid", "webhook-delivery");
         tr.appendChild(el("td", "mono", d.event));
         tr.appendChild(el("td", "mono", d.id));
-        tr.appendChild(el("td", null, d.state + (d.next_attempt_at ? " (next " + d.next_attempt_at + ")" : "")));
+        var state = el("td", null, d.state + (d.next_attempt_at ? " (next " + d.next_attempt_at + ")" : ""));
+        if (d.state === "failed") state.appendChild(btn("Retry", function () {
+          call("POST", "/webhook_subscriptions/" + sub.id + "/deliveries/" + encodeURIComponent(d.id) + "/retry")
+            .then(function () { showLog(sub); }, function (e) { toast(e.message); });
+        }));
+        tr.appendChild(state);
         var log = el("td");
         d.log.forEach(function (a) {
           var line = el("div", "kb-muted", "#" + a.number + " " + a.started_at + " · " +

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from models.audit import audit
 from models.db import publish_on_commit
+from models.errors import InvalidState, NotFound
 from models.events import Event, WebhooksQueued
 from models.integrations.catalog import envelope, event_data, event_names
 from models.integrations.subscriptions import subscribers
@@ -187,12 +188,34 @@ def _note_failure(session: Session, sub: WebhookSubscription, now: datetime, pol
               failing_since=sub.failing_since.isoformat())
 
 
-def deliveries_json(session: Session, subscription_id: int, *, limit: int = 50,
-                    state: str | None = None) -> list[dict[str, Any]]:
+def do_retry_delivery(session: Session, actor: Any, subscription_id: int, public_id: str) -> WebhookDelivery:
+    """An admin sends a failed delivery again (same id, attempts counted afresh)."""
+    delivery = session.scalar(select(WebhookDelivery).where(WebhookDelivery.public_id == public_id,
+                                                            WebhookDelivery.subscription_id == subscription_id)
+                              .with_for_update())
+    if delivery is None:
+        raise NotFound("No such delivery.")
+    if delivery.state != DeliveryState.FAILED.value:
+        raise InvalidState("Only a delivery that failed can be retried; pending ones are retried by themselves.",
+                           code="not_failed")
+    now = utcnow()
+    delivery.state = DeliveryState.PENDING.value
+    delivery.attempts = 0
+    delivery.next_attempt_at = now
+    delivery.updated_at = now
+    audit(session, "webhook.retry", actor=actor, subscription_id=subscription_id, delivery=public_id)
+    publish_on_commit(session, WebhooksQueued(1))
+    return delivery
+
+
+def deliveries_json(session: Session, subscription_id: int, *, limit: int = 50, state: str | None = None,
+                    public_id: str | None = None) -> list[dict[str, Any]]:
     """The delivery log, newest first, with every attempt's status and the start of its answer."""
     stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
     if state:
         stmt = stmt.where(WebhookDelivery.state == state)
+    if public_id:
+        stmt = stmt.where(WebhookDelivery.public_id == public_id)
     rows = list(session.scalars(stmt.order_by(WebhookDelivery.id.desc()).limit(limit)))
     attempts: dict[int, list[WebhookAttempt]] = {}
     if rows:
