@@ -69,16 +69,32 @@ def _bot_conversations(f: Filters, scope: Scope) -> list[Any]:
     return [in_period(Conversation.created_at, f), bot_spoke, *conversation_filters(f, scope)]
 
 
+def _keyed(f: Filters, at: Any, stmt_of: Any, among: Any = None) -> Any:
+    """The statement `stmt_of(key)` grouped as asked. By intent, the conversations' intents come from one
+    derived table joined once (the first bot answer of each conversation), not a lookup per row: of the
+    conversations `among` (ids), or by default of those started in the period (their messages are all
+    from the period on, which bounds what is read)."""
+    if f.group_by != "intent":
+        return stmt_of(group_key(f, at=at))
+    which = Message.created_at >= f.start if among is None else Message.conversation_id.in_(among)
+    first = (select(Message.conversation_id.label("cid"), func.min(Message.id).label("mid"))
+             .where(Message.sender_type == SenderType.BOT.value, Message.bot_intent.is_not(None), which)
+             .group_by(Message.conversation_id).subquery())
+    intents = (select(first.c.cid, Message.bot_intent.label("intent"))
+               .join(Message, Message.id == first.c.mid).subquery())
+    stmt = stmt_of(intents.c.intent.label("key"))
+    return stmt.outerjoin(intents, intents.c.cid == Conversation.id)
+
+
 def _containment(session: Session, f: Filters, scope: Scope, now: datetime,
                  out: dict[Any, dict[str, Any]]) -> None:
     """Three counts, each with its condition in WHERE (where the database turns EXISTS into joins)."""
-    key = group_key(f, at=Conversation.created_at)
     handed = exists().where(HandoffPacket.conversation_id == Conversation.id)
     for metric, extra in (("conversations", None), ("resolved", resolved_clause(now, f.start)), ("handed_off", handed)):
-        stmt = select(key, func.count(Conversation.id)).where(*_bot_conversations(f, scope))
-        if extra is not None:
-            stmt = stmt.where(extra)
-        for k, n in session.execute(stmt.group_by(key)).all():
+        conditions = [*_bot_conversations(f, scope), *([extra] if extra is not None else [])]
+        stmt = _keyed(f, Conversation.created_at, lambda key, c=conditions: (
+            select(key, func.count(Conversation.id)).select_from(Conversation).where(*c).group_by(key)))
+        for k, n in session.execute(stmt).all():
             out[k][metric] = n
 
 
@@ -91,10 +107,9 @@ def _first_handoffs(session: Session, f: Filters, scope: Scope, out: dict[Any, d
                    .where(Message.conversation_id == Conversation.id, Message.sender_type == SenderType.BOT.value,
                           Message.bot_decision == "answer", Message.created_at <= packet.created_at)
                    .order_by(Message.id.desc()).limit(1).correlate(Conversation, packet).scalar_subquery())
-    key = group_key(f, at=Conversation.created_at)
-    rows = session.execute(
+    rows = session.execute(_keyed(f, Conversation.created_at, lambda key: (
         select(key, packet.reason, packet.intent, last_answer).select_from(Conversation)
-        .join(packet, packet.id == first).where(*_bot_conversations(f, scope))).all()
+        .join(packet, packet.id == first).where(*_bot_conversations(f, scope))))).all()
     followed: Counter[str] = Counter()
     for k, reason, intent, before in rows:
         by_reason = out[k].setdefault("handed_off_by_reason", {})
@@ -107,13 +122,14 @@ def _first_handoffs(session: Session, f: Filters, scope: Scope, out: dict[Any, d
 
 
 def _fallbacks(session: Session, f: Filters, scope: Scope, out: dict[Any, dict[str, Any]]) -> None:
-    key = group_key(f, at=Message.created_at)
-    rows = session.execute(
-        select(key, func.count(Message.id), func.sum(case((Message.bot_intent == FALLBACK_INTENT, 1), else_=0)))
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.sender_type == SenderType.BOT.value, Message.bot_decision == "answer",
-               in_period(Message.created_at, f), *conversation_filters(f, scope))
-        .group_by(key)).all()
+    answer = aliased(Message)
+    rows = session.execute(_keyed(f, answer.created_at, lambda key: (
+        select(key, func.count(answer.id), func.sum(case((answer.bot_intent == FALLBACK_INTENT, 1), else_=0)))
+        .select_from(answer).join(Conversation, Conversation.id == answer.conversation_id)
+        .where(answer.sender_type == SenderType.BOT.value, answer.bot_decision == "answer",
+               in_period(answer.created_at, f), *conversation_filters(f, scope))
+        .group_by(key)), among=select(Message.conversation_id).where(
+            Message.sender_type == SenderType.BOT.value, in_period(Message.created_at, f)))).all()
     for k, answers, fallbacks in rows:
         out[k].update(answers=answers, fallbacks=int(fallbacks or 0))
 
