@@ -81,7 +81,7 @@ def conversations_json(session: Session, user: User | None, convs: Sequence[Conv
     for c in convs:
         last = lasts.get(c.id)
         item: dict[str, Any] = {
-            "id": c.public_id, "status": c.status, "owner": c.owner, "phase": c.phase,
+            "id": c.public_id, "name": c.name, "status": c.status, "owner": c.owner, "phase": c.phase,
             "team": {"id": c.team.id, "name": c.team.name}, "channel": c.channel,
             "contact": {"id": c.contact.id, "name": c.contact.name, "online": c.contact.online},
             "assignees": [user_brief(a.user) for a in c.assignments],

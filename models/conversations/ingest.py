@@ -48,9 +48,11 @@ def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text:
                       provider_message_id: str | None = None) -> Ingested:
     """Store a customer message in the contact's open conversation (a new one if none is open).
 
-    Idempotent on `(channel, provider_message_id)`. A closed conversation is never reused.
+    Idempotent on `(channel, provider_message_id)`. A closed conversation is never reused. A blocked
+    contact is refused here whatever the caller: channels keep its messages apart first
+    (models/contacts/blocking.py).
     """
-    if contact.blacklisted:
+    if contact.blocked_at is not None:
         raise Forbidden("This contact is blocked.", code="blocked")
     if provider_message_id is not None:
         existing = session.scalar(select(Message).where(

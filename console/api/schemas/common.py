@@ -96,6 +96,7 @@ Phase = Literal["waiting", "assigning", "assigned", "transferring", "ended", "fa
 
 class Conversation(Out):
     id: str = Field(description="The conversation's public id (c_…).")
+    name: str | None = Field(None, description="The name agents gave it (null: none; show the contact's).")
     status: Literal["open", "closed"]
     owner: Literal["bot", "human"]
     phase: Phase | None
