@@ -1,0 +1,112 @@
+"""In a real browser: an agent blocks a customer from the conversation's menu, ends the conversation as
+asked, and the customer's next webchat message starts nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import socketio as sio
+
+from models.accounts.users import do_create_user
+from models.db import Database
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _wait
+from tests.support.live import LiveServer, start_server
+
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="needs Debian's chromium and chromium-driver (make browser)")
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
+    tmp = tmp_path_factory.mktemp("contacts-browser")
+    url = f"sqlite:///{tmp / 'instance' / 'parley.db'}"
+    env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": url, "REDIS_URL": "",
+           "PARLEY_SECRET_KEY": "contacts-browser-test"}
+    srv = start_server(env, tmp / "server.log")
+    db = Database(url)
+    with db.transaction() as s:
+        do_create_user(s, email="ada@example.com", password=PASSWORD, name="Ada")
+    db.dispose()
+    yield srv, url
+    srv.stop()
+
+
+def _say(customer: sio.Client, text: str) -> dict[str, Any]:
+    acks: list[Any] = []
+    customer.emit("message", {"text": text}, namespace="/webchat", callback=lambda a: acks.append(a))
+    deadline = time.monotonic() + 10
+    while not acks and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert acks, "no acknowledgement"
+    return dict(acks[0])
+
+
+def _conversations(url: str) -> list[tuple[str, str]]:
+    from sqlalchemy import select
+
+    from models.schema.conversations import Conversation
+
+    db = Database(url)
+    try:
+        with db.session() as s:
+            return [(c.public_id, c.status) for c in s.scalars(select(Conversation).order_by(Conversation.id))]
+    finally:
+        db.dispose()
+
+
+def test_an_agent_blocks_a_customer_from_the_conversation_menu(server: tuple[LiveServer, str],
+                                                               browsers: Callable[[], Any]) -> None:
+    from selenium.webdriver.common.by import By
+
+    srv, url = server
+    ada = browsers()
+    ada.get(srv.url + "/")
+    ada.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys("ada@example.com")
+    ada.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(PASSWORD)
+    ada.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
+    _wait(ada, lambda: ada.find_elements(By.CSS_SELECTOR, "[data-testid=conv-list]"))
+
+    customer = sio.Client()
+    customer.connect(srv.url, namespaces=["/webchat"], transports=["websocket"])
+    try:
+        conv_id = _say(customer, "I want to talk to a person")["conversation_id"]
+        ada.get(srv.url + "/#c/" + conv_id)
+        _wait(ada, lambda: ada.find_element(By.CSS_SELECTOR, "[data-testid=conv-name]").text.strip()
+              not in ("", "Loading…"))
+
+        ada.find_element(By.CSS_SELECTOR, "[data-testid=conv-menu]").click()
+        _wait(ada, lambda: ada.find_element(By.CSS_SELECTOR, "[data-testid=menu-block]").is_displayed())
+        assert not ada.find_elements(By.CSS_SELECTOR, "[data-testid=menu-delete]")  # admins only
+        ada.find_element(By.CSS_SELECTOR, "[data-testid=menu-block]").click()
+        ada.find_element(By.CSS_SELECTOR, "[data-testid=block-reason]").send_keys("Abusive <b>language</b>")
+        ada.find_element(By.CSS_SELECTOR, "[data-testid=menu-submit]").click()
+
+        # asked to end the open conversation, she does
+        _wait(ada, lambda: ada.find_element(By.CSS_SELECTOR, "[data-testid=block-end-prompt]").is_displayed())
+        SHOTS.mkdir(exist_ok=True)
+        ada.save_screenshot(str(SHOTS / "contacts-block-prompt.png"))
+        ada.find_element(By.CSS_SELECTOR, "[data-testid=block-end]").click()
+        _wait(ada, lambda: ada.find_element(By.CSS_SELECTOR, "[data-testid=chip-status]").text.lower() == "closed")
+        assert _conversations(url) == [(conv_id, "closed")]
+
+        # the customer's next message starts nothing
+        ack = _say(customer, "hello? anybody?")
+        assert ack["ok"] is False and ack["error"]["code"] == "blocked"
+        time.sleep(0.5)
+        assert _conversations(url) == [(conv_id, "closed")]
+        assert not ada.find_elements(By.CSS_SELECTOR, f"[data-testid=conv-item]:not([data-id='{conv_id}'])")
+
+        # the contacts page shows the block and its reason, escaped
+        ada.get(srv.url + "/contacts")
+        row = _wait(ada, lambda: ada.find_elements(By.CSS_SELECTOR, "[data-testid=contact-row]"))[0]
+        assert "Blocked" in row.text
+        row.click()
+        box = _wait(ada, lambda: ada.find_element(By.CSS_SELECTOR, "[data-testid=contact-blocked]"))
+        assert "Abusive <b>language</b>" in box.text and "by Ada" in box.text
+        ada.save_screenshot(str(SHOTS / "contacts-page-blocked.png"))
+    finally:
+        customer.disconnect()
