@@ -83,7 +83,8 @@ def conversations_json(session: Session, user: User | None, convs: Sequence[Conv
         item: dict[str, Any] = {
             "id": c.public_id, "name": c.name, "status": c.status, "owner": c.owner, "phase": c.phase,
             "team": {"id": c.team.id, "name": c.team.name}, "channel": c.channel,
-            "contact": {"id": c.contact.id, "name": c.contact.name, "online": c.contact.online},
+            "contact": {"id": c.contact.id, "name": c.contact.name, "online": c.contact.online,
+                        "blocked": c.contact.blocked_at is not None},
             "assignees": [user_brief(a.user) for a in c.assignments],
             "last_message": ({"text": last.text, "sender_type": last.sender_type, "private": last.private,
                               "created_at": iso(last.created_at)} if last else None),

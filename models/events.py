@@ -138,6 +138,14 @@ class ConversationDeleted(ConversationEvent):
 
 
 @dataclass(frozen=True)
+class ContactBlockChanged(Event):
+    """Blocked or unblocked: the consoles showing its open conversation say so."""
+
+    contact_id: int
+    blocked: bool
+
+
+@dataclass(frozen=True)
 class ConversationRenamed(ConversationEvent):
     name: str | None
 

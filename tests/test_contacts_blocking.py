@@ -50,7 +50,8 @@ def test_who_may_block_and_unblock_and_the_reason_limit(app: Flask, db: Database
     assert body["open_conversation"] == conv_id  # the agent is asked to end it: it is not closed for them
     blocked = body["contact"]["blocked"]
     assert blocked["reason"] == "y" * 250 and blocked["by"]["email"] == "ada@example.com" and blocked["at"]
-    assert ada.get(f"/conversations/{conv_id}").get_json()["status"] == "open"
+    conv = ada.get(f"/conversations/{conv_id}").get_json()
+    assert conv["status"] == "open" and conv["contact"]["blocked"] is True  # the console shows it
     with db.session() as s:
         kinds = list(s.scalars(select(AuditEvent.kind).where(AuditEvent.kind.like("contact.%"))))
     assert kinds == ["contact.blocked"]
@@ -145,3 +146,19 @@ def test_a_merge_keeps_the_block_and_what_the_blocked_contact_sent(capp: Flask, 
     with cdb.session() as s:
         assert list(s.scalars(select(BlockedMessage.contact_id))) == [web_contact]
     assert customer.say("still me")["ok"] is False
+
+
+def test_a_blocked_webchat_customers_file_is_refused_and_only_its_name_kept(capp: Flask, cdb: Database) -> None:
+    import io
+
+    admin = agent(capp, cdb, "admin@example.com", role="admin", online=False)
+    customer, conv_id = handoff(capp)
+    contact_id = _contact_id(admin, conv_id)
+    assert admin.post(f"/contacts/{contact_id}/block", {}).status_code == 200
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    r = capp.test_client().post("/webchat/upload", data={"token": customer.token, "file": (io.BytesIO(png), "me.png")},
+                                content_type="multipart/form-data")
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "blocked"
+    sent = admin.get(f"/contacts/{contact_id}/blocked-messages").get_json()["messages"]
+    assert [(m["text"], m["media_count"]) for m in sent] == [("[file: me.png]", 1)]
+    assert _count(cdb, Message) == len(admin.get(f"/conversations/{conv_id}/messages").get_json()["messages"])

@@ -89,6 +89,8 @@ def test_an_agent_blocks_a_customer_from_the_conversation_menu(server: tuple[Liv
         _wait(ada, lambda: ada.find_element(By.CSS_SELECTOR, "[data-testid=block-end-prompt]").is_displayed())
         SHOTS.mkdir(exist_ok=True)
         ada.save_screenshot(str(SHOTS / "contacts-block-prompt.png"))
+        # the header says so (pushed to every console showing it)
+        _wait(ada, lambda: ada.find_elements(By.CSS_SELECTOR, "[data-testid=chip-blocked]"))
         ada.find_element(By.CSS_SELECTOR, "[data-testid=block-end]").click()
         _wait(ada, lambda: ada.find_element(By.CSS_SELECTOR, "[data-testid=chip-status]").text.lower() == "closed")
         assert _conversations(url) == [(conv_id, "closed")]

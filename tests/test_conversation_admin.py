@@ -65,6 +65,7 @@ def test_only_admins_delete_and_the_conversation_is_gone_everywhere(capp: Flask,
     assert _ids(ada, "&q=zebra-42") == [conv_id]
     assert ada.counters()["unreplied"] == 2 and ada.counters()["unassigned"] == 2
 
+    assert _patch(ada, f"/conversations/{conv_id}", {"name": "Zebra account of Mr Smith"}).status_code == 200
     assert _delete(ada, f"/conversations/{conv_id}").status_code == 403
     assert _delete(sup, f"/conversations/{conv_id}").status_code == 403
     ada.socket.get_received("/console")
@@ -84,6 +85,8 @@ def test_only_admins_delete_and_the_conversation_is_gone_everywhere(capp: Flask,
         (record,) = s.scalars(select(AuditEvent).where(AuditEvent.kind == "conversation.deleted"))
         assert record.actor_user_id == me(admin) and record.data["public_id"] == conv_id
         assert record.conversation_id is not None and record.created_at is not None
+        renamed = s.scalars(select(AuditEvent).where(AuditEvent.kind == "conversation.renamed")).one()
+        assert renamed.data == {"name": None}  # who renamed it stays, not what it was called
     # live: the agent's list drops it and the counters move without a reload
     heard = [(p["name"], event_payload(p)) for p in ada.socket.get_received("/console")]
     assert ("conversation_removed", {"id": conv_id}) in heard
@@ -123,6 +126,8 @@ def test_erasing_a_contact_takes_all_that_is_theirs(capp: Flask, cdb: Database) 
         erased = s.scalars(select(AuditEvent).where(AuditEvent.kind == "contact.erased")).one()
         assert erased.actor_user_id == me(admin)
         assert erased.data == {"contact_id": contact_id, "conversations": 2}
+        blocked = s.scalars(select(AuditEvent).where(AuditEvent.kind == "contact.blocked")).one()
+        assert blocked.data["reason"] is None and blocked.actor_user_id == me(ada)
     assert _delete(admin, f"/contacts/{contact_id}").status_code == 404
     # the same browser writing again is a stranger now
     twilio_post(capp.test_client(), sms("SM" + "5" * 32, "hi", sender="+14155550199"))

@@ -45,6 +45,7 @@ from models.events import (
     AgentAvailabilityChanged,
     AutoAssigned,
     BotTyping,
+    ContactBlockChanged,
     ContactPresenceChanged,
     ConversationAssigned,
     ConversationCreated,
@@ -189,6 +190,13 @@ class RealtimeListener:
             user = s.get(User, user_id)
             if user is not None and user.active:
                 self.emit("counters", counters(s, user), namespace=CONSOLE, to=user_room(user.id))
+
+    def contact_block_changed(self, evt: ContactBlockChanged) -> None:
+        """Its open conversations' summaries say so (the console asks to end them)."""
+        with self.db.session() as s:
+            for conv_id in s.scalars(select(Conversation.id).where(
+                    Conversation.contact_id == evt.contact_id, Conversation.status == Status.OPEN.value)):
+                self._summaries.mark(conv_id)
 
     def contact_presence_changed(self, evt: ContactPresenceChanged) -> None:
         self.jobs.submit(self._push_presence, evt.contact_id, evt.online)

@@ -54,7 +54,9 @@
     show([
       item("Name conversation…", "menu-name", nameForm),
       vis && vis.may_change ? item("Restrict visibility…", "menu-restrict", restrictForm) : null,
-      item("Block contact…", "menu-block", blockForm, true),
+      current.contact && current.contact.blocked
+        ? (me.role === "admin" || me.role === "supervisor" ? item("Unblock contact", "menu-unblock", unblock) : null)
+        : item("Block contact…", "menu-block", blockForm, true),
       h("a", { class: "menu-item", href: "/contacts#" + (current.contact ? current.contact.id : ""), "data-testid": "menu-contact" }, "Contact page"),
       me.role === "admin" ? item("Delete conversation…", "menu-delete", deleteForm, true) : null,
     ]);
@@ -118,6 +120,11 @@
     }, true);
   }
 
+  function unblock() {
+    var contactId = current.contact && current.contact.id;
+    PC.api("DELETE", "/contacts/" + contactId + "/block").then(function () { closeMenu(); PC.toast("Contact unblocked."); }, PC.report);
+  }
+
   function askToEnd(convId) {
     show([h("div", { class: "menu-form", "data-testid": "block-end-prompt" },
       h("strong", null, "The contact is blocked. End this conversation now?"),
@@ -163,6 +170,11 @@
     var changed = !current || current.id !== c.id;
     current = c;
     ensureButton();
+    var chips = $("conv-chips");
+    if (chips && c.contact && c.contact.blocked) {
+      chips.appendChild(h("span", { class: "chip chip-blocked", "data-testid": "chip-blocked",
+        title: "The contact is blocked: their new messages reach nobody" }, "Blocked"));
+    }
     if (changed) { closeMenu(); refreshVisibility(); }
   }
 

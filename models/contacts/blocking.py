@@ -21,7 +21,9 @@ from models.audit import audit
 from models.contacts.identities import may_see_contact
 from models.conversations.ingest import open_conversation_of
 from models.conversations.roles import is_supervisor
+from models.db import publish_on_commit
 from models.errors import Forbidden, InvalidInput, InvalidState, NotFound
+from models.events import ContactBlockChanged
 from models.schema.accounts import User
 from models.schema.base import utcnow
 from models.schema.contacts import BlockedMessage, Contact
@@ -54,6 +56,7 @@ def do_block(session: Session, actor: User, contact: Contact, reason: str | None
     conv = open_conversation_of(session, contact)
     session.flush()
     audit(session, "contact.blocked", actor=actor, conversation=conv, contact_id=contact.id, reason=reason)
+    publish_on_commit(session, ContactBlockChanged(contact.id, True))
     return conv
 
 
@@ -67,6 +70,7 @@ def do_unblock(session: Session, actor: User, contact: Contact) -> None:
     contact.blocked_at = contact.blocked_by = contact.blocked_reason = None
     session.flush()
     audit(session, "contact.unblocked", actor=actor, contact_id=contact.id)
+    publish_on_commit(session, ContactBlockChanged(contact.id, False))
 
 
 def do_keep_blocked(session: Session, *, contact: Contact, channel: str, text: str,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from models.audit import audit
 from models.conversations.deletion import check_may_delete, do_delete_conversation
 from models.routing.locks import serialize
-from models.schema.accounts import User
+from models.schema.accounts import AuditEvent, User
 from models.schema.contacts import Contact
 from models.schema.conversations import Conversation
 
@@ -27,6 +27,9 @@ def do_erase_contact(session: Session, actor: User, contact: Contact) -> list[st
     for conv in convs:
         keys += do_delete_conversation(session, actor, conv, why="erased")
     contact_id = contact.id
+    for ev in session.scalars(select(AuditEvent).where(AuditEvent.kind == "contact.blocked")):
+        if (ev.data or {}).get("contact_id") == contact_id and ev.data.get("reason") is not None:
+            ev.data = {**ev.data, "reason": None}  # why they were blocked may describe them
     audit(session, "contact.erased", actor=actor, contact_id=contact_id, conversations=len(convs))
     session.expunge(contact)
     session.execute(delete(Contact).where(Contact.id == contact_id))  # identities, presets, blocked: cascade

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from models.audit import audit
@@ -21,7 +21,7 @@ from models.db import publish_on_commit
 from models.errors import Forbidden, NotFound
 from models.events import ConversationDeleted
 from models.routing.locks import serialize
-from models.schema.accounts import User
+from models.schema.accounts import AuditEvent, User
 from models.schema.channels import Attachment
 from models.schema.conversations import Conversation
 from models.schema.llm import KnowledgeQuery, LlmTurn
@@ -59,6 +59,9 @@ def do_delete_conversation(session: Session, actor: User, conv: Conversation, *,
                               tuple(named) if named is not None else None)
     audit(session, f"conversation.{why}", actor=actor, conversation=conv, public_id=conv.public_id,
           contact_id=conv.contact_id, messages_and_files="deleted")
+    # the audit log keeps who did what, not what was said: a name given to it may quote the customer
+    session.execute(update(AuditEvent).where(AuditEvent.conversation_id == conv.id,
+                                             AuditEvent.kind == "conversation.renamed").values(data={"name": None}))
     session.execute(delete(LlmTurn).where(LlmTurn.conversation_id == conv.id))
     session.execute(delete(KnowledgeQuery).where(KnowledgeQuery.conversation_id == conv.id))
     session.execute(delete(Conversation).where(Conversation.id == conv.id))

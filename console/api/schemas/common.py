@@ -89,6 +89,7 @@ class ContactBrief(Out):
     id: int
     name: str
     online: bool
+    blocked: bool = Field(False, description="The contact is blocked (its new messages reach nobody).")
 
 
 Phase = Literal["waiting", "assigning", "assigned", "transferring", "ended", "failed"]
