@@ -30,6 +30,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
     db = Database(url)
     with db.transaction() as s:
         do_create_user(s, email="ada@example.com", password=PASSWORD, name="Ada")
+        do_create_user(s, email="bob@example.com", password=PASSWORD, name="Bob")
+        do_create_user(s, email="sam@example.com", password=PASSWORD, name="Sam", role="supervisor")
     db.dispose()
     yield srv, url
     srv.stop()
@@ -58,17 +60,23 @@ def _conversations(url: str) -> list[tuple[str, str]]:
         db.dispose()
 
 
+def _login(driver: Any, base: str, email: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(base + "/")
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(email)
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
+    _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=conv-list]"))
+
+
 def test_an_agent_blocks_a_customer_from_the_conversation_menu(server: tuple[LiveServer, str],
                                                                browsers: Callable[[], Any]) -> None:
     from selenium.webdriver.common.by import By
 
     srv, url = server
     ada = browsers()
-    ada.get(srv.url + "/")
-    ada.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys("ada@example.com")
-    ada.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(PASSWORD)
-    ada.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _wait(ada, lambda: ada.find_elements(By.CSS_SELECTOR, "[data-testid=conv-list]"))
+    _login(ada, srv.url, "ada@example.com")
 
     customer = sio.Client()
     customer.connect(srv.url, namespaces=["/webchat"], transports=["websocket"])
@@ -110,5 +118,49 @@ def test_an_agent_blocks_a_customer_from_the_conversation_menu(server: tuple[Liv
         box = _wait(ada, lambda: ada.find_element(By.CSS_SELECTOR, "[data-testid=contact-blocked]"))
         assert "Abusive <b>language</b>" in box.text and "by Ada" in box.text
         ada.save_screenshot(str(SHOTS / "contacts-page-blocked.png"))
+    finally:
+        customer.disconnect()
+
+
+def test_a_supervisor_restricts_from_the_menu_and_the_picker_offers_only_the_named(
+        server: tuple[LiveServer, str], browsers: Callable[[], Any]) -> None:
+    from selenium.webdriver.common.by import By
+
+    srv, _url = server
+    sam = browsers()
+    _login(sam, srv.url, "sam@example.com")
+    customer = sio.Client()
+    customer.connect(srv.url, namespaces=["/webchat"], transports=["websocket"])
+    try:
+        conv_id = _say(customer, "I want to talk to a person")["conversation_id"]
+        sam.get(srv.url + "/#c/" + conv_id)
+        _wait(sam, lambda: sam.find_element(By.CSS_SELECTOR, "[data-testid=conv-name]").text.strip()
+              not in ("", "Loading…"))
+
+        def picker_names() -> list[str]:
+            sam.find_element(By.CSS_SELECTOR, "[data-testid=assign-picker]").click()
+            _wait(sam, lambda: sam.find_elements(By.CSS_SELECTOR, "[data-testid=assign-option]"))
+            names = sorted(str(n).replace(" (you)", "") for n in sam.execute_script(
+                "return [...document.querySelectorAll('[data-testid=assign-option]')]"
+                ".map(o => o.closest('label').querySelector('.pk-text > span').firstChild.textContent)"))
+            sam.find_element(By.ID, "picker-cancel").click()
+            return names
+
+        before = picker_names()
+        assert {"Ada", "Bob", "Sam"} <= set(before) and len(before) > 3  # everybody, the demo admin too
+        sam.find_element(By.CSS_SELECTOR, "[data-testid=conv-menu]").click()
+        sam.find_element(By.CSS_SELECTOR, "[data-testid=menu-restrict]").click()
+        boxes = _wait(sam, lambda: sam.find_elements(By.CSS_SELECTOR, "[data-testid=restrict-option]"))
+        for box in boxes:
+            label = box.find_element(By.XPATH, "./..").text
+            if label.startswith(("Ada", "Sam")):
+                box.click()
+        sam.find_element(By.CSS_SELECTOR, "[data-testid=menu-submit]").click()
+        _wait(sam, lambda: not sam.find_element(By.CSS_SELECTOR, "[data-testid=conv-menu-panel]").is_displayed())
+        _wait(sam, lambda: sam.execute_script("return !!window.ParleyConsole.assignableIds"))
+        assert picker_names() == ["Ada", "Sam"]
+        _wait(sam, lambda: sam.find_elements(By.CSS_SELECTOR, "[data-testid=chip-restricted]"))
+        SHOTS.mkdir(exist_ok=True)
+        sam.save_screenshot(str(SHOTS / "contacts-restricted.png"))
     finally:
         customer.disconnect()

@@ -149,7 +149,9 @@
     PC.api("GET", path("/visibility")).then(function (v) {
       if (seq !== visSeq || !current || current.id !== id) return;
       vis = v;
+      vis.conversation = id;
       PC.assignableIds = v && v.restricted ? new Set(v.users.map(function (u) { return Number(u.id); })) : null;
+      restrictedChip();
     }, function () { /* gone or out of reach: console.js says so */ });
   }
 
@@ -166,6 +168,14 @@
     document.addEventListener("keydown", function (e) { if (e.key === "Escape") closeMenu(); });
   }
 
+  function restrictedChip() {
+    var chips = $("conv-chips");
+    if (!chips || !current || !vis || vis.conversation !== current.id || !vis.restricted) return;
+    if (chips.querySelector("[data-testid=chip-restricted]")) return;
+    chips.appendChild(h("span", { class: "chip chip-restricted", "data-testid": "chip-restricted",
+      title: "Only " + vis.users.map(function (u) { return u.name; }).join(", ") + " see it" }, "Restricted"));
+  }
+
   function onChrome(c) {
     var changed = !current || current.id !== c.id;
     current = c;
@@ -175,7 +185,7 @@
       chips.appendChild(h("span", { class: "chip chip-blocked", "data-testid": "chip-blocked",
         title: "The contact is blocked: their new messages reach nobody" }, "Blocked"));
     }
-    if (changed) { closeMenu(); refreshVisibility(); }
+    if (changed) { closeMenu(); refreshVisibility(); } else restrictedChip();
   }
 
   function start() {
