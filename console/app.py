@@ -17,6 +17,7 @@ from console import account_pages, auth, health, limits, observability, pages, w
 from console.api import (
     assist,
     bot,
+    conversation_admin,
     conversations,
     exports,
     files,
@@ -31,6 +32,7 @@ from console.api import (
     workspace,
 )
 from console.api import channels as channels_api
+from console.api import contacts as contacts_api
 from console.api import inboxes as inboxes_api
 from console.api.declare import IdConverter
 from console.errors import install_error_handlers
@@ -107,6 +109,8 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(health.bp)  # /readyz
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(channels_api.bp)
+    app.register_blueprint(contacts_api.bp)  # contacts: find, edit, block, erase; the contacts page
+    app.register_blueprint(conversation_admin.bp)  # name, visibility, delete a conversation
     app.register_blueprint(files.bp)
     app.register_blueprint(me.bp)  # password change, personal API tokens
     app.register_blueprint(users.bp)  # user management, the caller's profile
@@ -117,6 +121,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     channels_api.register_pages(app)
     inboxes_api.register(app)  # /api/v1/inboxes and the admin's Inboxes page
     app.register_blueprint(widget_inbox.bp)  # what a widget shows, from its inbox
+    contacts_api.register_pages(app)
     if rt.settings.bench_noop:
         app.add_url_rule("/webhooks/noop", "webhooks_noop", webhooks.noop, methods=["POST"])
     bot.init_app(app, app.extensions["parley"])  # bot training admin; Rasa tracker pause/resume

@@ -83,10 +83,11 @@ def conversations_json(session: Session, user: User | None, convs: Sequence[Conv
     for c in convs:
         last = lasts.get(c.id)
         item: dict[str, Any] = {
-            "id": c.public_id, "status": c.status, "owner": c.owner, "phase": c.phase,
+            "id": c.public_id, "name": c.name, "status": c.status, "owner": c.owner, "phase": c.phase,
             "team": {"id": c.team.id, "name": c.team.name}, "channel": c.channel, "inbox_id": c.inbox_id,
             "inbox": {"id": c.inbox_id, "name": inbox_names[c.inbox_id]} if c.inbox_id in inbox_names else None,
-            "contact": {"id": c.contact.id, "name": c.contact.name, "online": c.contact.online},
+            "contact": {"id": c.contact.id, "name": c.contact.name, "online": c.contact.online,
+                        "blocked": c.contact.blocked_at is not None},
             "assignees": [user_brief(a.user) for a in c.assignments],
             "last_message": ({"text": last.text, "sender_type": last.sender_type, "private": last.private,
                               "created_at": iso(last.created_at)} if last else None),

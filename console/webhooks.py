@@ -86,8 +86,11 @@ def _store(config: ChannelConfig, msg: InboundMessage) -> None:
             svc.db, channel=msg.channel, provider_message_id=msg.provider_message_id, sender=msg.sender,
             sender_name=msg.sender_name, text=msg.text, via_channel_id=config.id,
             media=[Media(m.ref, m.filename) for m in msg.media])
-    except Forbidden:
+    except Forbidden:  # do_ingest_inbound's own guard: a block that landed between the two checks
         log.info("message %s from a blocked contact ignored", msg.provider_message_id)
+        return
+    if stored.blocked:
+        log.info("message %s from a blocked contact kept apart", msg.provider_message_id)
         return
     with log_conversation(stored.public_id):
         log.info("%s message %s %s", msg.channel, stored.message_id, "received" if stored.created else "repeated")

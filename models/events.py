@@ -130,6 +130,27 @@ class ConversationRestricted(ConversationEvent):
 
 
 @dataclass(frozen=True)
+class ConversationDeleted(ConversationEvent):
+    """Gone with its messages and files: whoever had it in a list drops it, and counters move."""
+
+    public_id: str
+    named: tuple[int, ...] | None  # restricted to these users when it was deleted; None: its team saw it
+
+
+@dataclass(frozen=True)
+class ContactBlockChanged(Event):
+    """Blocked or unblocked: the consoles showing its open conversation say so."""
+
+    contact_id: int
+    blocked: bool
+
+
+@dataclass(frozen=True)
+class ConversationRenamed(ConversationEvent):
+    name: str | None
+
+
+@dataclass(frozen=True)
 class OutboundQueued(Event):
     """An outbox row was committed: wake the worker (it also polls, so this is only for latency)."""
 

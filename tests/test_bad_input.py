@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from models.db import Database
+from models.schema.base import utcnow
 from models.schema.contacts import Contact
 from models.schema.conversations import Conversation, Message
 from tests.support.actors import Agent, Customer, make_user
@@ -93,7 +94,7 @@ def test_blocked_contact_is_refused(app: Flask, db: Database) -> None:
     customer = Customer(app)
     customer.say("hi")
     with db.transaction() as s:
-        s.scalars(select(Contact)).one().blacklisted = True
+        s.scalars(select(Contact)).one().blocked_at = utcnow()
     n = _count(db, Message)
     ack = customer.say("let me in")
     assert ack["ok"] is False and ack["error"]["code"] == "blocked"

@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import func, select, update
 
 from models.db import Database
+from models.schema.base import utcnow
 from models.schema.channels import Attachment, OutboxItem
 from models.schema.contacts import Contact, ContactIdentity
 from models.schema.conversations import Conversation, Message
@@ -153,7 +154,7 @@ def test_a_blocked_contact_is_acknowledged_and_ignored(capp: Flask, cdb: Databas
     client = capp.test_client()
     twilio_post(client, sms("SM" + "7" * 32, "hi"))
     with cdb.transaction() as s:
-        s.scalars(select(Contact)).one().blacklisted = True
+        s.scalars(select(Contact)).one().blocked_at = utcnow()
     n = _count(cdb, Message)
     assert twilio_post(client, sms("SM" + "8" * 32, "let me in")).status_code == 200
     assert _count(cdb, Message) == n

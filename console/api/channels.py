@@ -1,16 +1,16 @@
 """REST endpoints of the SMS/WhatsApp channels (under /api/v1; shapes in console/api/schemas/channels.py):
-admin channel configuration, reply options and WhatsApp templates, retrying a failed message,
-contacts across channels (link an identity, merge), and the admin page."""
+admin channel configuration, reply options and WhatsApp templates, retrying a failed message, and the
+admin page. Contacts across channels (link an identity, merge) are in console/api/contacts.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, render_template
-from sqlalchemy import exists, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from console.api.declare import api, json_body, query_args
+from console.api.declare import api, json_body
 from console.api.schemas import channels as sch
 from console.api.schemas.common import Message as MessageOut
 from console.auth import api_user, current_user, login_required
@@ -27,8 +27,7 @@ from models.channels.config import (
     get_channel,
     list_channels,
 )
-from models.contacts.identities import access_contact, address_on, identities_of
-from models.contacts.merge import check_phone, do_link_identity, do_merge_contacts
+from models.contacts.identities import address_on
 from models.conversations.access import access_conversation
 from models.conversations.messages import do_agent_message
 from models.conversations.visibility import can_see
@@ -37,7 +36,6 @@ from models.outbox.enqueue import REPLY_CHANNELS, default_reply_channel, route_f
 from models.outbox.status import do_retry
 from models.schema.accounts import User
 from models.schema.channels import ChannelConfig
-from models.schema.contacts import Contact, ContactIdentity
 from models.schema.conversations import Conversation, Message
 
 bp = Blueprint("api_channels", __name__, url_prefix="/api/v1")
@@ -175,78 +173,6 @@ def retry(message_id: int) -> Response:
                          .where(Message.id == message_id))
         assert fresh is not None
         return jsonify(message_json(fresh, public_id))
-
-
-def contact_json(s: Session, user: User, contact: Contact) -> dict[str, Any]:
-    convs = [c for c in s.scalars(select(Conversation).where(Conversation.contact_id == contact.id)
-                                  .order_by(Conversation.id.desc()).limit(50)) if can_see(user, c)]
-    return {"id": contact.id, "name": contact.name, "email": contact.email, "phone": contact.phone,
-            "blacklisted": contact.blacklisted, "online": contact.online,
-            "identities": [{"channel": i.channel, "address": i.external_id if i.channel != "webchat" else None}
-                           for i in identities_of(s, contact.id)],
-            "conversations": [{"id": c.public_id, "status": c.status, "channel": c.channel,
-                               "created_at": iso(c.created_at)} for c in convs]}
-
-
-@bp.get("/contacts")
-@api("Find contacts by name, email or number", sch.ContactList, query=sch.ContactQuery)
-def contacts() -> Response:
-    """Find contacts (to merge two, or follow one up): by name, email or number."""
-    user = api_user()
-    q = query_args(sch.ContactQuery).q.strip()[:100]
-    if len(q) < 2:
-        raise InvalidInput("q must have at least 2 characters.")
-    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    with services().db.session() as s:
-        stmt = select(Contact).where(or_(
-            Contact.name.ilike(pattern, escape="\\"), Contact.email.ilike(pattern, escape="\\"),
-            Contact.phone.ilike(pattern, escape="\\"),
-            exists().where(ContactIdentity.contact_id == Contact.id, ContactIdentity.channel != "webchat",
-                           ContactIdentity.external_id.ilike(pattern, escape="\\")))).order_by(Contact.id).limit(50)
-        visible = []
-        for c in s.scalars(stmt):
-            try:
-                access_contact(s, user, c.id)
-            except NotFound:
-                continue
-            visible.append({"id": c.id, "name": c.name, "email": c.email, "phone": c.phone})
-        return jsonify({"contacts": visible[:20]})
-
-
-@bp.get("/contacts/<int:contact_id>")
-@api("A contact with its identities on every channel", sch.Contact)
-def contact(contact_id: int) -> Response:
-    user = api_user()
-    with services().db.session() as s:
-        return jsonify(contact_json(s, user, access_contact(s, user, contact_id)))
-
-
-@bp.post("/contacts/<int:contact_id>/identities")
-@api("Link an SMS or WhatsApp number to a contact", sch.Contact, status=201, body=sch.IdentityIn, errors=(403, 409))
-def link_identity(contact_id: int) -> tuple[Response, int]:
-    user = api_user()
-    body = json_body(sch.IdentityIn)
-    address = check_phone(body.address)
-    with services().db.transaction() as s:
-        target = access_contact(s, user, contact_id)
-        do_link_identity(s, user, target, body.channel, address)
-    with services().db.session() as s:
-        return jsonify(contact_json(s, user, access_contact(s, user, contact_id))), 201
-
-
-@bp.post("/contacts/<int:contact_id>/merge")
-@api("Merge another contact into this one (identities and conversations move over)", sch.Contact,
-     body=sch.MergeIn, errors=(403, 409, 422))
-def merge(contact_id: int) -> Response:
-    """Fold another contact (`contact_id` in the body) into this one."""
-    user = api_user()
-    other_id = json_body(sch.MergeIn).contact_id
-    with services().db.transaction() as s:
-        keep = access_contact(s, user, contact_id)
-        other = access_contact(s, user, other_id)
-        do_merge_contacts(s, user, keep, other)
-    with services().db.session() as s:
-        return jsonify(contact_json(s, user, access_contact(s, user, contact_id)))
 
 
 @login_required

@@ -22,12 +22,13 @@ from console.serialize import iso, message_json
 from console.services import services
 from console.widget_inbox import check_widget_request
 from models.channels.attachments import INLINE_SAFE, check_allowed, do_attach, safe_filename
+from models.contacts.blocking import do_keep_blocked
 from models.contacts.identities import do_find_or_create_contact
 from models.conversations.access import access_conversation
 from models.conversations.ingest import do_ingest_inbound
 from models.conversations.messages import check_text, do_agent_message
 from models.conversations.visibility import can_see
-from models.errors import InvalidInput, NotFound, ParleyError
+from models.errors import Forbidden, InvalidInput, NotFound, ParleyError
 from models.schema.channels import Attachment, AttachmentState
 from models.schema.conversations import Conversation
 from models.storage import NotStored
@@ -174,17 +175,23 @@ def _visitor_upload() -> Any:
     _count_upload(f"visitor:{visitor.visitor_id}")
     data, filename = _read_upload(rt.settings.max_attachment_bytes)
     sniffed = check_allowed(data, filename, rt.settings.max_attachment_bytes)
+    text = f"[file: {safe_filename(filename, sniffed)}]"
+    conv_id: int | None = None
     with svc.db.transaction() as s:
         inbox = check_widget_request(s, request.form.get("widget_key"))  # the widget's inbox, on its sites
         contact = do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
                                                     visitor_display_name(visitor.visitor_id))
-        ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT, inbox=inbox,
-                                             text=f"[file: {safe_filename(filename, sniffed)}]")
-        do_attach(s, rt.store, conv=ingested.conversation, msg=ingested.message, data=data, filename=filename,
-                  max_bytes=rt.settings.max_attachment_bytes)
-        reply = {"ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
-                 "text": ingested.message.text, "created_at": iso(ingested.message.created_at)}
-        conv_id = ingested.conversation.id
+        if contact.blocked:  # kept for admins (the file is not), then refused (models/contacts/blocking.py)
+            do_keep_blocked(s, contact=contact, channel=WEBCHAT, text=text, provider_message_id=None, media_count=1)
+        else:
+            ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT, inbox=inbox, text=text)
+            do_attach(s, rt.store, conv=ingested.conversation, msg=ingested.message, data=data, filename=filename,
+                      max_bytes=rt.settings.max_attachment_bytes)
+            reply = {"ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
+                     "text": ingested.message.text, "created_at": iso(ingested.message.created_at)}
+            conv_id = ingested.conversation.id
+    if conv_id is None:
+        raise Forbidden("This contact is blocked.", code="blocked")
     svc.process_conversation(conv_id)
     return _cors(jsonify(reply))
 

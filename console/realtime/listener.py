@@ -45,14 +45,17 @@ from models.events import (
     AgentAvailabilityChanged,
     AutoAssigned,
     BotTyping,
+    ContactBlockChanged,
     ContactPresenceChanged,
     ConversationAssigned,
     ConversationCreated,
+    ConversationDeleted,
     ConversationEvent,
     ConversationHandedOff,
     ConversationOffered,
     ConversationQueued,
     ConversationRead,
+    ConversationRenamed,
     ConversationRestricted,
     ConversationStatusChanged,
     Event,
@@ -62,6 +65,7 @@ from models.events import (
     TransferChanged,
 )
 from models.routing.queue import queue_outlook, queue_positions
+from models.schema.accounts import User
 from models.schema.base import utcnow
 from models.schema.channels import Attachment, AttachmentState
 from models.schema.conversations import Assignment, Channel, Conversation, Message, SenderType, Status
@@ -170,6 +174,29 @@ class RealtimeListener:
     def conversation_restricted(self, evt: ConversationRestricted) -> None:
         self._changed(evt)
         self.routing_jobs.submit(self._drop_from_lists, evt)
+
+    def conversation_renamed(self, evt: ConversationRenamed) -> None:
+        self._changed(evt, counters=False)
+
+    def conversation_deleted(self, evt: ConversationDeleted) -> None:
+        """Gone: out of every list that had it, and the counters of whoever could see it move."""
+        self._to(audience(evt.team_id, evt.named), "conversation_removed", {"id": evt.public_id})
+        self._counters.mark(evt.team_id)
+        for uid in evt.named or ():  # named users outside the team are not among the team's viewers
+            self.jobs.submit(self._push_counters_to, uid)
+
+    def _push_counters_to(self, user_id: int) -> None:
+        with self.db.session() as s:
+            user = s.get(User, user_id)
+            if user is not None and user.active:
+                self.emit("counters", counters(s, user), namespace=CONSOLE, to=user_room(user.id))
+
+    def contact_block_changed(self, evt: ContactBlockChanged) -> None:
+        """Its open conversations' summaries say so (the console asks to end them)."""
+        with self.db.session() as s:
+            for conv_id in s.scalars(select(Conversation.id).where(
+                    Conversation.contact_id == evt.contact_id, Conversation.status == Status.OPEN.value)):
+                self._summaries.mark(conv_id)
 
     def contact_presence_changed(self, evt: ContactPresenceChanged) -> None:
         self.jobs.submit(self._push_presence, evt.contact_id, evt.online)

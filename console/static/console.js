@@ -289,7 +289,7 @@
   function matchesQuery(conv) {
     var q = state.q.toLowerCase();
     if (!q) return true;
-    var hay = [conv.id, conv.contact && conv.contact.name, conv.last_message && conv.last_message.text]
+    var hay = [conv.id, conv.name, conv.contact && conv.contact.name, conv.last_message && conv.last_message.text]
       .filter(Boolean).join("\n").toLowerCase();
     return hay.indexOf(q) >= 0;
   }
@@ -402,7 +402,7 @@
     el.appendChild(av);
     el.appendChild(h("div", { class: "conv-main" },
       h("div", { class: "conv-row" },
-        h("span", { class: "conv-name-sm" }, name),
+        h("span", { class: "conv-name-sm", "data-testid": "conv-item-name" }, c.name ? c.name + " · " + name : name),
         h("span", { class: "conv-time", title: fmtFull(c.last_activity_at) }, fmtListTime(c.last_activity_at))),
       h("div", { class: "conv-row" }, preview,
         unreplied > 0 ? h("span", { class: "badge", title: unreplied + " unreplied", "data-testid": "unreplied-badge" }, String(unreplied)) : null),
@@ -604,8 +604,8 @@
     }
     var contact = c.contact || {};
     var name = contact.name || "Unknown contact";
-    $("conv-name").textContent = name;
-    $("conv-name").setAttribute("title", name);
+    $("conv-name").textContent = c.name ? c.name + " · " + name : name;
+    $("conv-name").setAttribute("title", c.name ? c.name + " · " + name : name);
     paintAvatar($("conv-avatar"), name, "c" + contact.id);
     paintPresence($("conv-presence"), contact.online);
 
@@ -918,6 +918,8 @@
     $("picker-search").value = "";
     loadUsers().then(function (users) {
       if (picker.hidden) return;
+      var only = window.ParleyConsole.assignableIds; // console_menu.js: a restricted conversation's named users
+      if (only) users = users.filter(function (u) { return only.has(Number(u.id)); });
       var current = new Set((state.current.assignees || []).map(function (a) { return Number(a.id); }));
       clear(ul);
       if (!users.length) ul.appendChild(h("li", { class: "preview-who" }, "No one to assign."));

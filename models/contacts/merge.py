@@ -19,7 +19,7 @@ from models.events import ContactUpdated
 from models.routing.locks import serialize
 from models.schema.accounts import User
 from models.schema.base import utcnow
-from models.schema.contacts import Contact, ContactIdentity
+from models.schema.contacts import BlockedMessage, Contact, ContactIdentity
 from models.schema.conversations import Conversation, Status
 from models.schema.routing import PresetKind
 
@@ -81,10 +81,12 @@ def do_merge_contacts(session: Session, actor: User, keep: Contact, other: Conta
     session.execute(update(ContactIdentity).where(ContactIdentity.contact_id == other.id)
                     .values(contact_id=keep.id, joined_at=utcnow()))
     session.execute(update(Conversation).where(Conversation.contact_id == other.id).values(contact_id=keep.id))
+    session.execute(update(BlockedMessage).where(BlockedMessage.contact_id == other.id).values(contact_id=keep.id))
     for attr in ("email", "phone"):
         if not getattr(keep, attr) and getattr(other, attr):
             setattr(keep, attr, getattr(other, attr))
-    keep.blacklisted = keep.blacklisted or other.blacklisted
+    if keep.blocked_at is None and other.blocked_at is not None:  # a block is not lost with `other`
+        keep.blocked_at, keep.blocked_by, keep.blocked_reason = other.blocked_at, other.blocked_by, other.blocked_reason
     keep.online = keep.online or other.online
     merged_id = other.id
     session.flush()

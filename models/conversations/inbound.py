@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from models.channels.attachments import do_add_pending
+from models.contacts.blocking import do_keep_blocked
 from models.contacts.identities import do_find_or_create_phone_contact
 from models.conversations.ingest import do_ingest_inbound
 from models.db import Database
@@ -36,6 +37,7 @@ class Stored:
     created: bool
     attachment_ids: tuple[int, ...] = ()
     public_id: str = ""  # the conversation's, for the log lines about it
+    blocked: bool = False  # from a blocked contact: kept apart, in no conversation (ids 0)
 
 
 def ingest_provider_message(db: Database, *, channel: str, provider_message_id: str, sender: str,
@@ -43,12 +45,16 @@ def ingest_provider_message(db: Database, *, channel: str, provider_message_id: 
                             via_channel_id: int | None) -> Stored:
     """Store one inbound SMS/WhatsApp message (and its media, to fetch later) and commit.
 
-    Raises `models.errors.Forbidden` for a blocked contact (nothing stored).
+    A blocked contact's message is kept apart (`blocked`, models/contacts/blocking.py), once.
     """
     for attempt in range(ATTEMPTS):
         try:
             with db.transaction() as s:
                 contact = do_find_or_create_phone_contact(s, channel, sender, sender_name)
+                if contact.blocked:
+                    _, created = do_keep_blocked(s, contact=contact, channel=channel, text=text,
+                                                 provider_message_id=provider_message_id, media_count=len(media))
+                    return Stored(0, 0, created=created, blocked=True)
                 ingested = do_ingest_inbound(s, contact=contact, channel=channel, text=text,
                                              provider_message_id=provider_message_id,
                                              inbox=inbox_for_number(s, channel, via_channel_id))

@@ -102,6 +102,7 @@ def list_conversations(session: Session, user: User, *, view: str, status: str,
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(or_(
+            Conversation.name.ilike(pattern, escape="\\"),
             exists().where(Contact.id == Conversation.contact_id,
                            or_(Contact.name.ilike(pattern, escape="\\"),
                                Contact.email.ilike(pattern, escape="\\"))),

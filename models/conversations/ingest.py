@@ -52,9 +52,11 @@ def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text:
     A new conversation lands in `inbox` (the widget's or the number's, found by the caller with
     `models.inboxes.routing`), or else the channel's default inbox, and in that inbox's team queue.
 
-    Idempotent on `(channel, provider_message_id)`. A closed conversation is never reused.
+    Idempotent on `(channel, provider_message_id)`. A closed conversation is never reused. A blocked
+    contact is refused here whatever the caller: channels keep its messages apart first
+    (models/contacts/blocking.py).
     """
-    if contact.blacklisted:
+    if contact.blocked_at is not None:
         raise Forbidden("This contact is blocked.", code="blocked")
     if provider_message_id is not None:
         existing = session.scalar(select(Message).where(

@@ -32,20 +32,26 @@ from models.schema.routing import (
 
 
 def do_restrict(session: Session, actor: User, public_id: str, raw_user_ids: Any, now: datetime) -> list[int] | None:
-    """Restrict a conversation to named users (None lifts it). Admins may always; supervisors if they
-    can see it. Assignees, offers and transfer requests outside the named users are undone."""
-    if actor.role not in ("admin", "supervisor"):
-        raise Forbidden("Only supervisors and admins restrict who sees a conversation.")
+    """Restrict a conversation to named users (None lifts it). Admins may always; supervisors and the
+    conversation's assignees if they can see it. Assignees, offers and transfer requests outside the
+    named users are undone."""
     serialize(session)
     conv = session.scalar(select(Conversation).where(Conversation.public_id == public_id)
                           .with_for_update().execution_options(populate_existing=True))
     if conv is None or (actor.role != "admin" and not can_see(actor, conv)):
         raise NotFound("No such conversation.")
+    if not may_restrict(actor, conv):
+        raise Forbidden("Only the conversation's assignees, supervisors and admins restrict who sees it.")
     user_ids = check_user_ids(session, raw_user_ids, "user_ids", allow_null=True)
     if user_ids is not None and not user_ids:
         raise InvalidInput("Name at least one user, or send null to lift the restriction.")
     restrict_to(session, actor, conv, user_ids, now)
     return user_ids
+
+
+def may_restrict(actor: User, conv: Conversation) -> bool:
+    """Assignees, supervisors and admins (who must also be able to see it, checked by the caller)."""
+    return actor.role in ("admin", "supervisor") or any(a.user_id == actor.id for a in conv.assignments)
 
 
 def restrict_to(session: Session, actor: User, conv: Conversation, user_ids: list[int] | None,

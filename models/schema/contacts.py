@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import (
     Boolean,
     ForeignKey,
+    Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -26,7 +28,11 @@ class Contact(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254), default=None)
     phone: Mapped[str | None] = mapped_column(String(32), default=None)
-    blacklisted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Blocked org-wide (models/contacts/blocking.py): new messages are kept apart as `BlockedMessage`s
+    # and start nothing. `blocked_by` is the user's id (None: that user was deleted).
+    blocked_at: Mapped[datetime | None] = mapped_column(default=None)
+    blocked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    blocked_reason: Mapped[str | None] = mapped_column(String(250), default=None)
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -34,6 +40,10 @@ class Contact(Base):
     identities: Mapped[list[ContactIdentity]] = relationship(
         back_populates="contact", cascade="all, delete-orphan"
     )
+
+    @property
+    def blocked(self) -> bool:
+        return self.blocked_at is not None
 
 
 class ContactIdentity(Base):
@@ -52,3 +62,20 @@ class ContactIdentity(Base):
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     contact: Mapped[Contact] = relationship(back_populates="identities")
+
+
+class BlockedMessage(Base):
+    """A message a blocked contact sent: kept (admins may read it), idempotent on the provider's id
+    like `Message`, but in no conversation, so it reaches no bot and no agent."""
+
+    __tablename__ = "blocked_messages"
+    __table_args__ = (UniqueConstraint("channel", "provider_message_id", name="uq_blocked_channel_provider_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    text: Mapped[str] = mapped_column(Text)
+    # Files the provider announced (not fetched: nothing of a blocked contact is downloaded).
+    media_count: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

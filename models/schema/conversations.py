@@ -89,6 +89,8 @@ class Conversation(Base):
     inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inboxes.id", ondelete="SET NULL"), default=None,
                                                  index=True)
     channel: Mapped[str] = mapped_column(String(20))
+    # A name agents give it (shown in lists and the header, searchable); None: the contact's name shows.
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
     status: Mapped[str] = mapped_column(String(10), default=Status.OPEN.value)
     owner: Mapped[str] = mapped_column(String(10), default=Owner.BOT.value)
     phase: Mapped[str | None] = mapped_column(String(20), default=None)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from console.api.schemas.common import Channel, Flag, Id, In, Obj, Out, Timestamp
+from console.api.schemas.common import Channel, Flag, In, Obj, Out, Timestamp
 
 Secret = Field(None, json_schema_extra={"writeOnly": True}, description="Never shown back.")
 
@@ -107,46 +107,3 @@ class Upload(In):
     text: str | None = None
     channel: Channel | None = None
     private: bool | None = None
-
-
-class ContactQuery(In):
-    q: str = Field(min_length=2, description="Name, email or number (at least 2 characters).")
-
-
-class ContactBrief(Out):
-    id: int
-    name: str
-    email: str | None
-    phone: str | None
-
-
-class ContactList(Out):
-    contacts: list[ContactBrief]
-
-
-class Identity(Out):
-    channel: str
-    address: str | None
-
-
-class ContactConversation(Out):
-    id: str
-    status: Literal["open", "closed"]
-    channel: str
-    created_at: Timestamp
-
-
-class Contact(ContactBrief):
-    blacklisted: bool
-    online: bool
-    identities: list[Identity]
-    conversations: list[ContactConversation]
-
-
-class IdentityIn(In):
-    channel: str = Field(description="sms or whatsapp")
-    address: str = Field(json_schema_extra={"example": "+4915112345678"})
-
-
-class MergeIn(In):
-    contact_id: Id = Field(description="The contact to merge into this one.")

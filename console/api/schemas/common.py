@@ -89,6 +89,7 @@ class ContactBrief(Out):
     id: int
     name: str
     online: bool
+    blocked: bool = Field(False, description="The contact is blocked (its new messages reach nobody).")
 
 
 Phase = Literal["waiting", "assigning", "assigned", "transferring", "ended", "failed"]
@@ -96,6 +97,7 @@ Phase = Literal["waiting", "assigning", "assigned", "transferring", "ended", "fa
 
 class Conversation(Out):
     id: str = Field(description="The conversation's public id (c_…).")
+    name: str | None = Field(None, description="The name agents gave it (null: none; show the contact's).")
     status: Literal["open", "closed"]
     owner: Literal["bot", "human"]
     phase: Phase | None
