@@ -14,7 +14,7 @@ from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
 from console import auth, health, limits, observability, pages, webhooks
-from console.api import assist, bot, conversations, files, knowledge, me, openapi, routing, workspace
+from console.api import assist, bot, conversations, files, knowledge, me, openapi, routing, supervisor, workspace
 from console.api import channels as channels_api
 from console.api.declare import IdConverter
 from console.errors import install_error_handlers
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(conversations.bp)
     app.register_blueprint(openapi.bp)  # /api/v1/openapi.json (generated) and /api/docs
     app.register_blueprint(routing.bp)
+    app.register_blueprint(supervisor.bp)  # the supervisors' Queue view; live unread figures
     app.register_blueprint(workspace.bp)  # canned replies, team hours, a conversation's workspace
     pages.register(app)
     app.register_blueprint(health.bp)  # /readyz

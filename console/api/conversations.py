@@ -55,13 +55,13 @@ def counters() -> Response:
 
 
 @bp.get("/conversations")
-@api("List conversations", sc.ConversationList, query=sc.ConversationQuery)
+@api("List conversations", sc.ConversationList, query=sc.ConversationQuery, errors=(403,))
 def conversations() -> Response:
     user = api_user()
     args = query_args(sc.ConversationQuery)
     q = (args.q or "").strip()[:200] or None
     with services().db.session() as s:
-        convs = list_conversations(s, user, view=args.view, status=args.status, q=q)
+        convs = list_conversations(s, user, view=args.view, status=args.status, q=q, tile=args.filter)
         return jsonify({"conversations": conversations_json(s, user, convs)})
 
 

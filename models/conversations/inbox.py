@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from models.conversations.roles import is_supervisor
 from models.conversations.visibility import visible_clause
+from models.errors import Forbidden, InvalidInput
 from models.schema.accounts import TeamMember, User
 from models.schema.contacts import Contact
 from models.schema.conversations import (
@@ -28,7 +30,11 @@ from models.schema.conversations import (
 )
 from models.schema.routing import ConversationAccess
 
-VIEWS = ("team", "mine", "bot")
+VIEWS = ("team", "mine", "bot", "active")
+
+# The dashboard tiles, each a counter and the list it opens (`?filter=<name>`): the same conditions
+# feed both, so a conversation is in a tile's list exactly when it adds to that tile's number.
+TILES = ("unassigned", "unreplied", "my_unreplied", "assigned_to_me", "unread")
 
 
 LIST_LIMIT = 100
@@ -70,26 +76,61 @@ def _customer_messages() -> Select[Any]:
             .where(Message.sender_type == SenderType.CONTACT.value))
 
 
-def counters(session: Session, user: User) -> dict[str, int]:
+def tile_condition(user: User, tile: str) -> ColumnElement[bool]:
+    """The conversations a tile counts (or whose messages it counts): its list's filter."""
     vis = visible_to(user)
-    unreplied_q = _customer_messages().where(_human_open(), vis, Message.id > _last_human_reply_id())
+    if tile == "unassigned":
+        return and_(_human_open(), vis, ~exists().where(Assignment.conversation_id == Conversation.id))
+    if tile == "assigned_to_me":
+        return and_(Conversation.status == Status.OPEN.value, vis, assigned_to(user.id))
+    if tile == "unreplied":
+        return and_(_human_open(), vis, _has_customer_message_after(_last_human_reply_id()))
+    if tile == "my_unreplied":
+        return and_(_human_open(), vis, assigned_to(user.id), _has_customer_message_after(_last_human_reply_id()))
+    if tile == "unread":
+        return and_(_human_open(), vis, _has_customer_message_after(_read_mark_id(user.id)))
+    raise InvalidInput(f"filter must be one of: {', '.join(TILES)}.")
+
+
+def _has_customer_message_after(mark: Any) -> ColumnElement[bool]:
+    m = aliased(Message)  # not the counting query's own Message, which it must not correlate to
+    return exists().where(m.conversation_id == Conversation.id, m.sender_type == SenderType.CONTACT.value,
+                          m.id > mark)
+
+
+def counters(session: Session, user: User) -> dict[str, int]:
+    """Unassigned and assigned-to-me count conversations; the others count customer messages, in the
+    conversations their tile's list shows (`tile_condition`), so a tile's number is the sum of its
+    list's per-row figures."""
+    def messages(tile: str, after: Any) -> int:
+        return session.scalar(_customer_messages().where(tile_condition(user, tile), Message.id > after)) or 0
+
+    def conversations(tile: str) -> int:
+        return session.scalar(select(func.count(Conversation.id)).where(tile_condition(user, tile))) or 0
+
     return {
-        "unreplied": session.scalar(unreplied_q) or 0,
-        "my_unreplied": session.scalar(unreplied_q.where(assigned_to(user.id))) or 0,
-        "unassigned": session.scalar(
-            select(func.count(Conversation.id)).where(
-                _human_open(), vis, ~exists().where(Assignment.conversation_id == Conversation.id))) or 0,
-        "assigned_to_me": session.scalar(
-            select(func.count(Conversation.id)).where(
-                Conversation.status == Status.OPEN.value, assigned_to(user.id))) or 0,
-        "unread": session.scalar(
-            _customer_messages().where(_human_open(), vis, Message.id > _read_mark_id(user.id))) or 0,
+        "unreplied": messages("unreplied", _last_human_reply_id()),
+        "my_unreplied": messages("my_unreplied", _last_human_reply_id()),
+        "unassigned": conversations("unassigned"),
+        "assigned_to_me": conversations("assigned_to_me"),
+        "unread": messages("unread", _read_mark_id(user.id)),
     }
 
 
-def list_conversations(session: Session, user: User, *, view: str, status: str,
-                       q: str | None = None, limit: int = LIST_LIMIT) -> list[Conversation]:
+def list_conversations(session: Session, user: User, *, view: str | None, status: str,
+                       q: str | None = None, tile: str | None = None, limit: int = LIST_LIMIT) -> list[Conversation]:
+    """`view` None: "team", unless a `tile` filter says which conversations (then no view narrows it).
+    "active": every open conversation the caller may see, for supervisors and admins only."""
+    if view is None:
+        view = None if tile else "team"
+    if view == "active":
+        if not is_supervisor(user):
+            raise Forbidden("Only supervisors and admins see every active conversation.")
+        if status != Status.OPEN.value:
+            raise InvalidInput("The active view lists open conversations only.")
     stmt = select(Conversation).where(visible_to(user), Conversation.status == status)
+    if tile is not None:
+        stmt = stmt.where(tile_condition(user, tile))
     if view == "team":
         stmt = stmt.where(Conversation.owner == Owner.HUMAN.value)
     elif view == "mine":
