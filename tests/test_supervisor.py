@@ -218,6 +218,7 @@ def test_each_row_shows_its_own_unread_count(app: Flask, db: Database) -> None:
     rows = {c["id"]: c["unread"] for c in _rows(ada, "view=team")}
     assert rows == {id1: 0, id2: 3}
     assert ada.get(f"/unread?ids={id1},{id2},c_nosuch").get_json() == {"unread": {id1: 0, id2: 3}}
+    assert ada.get("/unread?ids=%00,../x,%25").get_json() == {"unread": {}}
     assert {c["id"]: c["unread"] for c in _rows(bob, "view=team")} == {id1: 1, id2: 3}
     c1.say("news")
     assert ada.get(f"/unread?ids={id1}").get_json() == {"unread": {id1: 1}}

@@ -4,6 +4,8 @@ console/api/schemas/supervisor.py). The Active view is `GET /conversations?view=
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 
@@ -23,6 +25,7 @@ from models.schema.conversations import Conversation
 bp = Blueprint("api_supervisor", __name__, url_prefix="/api/v1")
 
 MAX_IDS = 100
+PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @bp.get("/supervisor/queue")
@@ -61,6 +64,7 @@ def unread() -> Response:
     ids = [i for i in dict.fromkeys(x.strip() for x in query_args(ss.UnreadQuery).ids.split(",")) if i]
     if len(ids) > MAX_IDS:
         raise InvalidInput(f"At most {MAX_IDS} conversation ids at once.")
+    ids = [i for i in ids if PUBLIC_ID.fullmatch(i)]  # anything else names no conversation
     with services().db.session() as s:
         rows = s.execute(select(Conversation.id, Conversation.public_id)
                          .where(Conversation.public_id.in_(ids), visible_clause(user))).all() if ids else []

@@ -76,45 +76,45 @@ def _customer_messages() -> Select[Any]:
             .where(Message.sender_type == SenderType.CONTACT.value))
 
 
-def tile_condition(user: User, tile: str) -> ColumnElement[bool]:
-    """The conversations a tile counts (or whose messages it counts): its list's filter."""
+def _tile(user: User, tile: str) -> tuple[ColumnElement[bool], Any]:
+    """A tile's rule: the conversations it looks at, and for the tiles that count customer messages,
+    the mark after which a customer message counts (None: the tile counts conversations)."""
     vis = visible_to(user)
     if tile == "unassigned":
-        return and_(_human_open(), vis, ~exists().where(Assignment.conversation_id == Conversation.id))
+        return and_(_human_open(), vis, ~exists().where(Assignment.conversation_id == Conversation.id)), None
     if tile == "assigned_to_me":
-        return and_(Conversation.status == Status.OPEN.value, vis, assigned_to(user.id))
+        return and_(Conversation.status == Status.OPEN.value, vis, assigned_to(user.id)), None
     if tile == "unreplied":
-        return and_(_human_open(), vis, _has_customer_message_after(_last_human_reply_id()))
+        return and_(_human_open(), vis), _last_human_reply_id()
     if tile == "my_unreplied":
-        return and_(_human_open(), vis, assigned_to(user.id), _has_customer_message_after(_last_human_reply_id()))
+        return and_(_human_open(), vis, assigned_to(user.id)), _last_human_reply_id()
     if tile == "unread":
-        return and_(_human_open(), vis, _has_customer_message_after(_read_mark_id(user.id)))
+        return and_(_human_open(), vis), _read_mark_id(user.id)
     raise InvalidInput(f"filter must be one of: {', '.join(TILES)}.")
 
 
-def _has_customer_message_after(mark: Any) -> ColumnElement[bool]:
-    m = aliased(Message)  # not the counting query's own Message, which it must not correlate to
-    return exists().where(m.conversation_id == Conversation.id, m.sender_type == SenderType.CONTACT.value,
-                          m.id > mark)
+def tile_condition(user: User, tile: str) -> ColumnElement[bool]:
+    """The conversations a tile counts, or that hold a customer message it counts: its list's filter."""
+    where, mark = _tile(user, tile)
+    if mark is None:
+        return where
+    m = aliased(Message)
+    return and_(where, exists().where(m.conversation_id == Conversation.id,
+                                      m.sender_type == SenderType.CONTACT.value, m.id > mark))
 
 
 def counters(session: Session, user: User) -> dict[str, int]:
-    """Unassigned and assigned-to-me count conversations; the others count customer messages, in the
-    conversations their tile's list shows (`tile_condition`), so a tile's number is the sum of its
-    list's per-row figures."""
-    def messages(tile: str, after: Any) -> int:
-        return session.scalar(_customer_messages().where(tile_condition(user, tile), Message.id > after)) or 0
-
-    def conversations(tile: str) -> int:
-        return session.scalar(select(func.count(Conversation.id)).where(tile_condition(user, tile))) or 0
-
-    return {
-        "unreplied": messages("unreplied", _last_human_reply_id()),
-        "my_unreplied": messages("my_unreplied", _last_human_reply_id()),
-        "unassigned": conversations("unassigned"),
-        "assigned_to_me": conversations("assigned_to_me"),
-        "unread": messages("unread", _read_mark_id(user.id)),
-    }
+    """Unassigned and assigned-to-me count conversations; the others count customer messages. Both
+    from `_tile`, the rule each tile's list (`tile_condition`) is built from, so a tile's number is its
+    list's length, or the sum of its rows' `unreplied` / `unread` figures."""
+    out = {}
+    for tile in ("unreplied", "my_unreplied", "unassigned", "assigned_to_me", "unread"):
+        where, mark = _tile(user, tile)
+        if mark is None:
+            out[tile] = session.scalar(select(func.count(Conversation.id)).where(where)) or 0
+        else:
+            out[tile] = session.scalar(_customer_messages().where(where, Message.id > mark)) or 0
+    return out
 
 
 def list_conversations(session: Session, user: User, *, view: str | None, status: str,
