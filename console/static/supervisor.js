@@ -33,6 +33,10 @@
     return Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m";
   }
 
+  // Below 1320 px the top bar drops the name beside the avatar (supervisor.css): the avatar says it.
+  var avatar = $("me-avatar");
+  if (avatar) avatar.setAttribute("title", PC.me.name + " · " + PC.me.role);
+
   // ------------------------------------------------------------------ live unread figures per row
   var staleIds = new Set();
   var staleTimer = null;
