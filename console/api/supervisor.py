@@ -30,7 +30,7 @@ PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 @bp.get("/supervisor/queue")
 @api("Every team's queue with its agents' load and availability (supervisors and admins)", ss.SupervisorQueue,
-     query=sr.TeamQuery, errors=(403,),
+     query=sr.TeamQuery, errors=(403, 404),
      description="Waiting and offered chats, longest-waiting first, with their place and time waited; restricted "
                  "chats the caller may not see keep their place but are not listed. Assign with "
                  "`POST /conversations/<id>/assign`.")
