@@ -27,6 +27,7 @@ from console.api import (
     openapi,
     reports,
     routing,
+    supervisor,
     teams,
     users,
     workspace,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(conversations.bp)
     app.register_blueprint(openapi.bp)  # /api/v1/openapi.json (generated) and /api/docs
     app.register_blueprint(routing.bp)
+    app.register_blueprint(supervisor.bp)  # the supervisors' Queue view; live unread figures
     app.register_blueprint(workspace.bp)  # canned replies, team hours, a conversation's workspace
     pages.register(app)
     app.register_blueprint(health.bp)  # /readyz

@@ -44,14 +44,15 @@ def counters() -> Response:
 
 
 @bp.get("/conversations")
-@api("List conversations", sc.ConversationList, query=sc.ConversationQuery, errors=(404,))
+@api("List conversations", sc.ConversationList, query=sc.ConversationQuery, errors=(403, 404))
 def conversations() -> Response:
     user = api_user()
     args = query_args(sc.ConversationQuery)
     q = (args.q or "").strip()[:200] or None
     with services().db.session() as s:
         inbox_id = check_inbox_filter(s, user, args.inbox_id)
-        convs = list_conversations(s, user, view=args.view, status=args.status, q=q, inbox_id=inbox_id)
+        convs = list_conversations(s, user, view=args.view, status=args.status, q=q, tile=args.filter,
+                                   inbox_id=inbox_id)
         return jsonify({"conversations": conversations_json(s, user, convs)})
 
 

@@ -28,7 +28,10 @@
     policy: "A rule requires a person",
     no_grounded_answer: "No answer in the knowledge base",
   };
-  var VIEWS = ["team", "mine", "bot"];
+  var VIEWS = ["team", "mine", "bot", "active", "queue"];
+  var BOSS_VIEWS = ["active", "queue"]; // supervisors and admins (supervisor.js draws the Queue view)
+  var TILE_NAMES = { assigned_to_me: "Assigned to me", my_unreplied: "My unreplied", unassigned: "Unassigned",
+    unreplied: "Unreplied", unread: "Unread" };
   var STATUSES = ["open", "closed"];
 
   // ------------------------------------------------------------------ state
@@ -36,6 +39,7 @@
     view: load("parley.view", "team", VIEWS),
     status: load("parley.status", "open", STATUSES),
     q: "",
+    tile: null, // a dashboard tile's list (`filter=`), or null
     convs: new Map(), // id -> Conversation, only those that belong in the current list
     listSeq: 0,
     listLoaded: false,
@@ -51,6 +55,9 @@
     sending: false,
     packetCollapsed: load("parley.packetCollapsed", "0", ["0", "1"]) === "1",
   };
+
+  if (BOSS_VIEWS.indexOf(state.view) >= 0 && !isBoss()) state.view = "team";
+  function isBoss() { return ME.role === "admin" || ME.role === "supervisor"; }
 
   // ------------------------------------------------------------------ dom helpers
   function $(id) { return document.getElementById(id); }
@@ -295,14 +302,28 @@
   }
   /** Does this conversation belong in the list as currently filtered? */
   function belongs(conv) {
-    if (conv.status !== state.status) return false;
+    if (state.view === "queue") return false;
+    if (conv.status !== listStatus()) return false;
     if (state.inbox && Number(conv.inbox_id) !== Number(state.inbox)) return false;
-    if (state.view === "bot") { if (conv.owner !== "bot") return false; }
+    if (state.tile && !inTile(conv)) return false;
+    if (state.view === "active") { /* every open conversation the server lets us hear of */ }
+    else if (state.view === "bot") { if (conv.owner !== "bot") return false; }
     else if (state.view === "mine") { if (!isMine(conv)) return false; }
     else if (conv.owner !== "human" || !inMyTeams(conv)) return false;
     // The server decided what matched the search; only judge newcomers here.
     return state.convs.has(conv.id) || matchesQuery(conv);
   }
+  /** The dashboard tiles' rules (models/conversations/inbox.py `tile_condition`), for live updates. */
+  function inTile(c) {
+    var human = c.owner === "human" && c.status === "open";
+    if (state.tile === "unassigned") return human && !(c.assignees || []).length;
+    if (state.tile === "assigned_to_me") return c.status === "open" && isMine(c);
+    if (state.tile === "unreplied") return human && Number(c.unreplied) > 0;
+    if (state.tile === "my_unreplied") return human && isMine(c) && Number(c.unreplied) > 0;
+    if (state.tile === "unread") return human && Number(c.unread) > 0;
+    return true;
+  }
+  function listStatus() { return state.view === "active" ? "open" : state.status; }
   function sortedConvs() {
     return Array.from(state.convs.values()).sort(function (a, b) {
       return ts(b.last_activity_at) - ts(a.last_activity_at) || (a.id < b.id ? -1 : 1);
@@ -312,8 +333,10 @@
   function loadList() {
     var seq = ++state.listSeq;
     var list = $("conv-list");
+    if (state.view === "queue") { setListState(null); return Promise.resolve(); } // supervisor.js
     if (!state.listLoaded) setListState("Loading…");
-    var qs = "?view=" + encodeURIComponent(state.view) + "&status=" + encodeURIComponent(state.status);
+    var qs = "?view=" + encodeURIComponent(state.view) + "&status=" + encodeURIComponent(listStatus());
+    if (state.tile) qs += "&filter=" + encodeURIComponent(state.tile);
     if (state.q) qs += "&q=" + encodeURIComponent(state.q);
     if (state.inbox) qs += "&inbox_id=" + encodeURIComponent(state.inbox); // console_inboxes.js
     return api("GET", "/conversations" + qs).then(function (data) {
@@ -349,10 +372,10 @@
     itemEls.forEach(function (el, id) {
       if (!keep.has(id)) { el.remove(); itemEls.delete(id); }
     });
-    if (!convs.length) {
-      var what = state.view === "bot" ? "bot" : state.view === "mine" ? "of your" : "team";
-      setListState(state.q ? "No conversations match “" + state.q + "”." :
-        "No " + state.status + " " + what + " conversations.");
+    if (!convs.length && state.view !== "queue") {
+      var what = state.view === "bot" ? "bot" : state.view === "mine" ? "of your" : state.view === "active" ? "" : "team";
+      setListState(state.q ? "No conversations match “" + state.q + "”." : state.tile ? "Nothing in " + TILE_NAMES[state.tile] + "." :
+        "No " + listStatus() + " " + (what ? what + " " : "") + "conversations.");
     } else setListState(null);
   }
 
@@ -388,6 +411,7 @@
       preview.appendChild(h("span", { class: "preview-who" }, "No messages yet"));
     }
     var unreplied = Number(c.unreplied) || 0;
+    var unread = Number(c.unread) || 0;
 
     var meta = h("div", { class: "conv-meta" },
       h("span", { class: "tag tag-channel", title: "Channel" }, channelLabel(c.channel)),
@@ -405,6 +429,7 @@
         h("span", { class: "conv-name-sm", "data-testid": "conv-item-name" }, c.name ? c.name + " · " + name : name),
         h("span", { class: "conv-time", title: fmtFull(c.last_activity_at) }, fmtListTime(c.last_activity_at))),
       h("div", { class: "conv-row" }, preview,
+        unread > 0 ? h("span", { class: "badge badge-unread", title: unread + " unread", "data-testid": "unread-badge" }, String(unread)) : null,
         unreplied > 0 ? h("span", { class: "badge", title: unreplied + " unreplied", "data-testid": "unreplied-badge" }, String(unreplied)) : null),
       meta));
     return el;
@@ -431,6 +456,11 @@
   /** Apply a Conversation (socket event or API answer) everywhere it shows. */
   function upsertConversation(conv) {
     if (!conv || !conv.id) return;
+    if (conv.unread === undefined) { // broadcasts leave the per-user figure out: keep ours, and ask (supervisor.js)
+      var known = state.convs.get(conv.id) || (state.current && state.current.id === conv.id ? state.current : null);
+      conv.unread = known ? known.unread : 0;
+      (window.ParleyConsole.onStale || []).forEach(function (fn) { fn(conv); });
+    }
     if (belongs(conv)) state.convs.set(conv.id, conv);
     else state.convs.delete(conv.id);
     renderList();
@@ -441,9 +471,10 @@
   }
 
   // ------------------------------------------------------------------ view / filters
-  function setView(view) {
-    if (VIEWS.indexOf(view) < 0) return;
+  function setView(view, tile) {
+    if (VIEWS.indexOf(view) < 0 || (BOSS_VIEWS.indexOf(view) >= 0 && !isBoss())) return;
     state.view = view; save("parley.view", view);
+    state.tile = tile || null;
     paintFilters();
     resetList();
     loadList();
@@ -462,6 +493,16 @@
     clear($("conv-list"));
   }
   function paintFilters() {
+    var chip = $("tile-filter");
+    if (chip) {
+      chip.hidden = !state.tile;
+      $("tile-filter-name").textContent = state.tile ? TILE_NAMES[state.tile] : "";
+    }
+    document.querySelectorAll(".tile[data-tile]").forEach(function (t) {
+      t.classList.toggle("is-active", t.getAttribute("data-tile") === state.tile);
+    });
+    $("workspace").setAttribute("data-view", state.view);
+    (window.ParleyConsole.onView || []).forEach(function (fn) { fn(state.view); });
     document.querySelectorAll(".view-tab").forEach(function (b) {
       var on = b.getAttribute("data-view") === state.view;
       b.classList.toggle("is-active", on);
@@ -1036,11 +1077,11 @@
     document.querySelectorAll(".seg[data-status]").forEach(function (b) {
       b.addEventListener("click", function () { setStatus(b.getAttribute("data-status")); });
     });
+    if ($("tile-filter-clear")) $("tile-filter-clear").addEventListener("click", function () { setView(state.view); });
     document.querySelectorAll(".tile[data-goto]").forEach(function (t) {
       t.addEventListener("click", function () {
-        var v = t.getAttribute("data-goto");
         if (state.status !== "open") { state.status = "open"; save("parley.status", "open"); }
-        if (state.view !== v) setView(v); else { paintFilters(); resetList(); loadList(); }
+        setView(t.getAttribute("data-goto"), t.getAttribute("data-tile"));
       });
     });
 
@@ -1114,7 +1155,7 @@
   function boot() {
     window.ParleyConsole = { state: state, me: ME, socket: null, onChrome: [], api: api, toast: toast, report: report,
       open: navigateTo, upsert: upsertConversation, remove: removeConversation, addMessage: addMessage, onMessage: [],
-      reload: function () { resetList(); loadList(); } };
+      onView: [], onStale: [], setView: setView, reload: function () { resetList(); loadList(); } };
     wire();
     paintFilters();
     setMode("reply");

@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from models.conversations.roles import is_supervisor
 from models.conversations.visibility import visible_clause
+from models.errors import Forbidden, InvalidInput
 from models.schema.accounts import TeamMember, User
 from models.schema.contacts import Contact
 from models.schema.conversations import (
@@ -28,7 +30,11 @@ from models.schema.conversations import (
 )
 from models.schema.routing import ConversationAccess
 
-VIEWS = ("team", "mine", "bot")
+VIEWS = ("team", "mine", "bot", "active")
+
+# The dashboard tiles, each a counter and the list it opens (`?filter=<name>`): the same conditions
+# feed both, so a conversation is in a tile's list exactly when it adds to that tile's number.
+TILES = ("unassigned", "unreplied", "my_unreplied", "assigned_to_me", "unread")
 
 
 LIST_LIMIT = 100
@@ -70,27 +76,62 @@ def _customer_messages() -> Select[Any]:
             .where(Message.sender_type == SenderType.CONTACT.value))
 
 
-def counters(session: Session, user: User) -> dict[str, int]:
+def _tile(user: User, tile: str) -> tuple[ColumnElement[bool], Any]:
+    """A tile's rule: the conversations it looks at, and for the tiles that count customer messages,
+    the mark after which a customer message counts (None: the tile counts conversations)."""
     vis = visible_to(user)
-    unreplied_q = _customer_messages().where(_human_open(), vis, Message.id > _last_human_reply_id())
-    return {
-        "unreplied": session.scalar(unreplied_q) or 0,
-        "my_unreplied": session.scalar(unreplied_q.where(assigned_to(user.id))) or 0,
-        "unassigned": session.scalar(
-            select(func.count(Conversation.id)).where(
-                _human_open(), vis, ~exists().where(Assignment.conversation_id == Conversation.id))) or 0,
-        "assigned_to_me": session.scalar(
-            select(func.count(Conversation.id)).where(
-                Conversation.status == Status.OPEN.value, assigned_to(user.id))) or 0,
-        "unread": session.scalar(
-            _customer_messages().where(_human_open(), vis, Message.id > _read_mark_id(user.id))) or 0,
-    }
+    if tile == "unassigned":
+        return and_(_human_open(), vis, ~exists().where(Assignment.conversation_id == Conversation.id)), None
+    if tile == "assigned_to_me":
+        return and_(Conversation.status == Status.OPEN.value, vis, assigned_to(user.id)), None
+    if tile == "unreplied":
+        return and_(_human_open(), vis), _last_human_reply_id()
+    if tile == "my_unreplied":
+        return and_(_human_open(), vis, assigned_to(user.id)), _last_human_reply_id()
+    if tile == "unread":
+        return and_(_human_open(), vis), _read_mark_id(user.id)
+    raise InvalidInput(f"filter must be one of: {', '.join(TILES)}.")
 
 
-def list_conversations(session: Session, user: User, *, view: str, status: str,
-                       q: str | None = None, limit: int = LIST_LIMIT,
+def tile_condition(user: User, tile: str) -> ColumnElement[bool]:
+    """The conversations a tile counts, or that hold a customer message it counts: its list's filter."""
+    where, mark = _tile(user, tile)
+    if mark is None:
+        return where
+    m = aliased(Message)
+    return and_(where, exists().where(m.conversation_id == Conversation.id,
+                                      m.sender_type == SenderType.CONTACT.value, m.id > mark))
+
+
+def counters(session: Session, user: User) -> dict[str, int]:
+    """Unassigned and assigned-to-me count conversations; the others count customer messages. Both
+    from `_tile`, the rule each tile's list (`tile_condition`) is built from, so a tile's number is its
+    list's length, or the sum of its rows' `unreplied` / `unread` figures."""
+    out = {}
+    for tile in ("unreplied", "my_unreplied", "unassigned", "assigned_to_me", "unread"):
+        where, mark = _tile(user, tile)
+        if mark is None:
+            out[tile] = session.scalar(select(func.count(Conversation.id)).where(where)) or 0
+        else:
+            out[tile] = session.scalar(_customer_messages().where(where, Message.id > mark)) or 0
+    return out
+
+
+def list_conversations(session: Session, user: User, *, view: str | None, status: str,
+                       q: str | None = None, tile: str | None = None, limit: int = LIST_LIMIT,
                        inbox_id: int | None = None) -> list[Conversation]:
+    """`view` None: "team", unless a `tile` filter says which conversations (then no view narrows it).
+    "active": every open conversation the caller may see, for supervisors and admins only."""
+    if view is None:
+        view = None if tile else "team"
+    if view == "active":
+        if not is_supervisor(user):
+            raise Forbidden("Only supervisors and admins see every active conversation.")
+        if status != Status.OPEN.value:
+            raise InvalidInput("The active view lists open conversations only.")
     stmt = select(Conversation).where(visible_to(user), Conversation.status == status)
+    if tile is not None:
+        stmt = stmt.where(tile_condition(user, tile))
     if inbox_id is not None:
         stmt = stmt.where(Conversation.inbox_id == inbox_id)
     if view == "team":

@@ -9,7 +9,8 @@ from pydantic import Field
 from console.api.schemas.common import Channel, Conversation, Flag, Id, In, Message, Out
 from console.api.schemas.routing import QueryId
 
-View = Literal["team", "mine", "bot"]
+View = Literal["team", "mine", "bot", "active"]
+Tile = Literal["unassigned", "unreplied", "my_unreplied", "assigned_to_me", "unread"]
 
 
 class Counters(Out):
@@ -21,7 +22,11 @@ class Counters(Out):
 
 
 class ConversationQuery(In):
-    view: View = "team"
+    view: View | None = Field(None, description="team (the default without a filter), mine, bot, or active "
+                                                "(every open conversation; supervisors and admins, 403 otherwise).")
+    filter: Tile | None = Field(None, description="A dashboard tile's list: exactly the conversations its counter "
+                                                  "counts (the sum of the rows' `unreplied` / `unread` for the "
+                                                  "message-counting tiles, the number of rows for the others).")
     status: Literal["open", "closed"] = "open"
     q: str | None = Field(None, description="Search in the contact's name or email and in message text.")
     inbox_id: QueryId | None = Field(None, description="Only conversations that came in through this inbox.")
