@@ -17,9 +17,9 @@ from models.errors import InvalidInput, InvalidState
 from models.events import (
     ConversationAssigned,
 )
+from models.reports.history import record_assignment_periods
 from models.schema.accounts import User
 from models.schema.base import utcnow
-from models.reports.history import record_assignment_periods
 from models.schema.conversations import (
     Assignment,
     Conversation,
