@@ -1,5 +1,6 @@
-"""Reporting tables: agents' availability history, assignment history and background exports; and the indexes the reports
-read by (declared here, beside the tables they serve, so the report queries' needs are in one place).
+"""Reporting tables: agents' availability history, assignment history and background exports; and the
+indexes the reports read by (declared here, beside the tables they serve, so the report queries' needs
+are in one place).
 
 Availability was only in the audit log before (a JSON payload, stamped by the database's clock);
 `availability_changes` is written by `models.routing.availability.do_set_availability` with the time
