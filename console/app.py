@@ -14,20 +14,10 @@ from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
 from console import auth, health, limits, observability, pages, webhooks
-from console.api import (
-    assist,
-    bot,
-    conversation_admin,
-    conversations,
-    files,
-    knowledge,
-    me,
-    openapi,
-    routing,
-    workspace,
-)
+from console.api import assist, bot, conversations, files, knowledge, me, openapi, routing, workspace
 from console.api import channels as channels_api
 from console.api import contacts as contacts_api
+from console.api import conversation_admin as conversation_admin_api
 from console.api.declare import IdConverter
 from console.errors import install_error_handlers
 from console.extensions import socketio
@@ -103,7 +93,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(channels_api.bp)
     app.register_blueprint(contacts_api.bp)  # contacts: find, edit, block, erase; the contacts page
-    app.register_blueprint(conversation_admin.bp)  # name, visibility, delete a conversation
+    app.register_blueprint(conversation_admin_api.bp)  # name, visibility, delete a conversation
     app.register_blueprint(files.bp)
     app.register_blueprint(me.bp)  # password change, personal API tokens
     channels_api.register_pages(app)
