@@ -155,3 +155,21 @@ def test_cli_users_and_teams(app: Flask, db: Database, settings: Settings, smtp_
     assert _cli(settings, "teams", "archive", "Support").exit_code == 1
     with db.session() as s:
         assert s.scalar(select(Team).where(Team.name == "Billing")).archived_at is not None  # type: ignore[union-attr]
+
+
+def test_a_team_that_owns_an_inbox_is_not_archived_and_no_inbox_moves_to_an_archived_team(
+        app: Flask, db: Database) -> None:
+    root = _admin(app, db)
+    sales = root.post("/teams", {"name": "Sales"}).get_json()["id"]
+    billing = root.post("/teams", {"name": "Billing"}).get_json()["id"]
+    widget = root.post("/inboxes", {"kind": "webchat", "name": "Shop", "team_id": sales})
+    assert widget.status_code == 201, widget.get_json()
+    r = root.post(f"/teams/{sales}/archive")  # its widget's new chats would land in a team nobody works
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "owns_inboxes"
+    assert root.post(f"/teams/{billing}/archive").status_code == 200
+    r = _send(root, "PATCH", f"/inboxes/{widget.get_json()['id']}", {"team_id": billing})
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "team_archived"
+    r = root.post("/inboxes", {"kind": "webchat", "name": "Old", "team_id": billing})
+    assert r.status_code == 409
+    assert _send(root, "DELETE", f"/inboxes/{widget.get_json()['id']}").status_code == 204
+    assert root.post(f"/teams/{sales}/archive").status_code == 200

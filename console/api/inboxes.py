@@ -65,7 +65,7 @@ def inbox(inbox_id: int) -> Response:
 
 @bp.patch("/inboxes/<int:inbox_id>")
 @api("Change an inbox (admins): rename, move to another team, a widget's options", sch.Inbox,
-     body=sch.InboxChange, errors=(403,))
+     body=sch.InboxChange, errors=(403, 409))
 def update_inbox(inbox_id: int) -> Response:
     user = api_user()
     check_admin(user)

@@ -13,6 +13,7 @@ from models.audit import audit
 from models.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.schema.accounts import Role, Team, TeamMember, User
 from models.schema.base import utcnow
+from models.schema.channels import Inbox
 from models.schema.conversations import Conversation, Status
 
 DEFAULT_TEAM_NAME = "Support"
@@ -96,6 +97,10 @@ def do_archive_team(session: Session, actor: User, team_id: int) -> Team:
     if team.id == default_team(session).id:
         raise Conflict(f"{team.name} is the default team, where new conversations start: it cannot be "
                        "archived.", code="default_team")
+    inboxes = session.scalar(select(func.count(Inbox.id)).where(Inbox.team_id == team.id)) or 0
+    if inboxes:
+        raise Conflict(f"{team.name} owns {inboxes} inbox(es), where new conversations land: move them to another "
+                       "team first.", code="owns_inboxes")
     left = open_conversations(session, team_id)
     if left:
         raise Conflict(f"{team.name} still has {left} open conversation(s): close them or move them to another "

@@ -104,6 +104,9 @@ def _team(session: Session, raw: Any) -> Team:
     team = session.get(Team, raw) if isinstance(raw, int) and not isinstance(raw, bool) else None
     if team is None:
         raise InvalidInput("team_id names no team.", code="no_team")
+    if team.archived_at is not None:
+        raise Conflict(f"{team.name} is archived: an inbox must belong to a team that takes conversations.",
+                       code="team_archived")
     return team
 
 
