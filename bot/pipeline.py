@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,7 +27,6 @@ from models.conversations.handoff import do_handoff
 from models.conversations.messages import do_send_bot_reply
 from models.db import Database
 from models.events import BotTyping
-from models.schema.base import utcnow
 from models.schema.conversations import Conversation, Message, Owner, SenderType, Status
 from models.telemetry.logs import conversation as log_conversation
 from models.telemetry.metrics import BOT_TURN, timed
@@ -41,7 +40,7 @@ BOT_ERROR_REPLY = (
 # Handoffs that end the chain; any other handoff lets the next stage (e.g. the LLM agent) try.
 FINAL_REASONS = frozenset({HandoffReason.CUSTOMER_ASKED, HandoffReason.BOT_ERROR, HandoffReason.POLICY})
 HISTORY_TURNS = 10
-_NOT_CLAIMED = object()  # `_next_pending`: another process holds the conversation
+_NOT_CLAIMED = object()  # `_claim_next`: another process holds the conversation
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,7 @@ class _Pending:
     text: str
     context: TurnContext
     contact_id: int
+    channel: str
 
 
 class BotPipeline:
@@ -70,37 +70,34 @@ class BotPipeline:
         """Handle every unhandled customer message of one conversation. Returns how many were answered.
 
         Safe to call from any process at any time: without the conversation's claim it does nothing
-        (the holder looks again as it releases, so a message that came meanwhile is not left behind).
-        The claim rides in the transactions the pipeline makes anyway — taken with the first look for
-        work, renewed with each stored turn, given back with the look that finds none — so durable
+        (the holder looks again, under the conversation's lock, in the transaction that gives the
+        claim back, so a message that came meanwhile is not left behind). The claim rides in the
+        transactions the pipeline makes anyway — taken with the first look for work, renewed with
+        each stored turn, given back with the turn after which there is nothing left — so durable
         turns cost no extra commits (SQLite has one writer at a time)."""
-        handled = 0
-        while not self._stopping.is_set():
-            claimed, answered = self._drain(conversation_id, secrets.token_hex(16))
-            handled += answered
-            if not claimed or self._stopping.is_set() or not self._has_unhandled(conversation_id):
-                return handled
-        return handled
+        if self._stopping.is_set():
+            return 0
+        return self._drain(conversation_id, secrets.token_hex(16))[1]
 
     def _drain(self, conversation_id: int, token: str) -> tuple[bool, int]:
         """Claim, answer each pending message, release. Returns (claimed, answered)."""
         handled = 0
         try:
-            pending = self._next_pending(conversation_id, token, claim=True)
+            pending = self._claim_next(conversation_id, token)
             if pending is _NOT_CLAIMED:
                 return False, 0
             while isinstance(pending, _Pending):
-                self.db.bus.publish(BotTyping(conversation_id, pending.contact_id, True))
+                current = pending
+                self.db.bus.publish(BotTyping(conversation_id, current.contact_id, True))
                 try:
-                    with log_conversation(pending.context.conversation_id):
-                        turn = self.run_engines(pending.text, pending.context)
-                        stored = self._store(conversation_id, pending.message_id, turn, token)
+                    with log_conversation(current.context.conversation_id):
+                        turn = self.run_engines(current.text, current.context)
+                        stored, pending = self._store(conversation_id, current, turn, token)
                 finally:
-                    self.db.bus.publish(BotTyping(conversation_id, pending.contact_id, False))
+                    self.db.bus.publish(BotTyping(conversation_id, current.contact_id, False))
                 handled += int(stored)
                 if self._stopping.is_set():
                     break
-                pending = self._next_pending(conversation_id, token, claim=False)
             return True, handled
         finally:
             with self._held_lock:
@@ -117,14 +114,6 @@ class BotPipeline:
         self._forget(conversation_id, token)
         with self.db.transaction() as session:
             bot_claims.release(session, conversation_id, token)
-
-    def _has_unhandled(self, conversation_id: int) -> bool:
-        with self.db.session() as session:
-            return session.scalar(
-                select(Message.id).join(Conversation, Conversation.id == Message.conversation_id)
-                .where(Message.conversation_id == conversation_id,
-                       Message.sender_type == SenderType.CONTACT.value,
-                       Message.id > Conversation.bot_cursor).limit(1)) is not None
 
     def renew_held(self) -> int:
         """Extend the leases of the conversations this process is running (a turn may take longer
@@ -188,52 +177,63 @@ class BotPipeline:
                 break
         return replace(turn, stages=tuple(views), summary=summary)
 
-    def _next_pending(self, conversation_id: int, token: str, *, claim: bool) -> _Pending | object | None:
-        """The next customer message to answer, in one transaction with the claim (`claim`: take it
-        first; `_NOT_CLAIMED` when another process holds it). None: nothing to do, claim given back."""
+    def _claim_next(self, conversation_id: int, token: str) -> _Pending | object | None:
+        """Claim the conversation and find its next customer message to answer, in one transaction
+        (`_NOT_CLAIMED`: another process holds it; None: nothing to do, the claim given back)."""
         with self.db.transaction() as session:
-            if claim:
-                if bot_claims.claim(session, conversation_id, lease_s=self.lease_s, token=token) is None:
-                    return _NOT_CLAIMED
-                with self._held_lock:
-                    self._held[conversation_id] = token
-            conv = session.get(Conversation, conversation_id, with_for_update=True)
-            if conv is None or conv.bot_claim_token != token:
-                self._forget(conversation_id, token)
-                return None  # gone, or our lease expired and another process has it now
-            nxt = session.scalar(
-                select(Message).where(Message.conversation_id == conv.id,
-                                      Message.sender_type == SenderType.CONTACT.value,
-                                      Message.id > conv.bot_cursor)
-                .order_by(Message.id).limit(1))
-            if nxt is None or conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
-                if nxt is not None:
-                    # Mechanically silent while a human owns it: skip past everything said so far.
-                    conv.bot_cursor = _last_customer_message_id(session, conv.id)
-                conv.bot_claim_token, conv.bot_claim_until = None, None
-                self._forget(conversation_id, token)
-                return None
-            context = TurnContext(conversation_id=conv.public_id,
-                                  consecutive_fallbacks=conv.bot_fallbacks,
-                                  history=_history(session, conv.id, nxt.id))
-            return _Pending(nxt.id, nxt.text, context, conv.contact_id)
-
-    def _store(self, conversation_id: int, message_id: int, turn: BotTurn, token: str) -> bool:
-        with self.db.transaction() as session:
-            conv = session.get(Conversation, conversation_id, with_for_update=True)
+            conv = bot_claims.claim_returning(session, conversation_id, lease_s=self.lease_s, token=token)
             if conv is None:
-                return False
-            if conv.bot_claim_token == token:
-                conv.bot_claim_until = utcnow() + timedelta(seconds=self.lease_s)
+                return _NOT_CLAIMED
+            with self._held_lock:
+                self._held[conversation_id] = token
+            return self._pending_in(session, conv, token)
+
+    def _pending_in(self, session: Session, conv: Conversation, token: str) -> _Pending | None:
+        """The next customer message after the cursor, with the turns before it, in one query; with
+        none (or a human owning the conversation now) the claim is given back in this transaction.
+        The caller holds the conversation's lock: a message committed after this look waits for it,
+        and its own wake-up then finds the claim free."""
+        with session.no_autoflush:  # what this transaction changed is written once, at its end
+            rows = _next_with_history(session, conv)
+        nxt = rows[0] if rows and rows[0].id > conv.bot_cursor else None
+        if nxt is None or conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
+            if nxt is not None:
+                # Mechanically silent while a human owns it: skip past everything said so far.
+                conv.bot_cursor = _last_customer_message_id(session, conv.id)
+            conv.bot_claim_token, conv.bot_claim_until = None, None
+            self._forget(conv.id, token)
+            return None
+        context = TurnContext(conversation_id=conv.public_id, consecutive_fallbacks=conv.bot_fallbacks,
+                              history=tuple((r.sender_type, r.text) for r in reversed(rows[1:])))
+        return _Pending(nxt.id, nxt.text, context, conv.contact_id, nxt.channel)
+
+    def _store(self, conversation_id: int, answered: _Pending, turn: BotTurn,
+               token: str) -> tuple[bool, _Pending | None]:
+        """Store a turn and, in the same transaction, look for the next message (given the claim back
+        when there is none). Returns (stored, the next message to answer while the claim is held)."""
+        message_id = answered.message_id
+        with self.db.transaction() as session:
+            # The lease renewed first: a write, so the row (PostgreSQL) or the database (SQLite) is
+            # locked before anything is read. Lost meanwhile: exactly-once still rests on the cursor.
+            conv = bot_claims.renew_returning(session, conversation_id, token, lease_s=self.lease_s)
+            held = conv is not None
+            if conv is None:
+                self._forget(conversation_id, token)
+                conv = session.get(Conversation, conversation_id, with_for_update=True)
+                if conv is None:
+                    return False, None
             if conv.bot_cursor >= message_id:
-                return False  # another worker handled it meanwhile
+                return False, self._pending_in(session, conv, token) if held else None  # handled elsewhere
             conv.bot_cursor = message_id
             if conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
-                return False  # a human took over while the bot was thinking
+                return False, self._pending_in(session, conv, token) if held else None  # a human took over
+            nxt = self._pending_in(session, conv, token) if held else None
+            # Where the customer last wrote from: the answered message's channel unless they wrote again.
+            reply_channel = answered.channel if nxt is None else None
             for reply in turn.replies:
                 do_send_bot_reply(session, conv, reply, intent=turn.intent, confidence=turn.confidence,
                                   decision=turn.decision.value,
-                                  reason=turn.reason.value if turn.reason else None)
+                                  reason=turn.reason.value if turn.reason else None, channel=reply_channel)
             if turn.decision is Decision.HANDOFF:
                 assert turn.reason is not None
                 do_handoff(session, conv, reason=turn.reason.value, intent=turn.intent,
@@ -241,11 +241,16 @@ class BotPipeline:
                            ranking=[{"name": s.name, "confidence": s.confidence} for s in turn.ranking],
                            summary=turn.summary, engine=turn.engine, trigger_message_id=message_id,
                            stages=[view.to_json() for view in turn.stages])
+                if nxt is not None:  # the human side has it now: what the customer said next is theirs
+                    conv.bot_cursor = _last_customer_message_id(session, conv.id)
+                    conv.bot_claim_token, conv.bot_claim_until = None, None
+                    self._forget(conversation_id, token)
+                    nxt = None
             elif turn.intent == "nlu_fallback":
                 conv.bot_fallbacks += 1
             else:
                 conv.bot_fallbacks = 0
-            return True
+            return True, nxt
 
     def pending_conversation_ids(self, *, claimable_only: bool = False, limit: int = 100) -> list[int]:
         """Bot-owned open conversations with customer messages the bot has not handled (after a
@@ -261,14 +266,17 @@ def _last_customer_message_id(session: Session, conversation_id: int) -> int:
     ) or 0
 
 
-def _history(session: Session, conversation_id: int, before_id: int) -> tuple[tuple[str, str], ...]:
-    rows = session.execute(
-        select(Message.sender_type, Message.text)
-        .where(Message.conversation_id == conversation_id, Message.id < before_id,
-               Message.private.is_(False))
-        .order_by(Message.id.desc()).limit(HISTORY_TURNS)
-    ).all()
-    return tuple((r[0], r[1]) for r in reversed(rows))
+def _next_with_history(session: Session, conv: Conversation) -> list[Any]:
+    """The first customer message after the cursor, then the `HISTORY_TURNS` public messages before
+    it, newest first (empty when there is nothing after the cursor): one query for both."""
+    nxt = (select(func.min(Message.id))
+           .where(Message.conversation_id == conv.id, Message.sender_type == SenderType.CONTACT.value,
+                  Message.id > conv.bot_cursor)
+           .scalar_subquery())
+    return list(session.execute(
+        select(Message.id, Message.sender_type, Message.text, Message.channel)
+        .where(Message.conversation_id == conv.id, Message.id <= nxt, Message.private.is_(False))
+        .order_by(Message.id.desc()).limit(HISTORY_TURNS + 1)).all())
 
 
 def _error_turn(engine: Engine, exc: Exception) -> BotTurn:

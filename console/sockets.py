@@ -25,7 +25,12 @@ from console.services import services
 from models.contacts.identities import do_find_or_create_contact, find_contact
 from models.contacts.widget import visitor_history
 from models.conversations.inbox import counters
-from models.conversations.ingest import do_ingest_inbound, do_set_presence, open_conversation_of
+from models.conversations.ingest import (
+    contact_and_open_conversation,
+    do_ingest_inbound,
+    do_set_presence,
+    open_conversation_of,
+)
 from models.conversations.messages import check_text
 from models.errors import ParleyError
 from models.routing.availability import do_console_connected, do_console_seen
@@ -143,12 +148,15 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None) -> tup
     for attempt in range(2):
         try:
             with svc.db.transaction() as s:
-                contact = do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
-                                                    visitor_display_name(visitor.visitor_id))
-                if open_conversation_of(s, contact) is None:  # this message starts a conversation
+                contact, conv = contact_and_open_conversation(s, WEBCHAT, visitor.visitor_id)
+                if contact is None:
+                    contact = do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
+                                                        visitor_display_name(visitor.visitor_id))
+                if conv is None:  # this message starts a conversation
                     _count_visitor_conversation(visitor)
                 do_set_presence(s, contact, True)
-                ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT, text=text, provider_message_id=key)
+                ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT, text=text, provider_message_id=key,
+                                             open_conversation=conv)
                 return contact.id, ingested.conversation.id, {
                     "ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
                     "created_at": iso(ingested.message.created_at)}

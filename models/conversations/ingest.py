@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from models.accounts.teams import default_team
@@ -17,7 +18,7 @@ from models.events import (
     ConversationCreated,
 )
 from models.schema.base import utcnow
-from models.schema.contacts import Contact
+from models.schema.contacts import Contact, ContactIdentity
 from models.schema.conversations import (
     Conversation,
     DeliveryStatus,
@@ -37,6 +38,23 @@ def open_conversation_of(session: Session, contact: Contact) -> Conversation | N
     )
 
 
+_LOOK = object()  # `do_ingest_inbound(open_conversation=...)` not given: look it up
+
+
+def contact_and_open_conversation(session: Session, channel: str,
+                                  external_id: str) -> tuple[Contact | None, Conversation | None]:
+    """The contact known by this address and its open conversation, in one query (a customer's
+    every message needs both)."""
+    row = session.execute(
+        select(Contact, Conversation)
+        .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+        .outerjoin(Conversation, and_(Conversation.contact_id == Contact.id,
+                                      Conversation.status == Status.OPEN.value))
+        .where(ContactIdentity.channel == channel, ContactIdentity.external_id == external_id)
+        .order_by(Conversation.id.desc()).limit(1)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 @dataclass(frozen=True)
 class Ingested:
     conversation: Conversation
@@ -45,10 +63,12 @@ class Ingested:
 
 
 def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text: str,
-                      provider_message_id: str | None = None) -> Ingested:
+                      provider_message_id: str | None = None, open_conversation: Any = _LOOK) -> Ingested:
     """Store a customer message in the contact's open conversation (a new one if none is open).
 
     Idempotent on `(channel, provider_message_id)`. A closed conversation is never reused.
+    `open_conversation`: what `open_conversation_of` returned in this transaction, when the caller
+    already looked (None: the contact has none open).
     """
     if contact.blacklisted:
         raise Forbidden("This contact is blocked.", code="blocked")
@@ -59,7 +79,7 @@ def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text:
             conv = session.get(Conversation, existing.conversation_id)
             assert conv is not None
             return Ingested(conv, existing, created=False)
-    conv = open_conversation_of(session, contact)
+    conv = open_conversation_of(session, contact) if open_conversation is _LOOK else open_conversation
     now = utcnow()
     if conv is None:
         conv = Conversation(contact_id=contact.id, team_id=default_team(session).id, channel=channel,
