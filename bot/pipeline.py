@@ -16,10 +16,11 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, and_, bindparam, func, select
+from sqlalchemy.orm import Session, aliased
 
 from bot.types import BotTurn, Decision, Engine, HandoffReason, StageView, TurnContext
 from models.conversations import bot_claims
@@ -27,6 +28,7 @@ from models.conversations.handoff import do_handoff
 from models.conversations.messages import do_send_bot_reply
 from models.db import Database
 from models.events import BotTyping
+from models.schema.base import utcnow
 from models.schema.conversations import Conversation, Message, Owner, SenderType, Status
 from models.telemetry.logs import conversation as log_conversation
 from models.telemetry.metrics import BOT_TURN, timed
@@ -49,7 +51,7 @@ class _Pending:
     text: str
     context: TurnContext
     contact_id: int
-    channel: str
+    reply_channel: str  # where the customer last wrote from when the message was picked up
 
 
 class BotPipeline:
@@ -70,17 +72,19 @@ class BotPipeline:
         """Handle every unhandled customer message of one conversation. Returns how many were answered.
 
         Safe to call from any process at any time: without the conversation's claim it does nothing
-        (the holder looks again, under the conversation's lock, in the transaction that gives the
-        claim back, so a message that came meanwhile is not left behind). The claim rides in the
-        transactions the pipeline makes anyway — taken with the first look for work, renewed with
-        each stored turn, given back with the turn after which there is nothing left — so durable
-        turns cost no extra commits (SQLite has one writer at a time)."""
+        (the holder looks again as it releases, under the conversation's lock, so a message that came
+        meanwhile is not left behind). The claim rides in the transactions the pipeline makes anyway
+        — taken with the first look for work, renewed with each stored turn, given back with the look
+        that finds none — so durable turns cost no extra commits (SQLite has one writer at a time)."""
         if self._stopping.is_set():
             return 0
         return self._drain(conversation_id, secrets.token_hex(16))[1]
 
     def _drain(self, conversation_id: int, token: str) -> tuple[bool, int]:
-        """Claim, answer each pending message, release. Returns (claimed, answered)."""
+        """Claim, answer each pending message, release. Returns (claimed, answered).
+
+        The claim is given back only after a turn's events were published: the next holder's reply
+        can then never reach a browser before this one's (bench/README.md, issue 17)."""
         handled = 0
         try:
             pending = self._claim_next(conversation_id, token)
@@ -92,12 +96,13 @@ class BotPipeline:
                 try:
                     with log_conversation(current.context.conversation_id):
                         turn = self.run_engines(current.text, current.context)
-                        stored, pending = self._store(conversation_id, current, turn, token)
+                        stored = self._store(conversation_id, current, turn, token)
                 finally:
                     self.db.bus.publish(BotTyping(conversation_id, current.contact_id, False))
                 handled += int(stored)
                 if self._stopping.is_set():
                     break
+                pending = self._release_or_next(conversation_id, token)
             return True, handled
         finally:
             with self._held_lock:
@@ -188,13 +193,27 @@ class BotPipeline:
                 self._held[conversation_id] = token
             return self._pending_in(session, conv, token)
 
+    def _release_or_next(self, conversation_id: int, token: str) -> _Pending | None:
+        """Give the claim back and look again in the same transaction, behind the release's lock: a
+        message committed before it is found here (and the claim kept), one committed after it finds
+        the claim free when its own wake-up comes."""
+        with self.db.transaction() as session:
+            conv = bot_claims.release_returning(session, conversation_id, token)
+            self._forget(conversation_id, token)
+            if conv is None:
+                return None  # our lease expired and another process has it now
+            pending = self._pending_in(session, conv, token)
+            if pending is not None:  # more to answer: keep it
+                conv.bot_claim_token = token
+                conv.bot_claim_until = utcnow() + timedelta(seconds=self.lease_s)
+                with self._held_lock:
+                    self._held[conversation_id] = token
+            return pending
+
     def _pending_in(self, session: Session, conv: Conversation, token: str) -> _Pending | None:
         """The next customer message after the cursor, with the turns before it, in one query; with
-        none (or a human owning the conversation now) the claim is given back in this transaction.
-        The caller holds the conversation's lock: a message committed after this look waits for it,
-        and its own wake-up then finds the claim free."""
-        with session.no_autoflush:  # what this transaction changed is written once, at its end
-            rows = _next_with_history(session, conv)
+        none (or a human owning the conversation now) the claim is given back in this transaction."""
+        rows = _next_with_history(session, conv)
         nxt = rows[0] if rows and rows[0].id > conv.bot_cursor else None
         if nxt is None or conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
             if nxt is not None:
@@ -205,35 +224,28 @@ class BotPipeline:
             return None
         context = TurnContext(conversation_id=conv.public_id, consecutive_fallbacks=conv.bot_fallbacks,
                               history=tuple((r.sender_type, r.text) for r in reversed(rows[1:])))
-        return _Pending(nxt.id, nxt.text, context, conv.contact_id, nxt.channel)
+        return _Pending(nxt.id, nxt.text, context, conv.contact_id, nxt.reply_channel or conv.channel)
 
-    def _store(self, conversation_id: int, answered: _Pending, turn: BotTurn,
-               token: str) -> tuple[bool, _Pending | None]:
-        """Store a turn and, in the same transaction, look for the next message (given the claim back
-        when there is none). Returns (stored, the next message to answer while the claim is held)."""
+    def _store(self, conversation_id: int, answered: _Pending, turn: BotTurn, token: str) -> bool:
         message_id = answered.message_id
         with self.db.transaction() as session:
-            # The lease renewed first: a write, so the row (PostgreSQL) or the database (SQLite) is
-            # locked before anything is read. Lost meanwhile: exactly-once still rests on the cursor.
+            # The lease renewed and the conversation read in one statement, which also locks its row
+            # (PostgreSQL). Lost meanwhile: exactly-once still rests on the cursor, under the lock.
             conv = bot_claims.renew_returning(session, conversation_id, token, lease_s=self.lease_s)
-            held = conv is not None
             if conv is None:
-                self._forget(conversation_id, token)
                 conv = session.get(Conversation, conversation_id, with_for_update=True)
                 if conv is None:
-                    return False, None
+                    return False
             if conv.bot_cursor >= message_id:
-                return False, self._pending_in(session, conv, token) if held else None  # handled elsewhere
+                return False  # another worker handled it meanwhile
             conv.bot_cursor = message_id
             if conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
-                return False, self._pending_in(session, conv, token) if held else None  # a human took over
-            nxt = self._pending_in(session, conv, token) if held else None
-            # Where the customer last wrote from: the answered message's channel unless they wrote again.
-            reply_channel = answered.channel if nxt is None else None
+                return False  # a human took over while the bot was thinking
             for reply in turn.replies:
                 do_send_bot_reply(session, conv, reply, intent=turn.intent, confidence=turn.confidence,
                                   decision=turn.decision.value,
-                                  reason=turn.reason.value if turn.reason else None, channel=reply_channel)
+                                  reason=turn.reason.value if turn.reason else None,
+                                  channel=answered.reply_channel)
             if turn.decision is Decision.HANDOFF:
                 assert turn.reason is not None
                 do_handoff(session, conv, reason=turn.reason.value, intent=turn.intent,
@@ -241,16 +253,11 @@ class BotPipeline:
                            ranking=[{"name": s.name, "confidence": s.confidence} for s in turn.ranking],
                            summary=turn.summary, engine=turn.engine, trigger_message_id=message_id,
                            stages=[view.to_json() for view in turn.stages])
-                if nxt is not None:  # the human side has it now: what the customer said next is theirs
-                    conv.bot_cursor = _last_customer_message_id(session, conv.id)
-                    conv.bot_claim_token, conv.bot_claim_until = None, None
-                    self._forget(conversation_id, token)
-                    nxt = None
             elif turn.intent == "nlu_fallback":
                 conv.bot_fallbacks += 1
             else:
                 conv.bot_fallbacks = 0
-            return True, nxt
+            return True
 
     def pending_conversation_ids(self, *, claimable_only: bool = False, limit: int = 100) -> list[int]:
         """Bot-owned open conversations with customer messages the bot has not handled (after a
@@ -268,15 +275,25 @@ def _last_customer_message_id(session: Session, conversation_id: int) -> int:
 
 def _next_with_history(session: Session, conv: Conversation) -> list[Any]:
     """The first customer message after the cursor, then the `HISTORY_TURNS` public messages before
-    it, newest first (empty when there is nothing after the cursor): one query for both."""
-    nxt = (select(func.min(Message.id))
-           .where(Message.conversation_id == conv.id, Message.sender_type == SenderType.CONTACT.value,
-                  Message.id > conv.bot_cursor)
-           .scalar_subquery())
-    return list(session.execute(
-        select(Message.id, Message.sender_type, Message.text, Message.channel)
-        .where(Message.conversation_id == conv.id, Message.id <= nxt, Message.private.is_(False))
-        .order_by(Message.id.desc()).limit(HISTORY_TURNS + 1)).all())
+    it, newest first (empty when there is nothing after the cursor), each row also saying where the
+    customer last wrote from (the reply's channel): one query for all three."""
+    return list(session.execute(_NEXT_WITH_HISTORY, {"conversation_id": conv.id, "cursor": conv.bot_cursor}).all())
+
+
+def _next_with_history_query() -> Any:
+    conv_id, cursor = bindparam("conversation_id", type_=Integer), bindparam("cursor", type_=Integer)
+    customer = and_(Message.conversation_id == conv_id, Message.sender_type == SenderType.CONTACT.value)
+    nxt = select(func.min(Message.id)).where(customer, Message.id > cursor).scalar_subquery()
+    latest = aliased(Message)
+    reply_channel = (select(latest.channel)
+                     .where(latest.conversation_id == conv_id, latest.sender_type == SenderType.CONTACT.value)
+                     .order_by(latest.id.desc()).limit(1).scalar_subquery())
+    return (select(Message.id, Message.sender_type, Message.text, reply_channel.label("reply_channel"))
+            .where(Message.conversation_id == conv_id, Message.id <= nxt, Message.private.is_(False))
+            .order_by(Message.id.desc()).limit(HISTORY_TURNS + 1))
+
+
+_NEXT_WITH_HISTORY = _next_with_history_query()  # built once: statements cost CPU to build
 
 
 def _error_turn(engine: Engine, exc: Exception) -> BotTurn:

@@ -40,7 +40,7 @@ from console.realtime.rooms import (
 )
 from console.realtime.summaries import conversation_summaries
 from console.serialize import iso, message_json
-from models.conversations.inbox import counters, users_who_can_see
+from models.conversations.inbox import counters_for, users_who_can_see
 from models.conversations.visibility import named_users
 from models.db import Database
 from models.events import (
@@ -64,6 +64,7 @@ from models.events import (
     TransferChanged,
 )
 from models.routing.queue import queue_outlook, queue_positions
+from models.schema.accounts import User
 from models.schema.base import utcnow
 from models.schema.channels import Attachment, AttachmentState
 from models.schema.conversations import Assignment, Channel, Conversation, Message, SenderType, Status
@@ -271,14 +272,15 @@ class RealtimeListener:
             self._to(rooms[conv.id], "conversation", payload)
 
     def _push_counters(self, team_ids: set[int]) -> None:
-        """Counters are per user: each user who can see one of these teams, in their own room, once."""
+        """Counters are per user: each user who can see one of these teams, in their own room, once;
+        counted for all of them together (models/conversations/inbox.py `counters_for`)."""
         with self.db.session() as s:
-            seen: set[int] = set()
-            for team_id in team_ids:
-                for user in users_who_can_see(s, team_id):
-                    if user.id not in seen:
-                        seen.add(user.id)
-                        self.emit("counters", counters(s, user), namespace=CONSOLE, to=user_room(user.id))
+            users: dict[int, User] = {}
+            for team_id in sorted(team_ids):
+                users.update((u.id, u) for u in users_who_can_see(s, team_id) if u.id not in users)
+            figures = counters_for(s, list(users.values()))
+        for user_id in users:
+            self.emit("counters", figures[user_id], namespace=CONSOLE, to=user_room(user_id))
 
     def _push_presence(self, contact_id: int, online: bool) -> None:
         """Heard wherever one of the contact's open conversations is (supervisors: always, unless all

@@ -65,6 +65,18 @@ def renew_returning(session: Session, conversation_id: int, token: str, *, lease
         .execution_options(populate_existing=True)).first()
 
 
+def release_returning(session: Session, conversation_id: int, token: str) -> Conversation | None:
+    """`release`, returning the conversation as it now is (None: the lease was not ours any more).
+    Being a write, it takes the row's (PostgreSQL) or the database's (SQLite) lock first: what the
+    caller then reads in this transaction is what any later claimer will find."""
+    return session.scalars(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.bot_claim_token == token)
+        .values(bot_claim_token=None, bot_claim_until=None)
+        .returning(Conversation)
+        .execution_options(populate_existing=True)).first()
+
+
 def renew(session: Session, conversation_id: int, token: str, *, lease_s: float,
           now: datetime | None = None) -> bool:
     """Extend a lease still held under `token`. False: it was lost (expired and taken by another)."""

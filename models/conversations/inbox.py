@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, true
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from models.conversations.visibility import visible_clause
@@ -67,26 +67,66 @@ def _human_open() -> ColumnElement[bool]:
     return and_(Conversation.status == Status.OPEN.value, Conversation.owner == Owner.HUMAN.value)
 
 
-def _customer_messages() -> Select[Any]:
-    return (select(func.count(Message.id)).join(Conversation, Conversation.id == Message.conversation_id)
-            .where(Message.sender_type == SenderType.CONTACT.value))
+COUNTERS = ("unreplied", "my_unreplied", "unassigned", "assigned_to_me", "unread")
 
 
 def counters(session: Session, user: User) -> dict[str, int]:
-    vis = visible_to(user)
-    unreplied_q = _customer_messages().where(_human_open(), vis, Message.id > _last_human_reply_id())
-    return {
-        "unreplied": session.scalar(unreplied_q) or 0,
-        "my_unreplied": session.scalar(unreplied_q.where(assigned_to(user.id))) or 0,
-        "unassigned": session.scalar(
-            select(func.count(Conversation.id)).where(
-                _human_open(), vis, ~exists().where(Assignment.conversation_id == Conversation.id))) or 0,
-        "assigned_to_me": session.scalar(
-            select(func.count(Conversation.id)).where(
-                Conversation.status == Status.OPEN.value, assigned_to(user.id))) or 0,
-        "unread": session.scalar(
-            _customer_messages().where(_human_open(), vis, Message.id > _read_mark_id(user.id))) or 0,
-    }
+    return counters_for(session, [user])[user.id]
+
+
+def counters_for(session: Session, users: Sequence[User]) -> dict[int, dict[str, int]]:
+    """Each user's counters, in two queries however many users (a change in a team recounts every
+    user who can see it: 5 queries per user made a burst of handoffs cost 100 per push for 20 agents).
+
+    Both queries group the figures by user and by what decides visibility (the conversation's team,
+    whether it is restricted; a restricted one is counted only where the user is named on it), and
+    `visible_clause`'s team rule is then applied to each group here: the same rule, the same numbers
+    as counting one user at a time.
+    """
+    by_id = {u.id: u for u in users}
+    if not by_id:
+        return {}
+    ids = list(by_id)
+    out = {uid: dict.fromkeys(COUNTERS, 0) for uid in ids}
+    named = exists().where(ConversationAccess.conversation_id == Conversation.id,
+                           ConversationAccess.user_id == User.id)
+    mine = exists().where(Assignment.conversation_id == Conversation.id, Assignment.user_id == User.id)
+    read_mark = (select(func.coalesce(func.max(ReadMark.last_read_message_id), 0))
+                 .where(ReadMark.conversation_id == Conversation.id, ReadMark.user_id == User.id)
+                 .correlate(Conversation, User).scalar_subquery())
+    # A restricted conversation counts for its named users only; the others by team, below.
+    counted = or_(Conversation.restricted.is_(False), named)
+    unreplied = and_(counted, Message.id > _last_human_reply_id())
+    groups = (User.id, Conversation.team_id, Conversation.restricted)
+    messages = session.execute(
+        select(*groups, func.count(Message.id).filter(unreplied),
+               func.count(Message.id).filter(and_(unreplied, mine)),
+               func.count(Message.id).filter(and_(counted, Message.id > read_mark)))
+        .select_from(User).join(Conversation, true()).join(Message, Message.conversation_id == Conversation.id)
+        .where(User.id.in_(ids), Message.sender_type == SenderType.CONTACT.value, _human_open())
+        .group_by(*groups)).all()
+    unassigned = and_(counted, _human_open(), ~exists().where(Assignment.conversation_id == Conversation.id))
+    conversations = session.execute(
+        select(*groups, func.count(Conversation.id).filter(unassigned), func.count(Conversation.id).filter(mine))
+        .select_from(User).join(Conversation, true())
+        .where(User.id.in_(ids), Conversation.status == Status.OPEN.value)
+        .group_by(*groups)).all()
+
+    def sees(uid: int, team_id: int, restricted: bool) -> bool:
+        user = by_id[uid]
+        return restricted or user.sees_all_teams or team_id in user.team_ids
+
+    for uid, team_id, restricted, n_unreplied, n_mine, n_unread in messages:
+        if sees(uid, team_id, restricted):
+            figures = out[uid]
+            figures["unreplied"] += n_unreplied
+            figures["my_unreplied"] += n_mine
+            figures["unread"] += n_unread
+    for uid, team_id, restricted, n_unassigned, n_assigned in conversations:
+        out[uid]["assigned_to_me"] += n_assigned  # assigned is assigned, whoever may see it now
+        if sees(uid, team_id, restricted):
+            out[uid]["unassigned"] += n_unassigned
+    return out
 
 
 def list_conversations(session: Session, user: User, *, view: str, status: str,
