@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from models.channels.attachments import do_add_pending
 from models.contacts.identities import do_find_or_create_phone_contact
-from models.conversations.ingest import do_ingest_inbound
+from models.conversations.ingest import LOOK_UP, contact_and_open_conversation, do_ingest_inbound
 from models.db import Database
 
 ATTEMPTS = 5
@@ -47,9 +47,11 @@ def ingest_provider_message(db: Database, *, channel: str, provider_message_id: 
     for attempt in range(ATTEMPTS):
         try:
             with db.transaction() as s:
-                contact = do_find_or_create_phone_contact(s, channel, sender, sender_name)
+                known, conv = contact_and_open_conversation(s, channel, sender)  # one query, not two
+                contact = do_find_or_create_phone_contact(s, channel, sender, sender_name, known=known)
                 ingested = do_ingest_inbound(s, contact=contact, channel=channel, text=text,
-                                             provider_message_id=provider_message_id)
+                                             provider_message_id=provider_message_id,
+                                             open_conversation=conv if known is not None else LOOK_UP)
                 if not ingested.created:
                     return Stored(ingested.conversation.id, ingested.message.id, created=False,
                                   public_id=ingested.conversation.public_id)

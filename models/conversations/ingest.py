@@ -38,7 +38,7 @@ def open_conversation_of(session: Session, contact: Contact) -> Conversation | N
     )
 
 
-_LOOK = object()  # `do_ingest_inbound(open_conversation=...)` not given: look it up
+LOOK_UP = object()  # `do_ingest_inbound(open_conversation=...)` not given: look it up
 
 
 def contact_and_open_conversation(session: Session, channel: str,
@@ -63,7 +63,7 @@ class Ingested:
 
 
 def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text: str,
-                      provider_message_id: str | None = None, open_conversation: Any = _LOOK) -> Ingested:
+                      provider_message_id: str | None = None, open_conversation: Any = LOOK_UP) -> Ingested:
     """Store a customer message in the contact's open conversation (a new one if none is open).
 
     Idempotent on `(channel, provider_message_id)`. A closed conversation is never reused.
@@ -79,7 +79,7 @@ def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text:
             conv = session.get(Conversation, existing.conversation_id)
             assert conv is not None
             return Ingested(conv, existing, created=False)
-    conv = open_conversation_of(session, contact) if open_conversation is _LOOK else open_conversation
+    conv = open_conversation_of(session, contact) if open_conversation is LOOK_UP else open_conversation
     now = utcnow()
     if conv is None:
         conv = Conversation(contact_id=contact.id, team_id=default_team(session).id, channel=channel,
