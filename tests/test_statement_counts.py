@@ -55,3 +55,23 @@ def test_an_agent_reply(app: Flask, db: Database) -> None:
     assert customer.replies("agent") == ["Hi, I'm Ada."]
     print(f"\n{statements.count} statements:\n{statements.report()}")
     assert statements.count <= AGENT_REPLY, statements.report()
+
+
+# A provider's message (SMS/WhatsApp webhook) stored, before the acknowledgement: the contact and its
+# open conversation (1), the duplicate check on the provider's id (1), the message and the
+# conversation's activity (2); then its pushes, the message and the summary (2). 17 before issue 17.
+PROVIDER_MESSAGE = 6
+
+
+def test_a_provider_message_stored(db: Database) -> None:
+    from models.conversations.inbound import ingest_provider_message
+
+    def store(n: int) -> None:
+        stored = ingest_provider_message(db, channel="sms", provider_message_id=f"SM{n}", sender="+15550100",
+                                         sender_name=None, text=f"hello {n}", via_channel_id=None)
+        assert stored.created
+
+    store(1)  # the contact and the conversation exist: what follows is the steady state
+    with counting(db.engine) as statements:
+        store(2)
+    assert statements.count <= PROVIDER_MESSAGE, statements.report()

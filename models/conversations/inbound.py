@@ -51,11 +51,11 @@ def ingest_provider_message(db: Database, *, channel: str, provider_message_id: 
                 contact = do_find_or_create_phone_contact(s, channel, sender, sender_name, known=known)
                 ingested = do_ingest_inbound(s, contact=contact, channel=channel, text=text,
                                              provider_message_id=provider_message_id,
-                                             open_conversation=conv if known is not None else LOOK_UP)
+                                             open_conversation=conv if known is not None else LOOK_UP,
+                                             via_channel_id=via_channel_id)
                 if not ingested.created:
                     return Stored(ingested.conversation.id, ingested.message.id, created=False,
                                   public_id=ingested.conversation.public_id)
-                ingested.message.via_channel_id = via_channel_id
                 ids = tuple(do_add_pending(s, conv=ingested.conversation, msg=ingested.message, source_ref=m.ref,
                                            filename=m.filename, channel_config_id=via_channel_id).id
                             for m in media)

@@ -63,12 +63,14 @@ class Ingested:
 
 
 def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text: str,
-                      provider_message_id: str | None = None, open_conversation: Any = LOOK_UP) -> Ingested:
+                      provider_message_id: str | None = None, open_conversation: Any = LOOK_UP,
+                      via_channel_id: int | None = None) -> Ingested:
     """Store a customer message in the contact's open conversation (a new one if none is open).
 
     Idempotent on `(channel, provider_message_id)`. A closed conversation is never reused.
     `open_conversation`: what `open_conversation_of` returned in this transaction, when the caller
-    already looked (None: the contact has none open).
+    already looked (None: the contact has none open). `via_channel_id`: the provider configuration
+    it came through (stored with the message, not updated after it).
     """
     if contact.blacklisted:
         raise Forbidden("This contact is blocked.", code="blocked")
@@ -90,7 +92,7 @@ def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text:
         publish_on_commit(session, ConversationCreated(conv.id, conv.team_id, conv.contact_id))
     msg = Message(conversation_id=conv.id, direction=Direction.IN.value, sender_type=SenderType.CONTACT.value,
                   text=text, channel=channel, provider_message_id=provider_message_id,
-                  delivery_status=DeliveryStatus.RECEIVED.value, created_at=now)
+                  delivery_status=DeliveryStatus.RECEIVED.value, created_at=now, via_channel_id=via_channel_id)
     session.add(msg)
     conv.last_activity_at = now
     if conv.owner == Owner.HUMAN.value and conv.waiting_since is None:
