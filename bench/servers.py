@@ -106,10 +106,27 @@ def launched(name: str, argv: Sequence[str], env: Mapping[str, str], url: str, l
         _stop(process)
 
 
+# A bench measures throughput, not the abuse limits: one visitor sending 50 messages in a few seconds
+# would be refused at the 31st (unless the shell sets its own).
+BENCH_LIMITS = {
+    "PARLEY_RATE_LIMIT_WEBCHAT_MESSAGES": "1000000/minute",
+    "PARLEY_RATE_LIMIT_WEBCHAT_MESSAGES_PER_ADDRESS": "1000000/minute",
+    "PARLEY_RATE_LIMIT_WEBCHAT_CONVERSATIONS": "1000000/hour",
+    "PARLEY_RATE_LIMIT_WEBCHAT_CONVERSATIONS_PER_ADDRESS": "1000000/hour",
+}
+
+
 def _python_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
+    return env
+
+
+def _parley_env(**extra: str) -> dict[str, str]:
+    env = _python_env(**extra)
+    for name, value in BENCH_LIMITS.items():
+        env.setdefault(name, value)
     return env
 
 
@@ -143,7 +160,7 @@ def parley_server(program: Sequence[str], ready_timeout_s: float,
     argv = [*program, "run", "--host", HOST, "--port", str(port)]
     with tempfile.TemporaryDirectory(prefix="parley-bench-instance-") as instance:
         # The embedded default: SQLite in the fresh instance, no Redis, whatever this shell exports.
-        env = _python_env(PARLEY_INSTANCE=instance, DATABASE_URL="", REDIS_URL="", **dict(extra_env or {}))
+        env = _parley_env(PARLEY_INSTANCE=instance, DATABASE_URL="", REDIS_URL="", **dict(extra_env or {}))
         with launched("parley", argv, env, f"http://{HOST}:{port}", Path(instance), ready_timeout_s) as url:
             yield url
 
@@ -201,7 +218,7 @@ def production_stack(program: Sequence[str], ready_timeout_s: float, database_ur
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="parley-bench-stack-") as instance, \
             _fresh_schema(database_url) as schema_url:
-        env = _python_env(PARLEY_INSTANCE=instance, DATABASE_URL=schema_url, REDIS_URL=redis_url,
+        env = _parley_env(PARLEY_INSTANCE=instance, DATABASE_URL=schema_url, REDIS_URL=redis_url,
                           PARLEY_SECRET_KEY=secrets.token_urlsafe(24),
                           PARLEY_SOCKETIO_CHANNEL=f"parley-bench-{secrets.token_hex(4)}", **dict(extra_env or {}))
         worker_argv = [*program, "worker", "--concurrency", str(worker_concurrency)]

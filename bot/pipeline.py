@@ -17,9 +17,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, and_, bindparam, func, select
+from sqlalchemy.orm import Session, aliased
 
 from bot.types import BotTurn, Decision, Engine, HandoffReason, StageView, TurnContext
 from models.conversations import bot_claims
@@ -41,7 +42,7 @@ BOT_ERROR_REPLY = (
 # Handoffs that end the chain; any other handoff lets the next stage (e.g. the LLM agent) try.
 FINAL_REASONS = frozenset({HandoffReason.CUSTOMER_ASKED, HandoffReason.BOT_ERROR, HandoffReason.POLICY})
 HISTORY_TURNS = 10
-_NOT_CLAIMED = object()  # `_next_pending`: another process holds the conversation
+_NOT_CLAIMED = object()  # `_claim_next`: another process holds the conversation
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class _Pending:
     text: str
     context: TurnContext
     contact_id: int
+    reply_channel: str  # where the customer last wrote from when the message was picked up
 
 
 class BotPipeline:
@@ -70,37 +72,37 @@ class BotPipeline:
         """Handle every unhandled customer message of one conversation. Returns how many were answered.
 
         Safe to call from any process at any time: without the conversation's claim it does nothing
-        (the holder looks again as it releases, so a message that came meanwhile is not left behind).
-        The claim rides in the transactions the pipeline makes anyway — taken with the first look for
-        work, renewed with each stored turn, given back with the look that finds none — so durable
-        turns cost no extra commits (SQLite has one writer at a time)."""
-        handled = 0
-        while not self._stopping.is_set():
-            claimed, answered = self._drain(conversation_id, secrets.token_hex(16))
-            handled += answered
-            if not claimed or self._stopping.is_set() or not self._has_unhandled(conversation_id):
-                return handled
-        return handled
+        (the holder looks again as it releases, under the conversation's lock, so a message that came
+        meanwhile is not left behind). The claim rides in the transactions the pipeline makes anyway
+        — taken with the first look for work, renewed with each stored turn, given back with the look
+        that finds none — so durable turns cost no extra commits (SQLite has one writer at a time)."""
+        if self._stopping.is_set():
+            return 0
+        return self._drain(conversation_id, secrets.token_hex(16))[1]
 
     def _drain(self, conversation_id: int, token: str) -> tuple[bool, int]:
-        """Claim, answer each pending message, release. Returns (claimed, answered)."""
+        """Claim, answer each pending message, release. Returns (claimed, answered).
+
+        The claim is given back only after a turn's events were published: the next holder's reply
+        can then never reach a browser before this one's (bench/README.md, issue 17)."""
         handled = 0
         try:
-            pending = self._next_pending(conversation_id, token, claim=True)
+            pending = self._claim_next(conversation_id, token)
             if pending is _NOT_CLAIMED:
                 return False, 0
             while isinstance(pending, _Pending):
-                self.db.bus.publish(BotTyping(conversation_id, pending.contact_id, True))
+                current = pending
+                self.db.bus.publish(BotTyping(conversation_id, current.contact_id, True))
                 try:
-                    with log_conversation(pending.context.conversation_id):
-                        turn = self.run_engines(pending.text, pending.context)
-                        stored = self._store(conversation_id, pending.message_id, turn, token)
+                    with log_conversation(current.context.conversation_id):
+                        turn = self.run_engines(current.text, current.context)
+                        stored = self._store(conversation_id, current, turn, token)
                 finally:
-                    self.db.bus.publish(BotTyping(conversation_id, pending.contact_id, False))
+                    self.db.bus.publish(BotTyping(conversation_id, current.contact_id, False))
                 handled += int(stored)
                 if self._stopping.is_set():
                     break
-                pending = self._next_pending(conversation_id, token, claim=False)
+                pending = self._release_or_next(conversation_id, token)
             return True, handled
         finally:
             with self._held_lock:
@@ -117,14 +119,6 @@ class BotPipeline:
         self._forget(conversation_id, token)
         with self.db.transaction() as session:
             bot_claims.release(session, conversation_id, token)
-
-    def _has_unhandled(self, conversation_id: int) -> bool:
-        with self.db.session() as session:
-            return session.scalar(
-                select(Message.id).join(Conversation, Conversation.id == Message.conversation_id)
-                .where(Message.conversation_id == conversation_id,
-                       Message.sender_type == SenderType.CONTACT.value,
-                       Message.id > Conversation.bot_cursor).limit(1)) is not None
 
     def renew_held(self) -> int:
         """Extend the leases of the conversations this process is running (a turn may take longer
@@ -188,43 +182,60 @@ class BotPipeline:
                 break
         return replace(turn, stages=tuple(views), summary=summary)
 
-    def _next_pending(self, conversation_id: int, token: str, *, claim: bool) -> _Pending | object | None:
-        """The next customer message to answer, in one transaction with the claim (`claim`: take it
-        first; `_NOT_CLAIMED` when another process holds it). None: nothing to do, claim given back."""
+    def _claim_next(self, conversation_id: int, token: str) -> _Pending | object | None:
+        """Claim the conversation and find its next customer message to answer, in one transaction
+        (`_NOT_CLAIMED`: another process holds it; None: nothing to do, the claim given back)."""
         with self.db.transaction() as session:
-            if claim:
-                if bot_claims.claim(session, conversation_id, lease_s=self.lease_s, token=token) is None:
-                    return _NOT_CLAIMED
+            conv = bot_claims.claim_returning(session, conversation_id, lease_s=self.lease_s, token=token)
+            if conv is None:
+                return _NOT_CLAIMED
+            with self._held_lock:
+                self._held[conversation_id] = token
+            return self._pending_in(session, conv, token)
+
+    def _release_or_next(self, conversation_id: int, token: str) -> _Pending | None:
+        """Give the claim back and look again in the same transaction, behind the release's lock: a
+        message committed before it is found here (and the claim kept), one committed after it finds
+        the claim free when its own wake-up comes."""
+        with self.db.transaction() as session:
+            conv = bot_claims.release_returning(session, conversation_id, token)
+            self._forget(conversation_id, token)
+            if conv is None:
+                return None  # our lease expired and another process has it now
+            pending = self._pending_in(session, conv, token)
+            if pending is not None:  # more to answer: keep it
+                conv.bot_claim_token = token
+                conv.bot_claim_until = utcnow() + timedelta(seconds=self.lease_s)
                 with self._held_lock:
                     self._held[conversation_id] = token
-            conv = session.get(Conversation, conversation_id, with_for_update=True)
-            if conv is None or conv.bot_claim_token != token:
-                self._forget(conversation_id, token)
-                return None  # gone, or our lease expired and another process has it now
-            nxt = session.scalar(
-                select(Message).where(Message.conversation_id == conv.id,
-                                      Message.sender_type == SenderType.CONTACT.value,
-                                      Message.id > conv.bot_cursor)
-                .order_by(Message.id).limit(1))
-            if nxt is None or conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
-                if nxt is not None:
-                    # Mechanically silent while a human owns it: skip past everything said so far.
-                    conv.bot_cursor = _last_customer_message_id(session, conv.id)
-                conv.bot_claim_token, conv.bot_claim_until = None, None
-                self._forget(conversation_id, token)
-                return None
-            context = TurnContext(conversation_id=conv.public_id,
-                                  consecutive_fallbacks=conv.bot_fallbacks,
-                                  history=_history(session, conv.id, nxt.id))
-            return _Pending(nxt.id, nxt.text, context, conv.contact_id)
+            return pending
 
-    def _store(self, conversation_id: int, message_id: int, turn: BotTurn, token: str) -> bool:
+    def _pending_in(self, session: Session, conv: Conversation, token: str) -> _Pending | None:
+        """The next customer message after the cursor, with the turns before it, in one query; with
+        none (or a human owning the conversation now) the claim is given back in this transaction."""
+        rows = _next_with_history(session, conv)
+        nxt = rows[0] if rows and rows[0].id > conv.bot_cursor else None
+        if nxt is None or conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
+            if nxt is not None:
+                # Mechanically silent while a human owns it: skip past everything said so far.
+                conv.bot_cursor = _last_customer_message_id(session, conv.id)
+            conv.bot_claim_token, conv.bot_claim_until = None, None
+            self._forget(conv.id, token)
+            return None
+        context = TurnContext(conversation_id=conv.public_id, consecutive_fallbacks=conv.bot_fallbacks,
+                              history=tuple((r.sender_type, r.text) for r in reversed(rows[1:])))
+        return _Pending(nxt.id, nxt.text, context, conv.contact_id, nxt.reply_channel or conv.channel)
+
+    def _store(self, conversation_id: int, answered: _Pending, turn: BotTurn, token: str) -> bool:
+        message_id = answered.message_id
         with self.db.transaction() as session:
-            conv = session.get(Conversation, conversation_id, with_for_update=True)
+            # The lease renewed and the conversation read in one statement, which also locks its row
+            # (PostgreSQL). Lost meanwhile: exactly-once still rests on the cursor, under the lock.
+            conv = bot_claims.renew_returning(session, conversation_id, token, lease_s=self.lease_s)
             if conv is None:
-                return False
-            if conv.bot_claim_token == token:
-                conv.bot_claim_until = utcnow() + timedelta(seconds=self.lease_s)
+                conv = session.get(Conversation, conversation_id, with_for_update=True)
+                if conv is None:
+                    return False
             if conv.bot_cursor >= message_id:
                 return False  # another worker handled it meanwhile
             conv.bot_cursor = message_id
@@ -233,7 +244,8 @@ class BotPipeline:
             for reply in turn.replies:
                 do_send_bot_reply(session, conv, reply, intent=turn.intent, confidence=turn.confidence,
                                   decision=turn.decision.value,
-                                  reason=turn.reason.value if turn.reason else None)
+                                  reason=turn.reason.value if turn.reason else None,
+                                  channel=answered.reply_channel)
             if turn.decision is Decision.HANDOFF:
                 assert turn.reason is not None
                 do_handoff(session, conv, reason=turn.reason.value, intent=turn.intent,
@@ -261,14 +273,27 @@ def _last_customer_message_id(session: Session, conversation_id: int) -> int:
     ) or 0
 
 
-def _history(session: Session, conversation_id: int, before_id: int) -> tuple[tuple[str, str], ...]:
-    rows = session.execute(
-        select(Message.sender_type, Message.text)
-        .where(Message.conversation_id == conversation_id, Message.id < before_id,
-               Message.private.is_(False))
-        .order_by(Message.id.desc()).limit(HISTORY_TURNS)
-    ).all()
-    return tuple((r[0], r[1]) for r in reversed(rows))
+def _next_with_history(session: Session, conv: Conversation) -> list[Any]:
+    """The first customer message after the cursor, then the `HISTORY_TURNS` public messages before
+    it, newest first (empty when there is nothing after the cursor), each row also saying where the
+    customer last wrote from (the reply's channel): one query for all three."""
+    return list(session.execute(_NEXT_WITH_HISTORY, {"conversation_id": conv.id, "cursor": conv.bot_cursor}).all())
+
+
+def _next_with_history_query() -> Any:
+    conv_id, cursor = bindparam("conversation_id", type_=Integer), bindparam("cursor", type_=Integer)
+    customer = and_(Message.conversation_id == conv_id, Message.sender_type == SenderType.CONTACT.value)
+    nxt = select(func.min(Message.id)).where(customer, Message.id > cursor).scalar_subquery()
+    latest = aliased(Message)
+    reply_channel = (select(latest.channel)
+                     .where(latest.conversation_id == conv_id, latest.sender_type == SenderType.CONTACT.value)
+                     .order_by(latest.id.desc()).limit(1).scalar_subquery())
+    return (select(Message.id, Message.sender_type, Message.text, reply_channel.label("reply_channel"))
+            .where(Message.conversation_id == conv_id, Message.id <= nxt, Message.private.is_(False))
+            .order_by(Message.id.desc()).limit(HISTORY_TURNS + 1))
+
+
+_NEXT_WITH_HISTORY = _next_with_history_query()  # built once: statements cost CPU to build
 
 
 def _error_turn(engine: Engine, exc: Exception) -> BotTurn:

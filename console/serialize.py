@@ -81,22 +81,28 @@ def conversations_json(session: Session, user: User | None, convs: Sequence[Conv
     inbox_names = inbox_names_of(session, [c.inbox_id for c in convs if c.inbox_id is not None])
     out = []
     for c in convs:
-        last = lasts.get(c.id)
-        item: dict[str, Any] = {
-            "id": c.public_id, "name": c.name, "status": c.status, "owner": c.owner, "phase": c.phase,
-            "team": {"id": c.team.id, "name": c.team.name}, "channel": c.channel, "inbox_id": c.inbox_id,
-            "inbox": {"id": c.inbox_id, "name": inbox_names[c.inbox_id]} if c.inbox_id in inbox_names else None,
-            "contact": {"id": c.contact.id, "name": c.contact.name, "online": c.contact.online,
-                        "blocked": c.contact.blocked_at is not None},
-            "assignees": [user_brief(a.user) for a in c.assignments],
-            "last_message": ({"text": last.text, "sender_type": last.sender_type, "private": last.private,
-                              "created_at": iso(last.created_at)} if last else None),
-            "unreplied": unreplied.get(c.id, 0),
-            "waiting_since": iso(c.waiting_since), "last_activity_at": iso(c.last_activity_at),
-            "created_at": iso(c.created_at), "closed_at": iso(c.closed_at),
-            "handoff": packet_json(packets.get(c.id)),
-        }
+        item = summary_json(c, unreplied.get(c.id, 0), lasts.get(c.id), packets.get(c.id))
+        item["inbox"] = {"id": c.inbox_id, "name": inbox_names[c.inbox_id]} if c.inbox_id in inbox_names else None
         if unread is not None:
             item["unread"] = unread.get(c.id, 0)
         out.append(item)
     return out
+
+
+def summary_json(c: Conversation, unreplied: int, last: Message | None,
+                 packet: HandoffPacket | None) -> dict[str, Any]:
+    """One conversation as lists show it (`conversations_json`, which adds its inbox's name, and the live
+    pushes of console/realtime/summaries.py, which read the same figures in one query)."""
+    return {
+        "id": c.public_id, "name": c.name, "status": c.status, "owner": c.owner, "phase": c.phase,
+        "team": {"id": c.team.id, "name": c.team.name}, "channel": c.channel, "inbox_id": c.inbox_id,
+        "contact": {"id": c.contact.id, "name": c.contact.name, "online": c.contact.online,
+                    "blocked": c.contact.blocked_at is not None},
+        "assignees": [user_brief(a.user) for a in c.assignments],
+        "last_message": ({"text": last.text, "sender_type": last.sender_type, "private": last.private,
+                          "created_at": iso(last.created_at)} if last else None),
+        "unreplied": unreplied,
+        "waiting_since": iso(c.waiting_since), "last_activity_at": iso(c.last_activity_at),
+        "created_at": iso(c.created_at), "closed_at": iso(c.closed_at),
+        "handoff": packet_json(packet),
+    }

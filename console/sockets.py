@@ -27,7 +27,12 @@ from models.contacts.blocking import do_keep_blocked
 from models.contacts.identities import do_find_or_create_contact, find_contact
 from models.contacts.widget import visitor_history
 from models.conversations.inbox import counters
-from models.conversations.ingest import do_ingest_inbound, do_set_presence, open_conversation_of
+from models.conversations.ingest import (
+    contact_and_open_conversation,
+    do_ingest_inbound,
+    do_set_presence,
+    open_conversation_of,
+)
 from models.conversations.messages import check_text
 from models.errors import Forbidden, ParleyError
 from models.inboxes.routing import inbox_for_widget
@@ -155,16 +160,19 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None,
     for attempt in range(2):
         try:
             with svc.db.transaction() as s:
-                contact = do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
-                                                    visitor_display_name(visitor.visitor_id))
+                contact, conv = contact_and_open_conversation(s, WEBCHAT, visitor.visitor_id)
+                if contact is None:
+                    contact = do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
+                                                        visitor_display_name(visitor.visitor_id))
                 if contact.blocked:  # kept for admins, then refused (models/contacts/blocking.py)
                     do_keep_blocked(s, contact=contact, channel=WEBCHAT, text=text, provider_message_id=key)
                 else:
-                    if open_conversation_of(s, contact) is None:  # this message starts a conversation
+                    if conv is None:  # this message starts a conversation
                         _count_visitor_conversation(visitor)
                     do_set_presence(s, contact, True)
-                    ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT, text=text,
-                                                 provider_message_id=key, inbox=inbox_for_widget(s, widget_key))
+                    ingested = do_ingest_inbound(
+                        s, contact=contact, channel=WEBCHAT, text=text, provider_message_id=key, open_conversation=conv,
+                        inbox=inbox_for_widget(s, widget_key) if conv is None else None)
                     return contact.id, ingested.conversation.id, {
                         "ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
                         "created_at": iso(ingested.message.created_at)}

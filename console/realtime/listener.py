@@ -19,8 +19,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from connectors.delivery import MediaLinks
 from connectors.webchat import CHANNEL as WEBCHAT
@@ -37,8 +38,9 @@ from console.realtime.rooms import (
     union,
     user_room,
 )
-from console.serialize import conversations_json, iso, message_json
-from models.conversations.inbox import counters, users_who_can_see
+from console.realtime.summaries import conversation_summaries
+from console.serialize import iso, message_json
+from models.conversations.inbox import counters, counters_for, users_who_can_see
 from models.conversations.visibility import named_users
 from models.db import Database
 from models.events import (
@@ -107,9 +109,10 @@ class RealtimeListener:
     # --- the events ---------------------------------------------------------------------------
 
     def message_created(self, evt: MessageCreated) -> None:
-        self._push_message(evt)
+        has_files = self._push_message(evt)
         self._changed(evt, counters=evt.human_owned)  # the bot's side changes no counter
-        if evt.channel == WEBCHAT and not evt.private and evt.sender_type != SenderType.CONTACT.value:
+        if (has_files and evt.channel == WEBCHAT and not evt.private
+                and evt.sender_type != SenderType.CONTACT.value):
             self._files_to_visitor(evt)  # after the message itself
 
     def message_updated(self, evt: MessageUpdated) -> None:
@@ -248,22 +251,29 @@ class RealtimeListener:
         if conv is not None:
             self._to([user_room(uid) for uid in user_ids], "notification", payload(session, conv))
 
-    def _push_message(self, evt: MessageCreated) -> None:
+    def _push_message(self, evt: MessageCreated) -> bool:
+        """The message to the consoles that see it (and a staff message to the customer's widget).
+        Returns whether it has files (only then is there anything for `_files_to_visitor`)."""
         with self.db.session() as s:
-            row = s.execute(select(Message, Conversation.public_id)
+            has_files = exists().where(Attachment.message_id == Message.id)
+            row = s.execute(select(Message, Conversation.public_id, Conversation.restricted, has_files)
                             .join(Conversation, Conversation.id == Message.conversation_id)
                             .options(selectinload(Message.author))
                             .where(Message.id == evt.message_id)).first()
             if row is None:
-                return
-            msg, public_id = row
-            self._to(audiences(s, [(evt.conversation_id, evt.team_id)])[evt.conversation_id], "message",
-                     message_json(msg, public_id))
+                return False
+            msg, public_id, restricted, files = row
+            if not files:  # nothing to load: the files are listed as empty without a query
+                set_committed_value(msg, "attachments", [])
+            rooms = audiences(s, [(evt.conversation_id, evt.team_id)],
+                              restricted=[evt.conversation_id] if restricted else [])
+            self._to(rooms[evt.conversation_id], "message", message_json(msg, public_id))
             if msg.private or msg.sender_type == SenderType.CONTACT.value or msg.channel != WEBCHAT:
-                return  # other channels send through their connectors' outbox
+                return bool(files)  # other channels send through their connectors' outbox
             self.emit("message", customer_message(
                 id=msg.id, conversation_id=public_id, sender_type=msg.sender_type, text=msg.text,
                 created_at=iso(msg.created_at) or ""), namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
+            return bool(files)
 
     def _files_to_visitor(self, evt: MessageCreated) -> None:
         """Files an agent sent on webchat reach the widget as links."""
@@ -281,23 +291,22 @@ class RealtimeListener:
 
     def _push_conversations(self, conversation_ids: set[int]) -> None:
         with self.db.session() as s:
-            convs = list(s.scalars(select(Conversation).options(
-                selectinload(Conversation.contact), selectinload(Conversation.team),
-                selectinload(Conversation.assignments).selectinload(Assignment.user))
-                .where(Conversation.id.in_(conversation_ids))))
-            rooms = audiences(s, [(c.id, c.team_id) for c in convs])
-            for conv, payload in zip(convs, conversations_json(s, None, convs), strict=True):
-                self._to(rooms[conv.id], "conversation", payload)
+            summaries = conversation_summaries(s, conversation_ids)
+            rooms = audiences(s, [(c.id, c.team_id) for c, _ in summaries],
+                              restricted=[c.id for c, _ in summaries if c.restricted])
+        for conv, payload in summaries:
+            self._to(rooms[conv.id], "conversation", payload)
 
     def _push_counters(self, team_ids: set[int]) -> None:
-        """Counters are per user: each user who can see one of these teams, in their own room, once."""
+        """Counters are per user: each user who can see one of these teams, in their own room, once;
+        counted for all of them together (models/conversations/inbox.py `counters_for`)."""
         with self.db.session() as s:
-            seen: set[int] = set()
-            for team_id in team_ids:
-                for user in users_who_can_see(s, team_id):
-                    if user.id not in seen:
-                        seen.add(user.id)
-                        self.emit("counters", counters(s, user), namespace=CONSOLE, to=user_room(user.id))
+            users: dict[int, User] = {}
+            for team_id in sorted(team_ids):
+                users.update((u.id, u) for u in users_who_can_see(s, team_id) if u.id not in users)
+            figures = counters_for(s, list(users.values()))
+        for user_id in users:
+            self.emit("counters", figures[user_id], namespace=CONSOLE, to=user_room(user_id))
 
     def _push_presence(self, contact_id: int, online: bool) -> None:
         """Heard wherever one of the contact's open conversations is (supervisors: always, unless all

@@ -45,10 +45,15 @@ def audience(team_id: int, named: Sequence[int] | None) -> list[str]:
     return [team_room(team_id), ALL_ROOM]
 
 
-def audiences(session: Session, conversations: Iterable[tuple[int, int]]) -> dict[int, list[str]]:
-    """`audience` of each `(conversation id, team id)`, with one query for the named users."""
+def audiences(session: Session, conversations: Iterable[tuple[int, int]], *,
+              restricted: Iterable[int] | None = None) -> dict[int, list[str]]:
+    """`audience` of each `(conversation id, team id)`, with one query for the named users.
+
+    `restricted`: which of them are restricted, when the caller read it in this session just now
+    (its `Conversation.restricted`); the named users are then looked up for those only, and not at
+    all when there are none (the common case: no query)."""
     pairs = list(conversations)
-    named = named_users(session, [cid for cid, _ in pairs])
+    named = named_users(session, [cid for cid, _ in pairs] if restricted is None else list(restricted))
     return {cid: audience(team_id, named.get(cid)) for cid, team_id in pairs}
 
 

@@ -39,10 +39,12 @@ PHONE_CHANNELS = ("sms", "whatsapp")
 LINKABLE_CHANNELS = PHONE_CHANNELS
 
 
-def do_find_or_create_phone_contact(session: Session, channel: str, number: str, name: str | None) -> Contact:
+def do_find_or_create_phone_contact(session: Session, channel: str, number: str, name: str | None, *,
+                                    known: Contact | None = None) -> Contact:
     """The contact of `number` on `channel`; one already known by that number on the other phone
-    channel gets this identity added; otherwise a new contact (named after the profile name)."""
-    contact = find_contact(session, channel, number)
+    channel gets this identity added; otherwise a new contact (named after the profile name).
+    `known`: what `find_contact(session, channel, number)` returned in this transaction, if looked up."""
+    contact = known or find_contact(session, channel, number)
     if contact is not None:
         if name and contact.name == number:
             contact.name = name[:200]

@@ -39,6 +39,44 @@ def claim(session: Session, conversation_id: int, *, lease_s: float, token: str 
     return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
+def claim_returning(session: Session, conversation_id: int, *, lease_s: float, token: str,
+                    now: datetime | None = None) -> Conversation | None:
+    """`claim`, and the claimed conversation as it now is, in one statement (`UPDATE … RETURNING`):
+    the bot's first look at a conversation costs no second round trip. None: another process holds it."""
+    now = now or utcnow()
+    return session.scalars(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, _free(now))
+        .values(bot_claim_token=token, bot_claim_until=now + timedelta(seconds=lease_s))
+        .returning(Conversation)
+        .execution_options(populate_existing=True)).first()
+
+
+def renew_returning(session: Session, conversation_id: int, token: str, *, lease_s: float,
+                    now: datetime | None = None) -> Conversation | None:
+    """`renew`, returning the conversation (None: the lease was lost). Being a write, it also takes
+    the row's lock (PostgreSQL) or the database's (SQLite) before anything is read after it."""
+    now = now or utcnow()
+    return session.scalars(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.bot_claim_token == token)
+        .values(bot_claim_until=now + timedelta(seconds=lease_s))
+        .returning(Conversation)
+        .execution_options(populate_existing=True)).first()
+
+
+def release_returning(session: Session, conversation_id: int, token: str) -> Conversation | None:
+    """`release`, returning the conversation as it now is (None: the lease was not ours any more).
+    Being a write, it takes the row's (PostgreSQL) or the database's (SQLite) lock first: what the
+    caller then reads in this transaction is what any later claimer will find."""
+    return session.scalars(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.bot_claim_token == token)
+        .values(bot_claim_token=None, bot_claim_until=None)
+        .returning(Conversation)
+        .execution_options(populate_existing=True)).first()
+
+
 def renew(session: Session, conversation_id: int, token: str, *, lease_s: float,
           now: datetime | None = None) -> bool:
     """Extend a lease still held under `token`. False: it was lost (expired and taken by another)."""

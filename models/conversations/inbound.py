@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from models.channels.attachments import do_add_pending
 from models.contacts.blocking import do_keep_blocked
 from models.contacts.identities import do_find_or_create_phone_contact
-from models.conversations.ingest import do_ingest_inbound
+from models.conversations.ingest import LOOK_UP, contact_and_open_conversation, do_ingest_inbound
 from models.db import Database
 from models.inboxes.routing import inbox_for_number
 
@@ -50,18 +50,20 @@ def ingest_provider_message(db: Database, *, channel: str, provider_message_id: 
     for attempt in range(ATTEMPTS):
         try:
             with db.transaction() as s:
-                contact = do_find_or_create_phone_contact(s, channel, sender, sender_name)
+                known, conv = contact_and_open_conversation(s, channel, sender)  # one query, not two
+                contact = do_find_or_create_phone_contact(s, channel, sender, sender_name, known=known)
                 if contact.blocked:
                     _, created = do_keep_blocked(s, contact=contact, channel=channel, text=text,
                                                  provider_message_id=provider_message_id, media_count=len(media))
                     return Stored(0, 0, created=created, blocked=True)
                 ingested = do_ingest_inbound(s, contact=contact, channel=channel, text=text,
                                              provider_message_id=provider_message_id,
-                                             inbox=inbox_for_number(s, channel, via_channel_id))
+                                             open_conversation=conv if known is not None else LOOK_UP,
+                                             via_channel_id=via_channel_id,
+                                             inbox=None if conv else inbox_for_number(s, channel, via_channel_id))
                 if not ingested.created:
                     return Stored(ingested.conversation.id, ingested.message.id, created=False,
                                   public_id=ingested.conversation.public_id)
-                ingested.message.via_channel_id = via_channel_id
                 ids = tuple(do_add_pending(s, conv=ingested.conversation, msg=ingested.message, source_ref=m.ref,
                                            filename=m.filename, channel_config_id=via_channel_id).id
                             for m in media)

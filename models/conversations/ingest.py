@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from models.contacts.presets import apply_contact_presets
@@ -18,7 +19,7 @@ from models.events import (
 from models.inboxes.routing import inbox_for_channel
 from models.schema.base import utcnow
 from models.schema.channels import Inbox
-from models.schema.contacts import Contact
+from models.schema.contacts import Contact, ContactIdentity
 from models.schema.conversations import (
     Conversation,
     DeliveryStatus,
@@ -38,6 +39,23 @@ def open_conversation_of(session: Session, contact: Contact) -> Conversation | N
     )
 
 
+LOOK_UP = object()  # `do_ingest_inbound(open_conversation=...)` not given: look it up
+
+
+def contact_and_open_conversation(session: Session, channel: str,
+                                  external_id: str) -> tuple[Contact | None, Conversation | None]:
+    """The contact known by this address and its open conversation, in one query (a customer's
+    every message needs both)."""
+    row = session.execute(
+        select(Contact, Conversation)
+        .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+        .outerjoin(Conversation, and_(Conversation.contact_id == Contact.id,
+                                      Conversation.status == Status.OPEN.value))
+        .where(ContactIdentity.channel == channel, ContactIdentity.external_id == external_id)
+        .order_by(Conversation.id.desc()).limit(1)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 @dataclass(frozen=True)
 class Ingested:
     conversation: Conversation
@@ -46,7 +64,8 @@ class Ingested:
 
 
 def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text: str,
-                      provider_message_id: str | None = None, inbox: Inbox | None = None) -> Ingested:
+                      provider_message_id: str | None = None, inbox: Inbox | None = None,
+                      open_conversation: Any = LOOK_UP, via_channel_id: int | None = None) -> Ingested:
     """Store a customer message in the contact's open conversation (a new one if none is open).
 
     A new conversation lands in `inbox` (the widget's or the number's, found by the caller with
@@ -54,7 +73,9 @@ def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text:
 
     Idempotent on `(channel, provider_message_id)`. A closed conversation is never reused. A blocked
     contact is refused here whatever the caller: channels keep its messages apart first
-    (models/contacts/blocking.py).
+    (models/contacts/blocking.py). `open_conversation`: what `open_conversation_of` returned in this
+    transaction, when the caller already looked (None: the contact has none open). `via_channel_id`:
+    the provider configuration it came through (stored with the message, not updated after it).
     """
     if contact.blocked_at is not None:
         raise Forbidden("This contact is blocked.", code="blocked")
@@ -65,7 +86,7 @@ def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text:
             conv = session.get(Conversation, existing.conversation_id)
             assert conv is not None
             return Ingested(conv, existing, created=False)
-    conv = open_conversation_of(session, contact)
+    conv = open_conversation_of(session, contact) if open_conversation is LOOK_UP else open_conversation
     now = utcnow()
     if conv is None:
         inbox = inbox or inbox_for_channel(session, channel)
@@ -77,7 +98,7 @@ def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text:
         publish_on_commit(session, ConversationCreated(conv.id, conv.team_id, conv.contact_id))
     msg = Message(conversation_id=conv.id, direction=Direction.IN.value, sender_type=SenderType.CONTACT.value,
                   text=text, channel=channel, provider_message_id=provider_message_id,
-                  delivery_status=DeliveryStatus.RECEIVED.value, created_at=now)
+                  delivery_status=DeliveryStatus.RECEIVED.value, created_at=now, via_channel_id=via_channel_id)
     session.add(msg)
     conv.last_activity_at = now
     if conv.owner == Owner.HUMAN.value and conv.waiting_since is None:

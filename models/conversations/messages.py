@@ -54,12 +54,14 @@ def _outbound_status(channel: str) -> str:
 
 
 def do_send_bot_reply(session: Session, conv: Conversation, text: str, *, intent: str | None,
-                      confidence: float | None, decision: str, reason: str | None) -> Message:
-    """The bot answers on the channel the customer last wrote from; SMS/WhatsApp go through the outbox."""
+                      confidence: float | None, decision: str, reason: str | None,
+                      channel: str | None = None) -> Message:
+    """The bot answers on the channel the customer last wrote from (`channel`, when the caller knows
+    it already); SMS/WhatsApp go through the outbox."""
     from models.outbox.enqueue import default_reply_channel, do_enqueue_outbound
 
     now = utcnow()
-    reply_channel = default_reply_channel(session, conv)
+    reply_channel = channel or default_reply_channel(session, conv)
     msg = Message(conversation_id=conv.id, direction=Direction.OUT.value, sender_type=SenderType.BOT.value,
                   text=text, channel=reply_channel, delivery_status=_outbound_status(reply_channel),
                   created_at=now, bot_intent=intent, bot_confidence=confidence, bot_decision=decision,

@@ -1,0 +1,51 @@
+"""Counting the SQL statements a piece of work sends to the database (the hot path's budget).
+
+A count, unlike a time, is exact and the same on every machine: the statement-count tests
+(tests/test_statement_counts.py) pin what one customer message or one agent reply costs, so a change
+that adds a query per message fails CI instead of slowly eating the throughput.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+
+@dataclass
+class Statements:
+    """The statements seen while the block ran, in order (every thread of the process counts)."""
+
+    seen: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, sql: str) -> None:
+        with self._lock:
+            self.seen.append(" ".join(sql.split()))
+
+    @property
+    def count(self) -> int:
+        return len(self.seen)
+
+    def report(self) -> str:
+        """What to print when a budget is exceeded: each statement, shortened."""
+        return "\n".join(f"{n:>3}. {sql[:160]}" for n, sql in enumerate(self.seen, 1))
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[Statements]:
+    """Every statement executed on `engine` inside the block (ORM, Core and raw SQL alike)."""
+    found = Statements()
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        found.add(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield found
+    finally:
+        event.remove(engine, "before_cursor_execute", before)

@@ -1,0 +1,77 @@
+"""The hot path's database budget, counted (never timed): one customer webchat message answered by the
+bot, and one agent reply. Everything the process does for it is counted — the socket handler's
+transaction, the bot's turn (claim, look, store, release) and the realtime pushes (the message, the
+coalesced conversation summary, the counters) — because under load the CPU per message is the limit
+(bench/README.md). A change that adds a statement per message fails here; raise a budget only with a
+reason written beside it.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from models.db import Database
+from tests.support.actors import Agent, Customer, make_user
+from tests.support.statements import counting
+
+# One webchat message → the bot's reply, a conversation already under way (the steady state); 41 before
+# issue 17. The socket handler: the contact and its open conversation (1), the message and the
+# conversation's activity (2). The bot: claim returning the conversation (1), next message with its
+# history (1); the turn: lease renewal returning the conversation (1), the conversation and the reply
+# (2); release and look again under its lock (2), after the reply was pushed so that replies reach
+# browsers in order. Pushes: each message (2) and the coalesced summary after each (2).
+MESSAGE_TO_REPLY = 14
+# One agent reply in a conversation they are assigned to, another agent watching the team (39 before
+# issue 17; the counters of every agent who can see the team are now counted together, in 2 queries).
+AGENT_REPLY = 20
+
+
+def test_a_customer_message_answered_by_the_bot(app: Flask, db: Database) -> None:
+    make_user(db, "ada@example.com")
+    Agent(app, "ada@example.com").socket.get_received("/console")  # someone is watching the console
+    customer = Customer(app)
+    customer.say("hi")  # the conversation exists: what follows is the steady state
+    with counting(db.engine) as statements:
+        ack = customer.say("what are your opening hours")
+    assert ack["ok"] is True
+    assert customer.replies("bot")[-1] != "Hello! How can I help?"
+    print(f"\n{statements.count} statements:\n{statements.report()}")
+    assert statements.count <= MESSAGE_TO_REPLY, statements.report()
+
+
+def test_an_agent_reply(app: Flask, db: Database) -> None:
+    make_user(db, "ada@example.com")
+    make_user(db, "bob@example.com")
+    ada, bob = Agent(app, "ada@example.com"), Agent(app, "bob@example.com")
+    bob.socket.get_received("/console")
+    customer = Customer(app)
+    conv_id = customer.say("a person please")["conversation_id"]
+    me = ada.get("/me").get_json()
+    assert ada.post(f"/conversations/{conv_id}/assign", {"user_ids": [me["id"]]}).status_code == 200
+    ada.socket.get_received("/console")
+    with counting(db.engine) as statements:
+        r = ada.post(f"/conversations/{conv_id}/messages", {"text": "Hi, I'm Ada."})
+    assert r.status_code == 201
+    assert customer.replies("agent") == ["Hi, I'm Ada."]
+    print(f"\n{statements.count} statements:\n{statements.report()}")
+    assert statements.count <= AGENT_REPLY, statements.report()
+
+
+# A provider's message (SMS/WhatsApp webhook) stored, before the acknowledgement: the contact and its
+# open conversation (1), the duplicate check on the provider's id (1), the message and the
+# conversation's activity (2); then its pushes, the message and the summary (2). 17 before issue 17.
+PROVIDER_MESSAGE = 6
+
+
+def test_a_provider_message_stored(db: Database) -> None:
+    from models.conversations.inbound import ingest_provider_message
+
+    def store(n: int) -> None:
+        stored = ingest_provider_message(db, channel="sms", provider_message_id=f"SM{n}", sender="+15550100",
+                                         sender_name=None, text=f"hello {n}", via_channel_id=None)
+        assert stored.created
+
+    store(1)  # the contact and the conversation exist: what follows is the steady state
+    with counting(db.engine) as statements:
+        store(2)
+    assert statements.count <= PROVIDER_MESSAGE, statements.report()
