@@ -3,9 +3,12 @@ here and shown once, in the answer to the creation; never again, never logged.""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -18,6 +21,13 @@ from models.schema.base import utcnow
 from models.schema.integrations import DeliveryState, WebhookDelivery, WebhookSubscription
 
 MAX_SUBSCRIPTIONS = 50
+# Every commit that publishes events asks which subscriptions want them; with none subscribed to those
+# events (most deployments, most events) the answer is remembered for this long per process, so the hot
+# path pays no query for it. A subscription made or changed in this process is seen at once; one made in
+# another process within this window of an event misses that event (it did not exist when it began).
+WANTED_TTL_S = 2.0
+_wanted: WeakKeyDictionary[Any, tuple[float, frozenset[str]]] = WeakKeyDictionary()
+_wanted_lock = threading.Lock()
 
 
 def check_url(raw: Any, field: str = "url") -> str:
@@ -86,6 +96,7 @@ def do_create_subscription(session: Session, actor: User, url: str, events: Sequ
                               created_by_id=actor.id, created_at=now, updated_at=now)
     session.add(sub)
     session.flush()
+    forget_wanted(session)
     audit(session, "webhook.subscribed", actor=actor, subscription_id=sub.id, url=url, events=list(events))
     return sub
 
@@ -110,6 +121,7 @@ def do_update_subscription(session: Session, actor: User, sub: WebhookSubscripti
                                                           WebhookDelivery.state == DeliveryState.PENDING.value)
                             .values(next_attempt_at=now).execution_options(synchronize_session=False))
     sub.updated_at = now
+    forget_wanted(session)
     audit(session, "webhook.updated", actor=actor, subscription_id=sub.id, url=sub.url, events=list(sub.events),
           active=sub.active)
     return sub
@@ -118,10 +130,23 @@ def do_update_subscription(session: Session, actor: User, sub: WebhookSubscripti
 def do_delete_subscription(session: Session, actor: User, sub: WebhookSubscription) -> None:
     audit(session, "webhook.deleted", actor=actor, subscription_id=sub.id, url=sub.url)
     session.delete(sub)
+    forget_wanted(session)
+
+
+def forget_wanted(session: Session) -> None:
+    with _wanted_lock:
+        _wanted.pop(session.get_bind(), None)
 
 
 def subscribers(session: Session, names: set[str]) -> list[WebhookSubscription]:
     """Active subscriptions wanting any of `names` (JSON lists are filtered here, on every database)."""
-    subs = session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))
-                           .order_by(WebhookSubscription.id))
+    bind = session.get_bind()
+    with _wanted_lock:
+        known = _wanted.get(bind)
+    if known is not None and time.monotonic() - known[0] < WANTED_TTL_S and not names & known[1]:
+        return []
+    subs = list(session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))
+                                .order_by(WebhookSubscription.id)))
+    with _wanted_lock:
+        _wanted[bind] = (time.monotonic(), frozenset(e for sub in subs for e in sub.events or ()))
     return [s for s in subs if names.intersection(s.events or ())]
