@@ -13,8 +13,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
-from console import auth, health, limits, observability, pages, webhooks
-from console.api import assist, bot, conversations, files, knowledge, me, openapi, routing, workspace
+from console import auth, health, hosted, limits, observability, pages, webhooks
+from console.api import assist, bot, conversations, files, knowledge, me, openapi, outreach, routing, workspace
 from console.api import channels as channels_api
 from console.api.declare import IdConverter
 from console.errors import install_error_handlers
@@ -92,6 +92,8 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(channels_api.bp)
     app.register_blueprint(files.bp)
     app.register_blueprint(me.bp)  # password change, personal API tokens
+    app.register_blueprint(outreach.bp)  # New chat (POST /api/v1/conversations), invitations, end and renew
+    app.register_blueprint(hosted.bp)  # /c/<token>: the customer's personal chat page
     channels_api.register_pages(app)
     if rt.settings.bench_noop:
         app.add_url_rule("/webhooks/noop", "webhooks_noop", webhooks.noop, methods=["POST"])

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from models.channels.attachments import INLINE_SAFE
 from models.conversations.inbox import last_messages, latest_packets, unread_by_conversation, unreplied_by_conversation
+from models.outreach.sessions import customer_statuses
 from models.schema.accounts import User
 from models.schema.channels import Attachment, AttachmentState
 from models.schema.conversations import (
@@ -77,6 +78,7 @@ def conversations_json(session: Session, user: User | None, convs: Sequence[Conv
     unread = unread_by_conversation(session, user, ids) if user is not None else None
     lasts = last_messages(session, ids, include_private=True)
     packets = latest_packets(session, ids)
+    customers = customer_statuses(session, convs)
     out = []
     for c in convs:
         last = lasts.get(c.id)
@@ -91,6 +93,7 @@ def conversations_json(session: Session, user: User | None, convs: Sequence[Conv
             "waiting_since": iso(c.waiting_since), "last_activity_at": iso(c.last_activity_at),
             "created_at": iso(c.created_at), "closed_at": iso(c.closed_at),
             "handoff": packet_json(packets.get(c.id)),
+            "customer_status": customers[c.id],
         }
         if unread is not None:
             item["unread"] = unread.get(c.id, 0)

@@ -8,8 +8,8 @@ outside tests of the migrations themselves.
 
 from __future__ import annotations
 
-from models.schema import accounts, channels, contacts, conversations, llm, routing, training
+from models.schema import accounts, channels, contacts, conversations, llm, outreach, routing, training
 from models.schema.base import Base
 
-TABLE_MODULES = (accounts, contacts, conversations, channels, routing, llm, training)
+TABLE_MODULES = (accounts, contacts, conversations, channels, routing, llm, training, outreach)
 metadata = Base.metadata
