@@ -86,7 +86,9 @@ def test_email_invite_from_the_console_to_a_chat(server: LiveServer, smtp_server
     # the customer leaves: offline, "left … ago"
     customer.get("about:blank")
     _wait(agent, lambda: agent.find_element(By.CSS_SELECTOR, "[data-testid=customer-status]")
-          .get_attribute("data-state") == "offline", timeout=30)
+          .get_attribute("data-state") == "offline", timeout=45)
     assert "left" in agent.find_element(By.CSS_SELECTOR, "[data-testid=customer-status]").text
-    customer.back()
+    customer.back()  # and comes back: the same conversation, online again
     _wait(customer, lambda: "Sure, I'm here now." in _texts(customer, "[data-testid=hosted-message]"))
+    _wait(agent, lambda: agent.find_element(By.CSS_SELECTOR, "[data-testid=customer-status]")
+          .get_attribute("data-state") == "online")

@@ -67,6 +67,9 @@
   function connect(visitorToken) {
     if (typeof window.io !== "function") return;
     var socket = window.io("/webchat", { auth: { token: visitorToken }, transports: ["websocket", "polling"] });
+    // Leaving says goodbye at once, so the agent sees "offline" now rather than after the ping timeout.
+    window.addEventListener("pagehide", function () { socket.disconnect(); });
+    window.addEventListener("pageshow", function (e) { if (e.persisted) { socket.connect(); refresh(); } });
     socket.on("connect", function () { sub.textContent = "Connected"; });
     socket.on("disconnect", function () { sub.textContent = "Reconnecting…"; });
     socket.on("message", function (m) {

@@ -217,11 +217,10 @@
     hooked = true;
     PC.socket.on("presence", function (p) { if (p) refreshCurrent(p.contact_id); });
   }
+  var hooking = setInterval(function () { hookSocket(); if (hooked) clearInterval(hooking); }, 250);
   setInterval(function () {
-    hookSocket();
     if (PC.state.current) paintHeader(PC.state.current); // "left N min ago" keeps counting
   }, 30000);
-  setTimeout(hookSocket, 0);
 
   var sidebar = document.querySelector(".sidebar");
   if (sidebar) sidebar.insertBefore(h("button", { type: "button", class: "btn btn-primary nc-open", "data-testid": "new-chat",
