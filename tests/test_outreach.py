@@ -382,3 +382,31 @@ def test_customer_on_the_widget_does_not_see_a_prepared_session(oapp: Flask, odb
                                     "pre_plan": True})
     assert r.status_code == 201, r.get_json()
     assert "Secret plan" not in customer.replies()
+
+
+def test_sms_re_engage_corrects_the_number_and_is_journeyed(oapp: Flask, odb: Database, ada: Agent,
+                                                            fake_twilio: FakeTwilio) -> None:
+    wrong, right = "+14155550100", "+14155550111"
+    r = ada.post("/conversations", {"contact": {"name": "Kerry", "phone": wrong}, "channel": "sms",
+                                    "text": "Your quote is ready.", "invite": True})
+    assert r.status_code == 201
+    conv = r.get_json()
+    rt(oapp).worker.run_once()
+    first = fake_twilio.sends()[-1]
+    assert first.first("To") == wrong
+    r = ada.post(f"/conversations/{conv['id']}/invite", {"email": "x@example.com"})
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "wrong_address"
+    assert ada.post(f"/conversations/{conv['id']}/invite", {"phone": "nope"}).status_code == 400
+    r = ada.post(f"/conversations/{conv['id']}/invite", {"phone": right})
+    assert r.status_code == 200 and (r.get_json()["address"], r.get_json()["sends"]) == (right, 2)
+    rt(oapp).worker.run_once()
+    second = fake_twilio.sends()[-1]
+    assert second.first("To") == right
+    client = oapp.test_client()
+    assert _session(client, link_path(first.first("Body") or "")).status_code == 404
+    assert _session(client, link_path(second.first("Body") or "")).status_code == 200
+    journey = ada.get(f"/contacts/{conv['contact']['id']}/journey").get_json()
+    kinds = [step["kind"] for step in journey["conversations"][0]["steps"]]
+    assert [k for k in kinds if k.startswith("outreach.")] == [
+        "outreach.started", "outreach.invited", "outreach.reinvited", "outreach.joined"]
+    assert ada.post(f"/conversations/{conv['id']}/invite", {"phone": wrong}).status_code == 409
