@@ -102,7 +102,9 @@
     var ch = els.channel.value;
     var kind = ch === "email" ? "webchat" : ch === "webchat" ? "sms" : ch;
     els.inbox.textContent = "";
-    ((options && options.inboxes) || []).filter(function (i) { return i.kind === kind; }).forEach(function (i) {
+    var inboxes = ((options && options.inboxes) || []).filter(function (i) { return i.kind === kind; });
+    if (!inboxes.length) els.inbox.appendChild(h("option", { value: "", text: "Default (your team)" }));
+    inboxes.forEach(function (i) {
       els.inbox.appendChild(h("option", { value: String(i.id), selected: i.is_default, text: i.name + " (" + i.team + ")" }));
     });
     var templatesOnly = ch === "whatsapp" && !(options && options.whatsapp_window_open);
