@@ -206,6 +206,8 @@ def test_pre_plan_then_invite_and_re_engage(oapp: Flask, odb: Database, ada: Age
     assert smtp_server.messages == []  # the customer has nothing yet
     assert ada.post(f"/conversations/{conv_id}/messages", {"text": "Prepare the contract", "private": True}
                     ).status_code == 201
+    r = ada.post(f"/conversations/{conv_id}/messages", {"text": "Hello?"})  # nothing reaches them yet
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "not_invited_yet"
     r = ada.client.patch(f"/api/v1/conversations/{conv_id}/invitation", json={"welcome": "Welcome, Kim!",
                                                                                 "name": "Kim Lee"},
                          headers={"X-CSRF-Token": ada.csrf})
