@@ -154,7 +154,7 @@ COPIES = {
     "teams": "teams (id, name, created_at)",
     "team_members": "team_members (team_id, user_id)",
     "availability_changes": "availability_changes (id, user_id, status, changed_at)",
-    "contacts": "contacts (id, name, blacklisted, online, created_at)",
+    "contacts": "contacts (id, name, online, created_at)",
     "conversations": "conversations (id, public_id, contact_id, team_id, channel, status, owner, created_at, "
                      "last_activity_at, handed_off_at, closed_at, restricted, bot_cursor, bot_fallbacks)",
     "messages": "messages (id, conversation_id, direction, sender_type, author_id, text, private, created_at, "
@@ -177,7 +177,7 @@ def _fill(conn: psycopg.Connection[Any], gen: Generator) -> None:
     copy("users", gen.users())
     copy("team_members", gen.members())
     copy("availability_changes", gen.availability())
-    copy("contacts", ((i, f"Contact {i}", False, False, _ts(gen.start)) for i in range(1, gen.n // 2 + 2)))
+    copy("contacts", ((i, f"Contact {i}", False, _ts(gen.start)) for i in range(1, gen.n // 2 + 2)))
     side: dict[str, list[tuple[Any, ...]]] = {k: [] for k in
                                               ("packets", "assignments", "audit", "transfers", "offers", "drafts")}
     t = time.perf_counter()

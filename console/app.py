@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
-from console import account_pages, auth, health, limits, observability, pages, webhooks, widget_inbox
+from console import account_pages, auth, health, hosted, limits, observability, pages, webhooks, widget_inbox
 from console.api import (
     assist,
     bot,
@@ -25,6 +25,7 @@ from console.api import (
     knowledge,
     me,
     openapi,
+    outreach,
     reports,
     routing,
     supervisor,
@@ -120,6 +121,8 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(account_pages.bp)  # /admin/users, /admin/teams, /password/<token>
     app.register_blueprint(reports.bp)  # /api/v1/reports/agents|live|bot
     app.register_blueprint(exports.bp)  # conversation exports and transcripts
+    app.register_blueprint(outreach.bp)  # New chat (POST /api/v1/conversations), invitations, end and renew
+    app.register_blueprint(hosted.bp)  # /c/<token>: the customer's personal chat page
     channels_api.register_pages(app)
     inboxes_api.register(app)  # /api/v1/inboxes and the admin's Inboxes page
     app.register_blueprint(widget_inbox.bp)  # what a widget shows, from its inbox

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from models.channels.attachments import INLINE_SAFE
 from models.conversations.inbox import last_messages, latest_packets, unread_by_conversation, unreplied_by_conversation
 from models.inboxes.manage import inbox_names_of
+from models.outreach.sessions import customer_statuses
 from models.schema.accounts import User
 from models.schema.channels import Attachment, AttachmentState
 from models.schema.conversations import (
@@ -79,9 +80,10 @@ def conversations_json(session: Session, user: User | None, convs: Sequence[Conv
     lasts = last_messages(session, ids, include_private=True)
     packets = latest_packets(session, ids)
     inbox_names = inbox_names_of(session, [c.inbox_id for c in convs if c.inbox_id is not None])
+    customers = customer_statuses(session, convs)
     out = []
     for c in convs:
-        item = summary_json(c, unreplied.get(c.id, 0), lasts.get(c.id), packets.get(c.id))
+        item = summary_json(c, unreplied.get(c.id, 0), lasts.get(c.id), packets.get(c.id), customers[c.id])
         item["inbox"] = {"id": c.inbox_id, "name": inbox_names[c.inbox_id]} if c.inbox_id in inbox_names else None
         if unread is not None:
             item["unread"] = unread.get(c.id, 0)
@@ -90,7 +92,7 @@ def conversations_json(session: Session, user: User | None, convs: Sequence[Conv
 
 
 def summary_json(c: Conversation, unreplied: int, last: Message | None,
-                 packet: HandoffPacket | None) -> dict[str, Any]:
+                 packet: HandoffPacket | None, customer: dict[str, Any]) -> dict[str, Any]:
     """One conversation as lists show it (`conversations_json`, which adds its inbox's name, and the live
     pushes of console/realtime/summaries.py, which read the same figures in one query)."""
     return {
@@ -105,4 +107,5 @@ def summary_json(c: Conversation, unreplied: int, last: Message | None,
         "waiting_since": iso(c.waiting_since), "last_activity_at": iso(c.last_activity_at),
         "created_at": iso(c.created_at), "closed_at": iso(c.closed_at),
         "handoff": packet_json(packet),
+        "customer_status": customer,
     }

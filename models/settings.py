@@ -188,6 +188,8 @@ class Settings(BaseSettings):
                              "`smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://user:pass@host:465`",
                              secret=True)
     mail_from: str = var("PARLEY_MAIL_FROM", "Parley <parley@localhost>", "the sender of the mail Parley sends")
+    invite_ttl_days: int = var("PARLEY_INVITE_TTL_DAYS", 7, "days a customer's personal chat link (an "
+                               "invitation by SMS or email) works after it was sent", ge=1, le=365)
 
     # --- SMS and WhatsApp (viewed as `models.channels.settings.ChannelSettings`) -------------------
     public_url: OptionalUrl = var("PARLEY_PUBLIC_URL", None, "the URL providers call, e.g. "

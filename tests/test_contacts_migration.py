@@ -1,4 +1,4 @@
-"""Migration 0013: a blacklisted contact becomes blocked (and back on downgrade); nothing else is blocked."""
+"""Migration 0016: a blacklisted contact becomes blocked (and back on downgrade); nothing else is blocked."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def test_blacklisted_contacts_become_blocked_and_back(tmp_path: Path) -> None:
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO contacts (id, name, blacklisted, online, created_at) VALUES "
                               "(1, 'Spammer', 1, 0, '2026-01-01 00:00:00'), (2, 'Kerry', 0, 0, '2026-01-01 00:00:00')"))
-        upgrade(engine, "0013_contacts_admin")
+        upgrade(engine, "0016_contacts_admin")
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT id, blocked_at IS NOT NULL, blocked_by, blocked_reason FROM contacts "
                                      "ORDER BY id")).all()

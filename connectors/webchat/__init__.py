@@ -33,6 +33,10 @@ class VisitorTokens:
         visitor_id = "v_" + secrets.token_urlsafe(16)
         return Visitor(visitor_id, self._serializer.dumps(visitor_id))
 
+    def token_for(self, visitor_id: str) -> str:
+        """The token of a visitor the server made itself (an invitation's identity: models/outreach)."""
+        return str(self._serializer.dumps(visitor_id))
+
     def verify(self, token: Any) -> Visitor | None:
         if not isinstance(token, str) or not token or len(token) > 512:
             return None

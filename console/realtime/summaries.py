@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from console.serialize import summary_json
 from models.conversations.inbox import last_message_id_column, latest_packet_id_column, unreplied_column
+from models.outreach.sessions import customer_status
 from models.schema.conversations import Assignment, Conversation, HandoffPacket, Message
+from models.schema.outreach import Invitation
 
 
 @cache
@@ -27,9 +29,11 @@ def _summaries_query() -> Any:
     """Built once: the correlated columns and the aliases cost more to make than the query to run."""
     last = aliased(Message)
     packet = aliased(HandoffPacket)
-    return (select(Conversation, unreplied_column(), last, packet).select_from(Conversation)
+    return (select(Conversation, unreplied_column(), last, packet, Invitation.id, Invitation.joined_at,
+                   Invitation.sent_at).select_from(Conversation)
             .outerjoin(last, last.id == last_message_id_column())
             .outerjoin(packet, packet.id == latest_packet_id_column())
+            .outerjoin(Invitation, Invitation.conversation_id == Conversation.id)
             .options(joinedload(Conversation.contact), joinedload(Conversation.team),
                      joinedload(Conversation.assignments).joinedload(Assignment.user))
             .where(Conversation.id.in_(bindparam("ids", expanding=True)))
@@ -42,5 +46,6 @@ def conversation_summaries(session: Session, ids: Iterable[int]) -> list[tuple[C
     if not wanted:
         return []
     rows = session.execute(_summaries_query(), {"ids": wanted}).unique().all()
-    return [(conv, summary_json(conv, int(unreplied or 0), last_row, packet_row))
-            for conv, unreplied, last_row, packet_row in rows]
+    return [(conv, summary_json(conv, int(unreplied or 0), last_row, packet_row,
+                                customer_status(conv, (joined, sent) if invitation_id is not None else None)))
+            for conv, unreplied, last_row, packet_row, invitation_id, joined, sent in rows]

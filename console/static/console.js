@@ -416,6 +416,7 @@
     var meta = h("div", { class: "conv-meta" },
       h("span", { class: "tag tag-channel", title: "Channel" }, channelLabel(c.channel)),
       c.team ? h("span", { class: "tag tag-team", title: "Team" }, c.team.name) : null,
+      c.customer_status && c.customer_status.state === "never_joined" ? h("span", { class: "tag tag-never-joined", title: "Invited, has not opened the link yet", "data-testid": "never-joined" }, "Never joined") : null,
       c.owner === "human" && c.status === "open" && c.waiting_since
         ? h("span", { class: "tag tag-waiting", title: "Waiting since " + fmtFull(c.waiting_since) }, icon("clock"), fmtAgo(c.waiting_since))
         : null,

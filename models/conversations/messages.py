@@ -88,6 +88,9 @@ def do_agent_message(session: Session, user: User, conv: Conversation, text: str
 
     if conv.status != Status.OPEN.value and not private:
         raise InvalidState("This conversation is closed; reopen it to reply.")
+    if not private and _prepared_only(session, conv):
+        raise InvalidState("This session is being prepared: nothing reaches the customer until the invitation is "
+                           "sent. Edit the welcome message or add private notes.", code="not_invited_yet")
     reply_channel = check_reply_channel(session, conv, channel) if channel else default_reply_channel(session, conv)
     now = utcnow()
     if not private and conv.owner == Owner.BOT.value:
@@ -109,6 +112,14 @@ def do_agent_message(session: Session, user: User, conv: Conversation, text: str
     _message_created(session, conv, msg)
     _mark_read(session, user, conv, msg.id)
     return msg
+
+
+def _prepared_only(session: Session, conv: Conversation) -> bool:
+    """A pre-planned session (models/outreach) whose invitation has not gone out yet."""
+    from models.schema.outreach import Invitation
+
+    return session.scalar(select(Invitation.id).where(Invitation.conversation_id == conv.id,
+                                                      Invitation.sent_at.is_(None))) is not None
 
 
 def do_mark_read(session: Session, user: User, conv: Conversation) -> None:

@@ -28,10 +28,10 @@ AGENTS: dict[str, str] = {
     "transfers_declined": "Transfer requests to the agent that the agent rejected or let expire during the "
                           "period.",
     "online_seconds": "Seconds the agent was online during the period, from the availability history "
-                      "recorded since migration 0013_reports.",
+                      "recorded since migration 0015_reports.",
     "away_seconds": "Seconds the agent was away during the period, from the same availability history.",
     "concurrent_average": "Average number of open conversations assigned to the agent over the period, "
-                          "from the assignment history recorded since migration 0013_reports.",
+                          "from the assignment history recorded since migration 0015_reports.",
     "concurrent_peak": "Largest number of open conversations assigned to the agent at one moment of the "
                        "period, from the same assignment history.",
 }
@@ -75,8 +75,8 @@ DEFINITIONS: dict[str, dict[str, str]] = {"agents": AGENTS, "live": LIVE, "bot":
 NOTES: dict[str, list[str]] = {
     "agents": [
         "Ratings are not reported: Parley has no end-of-chat rating yet.",
-        "Availability history is recorded from migration 0013_reports on; time before it is not known.",
-        "Assignment history is recorded from migration 0013_reports on (assignments standing then were "
+        "Availability history is recorded from migration 0015_reports on; time before it is not known.",
+        "Assignment history is recorded from migration 0015_reports on (assignments standing then were "
         "carried over); earlier assignments undone since are not known.",
     ],
     "live": [],

@@ -8,8 +8,19 @@ outside tests of the migrations themselves.
 
 from __future__ import annotations
 
-from models.schema import accounts, channels, contacts, conversations, integrations, llm, reports, routing, training
+from models.schema import (
+    accounts,
+    channels,
+    contacts,
+    conversations,
+    integrations,
+    llm,
+    outreach,
+    reports,
+    routing,
+    training,
+)
 from models.schema.base import Base
 
-TABLE_MODULES = (accounts, contacts, conversations, channels, routing, llm, training, integrations, reports)
+TABLE_MODULES = (accounts, contacts, conversations, channels, routing, llm, training, integrations, reports, outreach)
 metadata = Base.metadata

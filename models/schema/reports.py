@@ -4,7 +4,7 @@ are in one place).
 
 Availability was only in the audit log before (a JSON payload, stamped by the database's clock);
 `availability_changes` is written by `models.routing.availability.do_set_availability` with the time
-of the change, from migration 0013_reports on: time online/away is known from then.
+of the change, from migration 0015_reports on: time online/away is known from then.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class AssignmentPeriod(Base):
     """An agent assigned to a conversation from `started_at` until `ended_at` (None: still assigned).
 
     `assignments` holds only who is assigned now; this keeps who was, written where assignees change
-    (`models.conversations.assignment._set_assignees`), from migration 0013_reports on (which opened a
+    (`models.conversations.assignment._set_assignees`), from migration 0015_reports on (which opened a
     period for every assignment standing then)."""
 
     __tablename__ = "assignment_periods"
@@ -77,7 +77,7 @@ class ExportJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-# What the reports filter on by time (migration 0013_reports).
+# What the reports filter on by time (migration 0015_reports).
 REPORT_INDEXES = (
     Index("ix_conversations_created_at", Conversation.created_at),
     Index("ix_conversations_handed_off_at", Conversation.handed_off_at),

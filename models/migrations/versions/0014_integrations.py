@@ -1,7 +1,7 @@
 """integrations: outgoing webhooks (subscriptions, durable deliveries, the attempt log), conversation
 actions and the records they bind to conversations
 
-Revision ID: 0013_integrations
+Revision ID: 0014_integrations
 Revises: 0013_users_admin
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_integrations"
+revision: str = "0014_integrations"
 down_revision: str | Sequence[str] | None = "0013_users_admin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

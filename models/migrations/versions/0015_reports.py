@@ -2,8 +2,8 @@
 
 Availability history starts with this migration: earlier changes are only in the audit log.
 
-Revision ID: 0013_reports
-Revises: 0013_integrations
+Revision ID: 0015_reports
+Revises: 0014_integrations
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_reports"
-down_revision: str | Sequence[str] | None = "0013_integrations"
+revision: str = "0015_reports"
+down_revision: str | Sequence[str] | None = "0014_integrations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,8 +3,8 @@ apart, conversation names
 
 A contact that was blacklisted becomes blocked as of the upgrade, by nobody in particular, with no reason.
 
-Revision ID: 0013_contacts_admin
-Revises: 0013_reports
+Revision ID: 0016_contacts_admin
+Revises: 0015_reports
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_contacts_admin"
-down_revision: str | Sequence[str] | None = "0013_reports"
+revision: str = "0016_contacts_admin"
+down_revision: str | Sequence[str] | None = "0015_reports"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
