@@ -69,7 +69,7 @@ def test_agent_starts_an_sms_conversation(oapp: Flask, odb: Database, ada: Agent
     me = ada.get("/me").get_json()
     assert (conv["status"], conv["owner"], conv["phase"], conv["channel"]) == ("open", "human", "assigned", "sms")
     assert [a["id"] for a in conv["assignees"]] == [me["id"]]
-    assert conv["team"]["id"] == me["teams"][0]["id"]  # no inbox yet: the default team
+    assert conv["team"]["id"] == me["teams"][0]["id"]  # the number's default inbox, owned by the first team
     assert [c["id"] for c in ada.get("/conversations?view=mine").get_json()["conversations"]] == [conv["id"]]
     rt(oapp).worker.run_once()
     sent = fake_twilio.sends()[-1]
@@ -78,7 +78,8 @@ def test_agent_starts_an_sms_conversation(oapp: Flask, odb: Database, ada: Agent
     assert ada.post("/conversations", {"contact_id": conv["contact"]["id"], "channel": "sms", "text": "again"}
                     ).status_code == 409  # one open conversation per customer
     with odb.session() as s:
-        assert s.scalar(select(Conversation.inbox_id)) is None
+        inbox = s.scalar(select(Inbox).where(Inbox.kind == "sms", Inbox.is_default.is_(True)))
+        assert inbox is not None and s.scalar(select(Conversation.inbox_id)) == inbox.id
 
 
 def test_started_in_the_team_of_the_chosen_inbox(oapp: Flask, odb: Database, fake_twilio: FakeTwilio) -> None:

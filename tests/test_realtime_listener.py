@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LISTENER = Path("console/realtime/listener.py")
 # Events no browser hears: an outbox row committed only wakes the delivery worker; revoked access closes
 # sockets (console/realtime/revocation.py) rather than pushing to them.
-NOT_PUSHED = {events.OutboundQueued, events.AccessRevoked}
+# Work for workers (the outbox, webhook deliveries), or for webhooks only (a contact's details), never a push.
+NOT_PUSHED = {events.OutboundQueued, events.AccessRevoked, events.WebhooksQueued, events.ContactUpdated}
 BASES = {events.Event, events.ConversationEvent}
 
 
