@@ -10,7 +10,7 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _wait
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _admin_link, _wait
 from tests.support.channels import ACCOUNT_SID, AUTH_TOKEN, CUSTOMER, NUMBER
 from tests.support.fakes import FakeTwilio
 from tests.support.live import LiveServer, start_server
@@ -98,7 +98,7 @@ def test_sms_reply_ticks_and_retry_in_the_console(server: LiveServer, fake: Fake
     agent.save_screenshot(str(SHOTS / "sms-conversation.png"))
 
     # admins manage the channel on its page (the secret is not on it)
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=channels-link]").click()
+    _admin_link(agent, "channels-link").click()  # in the top bar's Admin menu
     card = _wait(agent, lambda: agent.find_elements(By.CSS_SELECTOR, "[data-testid=channel]"))[0]
     assert NUMBER in card.text and "auth_token ✓" in card.text
     assert AUTH_TOKEN not in agent.page_source

@@ -11,7 +11,7 @@ import pytest
 
 from models.db import Database
 from tests.support.actors import PASSWORD, make_user
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, WIDGET, _wait, _widget_say
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, WIDGET, _admin_link, _wait, _widget_say
 from tests.support.live import LiveServer, start_server
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
@@ -53,7 +53,7 @@ def test_a_team_widget_lands_its_chats_in_that_team_queue(server: LiveServer, br
 
     # the admin adds a widget for Sales on the Inboxes page (from the console's link)
     _login(admin, server.url, *server.admin)
-    _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-testid=channels-link]"))[0].click()
+    _admin_link(admin, "channels-link").click()  # in the top bar's Admin menu
     _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-testid=ibw-team] option"))
     admin.find_element(By.CSS_SELECTOR, "[data-testid=ibw-name]").send_keys("Sales site <b>")
     Select(admin.find_element(By.CSS_SELECTOR, "[data-testid=ibw-team]")).select_by_visible_text("Sales")

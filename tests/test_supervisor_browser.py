@@ -109,8 +109,13 @@ def test_a_supervisor_assigns_a_waiting_chat_from_the_queue_view(server: LiveSer
             "const o = [...document.querySelectorAll(`[data-testid=queue-item][data-id='${arguments[0]}'] "
             "[data-testid=queue-assign-to] option`)].find(o => o.textContent.startsWith('Ada')); return o && o.value;",
             conv_id))
-        Select(item.find_element(By.CSS_SELECTOR, "[data-testid=queue-assign-to]")).select_by_value(ada_id)
-        item.find_element(By.CSS_SELECTOR, "[data-testid=queue-assign]").click()
+        # the view refreshes live (realtime events): look the card's picker and button up afresh each try,
+        # and wait until the choice holds before pressing Assign
+        picker = f"{in_queue} [data-testid=queue-assign-to]"
+        _wait(sam, lambda: Select(sam.find_element(By.CSS_SELECTOR, picker)).select_by_value(ada_id) or True)
+        _wait(sam, lambda: Select(sam.find_element(By.CSS_SELECTOR, picker)).first_selected_option
+              .get_attribute("value") == ada_id)
+        _wait(sam, lambda: sam.find_element(By.CSS_SELECTOR, f"{in_queue} [data-testid=queue-assign]").click() or True)
 
         # it leaves the queue, Ada's load shows it, and Ada finds it in My inbox
         _wait(sam, lambda: not sam.find_elements(By.CSS_SELECTOR, in_queue))

@@ -13,7 +13,7 @@ import pytest
 import requests
 import yaml
 
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _browser, _wait
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _admin_link, _browser, _wait
 from tests.support.live import LiveServer, start_server
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
@@ -70,7 +70,7 @@ def test_the_admin_edits_trains_and_evaluates_from_the_page(server: LiveServer, 
     def text_of(css: str) -> str:
         return " ".join(e.text for e in admin.find_elements(By.CSS_SELECTOR, css))
 
-    find("[data-testid=admin-bot-link]").click()
+    _admin_link(admin, "admin-bot-link").click()  # in the top bar's Admin menu
     _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-intent=greet]"))
     assert len(admin.find_elements(By.CSS_SELECTOR, ".intent-item")) == 20
     _shot(admin, "data")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from models.accounts.users import do_create_user
 from models.db import Database
 from models.schema.accounts import User
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _browser, _wait
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _admin_link, _browser, _wait
 from tests.support.live import start_server
 from tests.support.mail import SmtpServer, body_text
 
@@ -44,7 +44,7 @@ def test_admin_invites_and_the_user_sets_a_password_and_signs_in(tmp_path: Path,
         css("[data-testid=login-email]").send_keys("root@example.com")
         css("[data-testid=login-password]").send_keys(PASSWORD)
         css("[data-testid=login-submit]").click()
-        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=admin-users-link]"))[0].click()
+        _admin_link(driver, "admin-users-link").click()  # in the top bar's Admin menu
         _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=user-row]"))
         _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=invite-team] option"))
         css("[data-testid=invite-email]").send_keys("nia@example.com")
@@ -91,7 +91,11 @@ def test_admin_invites_and_the_user_sets_a_password_and_signs_in(tmp_path: Path,
         css("[data-testid=login-password]").send_keys("nia's own password")
         css("[data-testid=login-submit]").click()
         name = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=me-name]"))[0]
-        assert name.text == "Nia <i>N</i>"
+        # her name, escaped: shown as text, never as markup (the top bar may hide the name beside the avatar on a
+        # narrow window, where `.text` is '', so read the text itself; the avatar's tooltip carries it too)
+        assert name.get_attribute("textContent") == "Nia <i>N</i>"
+        assert not name.find_elements(By.TAG_NAME, "i")
+        assert css("#me-avatar").get_attribute("title").startswith("Nia <i>N</i>")
         assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid=admin-users-link]")  # an agent
         driver.save_screenshot(str(SHOTS / "users-signed-in.png"))
         # her own profile: name and alerts, kept on her account
@@ -101,7 +105,8 @@ def test_admin_invites_and_the_user_sets_a_password_and_signs_in(tmp_path: Path,
         box.send_keys("Nia N.")
         css("[data-testid=profile-alerts]").click()
         css("[data-testid=profile-name]").submit()
-        _wait(driver, lambda: css("[data-testid=me-name]").text == "Nia N.")
+        _wait(driver, lambda: css("[data-testid=me-name]").get_attribute("textContent") == "Nia N.")
+        assert css("#me-avatar").get_attribute("title").startswith("Nia N.")
         _wait(driver, lambda: css("[data-testid=alerts-toggle]").get_attribute("aria-pressed") == "true")
         driver.save_screenshot(str(SHOTS / "users-profile.png"))
         db = Database(url)

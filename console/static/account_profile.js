@@ -48,6 +48,8 @@
         note.textContent = "Saved.";
         var shown = document.querySelector("[data-testid=me-name]");
         if (shown) shown.textContent = d.name;
+        var avatar = document.getElementById("me-avatar");  // its tooltip names her where the name is hidden
+        if (avatar && avatar.title) avatar.title = d.name + avatar.title.slice(avatar.title.indexOf(" · "));
         apply(!!d.notifications.alerts);
       }, function (e) { note.textContent = e.message; });
     });

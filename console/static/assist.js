@@ -103,8 +103,13 @@
   }
   // admins: the knowledge-base page
   if (document.body.getAttribute("data-user-role") === "admin") {
+    var adminMenu = document.getElementById("admin-menu-list");  // the top bar's Admin menu (admin_menu.js)
     var me = document.querySelector(".me");
-    if (me) me.insertBefore(el("a", { href: "/admin/knowledge", class: "btn btn-ghost btn-sm", "data-testid": "knowledge-link", text: "Knowledge" }), me.firstChild);
+    if (adminMenu) {
+      var item = document.createElement("li");
+      item.appendChild(el("a", { href: "/admin/knowledge", class: "admin-menu-item", "data-testid": "knowledge-link", text: "Knowledge" }));
+      adminMenu.appendChild(item);
+    } else if (me) me.insertBefore(el("a", { href: "/admin/knowledge", class: "btn btn-ghost btn-sm", "data-testid": "knowledge-link", text: "Knowledge" }), me.firstChild);
   }
   window.addEventListener("hashchange", sync);
   var chips = document.getElementById("conv-chips");

@@ -292,7 +292,10 @@
 
   // ---------------------------------------------------------------- admins: the Inboxes page (widgets and numbers)
   if (PC.me && PC.me.role === "admin") {
+    var adminMenu = document.getElementById("admin-menu-list");  // the top bar's Admin menu (admin_menu.js)
     var me = document.querySelector(".me");
-    if (me) me.insertBefore(h("a", { href: "/inboxes", class: "btn btn-ghost btn-sm", "data-testid": "channels-link" }, "Inboxes"), me.firstChild);
+    if (adminMenu) adminMenu.insertBefore(h("li", {}, h("a", { href: "/inboxes", class: "admin-menu-item", "data-testid": "channels-link" }, "Inboxes")),
+                                          adminMenu.children[2] || null);
+    else if (me) me.insertBefore(h("a", { href: "/inboxes", class: "btn btn-ghost btn-sm", "data-testid": "channels-link" }, "Inboxes"), me.firstChild);
   }
 })();

@@ -114,65 +114,111 @@
   }
   function clearPanel() { while (panel.firstChild) panel.removeChild(panel.firstChild); }
 
+  // Live updates must not pull the panel from under the user: render() keeps every element whose key
+  // (team, waiting conversation, agent, option) is still there and only updates its text, so an Assign to
+  // picker someone is using keeps its element, its focus and its choice while the queue refreshes.
+  function sync(parent, items, key, make, update) {
+    var old = new Map();
+    Array.prototype.forEach.call(parent.children, function (el) { if (el._key !== undefined) old.set(el._key, el); });
+    var want = items.map(function (it) {
+      var k = String(key(it));
+      var el = old.get(k);
+      if (!el) { el = make(it); el._key = k; }
+      update(el, it);
+      return el;
+    });
+    Array.prototype.slice.call(parent.children).forEach(function (el) { if (want.indexOf(el) < 0) parent.removeChild(el); });
+    want.forEach(function (el, i) { if (parent.children[i] !== el) parent.insertBefore(el, parent.children[i] || null); });
+  }
+  function fill(el) {  // el's content becomes the remaining arguments (text always as text)
+    while (el.firstChild) el.removeChild(el.firstChild);
+    for (var i = 1; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c === null || c === undefined || c === false) continue;
+      el.appendChild(typeof c === "object" ? c : document.createTextNode(String(c)));
+    }
+  }
+  var EMPTY = { empty: true };
+  function emptyKey(it) { return it === EMPTY ? "empty" : null; }
+
   function render() {
     if (!panel || !data) return;
-    clearPanel();
     var queues = data.queues || [];
-    if (!queues.length) panel.appendChild(h("p", { class: "queue-empty" }, "No teams."));
     var since = (Date.now() - loadedAt) / 1000;
-    queues.forEach(function (q) {
-      var sec = h("section", { class: "queue-team", "data-testid": "queue-team", "data-team-id": q.team.id });
-      sec.appendChild(h("h3", { class: "queue-team-name" }, q.team.name,
-        h("span", { class: "queue-count", "data-testid": "queue-count" }, String(q.waiting.length) + " waiting")));
-      var ul = h("ul", { class: "queue-list" });
-      if (!q.waiting.length) ul.appendChild(h("li", { class: "queue-empty" }, "Nobody is waiting."));
-      q.waiting.forEach(function (w) { ul.appendChild(waitingRow(q, w, since)); });
-      sec.appendChild(ul);
-      sec.appendChild(h("h4", { class: "queue-sub" }, "Agents"));
-      var agents = h("ul", { class: "queue-agents" });
-      if (!q.agents.length) agents.appendChild(h("li", { class: "queue-empty" }, "No agents in this team."));
-      q.agents.forEach(function (a) {
-        agents.appendChild(h("li", { class: "queue-agent" + (a.at_capacity ? " is-full" : ""), "data-testid": "queue-agent", "data-user-id": a.id },
-          h("span", { class: "avail avail-" + a.availability, title: a.availability }),
-          h("span", { class: "queue-agent-name" }, a.name),
-          h("span", { class: "queue-agent-state" }, a.availability),
-          h("span", { class: "queue-load", "data-testid": "queue-load", title: "Open chats / capacity" }, a.active_chats + " / " + a.capacity)));
+    sync(panel, queues.length ? queues : [EMPTY], function (q) { return emptyKey(q) || "team-" + q.team.id; },
+      function (q) {
+        if (q === EMPTY) return h("p", { class: "queue-empty" }, "No teams.");
+        var sec = h("section", { class: "queue-team", "data-testid": "queue-team", "data-team-id": q.team.id });
+        sec._title = h("h3", { class: "queue-team-name" });
+        sec._waiting = h("ul", { class: "queue-list" });
+        sec._agents = h("ul", { class: "queue-agents" });
+        [sec._title, sec._waiting, h("h4", { class: "queue-sub" }, "Agents"), sec._agents].forEach(function (x) { sec.appendChild(x); });
+        return sec;
+      },
+      function (sec, q) {
+        if (q === EMPTY) return;
+        fill(sec._title, q.team.name, h("span", { class: "queue-count", "data-testid": "queue-count" }, String(q.waiting.length) + " waiting"));
+        sync(sec._waiting, q.waiting.length ? q.waiting : [EMPTY], function (w) { return emptyKey(w) || "c-" + w.conversation.id; },
+          function (w) { return w === EMPTY ? h("li", { class: "queue-empty" }, "Nobody is waiting.") : waitingRow(); },
+          function (li, w) { if (w !== EMPTY) updateWaitingRow(li, q, w, since); });
+        sync(sec._agents, q.agents.length ? q.agents : [EMPTY], function (a) { return emptyKey(a) || "u-" + a.id; },
+          function (a) {
+            return a === EMPTY ? h("li", { class: "queue-empty" }, "No agents in this team.")
+              : h("li", { "data-testid": "queue-agent", "data-user-id": a.id });
+          },
+          function (li, a) {
+            if (a === EMPTY) return;
+            li.className = "queue-agent" + (a.at_capacity ? " is-full" : "");
+            fill(li, h("span", { class: "avail avail-" + a.availability, title: a.availability }),
+              h("span", { class: "queue-agent-name" }, a.name),
+              h("span", { class: "queue-agent-state" }, a.availability),
+              h("span", { class: "queue-load", "data-testid": "queue-load", title: "Open chats / capacity" }, a.active_chats + " / " + a.capacity));
+          });
       });
-      sec.appendChild(agents);
-      panel.appendChild(sec);
-    });
   }
 
-  function waitingRow(q, w, since) {
-    var c = w.conversation;
-    var name = (c.contact && c.contact.name) || "Unknown contact";
-    var li = h("li", { class: "queue-item", "data-testid": "queue-item", "data-id": c.id });
-    var head = h("div", { class: "queue-row" },
-      h("span", { class: "queue-place", title: "Place in the queue" }, "#" + w.position),
-      h("a", { href: "#c/" + c.id, class: "queue-name", "data-testid": "queue-open" }, name),
-      h("span", { class: "queue-wait", title: "Waiting since " + (w.queued_at || "") }, waited(w.waiting_seconds + since)));
-    li.appendChild(head);
-    var lm = c.last_message;
-    if (lm) li.appendChild(h("div", { class: "queue-preview" }, String(lm.text || "").replace(/\s+/g, " ")));
-    if (w.offered_to) li.appendChild(h("div", { class: "queue-offer", "data-testid": "queue-offer" }, "Offered to " + w.offered_to.name));
-    var sel = h("select", { class: "queue-assign-to", "aria-label": "Assign to", "data-testid": "queue-assign-to" },
-      h("option", { value: "" }, "Assign to…"));
-    q.agents.forEach(function (a) {
-      sel.appendChild(h("option", { value: a.id }, a.name + " · " + a.availability + " · " + a.active_chats + "/" + a.capacity + (a.at_capacity ? " (full)" : "")));
-    });
+  // A waiting conversation's card: its details (redrawn on each refresh) and its Assign to picker (kept).
+  function waitingRow() {
+    var li = h("li", { class: "queue-item", "data-testid": "queue-item" });
+    li._info = h("div", { class: "queue-info" });
+    var sel = h("select", { class: "queue-assign-to", "aria-label": "Assign to", "data-testid": "queue-assign-to" });
     var btn = h("button", { type: "button", class: "btn btn-sm btn-primary", "data-testid": "queue-assign" }, "Assign");
+    li._select = sel;
     btn.addEventListener("click", function () {
       var uid = Number(sel.value);
+      var id = li.getAttribute("data-id");
       if (!uid) { PC.toast("Pick an agent first.", "error"); sel.focus(); return; }
       btn.disabled = true;
-      PC.api("POST", "/conversations/" + encodeURIComponent(c.id) + "/assign", { user_ids: [uid] }).then(function (conv) {
+      PC.api("POST", "/conversations/" + encodeURIComponent(id) + "/assign", { user_ids: [uid] }).then(function (conv) {
         PC.upsert(conv);
         PC.toast("Assigned to " + conv.assignees.map(function (a) { return a.name; }).join(", ") + ".", "ok");
         loadQueue();
       }, function (err) { btn.disabled = false; PC.report(err); });
     });
+    li.appendChild(li._info);
     li.appendChild(h("div", { class: "queue-actions" }, sel, btn));
     return li;
+  }
+  function updateWaitingRow(li, q, w, since) {
+    var c = w.conversation;
+    var name = (c.contact && c.contact.name) || "Unknown contact";
+    li.setAttribute("data-id", c.id);
+    var lm = c.last_message;
+    fill(li._info,
+      h("div", { class: "queue-row" },
+        h("span", { class: "queue-place", title: "Place in the queue" }, "#" + w.position),
+        h("a", { href: "#c/" + c.id, class: "queue-name", "data-testid": "queue-open" }, name),
+        h("span", { class: "queue-wait", title: "Waiting since " + (w.queued_at || "") }, waited(w.waiting_seconds + since))),
+      lm ? h("div", { class: "queue-preview" }, String(lm.text || "").replace(/\s+/g, " ")) : null,
+      w.offered_to ? h("div", { class: "queue-offer", "data-testid": "queue-offer" }, "Offered to " + w.offered_to.name) : null);
+    // the picker's options are updated in place: the element, its focus and the chosen agent stay
+    sync(li._select, [EMPTY].concat(q.agents), function (a) { return a === EMPTY ? "none" : "u-" + a.id; },
+      function (a) { return h("option", { value: a === EMPTY ? "" : a.id }); },
+      function (opt, a) {
+        var text = a === EMPTY ? "Assign to…"
+          : a.name + " · " + a.availability + " · " + a.active_chats + "/" + a.capacity + (a.at_capacity ? " (full)" : "");
+        if (opt.textContent !== text) opt.textContent = text;
+      });
   }
 
   // Live: the realtime listener's existing events reach supervisors' `all` room.

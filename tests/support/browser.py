@@ -63,3 +63,16 @@ def _widget_say(driver: Any, text: str) -> None:
         input.focus(); input.value = arguments[0];
         input.dispatchEvent(new Event('input', {bubbles: true}));
         root.querySelector('[data-testid=parley-send]').click();""", text)
+
+
+def _admin_link(driver: Any, testid: str, timeout: float = 10) -> Any:
+    """The console's link to an admin page, which sits in the top bar's Admin menu: opens the menu (a button,
+    keyboard-usable) when the link is not showing, and returns the link once it is."""
+    from selenium.webdriver.common.by import By
+
+    css = f"[data-testid={testid}]"
+    link = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, css), timeout)[0]
+    if not link.is_displayed():
+        driver.find_element(By.CSS_SELECTOR, "[data-testid=admin-menu-toggle]").click()
+        _wait(driver, lambda: driver.find_element(By.CSS_SELECTOR, css).is_displayed(), timeout)
+    return driver.find_element(By.CSS_SELECTOR, css)
