@@ -1,6 +1,6 @@
-"""Inboxes in a real browser against a real `parley run`: an admin adds a chat widget owned by the Sales
-team, a visitor chats through that widget (its key in the script tag), and the conversation waits in
-Sales' queue, where a Sales agent finds it in the Team inbox filtered by that inbox."""
+"""Inboxes in a real browser against a real `parley run`: an admin creates the Sales team on the Teams page
+and adds a chat widget it owns, a visitor chats through that widget (its key in the script tag), and the
+conversation waits in Sales' queue, where a Sales agent finds it in the Team inbox filtered by that inbox."""
 
 from __future__ import annotations
 
@@ -44,15 +44,24 @@ def test_a_team_widget_lands_its_chats_in_that_team_queue(server: LiveServer, br
     from selenium.webdriver.support.ui import Select
 
     assert server.admin is not None
-    db = Database(server.db_url)  # type: ignore[attr-defined]
-    try:
-        make_user(db, "sally@example.com", team="Sales")
-    finally:
-        db.dispose()
     admin, visitor, sally = browsers(), browsers(), browsers()
 
-    # the admin adds a widget for Sales on the Inboxes page (from the console's link)
+    # the admin creates the Sales team on the Teams page
     _login(admin, server.url, *server.admin)
+    _admin_link(admin, "admin-teams-link").click()  # in the top bar's Admin menu
+    _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-testid=new-team-name]"))
+    admin.find_element(By.CSS_SELECTOR, "[data-testid=new-team-name]").send_keys("Sales")
+    admin.find_element(By.CSS_SELECTOR, "[data-testid=new-team-submit]").click()
+    _wait(admin, lambda: "Sales" in admin.find_element(By.CSS_SELECTOR, "[data-testid=team-list]").text)
+    db = Database(server.db_url)  # type: ignore[attr-defined]
+    try:
+        make_user(db, "sally@example.com", team="Sales")  # joins the team the admin made
+    finally:
+        db.dispose()
+
+    # the admin adds a widget for Sales on the Inboxes page (from the console's link)
+    admin.get(server.url + "/")
+    _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-testid=conv-list]"))
     _admin_link(admin, "channels-link").click()  # in the top bar's Admin menu
     _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-testid=ibw-team] option"))
     admin.find_element(By.CSS_SELECTOR, "[data-testid=ibw-name]").send_keys("Sales site <b>")
