@@ -30,6 +30,7 @@ from connectors.base import (
 )
 from connectors.http import MediaFetchError, MediaTooLarge, download
 from connectors.outbound import OutboundGuard
+from connectors.polling import PollingWorker
 from models.channels.attachments import AttachmentStore, do_refuse, do_store_fetched
 from models.channels.settings import ChannelSettings
 from models.db import Database, publish_on_commit
@@ -136,76 +137,25 @@ class Senders:
                                           timeout=s.provider_timeout_s)
 
 
-class DeliveryWorker:
+class DeliveryWorker(PollingWorker):
+    name = "parley-delivery"
+    batch = BATCH
+
     def __init__(self, db: Database, settings: ChannelSettings, store: AttachmentStore, links: MediaLinks,
                  submit: Callable[..., None]) -> None:
+        super().__init__(submit)
         self.db = db
         self.settings = settings
         self.store = store
         self.links = links
         self.senders = Senders(settings)
-        self._submit = submit
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pass = threading.Lock()
-        self._again = False
 
-    # --- running ---------------------------------------------------------------------------------
+    @property
+    def poll_s(self) -> float:
+        return self.settings.outbox_poll_s
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="parley-delivery", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 15.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-
-    def notify(self) -> None:
-        """Something is due now (a message was queued, media arrived)."""
-        if self._thread is not None:
-            self._wake.set()
-        else:
-            self._submit(self.run_once)
-
-    def _loop(self) -> None:
-        log.info("delivery worker started")
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:  # the loop must survive a database hiccup; the work is still stored
-                log.exception("delivery pass failed")
-                busy = 0
-            if not busy:
-                self._wake.wait(self.settings.outbox_poll_s)
-            self._wake.clear()
-        log.info("delivery worker stopped")
-
-    def run_once(self) -> int:
-        """One pass: expired leases, due sends, unconfirmed sends, pending media. Returns the work done.
-        Passes never overlap within a process; a call during a pass makes that pass go round again."""
-        if not self._pass.acquire(blocking=False):
-            self._again = True
-            return 0
-        done = 0
-        try:
-            while True:
-                self._again = False
-                n = self._one_pass()
-                done += n
-                if not self._again and n < BATCH:
-                    return done
-        finally:
-            self._pass.release()
-
-    def _one_pass(self) -> int:
+    def one_pass(self) -> int:
+        """Expired leases, due sends, unconfirmed sends, pending media."""
         with self.db.transaction() as s:
             expired = expire_leases(s)
         if expired:

@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any
 import httpx
 
 from connectors.outbound import OutboundFailed, OutboundGuard, OutboundRefused, OutboundTooLarge
+from connectors.polling import PollingWorker
 from models.db import Database
 from models.integrations.deliveries import Due, Outcome, Policy, claim_due, expire_leases, record_attempt
 from models.schema.base import utcnow
@@ -107,74 +107,31 @@ def guard_with(outbound_allow: str) -> OutboundGuard:
     return OutboundGuard(allow_hosts=env.allow_hosts | extra.allow_hosts, allow_nets=env.allow_nets + extra.allow_nets)
 
 
-class WebhookWorker:
+class WebhookWorker(PollingWorker):
     """Claims due deliveries under a lease and sends them; any number may run against one database."""
 
+    name = "parley-webhooks"
+    batch = BATCH
+
     def __init__(self, db: Database, settings: WebhookSettings, submit: Callable[..., None]) -> None:
+        super().__init__(submit)
         self.db = db
         self.settings = settings
-        self._submit = submit
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pass = threading.Lock()
-        self._again = False
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="parley-webhooks", daemon=True)
-        self._thread.start()
+    @property
+    def poll_s(self) -> float:
+        return self.settings.poll_s
 
-    def stop(self, timeout: float = 15.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def notify(self) -> None:
-        if self._thread is not None:
-            self._wake.set()
-        else:
-            self._submit(self.run_once)
-
-    def _loop(self) -> None:
-        log.info("webhook worker started")
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:  # the loop must survive a database hiccup; the deliveries are still stored
-                log.exception("webhook pass failed")
-                busy = 0
-            if not busy:
-                self._wake.wait(self.settings.poll_s)
-            self._wake.clear()
-        log.info("webhook worker stopped")
-
-    def run_once(self) -> int:
-        """Passes never overlap within a process; a call during a pass makes it go round again."""
-        if not self._pass.acquire(blocking=False):
-            self._again = True
-            return 0
-        done = 0
-        try:
-            while True:
-                self._again = False
-                with self.db.transaction() as s:
-                    expired = expire_leases(s)
-                if expired:
-                    log.warning("%d webhook deliveries were interrupted mid-request; sending them again", expired)
-                with self.db.transaction() as s:
-                    token, due = claim_due(s, limit=BATCH, lease_s=self.settings.lease_s)
-                for item in due:
-                    self.send(item, token)
-                done += len(due)
-                if not self._again and len(due) < BATCH:
-                    return done
-        finally:
-            self._pass.release()
+    def one_pass(self) -> int:
+        with self.db.transaction() as s:
+            expired = expire_leases(s)
+        if expired:
+            log.warning("%d webhook deliveries were interrupted mid-request; sending them again", expired)
+        with self.db.transaction() as s:
+            token, due = claim_due(s, limit=BATCH, lease_s=self.settings.lease_s)
+        for item in due:
+            self.send(item, token)
+        return len(due)
 
     def send(self, item: Due, token: str) -> str | None:
         event = _event_of(item.body)
