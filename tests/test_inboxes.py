@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from models.db import Database
 from models.schema.accounts import AuditEvent, Team
@@ -287,3 +287,21 @@ def test_cli_lists_and_creates_widgets(settings: Any, monkeypatch: pytest.Monkey
     assert r.exit_code == 1 and "No team" in r.output
     r = runner.invoke(main, ["inboxes", "create-widget", "--name", "x", "--team", "Sales", "--color", "red"])
     assert r.exit_code == 1 and "color" in r.output
+
+
+def test_two_processes_making_the_first_webchat_inbox_end_with_one_default(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race of a fresh install: both saw no default inbox; the second to write re-reads the first's."""
+    from models.inboxes import routing
+
+    with db.transaction() as s:
+        winner = routing.default_webchat_inbox(s).id
+    real = routing.flagged_default
+    calls = iter([None])  # the loser's first look happened before the winner committed
+    monkeypatch.setattr(routing, "flagged_default", lambda session, kind: next(calls, None) or real(session, kind))
+    with db.transaction() as s:
+        assert routing.default_webchat_inbox(s).id == winner
+    with db.session() as s:
+        defaults = s.scalars(select(Inbox.id).where(Inbox.kind == "webchat", Inbox.is_default.is_(True))).all()
+        assert list(defaults) == [winner]
+        assert s.scalar(select(func.count()).select_from(Inbox).where(Inbox.kind == "webchat")) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.accounts.scope import end_stale_access
@@ -24,8 +25,14 @@ def default_team(session: Session) -> Team:
     team = session.scalar(select(Team).order_by(Team.id).limit(1))
     if team is None:
         team = Team(name=DEFAULT_TEAM_NAME)
-        session.add(team)
-        session.flush()
+        try:
+            with session.begin_nested():  # another process may be making the first team right now
+                session.add(team)
+        except IntegrityError:  # names are unique: it won; use its team
+            winner = session.scalar(select(Team).order_by(Team.id).limit(1))
+            if winner is None:
+                raise
+            return winner
     return team
 
 

@@ -207,12 +207,14 @@ def _remove(session: Session, actor: User | None, inbox: Inbox) -> None:
                                   .order_by(Inbox.id)))
     open_now = open_counts(session, [inbox.id]).get(inbox.id, 0)
     session.execute(update(Conversation).where(Conversation.inbox_id == inbox.id).values(inbox_id=None))
-    if inbox.is_default and others:
-        others[0].is_default = True
     audit(session, "inbox.deleted", actor=actor, inbox_id=inbox.id, inbox_kind=inbox.kind, name=inbox.name,
           team_id=inbox.team_id, open_conversations=open_now)
+    was_default = inbox.is_default
     session.delete(inbox)
-    session.flush()
+    session.flush()  # gone before the role moves: one default per kind is a unique index
+    if was_default and others:
+        others[0].is_default = True
+        session.flush()
 
 
 def do_delete_inbox(session: Session, actor: User, inbox: Inbox) -> None:

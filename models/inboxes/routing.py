@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.accounts.teams import default_team
@@ -44,8 +45,18 @@ def _new_inbox(session: Session, *, name: str, kind: str, config_id: int | None)
     inbox = Inbox(name=name, kind=kind, team_id=default_team(session).id, channel_config_id=config_id,
                   widget_key=new_widget_key() if kind == InboxKind.WEBCHAT.value else None,
                   options={}, is_default=is_default, created_at=now, updated_at=now)
-    session.add(inbox)
-    session.flush()
+    if not is_default:
+        session.add(inbox)
+        session.flush()
+        return inbox
+    try:
+        with session.begin_nested():  # another process may be making the same default right now
+            session.add(inbox)
+    except IntegrityError:
+        winner = flagged_default(session, kind)
+        if winner is None:
+            raise
+        return winner
     return inbox
 
 

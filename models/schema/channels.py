@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.schema.base import Base, utcnow
@@ -106,7 +106,13 @@ class Inbox(Base):
     `is_default` marks the inbox a channel's traffic lands in when nothing names another."""
 
     __tablename__ = "inboxes"
-    __table_args__ = (UniqueConstraint("channel_config_id", "kind", name="uq_inbox_config_kind"),)
+    __table_args__ = (
+        UniqueConstraint("channel_config_id", "kind", name="uq_inbox_config_kind"),
+        # One default per kind, held by the database: two processes making the first webchat inbox at once
+        # cannot both mark theirs the default (the loser re-reads the winner's).
+        Index("uq_inbox_default_kind", "kind", unique=True, sqlite_where=text("is_default"),
+              postgresql_where=text("is_default")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
