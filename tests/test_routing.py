@@ -152,3 +152,29 @@ def test_routing_input_is_checked(app: Flask, db: Database) -> None:
     r = admin.client.patch(f"/api/v1/users/{me(ada)}/routing", json={"capacity": -1},
                            headers={"X-CSRF-Token": admin.csrf})
     assert r.status_code == 400
+
+
+def test_a_deactivated_agents_open_chats_go_to_a_colleague_who_is_online(app: Flask, db: Database) -> None:
+    make_user(db, "admin@example.com", role="admin")
+    admin = Agent(app, "admin@example.com")
+    ada = agent(app, db, "ada@example.com")
+    _, conv_id = handoff(app)
+    assert assignees(db, conv_id) == [me(ada)]
+    bob = agent(app, db, "bob@example.com")
+    r = admin.post(f"/users/{me(ada)}/deactivate")
+    assert r.status_code == 200, r.get_json()
+    # back in the team's queue, drained at once to the agent who can answer
+    assert assignees(db, conv_id) == [me(bob)]
+    assert bob.counters()["assigned_to_me"] == 1
+    assert "routing.assigned" in audit_kinds(db, conv_id)
+
+
+def test_a_deactivated_agents_chats_wait_in_the_queue_when_nobody_is_online(app: Flask, db: Database) -> None:
+    make_user(db, "admin@example.com", role="admin")
+    admin = Agent(app, "admin@example.com")
+    ada = agent(app, db, "ada@example.com")
+    _, conv_id = handoff(app)
+    assert admin.post(f"/users/{me(ada)}/deactivate").status_code == 200
+    assert assignees(db, conv_id) == [] and conv(db, conv_id).phase == "waiting"
+    queue = admin.get("/queue").get_json()["queues"][0]
+    assert [c["id"] for c in queue["conversations"]] == [conv_id]

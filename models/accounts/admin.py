@@ -26,6 +26,7 @@ from models.accounts.users import check_email, check_role
 from models.audit import audit
 from models.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.routing.availability import check_capacity
+from models.routing.release import do_release_user
 from models.schema.accounts import Availability, Role, Team, TeamMember, User
 from models.schema.base import utcnow
 
@@ -178,7 +179,8 @@ def do_update_user(session: Session, actor: User, user_id: int, changes: dict[st
 
 def do_deactivate_user(session: Session, actor: User, user_id: int) -> User:
     """They can no longer sign in; their sessions, API tokens, password links and open sockets end now,
-    and routing stops offering them chats (offline). Their history stays."""
+    routing stops offering them chats (offline), and the open chats they held go back to their teams'
+    queues (models/routing/release.py). Their history stays."""
     require_admin(actor)
     _lock_writes(session)
     user = access_user(session, actor, user_id)
@@ -192,7 +194,8 @@ def do_deactivate_user(session: Session, actor: User, user_id: int) -> User:
     user.auto_offline_from = None
     do_end_password_links(session, user, now=now)
     do_revoke_sessions(session, user, tokens=True)
-    audit(session, "user.deactivated", actor=actor, user_id=user.id, email=user.email)
+    requeued = do_release_user(session, actor, user, now)
+    audit(session, "user.deactivated", actor=actor, user_id=user.id, email=user.email, requeued=requeued)
     return user
 
 
