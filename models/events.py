@@ -190,3 +190,9 @@ class WebhooksQueued(Event):
     """Webhook deliveries were committed: wake their worker (it also polls: latency only)."""
 
     count: int
+
+
+@dataclass(frozen=True)
+class WebhookSubscriptionsChanged(Event):
+    """An admin made, changed or removed a webhook subscription: every process forgets which events are
+    wanted (models/integrations/subscriptions.py)."""

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +23,7 @@ from connectors.webhooks_out import sign
 from console.api.schemas.integrations import WebhookPayload
 from console.app import create_app
 from console.runtime.jobs import InlineJobs
+from console.runtime.subscription_sync import SubscriptionSync
 from console.runtime.webhooks_out import webhook_worker
 from models.db import Database
 from models.schema.accounts import AuditEvent
@@ -320,3 +326,33 @@ def test_a_delivery_that_failed_for_good_can_be_sent_again_by_an_admin(settings:
         assert admin.post(f"/webhook_subscriptions/999/deliveries/{log[0]['id']}/retry").status_code == 404
     finally:
         db.dispose()
+
+
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the change feed between processes needs REDIS_URL")
+def test_a_subscription_made_in_one_process_is_heard_at_once_in_another(
+        app: Flask, admin: Agent, settings: Settings, receiver: WebhookReceiver) -> None:
+    """Two web processes on one database: the other one (tests/support/webhook_process.py) remembers that
+    nobody wants `message.created`, with an hour's time limit; this one subscribes; the other's next customer
+    message is delivered, because the change reached it through Redis."""
+    channel = f"parley-test-{uuid.uuid4().hex}"
+    sync = SubscriptionSync(os.environ["REDIS_URL"], channel)  # as console/runtime/webhooks_out wires it
+    app.extensions["parley"].db.bus.subscribe(sync)
+    other = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.webhook_process", settings.database_url, str(settings.instance_dir),
+         os.environ["REDIS_URL"], channel], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[1])
+    try:
+        assert other.stdout is not None and other.stdin is not None
+        assert other.stdout.readline().strip() == "ready"
+        subscribe(admin, receiver, ["message.created"])
+        other.stdin.write("go\n")
+        other.stdin.flush()
+        assert other.stdout.readline().strip() == "told"
+        assert other.stdout.readline().strip() == "done"
+    finally:
+        other.kill()
+        other.wait()
+    texts = [b["data"]["message"]["text"] for b in receiver.stored.values()]
+    assert "are you there?" in texts and "hello" not in texts

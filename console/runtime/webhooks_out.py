@@ -7,9 +7,11 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from connectors.webhooks_out import WebhookSettings, WebhookWorker
+from console.runtime.subscription_sync import SubscriptionSync
 from console.services import Services
 from models.events import Event, WebhooksQueued
 from models.integrations.deliveries import enqueue_deliveries
+from models.integrations.subscriptions import use_change_feed
 
 EXTENSION = "parley.webhooks"
 
@@ -28,6 +30,9 @@ def init_app(app: Flask, svc: Services) -> WebhookWorker:
         svc.db.writers.append(enqueue_deliveries)
     worker = WebhookWorker(svc.db, WebhookSettings.from_settings(svc.settings), svc.jobs.submit)
     svc.db.bus.subscribe(WakeWebhooks(worker))
+    sync = SubscriptionSync(svc.settings.redis_url, svc.settings.socketio_channel)
+    svc.db.bus.subscribe(sync)  # subscription changes forget the wanted-events memory, in every process
+    use_change_feed(sync if svc.settings.redis_url else None)
     app.extensions[EXTENSION] = worker
     return worker
 

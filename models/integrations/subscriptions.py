@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
@@ -14,21 +14,47 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models.audit import audit
+from models.db import publish_on_commit
 from models.errors import InvalidInput, NotFound
+from models.events import WebhookSubscriptionsChanged
 from models.integrations.catalog import EVENTS, RESERVED
 from models.schema.accounts import User
 from models.schema.base import utcnow
 from models.schema.integrations import DeliveryState, WebhookDelivery, WebhookSubscription
 
 MAX_SUBSCRIPTIONS = 50
-# Every commit that publishes events asks which subscriptions want them; with none subscribed to those
-# events (most deployments, most events) the answer is remembered for this long per process, so the hot
-# path pays no query for it. A subscription made or changed in this process is seen at once; one made in
-# another process within this window of an event misses that event (it did not exist when it began).
+# Every commit that publishes events asks which subscriptions want them. Most deployments subscribe to few
+# events, so each process remembers which events anyone wants, and a commit none of whose events is wanted
+# pays no query. A change to the subscriptions is published after commit (`WebhookSubscriptionsChanged`)
+# and forgets the memory in this process at once; with Redis, `console/runtime/subscription_sync.py` hears
+# it in every process, and while it is listening the memory is kept until told. Without that listener
+# (no Redis, or Redis down) the memory lasts `WANTED_TTL_S`: a subscription made in another process
+# within that window of an event misses the event.
 WANTED_TTL_S = 2.0
 _wanted: WeakKeyDictionary[Any, tuple[float, frozenset[str]]] = WeakKeyDictionary()
 _wanted_lock = threading.Lock()
 
+
+class ChangeFeed(Protocol):
+    """Tells this process about subscription changes made in others (see console/runtime/subscription_sync)."""
+
+    def ensure_listening(self) -> bool:
+        """Start listening in this process if not yet; True while changes are being heard."""
+        ...
+
+
+_feed: ChangeFeed | None = None
+
+
+def use_change_feed(feed: ChangeFeed | None) -> None:
+    global _feed
+    _feed = feed
+    forget_all_wanted()
+
+
+def forget_all_wanted() -> None:
+    with _wanted_lock:
+        _wanted.clear()
 
 def check_url(raw: Any, field: str = "url") -> str:
     """An absolute http(s) URL, without credentials in it. Where it may lead (no private addresses) is
@@ -134,8 +160,10 @@ def do_delete_subscription(session: Session, actor: User, sub: WebhookSubscripti
 
 
 def forget_wanted(session: Session) -> None:
+    """A change in this transaction: forgotten here now, and everywhere once it commits."""
     with _wanted_lock:
         _wanted.pop(session.get_bind(), None)
+    publish_on_commit(session, WebhookSubscriptionsChanged())
 
 
 def subscribers(session: Session, names: set[str]) -> list[WebhookSubscription]:
@@ -143,7 +171,9 @@ def subscribers(session: Session, names: set[str]) -> list[WebhookSubscription]:
     bind = session.get_bind()
     with _wanted_lock:
         known = _wanted.get(bind)
-    if known is not None and time.monotonic() - known[0] < WANTED_TTL_S and not names & known[1]:
+    fresh = known is not None and ((_feed is not None and _feed.ensure_listening())
+                                   or time.monotonic() - known[0] < WANTED_TTL_S)
+    if fresh and known is not None and not names & known[1]:
         return []
     subs = list(session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))
                                 .order_by(WebhookSubscription.id)))
