@@ -115,14 +115,8 @@ def do_agent_message(session: Session, user: User, conv: Conversation, text: str
 
 
 def _prepared_only(session: Session, conv: Conversation) -> bool:
-    """A pre-planned session (models/outreach) whose invitation has not gone out yet. A customer waiting
-    for an answer has written, so had the invitation: no query then (most agent replies)."""
-    from models.schema.outreach import Invitation
-
-    if conv.waiting_since is not None:
-        return False
-    return session.scalar(select(Invitation.id).where(Invitation.conversation_id == conv.id,
-                                                      Invitation.sent_at.is_(None))) is not None
+    """A pre-planned session (models/outreach) whose invitation has not gone out yet."""
+    return conv.awaiting_invitation
 
 
 def do_mark_read(session: Session, user: User, conv: Conversation) -> None:

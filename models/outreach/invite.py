@@ -77,6 +77,7 @@ def do_send_invitation(session: Session, user: User, conv: Conversation, inv: In
     now = utcnow()
     inv.nonce = new_nonce()
     inv.sent_at = now
+    conv.awaiting_invitation = False
     inv.expires_at = now + timedelta(days=links.ttl_days)
     inv.sends += 1
     link = link_url(links.base_url, links.secret_key, inv)
@@ -122,6 +123,8 @@ def do_mail_failed(session: Session, invitation_id: int, error: str) -> None:
     inv.sent_at = None
     inv.expires_at = None
     conv = session.get(Conversation, inv.conversation_id)
+    if conv is not None:
+        conv.awaiting_invitation = True
     audit(session, "outreach.invitation_failed", conversation=conv, via=inv.via, address=inv.address,
           error=error[:300])
 

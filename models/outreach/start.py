@@ -131,6 +131,7 @@ def do_start_conversation(session: Session, user: User, contact: Contact, req: S
                      nonce=new_nonce(), welcome=req.text, conversation_ids=[conv.id], created_by_id=user.id,
                      created_at=now, sends=0)
     session.add(inv)
+    conv.awaiting_invitation = True  # until do_send_invitation sends it
     session.flush()
     if req.pre_plan:
         return Started(conv, None)

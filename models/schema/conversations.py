@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -110,6 +111,9 @@ class Conversation(Base):
     bot_claim_until: Mapped[datetime | None] = mapped_column(default=None)
     # Visible only to the users named in `conversation_access` (models/routing_schema.py).
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A session an agent started whose invitation has not gone out (prepared, or its email was refused):
+    # nothing an agent writes reaches the customer yet (models/outreach/). Kept here so a reply needs no query.
+    awaiting_invitation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # When it last entered its team's queue (None: at `handed_off_at`); the queue is served oldest first.
     queued_at: Mapped[datetime | None] = mapped_column(default=None)
 
