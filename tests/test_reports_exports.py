@@ -52,3 +52,33 @@ def test_report_csv_quotes_labels_a_spreadsheet_would_run(app: Flask, scene: dic
     rows = {x["label"]: x for x in csv.DictReader(io.StringIO(r.get_data(as_text=True)))}
     assert rows["'@cmd|' /C calc'!A0"]["started"] == "1"
     assert rows["Support"]["started"] == "1"
+
+
+def _pdf_text(body: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
+
+
+def test_transcript_as_pdf_with_non_latin_text_only_for_who_may_see(app: Flask, db: Database) -> None:
+    ada = make_user(db, "ada@example.com", team="Support")
+    make_user(db, "sam@example.com", role="supervisor", team="Support")
+    support = team_id(db, "Support")
+    conv = (History(db, support, at(9)).customer(at(9), "Здравствуйте, где мой заказ?").bot(at(9, 0, 5), "shipping")
+            .handoff(at(9, 1)).assign(at(9, 2), ada).note(at(9, 3), ada, "secret note")
+            .reply(at(9, 4), ada, "Καλημέρα! Il arrive demain.").close(at(9, 30)))
+    sam = Agent(app, "sam@example.com")
+    r = sam.client.get(f"/api/v1/conversations/{conv.public_id}/transcript?format=pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    assert r.data.startswith(b"%PDF-")
+    text = _pdf_text(r.data)
+    assert "Здравствуйте, где мой заказ?" in text and "Καλημέρα! Il arrive demain." in text
+    assert f"Conversation {conv.public_id}" in text and "secret note" not in text
+    assert "secret note" in _pdf_text(sam.client.get(
+        f"/api/v1/conversations/{conv.public_id}/transcript?format=pdf&notes=true").data)
+    assert sam.client.get(f"/api/v1/conversations/{conv.public_id}/transcript?format=doc").status_code == 400
+    restricted = (History(db, support, at(10)).customer(at(10), "private matter").bot(at(10, 0, 5), "billing")
+                  .handoff(at(10, 1)).assign(at(10, 2), ada).close(at(10, 30)).restrict(ada))
+    assert sam.client.get(f"/api/v1/conversations/{restricted.public_id}/transcript?format=pdf").status_code == 404
+    mine = Agent(app, "ada@example.com").client.get(f"/api/v1/conversations/{restricted.public_id}/transcript?format=pdf")
+    assert mine.status_code == 200 and "private matter" in _pdf_text(mine.data)

@@ -1,5 +1,5 @@
 """REST API of exports under /api/v1: conversations (CSV or JSON Lines, streamed; large ones written in
-the background to shared storage) and one conversation's transcript as text.
+the background to shared storage) and one conversation's transcript as text or PDF.
 
 Nothing is held whole in memory: responses are generators over server-side cursors
 (models/reports/export.py). PDF transcripts are not offered: no small pure-Python PDF library is
@@ -27,6 +27,7 @@ from models.reports.export import (
     transcript,
 )
 from models.reports.export_jobs import access_export, do_start_export, run_export
+from models.reports.transcript_pdf import transcript_pdf
 from models.schema.accounts import User
 from models.schema.reports import ExportJob, ExportStatus
 from models.storage import NotStored, storage_for
@@ -117,19 +118,26 @@ def export_file(export_id: str) -> Response:
 
 
 @bp.get("/conversations/<public_id>/transcript")
-@api("A conversation's transcript as plain text (what the customer saw; notes on request)",
-     query=sr.TranscriptQuery, binary=True, media=("text/plain",),
-     description="Anybody who may see the conversation. `format=txt` only: PDF is not offered (no small pure-Python "
-                 "PDF library is installed).")
+@api("A conversation's transcript as plain text or PDF (what the customer saw; notes on request)",
+     query=sr.TranscriptQuery, binary=True, media=("text/plain", "application/pdf"),
+     description="Anybody who may see the conversation. `format=txt` (default) streams text; `format=pdf` is a PDF "
+                 "document of the same lines, made on the server.")
 def conversation_transcript(public_id: str) -> Response:
     user = api_user()
     q = query_args(sr.TranscriptQuery)
+    notes = q.notes == "true"
+    if q.format == "pdf":
+        with services().db.session() as s:
+            body = transcript_pdf(s, access_conversation(s, user, public_id), notes=notes)
+        response = Response(body, mimetype="application/pdf")
+        response.headers["Content-Disposition"] = f'attachment; filename="{public_id}.pdf"'
+        return response
     with services().db.session() as s:
         access_conversation(s, user, public_id)
 
     def lines() -> Any:
         with services().db.session() as s:
-            yield from transcript(s, access_conversation(s, user, public_id), notes=q.notes == "true")
+            yield from transcript(s, access_conversation(s, user, public_id), notes=notes)
 
     response = Response(stream_with_context(lines()), mimetype="text/plain")
     response.headers["Content-Disposition"] = f'inline; filename="{public_id}.txt"'

@@ -56,5 +56,5 @@ class ExportJob(Out):
 
 
 class TranscriptQuery(In):
-    format: Literal["txt"] | None = None
+    format: Literal["txt", "pdf"] | None = Field(None, description="txt (default) or pdf.")
     notes: Literal["true", "false"] | None = Field(None, description="Include private notes (default false).")
