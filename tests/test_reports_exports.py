@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
 import pytest
@@ -80,5 +81,40 @@ def test_transcript_as_pdf_with_non_latin_text_only_for_who_may_see(app: Flask, 
     restricted = (History(db, support, at(10)).customer(at(10), "private matter").bot(at(10, 0, 5), "billing")
                   .handoff(at(10, 1)).assign(at(10, 2), ada).close(at(10, 30)).restrict(ada))
     assert sam.client.get(f"/api/v1/conversations/{restricted.public_id}/transcript?format=pdf").status_code == 404
-    mine = Agent(app, "ada@example.com").client.get(f"/api/v1/conversations/{restricted.public_id}/transcript?format=pdf")
+    mine = Agent(app, "ada@example.com").client.get(
+        f"/api/v1/conversations/{restricted.public_id}/transcript?format=pdf")
     assert mine.status_code == 200 and "private matter" in _pdf_text(mine.data)
+
+
+def test_a_contacts_conversations_export_from_their_journey(app: Flask, db: Database) -> None:
+    ada = make_user(db, "ada@example.com", team="Support")
+    make_user(db, "sam@example.com", role="supervisor", team="Support")
+    support, sales = team_id(db, "Support"), team_id(db, "Sales")
+    first = (History(db, support, at(9)).customer(at(9), "my parcel is late").bot(at(9, 0, 5), "shipping")
+             .close(at(9, 5)))
+    contact = first.contact_id
+    second = (History(db, support, at(30), channel="sms", contact_id=contact).customer(at(30), "=1+1")
+              .bot(at(30, 0, 5), "billing").handoff(at(30, 1)).assign(at(30, 2), ada)
+              .reply(at(30, 3), ada, "refund sent").close(at(30, 9)))
+    elsewhere = History(db, sales, at(40), contact_id=contact).customer(at(40), "a quote please").close(at(40, 9))
+    History(db, support, at(41)).customer(at(41), "someone else").close(at(41, 5))
+    ada_client = Agent(app, "ada@example.com").client
+    r = ada_client.get(f"/api/v1/contacts/{contact}/export?format=jsonl")
+    assert r.status_code == 200 and r.mimetype == "application/x-ndjson"
+    items = [json.loads(line) for line in r.get_data(as_text=True).splitlines()]
+    assert [i["public_id"] for i in items] == [first.public_id, second.public_id]  # not Sales' one
+    assert [m["text"] for m in items[1]["messages"]] == ["=1+1", "bot answer", "refund sent"]
+    r = ada_client.get(f"/api/v1/contacts/{contact}/export")  # csv by default, formula-guarded
+    rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
+    assert r.mimetype == "text/csv" and {x["conversation"] for x in rows} == {first.public_id, second.public_id}
+    assert "'=1+1" in [x["text"] for x in rows] and "a quote please" not in r.get_data(as_text=True)
+    make_user(db, "root@example.com", role="admin", team="HQ")
+    admin = Agent(app, "root@example.com").client
+    every = admin.get(f"/api/v1/contacts/{contact}/export?format=jsonl").get_data(as_text=True)
+    assert elsewhere.public_id in every and "someone else" not in every
+    assert ada_client.get(f"/api/v1/contacts/{contact}/export?format=xml").status_code == 400
+    assert ada_client.get("/api/v1/contacts/999999/export").status_code == 404
+    # A restricted conversation makes its contact confidential: only the people named on it export it.
+    History(db, support, at(50), contact_id=contact).customer(at(50), "between us").close(at(50, 9)).restrict(ada)
+    assert Agent(app, "sam@example.com").client.get(f"/api/v1/contacts/{contact}/export").status_code == 404
+    assert "between us" in ada_client.get(f"/api/v1/contacts/{contact}/export").get_data(as_text=True)

@@ -1,5 +1,6 @@
 """REST API of exports under /api/v1: conversations (CSV or JSON Lines, streamed; large ones written in
-the background to shared storage) and one conversation's transcript as text or PDF.
+the background to shared storage), one contact's conversations (from their journey), and one
+conversation's transcript as text or PDF.
 
 Nothing is held whole in memory: responses are generators over server-side cursors
 (models/reports/export.py). PDF transcripts are not offered: no small pure-Python PDF library is
@@ -16,10 +17,14 @@ from console.api.declare import api, query_args
 from console.api.schemas import reports as sr
 from console.auth import api_user
 from console.services import services
+from models.contacts.identities import access_contact
 from models.conversations.access import access_conversation
 from models.errors import Conflict, NotFound
 from models.reports.export import (
+    FORMATS,
+    ExportQuery,
     check_export_query,
+    check_format,
     check_may_export,
     conversations,
     count_conversations,
@@ -81,6 +86,23 @@ def export_conversations() -> Response:
         return Response(response=jsonify(out).get_data(), status=202, mimetype="application/json")
     response = Response(stream_with_context(_stream(user.id, query)), mimetype=MEDIA[query.fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="parley-conversations.{query.fmt}"'
+    return response
+
+
+@bp.get("/contacts/<int:contact_id>/export")
+@api("Export a contact's conversations (their journey) with messages, notes, packets, assignments and steps",
+     query=sr.ContactExportQuery, binary=True, media=tuple(MEDIA.values()),
+     description="Anybody who may see the contact; only the conversations the caller may see (restricted ones only "
+                 "for their named users). Streamed as `format` (csv, the default: one line per record; jsonl: one "
+                 "conversation per line), oldest conversation first.")
+def export_contact(contact_id: int) -> Response:
+    user = api_user()
+    q = query_args(sr.ContactExportQuery)
+    with services().db.session() as s:
+        access_contact(s, user, contact_id)
+        query = ExportQuery(check_format(q.format, FORMATS), None, None, contact_id=contact_id)
+    response = Response(stream_with_context(_stream(user.id, query)), mimetype=MEDIA[query.fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="parley-contact-{contact_id}.{query.fmt}"'
     return response
 
 

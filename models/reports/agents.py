@@ -24,6 +24,7 @@ from models.reports.query import (
     is_postgresql,
     labels,
     merge_rows,
+    needs_conversation,
     percentiles_by_key,
     seconds,
     team_members,
@@ -53,13 +54,14 @@ def _who(column: Any, agents: list[int] | None) -> list[ColumnElement[bool]]:
 def _replies(session: Session, f: Filters, scope: Scope, agents: list[int] | None,
              out: dict[Any, dict[str, Any]]) -> None:
     key = group_key(f, at=Message.created_at, agent=Message.author_id)
-    rows = session.execute(
-        select(key, func.count(Message.id), func.count(func.distinct(Message.conversation_id)))
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.sender_type == SenderType.AGENT.value, Message.private.is_(False),
-               Message.author_id.is_not(None), in_period(Message.created_at, f),
-               *conversation_filters(f, scope), *_who(Message.author_id, agents))
-        .group_by(key)).all()
+    stmt = (select(key, func.count(Message.id), func.count(func.distinct(Message.conversation_id)))
+            .where(Message.sender_type == SenderType.AGENT.value, Message.private.is_(False),
+                   Message.author_id.is_not(None), in_period(Message.created_at, f),
+                   *conversation_filters(f, scope), *_who(Message.author_id, agents))
+            .group_by(key))
+    if needs_conversation(f, scope):
+        stmt = stmt.join(Conversation, Conversation.id == Message.conversation_id)
+    rows = session.execute(stmt).all()
     for k, replies, handled in rows:
         out[k]["replies_sent"] = replies
         out[k]["conversations_handled"] = handled

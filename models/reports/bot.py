@@ -27,6 +27,7 @@ from models.reports.query import (
     in_period,
     labels,
     merge_rows,
+    needs_conversation,
     rate,
 )
 from models.schema.accounts import AuditEvent
@@ -74,14 +75,15 @@ def _keyed(f: Filters, at: Any, stmt_of: Any) -> Any:
 
 def _containment(session: Session, f: Filters, scope: Scope, now: datetime,
                  out: dict[Any, dict[str, Any]]) -> None:
-    """Three counts, each with its condition in WHERE (where the database turns EXISTS into joins)."""
+    """Three counts in one pass over the period's bot conversations (conditional counts)."""
     handed = exists().where(HandoffPacket.conversation_id == Conversation.id)
-    for metric, extra in (("conversations", None), ("resolved", resolved_clause(now, f.start)), ("handed_off", handed)):
-        conditions = [*_bot_conversations(f, scope), *([extra] if extra is not None else [])]
-        stmt = _keyed(f, Conversation.created_at, lambda key, c=conditions: (
-            select(key, func.count(Conversation.id)).select_from(Conversation).where(*c).group_by(key)))
-        for k, n in session.execute(stmt).all():
-            out[k][metric] = n
+    resolved = resolved_clause(now, f.start)
+    stmt = _keyed(f, Conversation.created_at, lambda key: (
+        select(key, func.count(Conversation.id), func.count(Conversation.id).filter(resolved),
+               func.count(Conversation.id).filter(handed))
+        .select_from(Conversation).where(*_bot_conversations(f, scope)).group_by(key)))
+    for k, n, n_resolved, n_handed in session.execute(stmt).all():
+        out[k].update(conversations=n, resolved=n_resolved, handed_off=n_handed)
 
 
 def _first_handoffs(session: Session, f: Filters, scope: Scope, out: dict[Any, dict[str, Any]]) -> Counter[str]:
@@ -111,12 +113,17 @@ def _first_handoffs(session: Session, f: Filters, scope: Scope, out: dict[Any, d
 
 def _fallbacks(session: Session, f: Filters, scope: Scope, out: dict[Any, dict[str, Any]]) -> None:
     answer = aliased(Message)
-    rows = session.execute(_keyed(f, answer.created_at, lambda key: (
-        select(key, func.count(answer.id), func.sum(case((answer.bot_intent == FALLBACK_INTENT, 1), else_=0)))
-        .select_from(answer).join(Conversation, Conversation.id == answer.conversation_id)
-        .where(answer.sender_type == SenderType.BOT.value, answer.bot_decision == "answer",
-               in_period(answer.created_at, f), *conversation_filters(f, scope))
-        .group_by(key)))).all()
+
+    def stmt_of(key: Any) -> Any:
+        stmt = (select(key, func.count(answer.id), func.sum(case((answer.bot_intent == FALLBACK_INTENT, 1), else_=0)))
+                .select_from(answer)
+                .where(answer.sender_type == SenderType.BOT.value, answer.bot_decision == "answer",
+                       in_period(answer.created_at, f), *conversation_filters(f, scope))
+                .group_by(key))
+        return stmt.join(Conversation, Conversation.id == answer.conversation_id) if needs_conversation(f, scope) \
+            else stmt
+
+    rows = session.execute(_keyed(f, answer.created_at, stmt_of)).all()
     for k, answers, fallbacks in rows:
         out[k].update(answers=answers, fallbacks=int(fallbacks or 0))
 

@@ -142,6 +142,12 @@ def conversation_filters(filters: Filters, scope: Scope) -> list[ColumnElement[b
     return out
 
 
+def needs_conversation(filters: Filters, scope: Scope) -> bool:
+    """Whether a fact kept outside `conversations` must be joined to it: for a filter on the conversation
+    (team, inbox, channel, the caller's teams) or a grouping by one of its columns."""
+    return bool(conversation_filters(filters, scope)) or filters.group_by in ("team", "inbox", "channel", "intent")
+
+
 def in_period(column: Any, filters: Filters) -> ColumnElement[bool]:
     return column.between(filters.start, filters.end - timedelta(microseconds=1))
 

@@ -45,6 +45,10 @@ class ExportQuery(In):
     format: Literal["csv", "jsonl"] | None = None
 
 
+class ContactExportQuery(In):
+    format: Literal["csv", "jsonl"] | None = None
+
+
 class ExportJob(Out):
     id: str
     status: Literal["running", "done", "failed"]
