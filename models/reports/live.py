@@ -80,8 +80,11 @@ def _waiting(session: Session, f: Filters, scope: Scope, out: dict[Any, dict[str
 
 
 def _abandoned(session: Session, f: Filters, scope: Scope, out: dict[Any, dict[str, Any]]) -> None:
+    # A reply after a handoff of the period is from the period on: the bound lets the database read only the
+    # period's agent messages (ix_messages_sender_created), not all of them.
     replied = exists().where(Message.conversation_id == Conversation.id, Message.sender_type == SenderType.AGENT.value,
-                             Message.private.is_(False), Message.created_at >= Conversation.handed_off_at)
+                             Message.private.is_(False), Message.created_at >= Conversation.handed_off_at,
+                             Message.created_at >= f.start)
     key = group_key(f, at=Conversation.handed_off_at)
     rows = session.execute(
         select(key, func.count(Conversation.id))
