@@ -2,8 +2,10 @@
 same lines as the text transcript (models/reports/export.py) and the same rules for notes.
 
 The font is DejaVu Sans, shipped beside this module (fonts/, with its licence), so that customer text in
-Latin, Greek, Cyrillic, Arabic, Hebrew, Armenian or Georgian script renders on any host; characters it
-has no glyph for (CJK, emoji) are left out of the PDF (they remain in the text transcript and exports).
+Latin, Greek, Cyrillic, Armenian or Georgian script renders on any host. Arabic and Hebrew letters render
+but are laid out left to right, unshaped (fpdf2 shapes text only with the optional uharfbuzz); characters
+the font has no glyph for (CJK, emoji) are left out of the PDF. The text transcript and the exports keep
+every character.
 """
 
 from __future__ import annotations
