@@ -65,6 +65,7 @@ class Generator:
         self.start = now - timedelta(days=DAYS)
         self.created = array("d", bytes(8 * n_convs))  # seconds after `start`, per conversation
         self.handed = bytearray(n_convs)
+        self.first_intent = bytearray(n_convs)  # index in INTENTS of the bot's first answer (message 2)
 
     def users(self) -> Iterator[tuple[Any, ...]]:
         for i in range(1, self.agents + 2):
@@ -98,6 +99,8 @@ class Generator:
             handed = rng.random() < 0.4
             closed = rng.random() < 0.85
             self.created[cid - 1], self.handed[cid - 1] = offset, int(handed)
+            first = rng.randrange(len(INTENTS))
+            self.first_intent[cid - 1] = first
             handed_at = created + timedelta(seconds=rng.randint(10, 120)) if handed else None
             closed_at = created + timedelta(minutes=rng.randint(5, 180)) if closed else None
             if handed:
@@ -124,7 +127,9 @@ class Generator:
             yield (cid, f"c_bench{cid}", 1 + (cid - 1) // 2, team, "webchat" if cid % 3 else "sms",
                    "closed" if closed else "open", "human" if handed else "bot", _ts(created),
                    _ts(closed_at or created), _ts(handed_at) if handed_at else None,
-                   _ts(closed_at) if closed_at else None, cid % 97 == 0, 0, 0)
+                   _ts(closed_at) if closed_at else None, cid % 97 == 0, 0, 0,
+                   # what do_send_bot_reply stores as it sends the bot's first answer (message 2, at +30 s)
+                   INTENTS[first], _ts(created + timedelta(seconds=30)))
 
     def messages(self) -> Iterator[tuple[Any, ...]]:
         """`per_conv` messages per conversation: customer and bot turns, agent replies (some of them
@@ -145,7 +150,8 @@ class Generator:
                     yield (mid, cid, "out", "agent", author, f"agent reply {mid}", i % 7 == 0, at, None, None,
                            "webchat", "sent")
                 else:
-                    yield (mid, cid, "out", "bot", None, f"bot answer {mid}", False, at, rng.choice(INTENTS), "answer",
+                    intent = INTENTS[self.first_intent[cid - 1]] if i == 1 else rng.choice(INTENTS)
+                    yield (mid, cid, "out", "bot", None, f"bot answer {mid}", False, at, intent, "answer",
                            "webchat", "sent")
 
 
@@ -156,7 +162,8 @@ COPIES = {
     "availability_changes": "availability_changes (id, user_id, status, changed_at)",
     "contacts": "contacts (id, name, online, created_at)",
     "conversations": "conversations (id, public_id, contact_id, team_id, channel, status, owner, created_at, "
-                     "last_activity_at, handed_off_at, closed_at, restricted, bot_cursor, bot_fallbacks)",
+                     "last_activity_at, handed_off_at, closed_at, restricted, bot_cursor, bot_fallbacks, first_intent, "
+                     "bot_first_at)",
     "messages": "messages (id, conversation_id, direction, sender_type, author_id, text, private, created_at, "
                 "bot_intent, bot_decision, channel, delivery_status)",
 }
