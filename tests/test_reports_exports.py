@@ -118,3 +118,24 @@ def test_a_contacts_conversations_export_from_their_journey(app: Flask, db: Data
     History(db, support, at(50), contact_id=contact).customer(at(50), "between us").close(at(50, 9)).restrict(ada)
     assert Agent(app, "sam@example.com").client.get(f"/api/v1/contacts/{contact}/export").status_code == 404
     assert "between us" in ada_client.get(f"/api/v1/contacts/{contact}/export").get_data(as_text=True)
+
+
+def test_the_bots_first_intent_is_recorded_as_it_answers(app: Flask, db: Database) -> None:
+    """Through the real bot path: the reports group a conversation by the intent of the bot's first answer,
+    stored as the bot sends it (later answers do not change it)."""
+    from sqlalchemy import select
+
+    from models.schema.conversations import Conversation
+    from tests.support.actors import Customer
+
+    make_user(db, "root@example.com", role="admin", team="Support")
+    customer = Customer(app)
+    public_id = customer.say("hello there")["conversation_id"]
+    customer.say("where is my order?")
+    with db.session() as s:
+        conv = s.scalar(select(Conversation).where(Conversation.public_id == public_id))
+        assert conv is not None and conv.first_intent == "greet" and conv.bot_first_at is not None
+    report = Agent(app, "root@example.com").client.get("/api/v1/reports/bot?group_by=intent").get_json()
+    rows = {r["label"]: r for r in report["rows"]}
+    assert rows["greet"]["conversations"] == 1 and "order_status" not in rows
+    assert rows["greet"]["answers"] == 2
