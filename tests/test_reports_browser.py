@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
     """Support: agents Ada and Bob, supervisor Sam. Two days ago Ada answered two handed-off chats (after 60
     and 180 seconds), Bob one (after 120 seconds); one chat stayed with the bot."""
     tmp = tmp_path_factory.mktemp("reports-browser")
@@ -42,22 +42,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
          .assign(m(start, 10), agent).reply(m(start, 10 + wait), agent).close(m(start + 15)))
     History(db, support, m(60)).customer(m(60)).bot(m(60, 5), "hours").close(m(61))
     db.dispose()
-    yield srv
+    yield srv, url
     srv.stop()
 
 
-def test_a_supervisor_reads_the_agents_report(server: LiveServer, browsers: Callable[[], Any]) -> None:
+def test_a_supervisor_reads_the_agents_report(server: tuple[LiveServer, str], browsers: Callable[[], Any]) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
+    srv = server[0]
     sam = browsers()
-    sam.get(server.url + "/")
+    sam.get(srv.url + "/")
     sam.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys("sam@example.com")
     sam.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(PASSWORD)
     sam.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
     _wait(sam, lambda: sam.find_elements(By.CSS_SELECTOR, "[data-testid=conv-list]"))
 
-    sam.get(server.url + "/reports")
+    sam.get(srv.url + "/reports")
     Select(sam.find_element(By.ID, "report-name")).select_by_value("agents")
     sam.find_element(By.CSS_SELECTOR, "[data-testid=report-load]").click()
     _wait(sam, lambda: len(sam.find_elements(By.CSS_SELECTOR, "#report-table tr")) > 2)
@@ -96,3 +97,37 @@ def test_a_supervisor_reads_the_agents_report(server: LiveServer, browsers: Call
     assert painted > 500
     SHOTS.mkdir(exist_ok=True)
     sam.save_screenshot(str(SHOTS / "reports-agents.png"))
+
+
+def test_the_conversation_header_offers_the_transcript_as_text_and_pdf(server: tuple[LiveServer, str],
+                                                                       browsers: Callable[[], Any]) -> None:
+    from selenium.webdriver.common.by import By
+    from sqlalchemy import select
+
+    from models.schema.conversations import Conversation
+
+    srv, url = server
+    db = Database(url)
+    with db.session() as s:
+        public_id = s.scalars(select(Conversation.public_id).order_by(Conversation.id)).first()
+    db.dispose()
+    sam = browsers()
+    sam.get(srv.url + "/")
+    sam.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys("sam@example.com")
+    sam.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(PASSWORD)
+    sam.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
+    _wait(sam, lambda: sam.find_elements(By.CSS_SELECTOR, "[data-testid=conv-list]"))
+    sam.get(srv.url + "/#c/" + str(public_id))
+    pdf = _wait(sam, lambda: sam.find_element(By.CSS_SELECTOR, "[data-testid=transcript-pdf]"))
+    assert pdf.text == "Download PDF" and pdf.is_displayed()
+    assert pdf.get_attribute("href").endswith(f"/api/v1/conversations/{public_id}/transcript?format=pdf")
+    text = sam.find_element(By.CSS_SELECTOR, "[data-testid=transcript-text]")
+    assert text.get_attribute("href").endswith("transcript?format=txt")
+    got = sam.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.arrayBuffer().then(b => done("
+        "[r.status, r.headers.get('content-type'), String.fromCharCode.apply(null, new Uint8Array(b.slice(0, 5)))])));",
+        pdf.get_attribute("href"))
+    assert got == [200, "application/pdf", "%PDF-"]
+    SHOTS.mkdir(exist_ok=True)
+    sam.save_screenshot(str(SHOTS / "conversation-transcript-links.png"))
