@@ -95,7 +95,7 @@ def test_a_contacts_conversations_export_from_their_journey(app: Flask, db: Data
     contact = first.contact_id
     second = (History(db, support, at(30), channel="sms", contact_id=contact).customer(at(30), "=1+1")
               .bot(at(30, 0, 5), "billing").handoff(at(30, 1)).assign(at(30, 2), ada)
-              .reply(at(30, 3), ada, "refund sent").close(at(30, 9)))
+              .note(at(30, 2, 30), ada, "staff only remark").reply(at(30, 3), ada, "refund sent").close(at(30, 9)))
     elsewhere = History(db, sales, at(40), contact_id=contact).customer(at(40), "a quote please").close(at(40, 9))
     History(db, support, at(41)).customer(at(41), "someone else").close(at(41, 5))
     ada_client = Agent(app, "ada@example.com").client
@@ -112,6 +112,7 @@ def test_a_contacts_conversations_export_from_their_journey(app: Flask, db: Data
     admin = Agent(app, "root@example.com").client
     every = admin.get(f"/api/v1/contacts/{contact}/export?format=jsonl").get_data(as_text=True)
     assert elsewhere.public_id in every and "someone else" not in every
+    assert "staff only remark" in every and "staff only remark" not in r.get_data(as_text=True)  # notes: staff
     assert ada_client.get(f"/api/v1/contacts/{contact}/export?format=xml").status_code == 400
     assert ada_client.get("/api/v1/contacts/999999/export").status_code == 404
     # A restricted conversation makes its contact confidential: only the people named on it export it.

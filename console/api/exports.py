@@ -33,7 +33,7 @@ from models.reports.export import (
 )
 from models.reports.export_jobs import access_export, do_start_export, run_export
 from models.reports.transcript_pdf import transcript_pdf
-from models.schema.accounts import User
+from models.schema.accounts import Role, User
 from models.schema.reports import ExportJob, ExportStatus
 from models.storage import NotStored, storage_for
 
@@ -50,12 +50,12 @@ def _job_json(job: ExportJob) -> dict[str, Any]:
             "download_url": f"{url}/file" if job.status == ExportStatus.DONE else None, "error": job.error}
 
 
-def _stream(user_id: int, q: Any) -> Any:
+def _stream(user_id: int, q: Any, *, notes: bool = True) -> Any:
     """The export, line by line, from a session of its own that lives as long as the response."""
     with services().db.session() as s:
         me = s.get(User, user_id)
         assert me is not None
-        yield from render(conversations(s, me, q), q.fmt)
+        yield from render(conversations(s, me, q, notes=notes), q.fmt)
 
 
 @bp.get("/exports/conversations")
@@ -93,15 +93,16 @@ def export_conversations() -> Response:
 @api("Export a contact's conversations (their journey) with messages, notes, packets, assignments and steps",
      query=sr.ContactExportQuery, binary=True, media=tuple(MEDIA.values()),
      description="Anybody who may see the contact; only the conversations the caller may see (restricted ones only "
-                 "for their named users). Streamed as `format` (csv, the default: one line per record; jsonl: one "
-                 "conversation per line), oldest conversation first.")
+                 "for their named users); private notes for supervisors and admins only. Streamed as `format` (csv, "
+                 "the default: one line per record; jsonl: one conversation per line), oldest conversation first.")
 def export_contact(contact_id: int) -> Response:
     user = api_user()
     q = query_args(sr.ContactExportQuery)
     with services().db.session() as s:
         access_contact(s, user, contact_id)
         query = ExportQuery(check_format(q.format, FORMATS), None, None, contact_id=contact_id)
-    response = Response(stream_with_context(_stream(user.id, query)), mimetype=MEDIA[query.fmt])
+    staff = user.role in (Role.ADMIN.value, Role.SUPERVISOR.value)  # private notes are in staff exports only
+    response = Response(stream_with_context(_stream(user.id, query, notes=staff)), mimetype=MEDIA[query.fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="parley-contact-{contact_id}.{query.fmt}"'
     return response
 
