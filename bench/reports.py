@@ -65,11 +65,12 @@ class Generator:
         self.start = now - timedelta(days=DAYS)
         self.created = array("d", bytes(8 * n_convs))  # seconds after `start`, per conversation
         self.handed = bytearray(n_convs)
+        self.first_intent = bytearray(n_convs)  # index in INTENTS of the bot's first answer (message 2)
 
     def users(self) -> Iterator[tuple[Any, ...]]:
         for i in range(1, self.agents + 2):
             role = "admin" if i == self.agents + 1 else "agent"
-            yield (i, f"u{i}@bench.example", f"Agent {i}", "x", role, "offline", True, _ts(self.start), None)
+            yield (i, f"u{i}@bench.example", f"Agent {i}", "x", role, "offline", True, _ts(self.start), None, "{}")
 
     def members(self) -> Iterator[tuple[Any, ...]]:
         for i in range(1, self.agents + 1):
@@ -98,6 +99,8 @@ class Generator:
             handed = rng.random() < 0.4
             closed = rng.random() < 0.85
             self.created[cid - 1], self.handed[cid - 1] = offset, int(handed)
+            first = rng.randrange(len(INTENTS))
+            self.first_intent[cid - 1] = first
             handed_at = created + timedelta(seconds=rng.randint(10, 120)) if handed else None
             closed_at = created + timedelta(minutes=rng.randint(5, 180)) if closed else None
             if handed:
@@ -124,7 +127,9 @@ class Generator:
             yield (cid, f"c_bench{cid}", 1 + (cid - 1) // 2, team, "webchat" if cid % 3 else "sms",
                    "closed" if closed else "open", "human" if handed else "bot", _ts(created),
                    _ts(closed_at or created), _ts(handed_at) if handed_at else None,
-                   _ts(closed_at) if closed_at else None, cid % 97 == 0, 0, 0)
+                   _ts(closed_at) if closed_at else None, cid % 97 == 0, 0, 0,
+                   # what do_send_bot_reply stores as it sends the bot's first answer (message 2, at +30 s)
+                   INTENTS[first], _ts(created + timedelta(seconds=30)))
 
     def messages(self) -> Iterator[tuple[Any, ...]]:
         """`per_conv` messages per conversation: customer and bot turns, agent replies (some of them
@@ -145,18 +150,20 @@ class Generator:
                     yield (mid, cid, "out", "agent", author, f"agent reply {mid}", i % 7 == 0, at, None, None,
                            "webchat", "sent")
                 else:
-                    yield (mid, cid, "out", "bot", None, f"bot answer {mid}", False, at, rng.choice(INTENTS), "answer",
+                    intent = INTENTS[self.first_intent[cid - 1]] if i == 1 else rng.choice(INTENTS)
+                    yield (mid, cid, "out", "bot", None, f"bot answer {mid}", False, at, intent, "answer",
                            "webchat", "sent")
 
 
 COPIES = {
-    "users": "users (id, email, name, password_hash, role, availability, active, created_at, capacity)",
+    "users": "users (id, email, name, password_hash, role, availability, active, created_at, capacity, notifications)",
     "teams": "teams (id, name, created_at)",
     "team_members": "team_members (team_id, user_id)",
     "availability_changes": "availability_changes (id, user_id, status, changed_at)",
     "contacts": "contacts (id, name, online, created_at)",
     "conversations": "conversations (id, public_id, contact_id, team_id, channel, status, owner, created_at, "
-                     "last_activity_at, handed_off_at, closed_at, restricted, bot_cursor, bot_fallbacks)",
+                     "last_activity_at, handed_off_at, closed_at, restricted, bot_cursor, bot_fallbacks, first_intent, "
+                     "bot_first_at)",
     "messages": "messages (id, conversation_id, direction, sender_type, author_id, text, private, created_at, "
                 "bot_intent, bot_decision, channel, delivery_status)",
 }
@@ -257,28 +264,39 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database-url", default=os.environ.get("PARLEY_BENCH_DATABASE_URL",
                                                             "postgresql://postgres@127.0.0.1:5432/test"))
     p.add_argument("--json", action="store_true")
+    p.add_argument("--schema", default=None,
+                   help="fill this schema (made if missing) and keep it; when it is already filled, time it as it is "
+                        "(migrated first), which lets a change be measured on the same data")
     args = p.parse_args(argv)
     messages = args.messages or args.conversations * 10
-    schema = f"bench_reports_{os.getpid()}"
+    schema = args.schema or f"bench_reports_{os.getpid()}"
     base = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1) \
         if args.database_url.startswith("postgresql://") else args.database_url
     url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
     admin_db = Database(base)
     with admin_db.engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     db = Database(url)
     try:
         upgrade(db.engine)
-        now = datetime.now(UTC)
-        plain = args.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
-        with psycopg.connect(plain, options=f"-csearch_path={schema}") as conn:
-            _fill(conn, Generator(args.conversations, messages, now))
+        with db.engine.begin() as conn:
+            filled = conn.execute(text("SELECT max(created_at) FROM conversations")).scalar()
+        if filled is not None:  # generated by an earlier run: `now` as it was then
+            now = datetime.now(UTC)
+            now = (filled + timedelta(days=3)).astimezone(UTC) if filled + timedelta(days=3) < now else now
+            _log(f"schema {schema} is filled already: timing it as it is")
+        else:
+            now = datetime.now(UTC)
+            plain = args.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+            with psycopg.connect(plain, options=f"-csearch_path={schema}") as conn:
+                _fill(conn, Generator(args.conversations, messages, now))
         figures = {"conversations": args.conversations, "messages": messages,
                    "reports": _time_reports(db, now, args.repeat), "export": _time_export(db, now)}
     finally:
         db.dispose()
-        with admin_db.engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if args.schema is None:
+            with admin_db.engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin_db.dispose()
     if args.json:
         print(json.dumps(figures, indent=2))

@@ -1,5 +1,6 @@
 """REST API of exports under /api/v1: conversations (CSV or JSON Lines, streamed; large ones written in
-the background to shared storage) and one conversation's transcript as text.
+the background to shared storage), one contact's conversations (from their journey), and one
+conversation's transcript as text or PDF.
 
 Nothing is held whole in memory: responses are generators over server-side cursors
 (models/reports/export.py). PDF transcripts are not offered: no small pure-Python PDF library is
@@ -16,10 +17,14 @@ from console.api.declare import api, query_args
 from console.api.schemas import reports as sr
 from console.auth import api_user
 from console.services import services
+from models.contacts.identities import access_contact
 from models.conversations.access import access_conversation
 from models.errors import Conflict, NotFound
 from models.reports.export import (
+    FORMATS,
+    ExportQuery,
     check_export_query,
+    check_format,
     check_may_export,
     conversations,
     count_conversations,
@@ -27,7 +32,8 @@ from models.reports.export import (
     transcript,
 )
 from models.reports.export_jobs import access_export, do_start_export, run_export
-from models.schema.accounts import User
+from models.reports.transcript_pdf import transcript_pdf
+from models.schema.accounts import Role, User
 from models.schema.reports import ExportJob, ExportStatus
 from models.storage import NotStored, storage_for
 
@@ -44,12 +50,12 @@ def _job_json(job: ExportJob) -> dict[str, Any]:
             "download_url": f"{url}/file" if job.status == ExportStatus.DONE else None, "error": job.error}
 
 
-def _stream(user_id: int, q: Any) -> Any:
+def _stream(user_id: int, q: Any, *, notes: bool = True) -> Any:
     """The export, line by line, from a session of its own that lives as long as the response."""
     with services().db.session() as s:
         me = s.get(User, user_id)
         assert me is not None
-        yield from render(conversations(s, me, q), q.fmt)
+        yield from render(conversations(s, me, q, notes=notes), q.fmt)
 
 
 @bp.get("/exports/conversations")
@@ -80,6 +86,24 @@ def export_conversations() -> Response:
         return Response(response=jsonify(out).get_data(), status=202, mimetype="application/json")
     response = Response(stream_with_context(_stream(user.id, query)), mimetype=MEDIA[query.fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="parley-conversations.{query.fmt}"'
+    return response
+
+
+@bp.get("/contacts/<int:contact_id>/export")
+@api("Export a contact's conversations (their journey) with messages, notes, packets, assignments and steps",
+     query=sr.ContactExportQuery, binary=True, media=tuple(MEDIA.values()),
+     description="Anybody who may see the contact; only the conversations the caller may see (restricted ones only "
+                 "for their named users); private notes for supervisors and admins only. Streamed as `format` (csv, "
+                 "the default: one line per record; jsonl: one conversation per line), oldest conversation first.")
+def export_contact(contact_id: int) -> Response:
+    user = api_user()
+    q = query_args(sr.ContactExportQuery)
+    with services().db.session() as s:
+        access_contact(s, user, contact_id)
+        query = ExportQuery(check_format(q.format, FORMATS), None, None, contact_id=contact_id)
+    staff = user.role in (Role.ADMIN.value, Role.SUPERVISOR.value)  # private notes are in staff exports only
+    response = Response(stream_with_context(_stream(user.id, query, notes=staff)), mimetype=MEDIA[query.fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="parley-contact-{contact_id}.{query.fmt}"'
     return response
 
 
@@ -117,19 +141,26 @@ def export_file(export_id: str) -> Response:
 
 
 @bp.get("/conversations/<public_id>/transcript")
-@api("A conversation's transcript as plain text (what the customer saw; notes on request)",
-     query=sr.TranscriptQuery, binary=True, media=("text/plain",),
-     description="Anybody who may see the conversation. `format=txt` only: PDF is not offered (no small pure-Python "
-                 "PDF library is installed).")
+@api("A conversation's transcript as plain text or PDF (what the customer saw; notes on request)",
+     query=sr.TranscriptQuery, binary=True, media=("text/plain", "application/pdf"),
+     description="Anybody who may see the conversation. `format=txt` (default) streams text; `format=pdf` is a PDF "
+                 "document of the same lines, made on the server.")
 def conversation_transcript(public_id: str) -> Response:
     user = api_user()
     q = query_args(sr.TranscriptQuery)
+    notes = q.notes == "true"
+    if q.format == "pdf":
+        with services().db.session() as s:
+            body = transcript_pdf(s, access_conversation(s, user, public_id), notes=notes)
+        response = Response(body, mimetype="application/pdf")
+        response.headers["Content-Disposition"] = f'attachment; filename="{public_id}.pdf"'
+        return response
     with services().db.session() as s:
         access_conversation(s, user, public_id)
 
     def lines() -> Any:
         with services().db.session() as s:
-            yield from transcript(s, access_conversation(s, user, public_id), notes=q.notes == "true")
+            yield from transcript(s, access_conversation(s, user, public_id), notes=notes)
 
     response = Response(stream_with_context(lines()), mimetype="text/plain")
     response.headers["Content-Disposition"] = f'inline; filename="{public_id}.txt"'

@@ -137,6 +137,10 @@
 
     var journey = h("div", { "data-testid": "contact-journey" }, h("p", { class: "ct-muted" }, "Loading…"));
     box.appendChild(h("h3", null, "Journey"));
+    var exportBase = "/api/v1/contacts/" + encodeURIComponent(c.id) + "/export?format=";
+    box.appendChild(h("p", { class: "ct-export", "data-testid": "contact-export" }, "Export the conversations you can see: ",
+      h("a", { href: exportBase + "csv", download: "", "data-testid": "contact-export-csv" }, "CSV"), " · ",
+      h("a", { href: exportBase + "jsonl", download: "", "data-testid": "contact-export-jsonl" }, "JSON Lines")));
     box.appendChild(journey);
     loadJourney(c.id, journey);
 

@@ -68,6 +68,11 @@ def do_send_bot_reply(session: Session, conv: Conversation, text: str, *, intent
                   bot_reason=reason)
     session.add(msg)
     conv.last_activity_at = now
+    # Facts the reports group and filter by, in the same UPDATE as last_activity_at (no statement more).
+    if conv.bot_first_at is None:
+        conv.bot_first_at = now
+    if intent is not None and conv.first_intent is None:
+        conv.first_intent = intent
     session.flush()
     do_enqueue_outbound(session, conv, msg, strict=False)
     _message_created(session, conv, msg)

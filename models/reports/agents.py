@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, true, union_all
 from sqlalchemy.orm import Session, aliased
 
 from models.reports.definitions import AGENTS
@@ -21,9 +21,11 @@ from models.reports.query import (
     conversation_filters,
     group_key,
     in_period,
+    is_postgresql,
     labels,
     merge_rows,
-    percentile,
+    needs_conversation,
+    percentiles_by_key,
     seconds,
     team_members,
 )
@@ -52,13 +54,14 @@ def _who(column: Any, agents: list[int] | None) -> list[ColumnElement[bool]]:
 def _replies(session: Session, f: Filters, scope: Scope, agents: list[int] | None,
              out: dict[Any, dict[str, Any]]) -> None:
     key = group_key(f, at=Message.created_at, agent=Message.author_id)
-    rows = session.execute(
-        select(key, func.count(Message.id), func.count(func.distinct(Message.conversation_id)))
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.sender_type == SenderType.AGENT.value, Message.private.is_(False),
-               Message.author_id.is_not(None), in_period(Message.created_at, f),
-               *conversation_filters(f, scope), *_who(Message.author_id, agents))
-        .group_by(key)).all()
+    stmt = (select(key, func.count(Message.id), func.count(func.distinct(Message.conversation_id)))
+            .where(Message.sender_type == SenderType.AGENT.value, Message.private.is_(False),
+                   Message.author_id.is_not(None), in_period(Message.created_at, f),
+                   *conversation_filters(f, scope), *_who(Message.author_id, agents))
+            .group_by(key))
+    if needs_conversation(f, scope):
+        stmt = stmt.join(Conversation, Conversation.id == Message.conversation_id)
+    rows = session.execute(stmt).all()
     for k, replies, handled in rows:
         out[k]["replies_sent"] = replies
         out[k]["conversations_handled"] = handled
@@ -66,51 +69,50 @@ def _replies(session: Session, f: Filters, scope: Scope, agents: list[int] | Non
 
 def _first_responses(session: Session, f: Filters, scope: Scope, agents: list[int] | None,
                      out: dict[Any, dict[str, Any]]) -> None:
-    handed = (select(Conversation.id)
-              .where(in_period(Conversation.handed_off_at, f), *conversation_filters(f, scope)).subquery())
-    first = (select(Message.conversation_id.label("cid"), func.min(Message.id).label("mid"))
-             .join(Conversation, Conversation.id == Message.conversation_id)
-             .where(Message.conversation_id.in_(select(handed.c.id)), Message.sender_type == SenderType.AGENT.value,
-                    Message.private.is_(False), Message.created_at >= Conversation.handed_off_at)
-             .group_by(Message.conversation_id).subquery())
-    reply = aliased(Message)
+    """From each handoff of the period to the first public agent reply after it, or from the replier's
+    assignment when that came after the handoff. PostgreSQL finds each first reply with one index probe
+    per conversation (a LATERAL join); SQLite, which has no LATERAL, through a derived table."""
+    handed = [in_period(Conversation.handed_off_at, f), *conversation_filters(f, scope)]
+    replies = (select(Message.id, Message.author_id, Message.created_at)
+               .where(Message.conversation_id == Conversation.id, Message.sender_type == SenderType.AGENT.value,
+                      Message.private.is_(False), Message.created_at >= Conversation.handed_off_at)
+               .order_by(Message.id).limit(1))
+    reply: Any
+    if is_postgresql(session):
+        lateral = replies.lateral("reply")
+        base = select().select_from(Conversation).join(lateral, true()).where(*handed)
+        reply = lateral.c
+    else:
+        first = select(Conversation.id.label("cid"), replies.with_only_columns(Message.id).correlate(Conversation)
+                       .scalar_subquery().label("mid")).where(*handed).subquery()
+        message = aliased(Message)
+        base = (select().select_from(first).join(Conversation, Conversation.id == first.c.cid)
+                .join(message, message.id == first.c.mid))
+        reply = message
     assigned = (select(func.max(AssignmentPeriod.started_at))
                 .where(AssignmentPeriod.conversation_id == Conversation.id, AssignmentPeriod.user_id == reply.author_id,
+                       AssignmentPeriod.started_at > Conversation.handed_off_at,
                        AssignmentPeriod.started_at <= reply.created_at)
-                .correlate(Conversation, reply).scalar_subquery())
+                .correlate_except(AssignmentPeriod).scalar_subquery())
     key = group_key(f, at=Conversation.handed_off_at, agent=reply.author_id)
-    rows = session.execute(
-        select(key, Conversation.handed_off_at, reply.created_at, assigned)
-        .select_from(first)
-        .join(Conversation, Conversation.id == first.c.cid)
-        .join(reply, reply.id == first.c.mid)
-        .where(*_who(reply.author_id, agents))).all()
-    times: dict[Any, list[float]] = defaultdict(list)
-    for k, handed_off_at, replied_at, assigned_at in rows:
-        start = handed_off_at
-        if assigned_at is not None and handed_off_at < assigned_at <= replied_at:
-            start = assigned_at
-        times[k].append(seconds(replied_at, start))
-    for k, values in times.items():
-        out[k]["first_response_median"] = percentile(values, 0.5)
-        out[k]["first_response_p90"] = percentile(values, 0.9)
+    stmt = base.add_columns(key, reply.created_at, func.coalesce(assigned, Conversation.handed_off_at)).where(
+        *_who(reply.author_id, agents))
+    for k, (median, p90) in percentiles_by_key(session, stmt, (0.5, 0.9)).items():
+        out[k]["first_response_median"] = median
+        out[k]["first_response_p90"] = p90
 
 
 def _resolutions(session: Session, f: Filters, scope: Scope, agents: list[int] | None,
                  out: dict[Any, dict[str, Any]]) -> None:
     key = group_key(f, at=Conversation.closed_at, agent=AssignmentPeriod.user_id)
-    rows = session.execute(
-        select(key, Conversation.handed_off_at, Conversation.closed_at)
-        .join(AssignmentPeriod, AssignmentPeriod.conversation_id == Conversation.id)
-        .where(Conversation.status == Status.CLOSED.value, Conversation.handed_off_at.is_not(None),
-               in_period(Conversation.closed_at, f), AssignmentPeriod.started_at <= Conversation.closed_at,
-               or_(AssignmentPeriod.ended_at.is_(None), AssignmentPeriod.ended_at >= Conversation.closed_at),
-               *conversation_filters(f, scope), *_who(AssignmentPeriod.user_id, agents))).all()
-    times: dict[Any, list[float]] = defaultdict(list)
-    for k, handed_off_at, closed_at in rows:
-        times[k].append(seconds(closed_at, handed_off_at))
-    for k, values in times.items():
-        out[k]["resolution_median"] = percentile(values, 0.5)
+    stmt = (select(key, Conversation.closed_at, Conversation.handed_off_at)
+            .join(AssignmentPeriod, AssignmentPeriod.conversation_id == Conversation.id)
+            .where(Conversation.status == Status.CLOSED.value, Conversation.handed_off_at.is_not(None),
+                   in_period(Conversation.closed_at, f), AssignmentPeriod.started_at <= Conversation.closed_at,
+                   or_(AssignmentPeriod.ended_at.is_(None), AssignmentPeriod.ended_at >= Conversation.closed_at),
+                   *conversation_filters(f, scope), *_who(AssignmentPeriod.user_id, agents)))
+    for k, (median,) in percentiles_by_key(session, stmt, (0.5,)).items():
+        out[k]["resolution_median"] = median
 
 
 def _count(session: Session, f: Filters, scope: Scope, agents: list[int] | None, out: dict[Any, dict[str, Any]],
@@ -199,13 +201,16 @@ def _concurrency(session: Session, f: Filters, scope: Scope, agents: list[int] |
     stop = min(f.end, now)
     if stop <= f.start:
         return
+    where = [AssignmentPeriod.started_at < stop,
+             or_(AssignmentPeriod.ended_at.is_(None), AssignmentPeriod.ended_at > f.start),
+             or_(Conversation.closed_at.is_(None), Conversation.closed_at > f.start),
+             *conversation_filters(f, scope), *_who(AssignmentPeriod.user_id, agents)]
+    if is_postgresql(session):
+        _concurrency_sql(session, f, stop, where, out)
+        return
     rows = session.execute(
         select(AssignmentPeriod.user_id, AssignmentPeriod.started_at, AssignmentPeriod.ended_at, Conversation.closed_at)
-        .join(Conversation, Conversation.id == AssignmentPeriod.conversation_id)
-        .where(AssignmentPeriod.started_at < stop,
-               or_(AssignmentPeriod.ended_at.is_(None), AssignmentPeriod.ended_at > f.start),
-               or_(Conversation.closed_at.is_(None), Conversation.closed_at > f.start),
-               *conversation_filters(f, scope), *_who(AssignmentPeriod.user_id, agents))).all()
+        .join(Conversation, Conversation.id == AssignmentPeriod.conversation_id).where(*where)).all()
     edges: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
     for uid, started_at, ended_at, closed_at in rows:
         lo, hi = max(started_at, f.start), min(ended_at or stop, closed_at or stop, stop)
@@ -224,6 +229,27 @@ def _concurrency(session: Session, f: Filters, scope: Scope, agents: list[int] |
             last = at
         out[uid]["concurrent_average"] = round(area / span, 3)
         out[uid]["concurrent_peak"] = peak
+
+
+def _concurrency_sql(session: Session, f: Filters, stop: datetime, where: list[ColumnElement[bool]],
+                     out: dict[Any, dict[str, Any]]) -> None:
+    """The same as the sweep above, by PostgreSQL: the average is the assigned time over the span, the peak
+    the highest running sum of +1 (start) and -1 (end) steps, an end before a start at the same instant."""
+    lo = func.greatest(AssignmentPeriod.started_at, f.start)
+    hi = func.least(func.coalesce(AssignmentPeriod.ended_at, stop), func.coalesce(Conversation.closed_at, stop), stop)
+    iv = (select(AssignmentPeriod.user_id.label("uid"), lo.label("lo"), hi.label("hi"))
+          .join(Conversation, Conversation.id == AssignmentPeriod.conversation_id).where(*where).subquery())
+    valid = iv.c.hi > iv.c.lo
+    edges = union_all(select(iv.c.uid, iv.c.lo.label("at"), literal(1).label("step")).where(valid),
+                      select(iv.c.uid, iv.c.hi, literal(-1)).where(valid)).subquery()
+    level = func.sum(edges.c.step).over(partition_by=edges.c.uid, order_by=(edges.c.at, edges.c.step), rows=(None, 0))
+    levels = select(edges.c.uid, level.label("level")).subquery()
+    peaks = dict(session.execute(select(levels.c.uid, func.max(levels.c.level)).group_by(levels.c.uid)).all())
+    span = seconds(stop, f.start)
+    for uid, area in session.execute(select(iv.c.uid, func.sum(func.extract("epoch", iv.c.hi - iv.c.lo)))
+                                     .where(valid).group_by(iv.c.uid)):
+        out[uid]["concurrent_average"] = round(float(area) / span, 3)
+        out[uid]["concurrent_peak"] = int(peaks[uid])
 
 
 def agents_report(session: Session, f: Filters, scope: Scope, now: datetime) -> Report:

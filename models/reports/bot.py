@@ -27,6 +27,7 @@ from models.reports.query import (
     in_period,
     labels,
     merge_rows,
+    needs_conversation,
     rate,
 )
 from models.schema.accounts import AuditEvent
@@ -62,46 +63,34 @@ def resolved_clause(now: datetime, since: datetime) -> Any:
 
 
 def _bot_conversations(f: Filters, scope: Scope) -> list[Any]:
-    # A message is never older than its conversation: the bound lets the database read only the
-    # period's bot messages (ix_messages_sender_created).
-    bot_spoke = exists().where(Message.conversation_id == Conversation.id, Message.sender_type == SenderType.BOT.value,
-                               Message.created_at >= f.start)
-    return [in_period(Conversation.created_at, f), bot_spoke, *conversation_filters(f, scope)]
+    """Conversations started in the period that the bot wrote in (bot_first_at, stored as it writes)."""
+    return [in_period(Conversation.created_at, f), Conversation.bot_first_at.is_not(None),
+            *conversation_filters(f, scope)]
 
 
-def _keyed(f: Filters, at: Any, stmt_of: Any, among: Any = None) -> Any:
-    """The statement `stmt_of(key)` grouped as asked. By intent, the conversations' intents come from one
-    derived table joined once (the first bot answer of each conversation), not a lookup per row: of the
-    conversations `among` (ids), or by default of those started in the period (their messages are all
-    from the period on, which bounds what is read)."""
-    if f.group_by != "intent":
-        return stmt_of(group_key(f, at=at))
-    which = Message.created_at >= f.start if among is None else Message.conversation_id.in_(among)
-    first = (select(Message.conversation_id.label("cid"), func.min(Message.id).label("mid"))
-             .where(Message.sender_type == SenderType.BOT.value, Message.bot_intent.is_not(None), which)
-             .group_by(Message.conversation_id).subquery())
-    intents = (select(first.c.cid, Message.bot_intent.label("intent"))
-               .join(Message, Message.id == first.c.mid).subquery())
-    stmt = stmt_of(intents.c.intent.label("key"))
-    return stmt.outerjoin(intents, intents.c.cid == Conversation.id)
+def _keyed(f: Filters, at: Any, stmt_of: Any) -> Any:
+    """The statement `stmt_of(key)` grouped as asked (by intent: the conversation's stored first intent)."""
+    return stmt_of(group_key(f, at=at))
 
 
 def _containment(session: Session, f: Filters, scope: Scope, now: datetime,
                  out: dict[Any, dict[str, Any]]) -> None:
-    """Three counts, each with its condition in WHERE (where the database turns EXISTS into joins)."""
+    """Three counts in one pass over the period's bot conversations (conditional counts)."""
     handed = exists().where(HandoffPacket.conversation_id == Conversation.id)
-    for metric, extra in (("conversations", None), ("resolved", resolved_clause(now, f.start)), ("handed_off", handed)):
-        conditions = [*_bot_conversations(f, scope), *([extra] if extra is not None else [])]
-        stmt = _keyed(f, Conversation.created_at, lambda key, c=conditions: (
-            select(key, func.count(Conversation.id)).select_from(Conversation).where(*c).group_by(key)))
-        for k, n in session.execute(stmt).all():
-            out[k][metric] = n
+    resolved = resolved_clause(now, f.start)
+    stmt = _keyed(f, Conversation.created_at, lambda key: (
+        select(key, func.count(Conversation.id), func.count(Conversation.id).filter(resolved),
+               func.count(Conversation.id).filter(handed))
+        .select_from(Conversation).where(*_bot_conversations(f, scope)).group_by(key)))
+    for k, n, n_resolved, n_handed in session.execute(stmt).all():
+        out[k].update(conversations=n, resolved=n_resolved, handed_off=n_handed)
 
 
 def _first_handoffs(session: Session, f: Filters, scope: Scope, out: dict[Any, dict[str, Any]]) -> Counter[str]:
     """Reasons and intents of each bot conversation's first handoff; returns the intents they followed."""
-    first = (select(func.min(HandoffPacket.id)).where(HandoffPacket.conversation_id == Conversation.id)
-             .correlate(Conversation).scalar_subquery())
+    # The first packets, as a derived table: those of conversations started in the period are all from then on.
+    first = (select(func.min(HandoffPacket.id).label("id")).where(HandoffPacket.created_at >= f.start)
+             .group_by(HandoffPacket.conversation_id).subquery())
     packet = aliased(HandoffPacket)
     last_answer = (select(Message.bot_intent)
                    .where(Message.conversation_id == Conversation.id, Message.sender_type == SenderType.BOT.value,
@@ -109,7 +98,8 @@ def _first_handoffs(session: Session, f: Filters, scope: Scope, out: dict[Any, d
                    .order_by(Message.id.desc()).limit(1).correlate(Conversation, packet).scalar_subquery())
     rows = session.execute(_keyed(f, Conversation.created_at, lambda key: (
         select(key, packet.reason, packet.intent, last_answer).select_from(Conversation)
-        .join(packet, packet.id == first).where(*_bot_conversations(f, scope))))).all()
+        .join(packet, packet.conversation_id == Conversation.id).join(first, first.c.id == packet.id)
+        .where(*_bot_conversations(f, scope))))).all()
     followed: Counter[str] = Counter()
     for k, reason, intent, before in rows:
         by_reason = out[k].setdefault("handed_off_by_reason", {})
@@ -123,13 +113,17 @@ def _first_handoffs(session: Session, f: Filters, scope: Scope, out: dict[Any, d
 
 def _fallbacks(session: Session, f: Filters, scope: Scope, out: dict[Any, dict[str, Any]]) -> None:
     answer = aliased(Message)
-    rows = session.execute(_keyed(f, answer.created_at, lambda key: (
-        select(key, func.count(answer.id), func.sum(case((answer.bot_intent == FALLBACK_INTENT, 1), else_=0)))
-        .select_from(answer).join(Conversation, Conversation.id == answer.conversation_id)
-        .where(answer.sender_type == SenderType.BOT.value, answer.bot_decision == "answer",
-               in_period(answer.created_at, f), *conversation_filters(f, scope))
-        .group_by(key)), among=select(Message.conversation_id).where(
-            Message.sender_type == SenderType.BOT.value, in_period(Message.created_at, f)))).all()
+
+    def stmt_of(key: Any) -> Any:
+        stmt = (select(key, func.count(answer.id), func.sum(case((answer.bot_intent == FALLBACK_INTENT, 1), else_=0)))
+                .select_from(answer)
+                .where(answer.sender_type == SenderType.BOT.value, answer.bot_decision == "answer",
+                       in_period(answer.created_at, f), *conversation_filters(f, scope))
+                .group_by(key))
+        return stmt.join(Conversation, Conversation.id == answer.conversation_id) if needs_conversation(f, scope) \
+            else stmt
+
+    rows = session.execute(_keyed(f, answer.created_at, stmt_of)).all()
     for k, answers, fallbacks in rows:
         out[k].update(answers=answers, fallbacks=int(fallbacks or 0))
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from models.conversations.visibility import visible_clause
 from models.errors import Forbidden, InvalidInput
+from models.reports.csvcell import csv_cell
 from models.reports.query import parse_instant, team_timezone
 from models.schema.accounts import AuditEvent, Role, Team, User
 from models.schema.contacts import Contact
@@ -41,16 +42,19 @@ class ExportQuery:
     end: datetime | None
     status: str | None = None
     team_id: int | None = None
+    contact_id: int | None = None  # one contact's conversations (their journey's export)
 
     def json(self) -> dict[str, Any]:
         return {"format": self.fmt, "from": self.start.isoformat() if self.start else None,
-                "to": self.end.isoformat() if self.end else None, "status": self.status, "team_id": self.team_id}
+                "to": self.end.isoformat() if self.end else None, "status": self.status, "team_id": self.team_id,
+                "contact_id": self.contact_id}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ExportQuery:
         def when(v: Any) -> datetime | None:
             return datetime.fromisoformat(v) if v else None
-        return cls(data["format"], when(data["from"]), when(data["to"]), data["status"], data["team_id"])
+        return cls(data["format"], when(data["from"]), when(data["to"]), data["status"], data["team_id"],
+                   data.get("contact_id"))
 
 
 def check_export_query(session: Session, *, fmt: str | None, start: str | None, end: str | None,
@@ -87,6 +91,8 @@ def _where(user: User, q: ExportQuery) -> list[ColumnElement[bool]]:
         out.append(Conversation.status == q.status)
     if q.team_id is not None:
         out.append(Conversation.team_id == q.team_id)
+    if q.contact_id is not None:
+        out.append(Conversation.contact_id == q.contact_id)
     if q.start is not None or q.end is not None:
         at = Conversation.closed_at if q.status == Status.CLOSED.value else Conversation.created_at
         if q.start is not None:
@@ -158,7 +164,7 @@ def jsonl(items: Iterator[dict[str, Any]]) -> Iterator[str]:
 
 def _csv_line(values: Sequence[Any]) -> str:
     buf = io.StringIO()
-    csv.writer(buf).writerow(["" if v is None else v for v in values])
+    csv.writer(buf).writerow([csv_cell(v) for v in values])
     return buf.getvalue()
 
 

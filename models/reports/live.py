@@ -19,10 +19,10 @@ from models.reports.query import (
     conversation_filters,
     group_key,
     in_period,
+    is_postgresql,
     labels,
     merge_rows,
-    percentile,
-    seconds,
+    percentiles_by_key,
 )
 from models.schema.accounts import AuditEvent
 from models.schema.conversations import Conversation, HandoffPacket, Message, SenderType, Status
@@ -33,15 +33,24 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _started(session: Session, f: Filters, scope: Scope, out: dict[Any, dict[str, Any]]) -> list[list[int]]:
+    """Conversations started per key, and the week's heat map (weekday x local hour): counted by
+    PostgreSQL; elsewhere read and counted here."""
     key = group_key(f, at=Conversation.created_at)
+    where = [in_period(Conversation.created_at, f), *conversation_filters(f, scope)]
     heat = [[0] * 24 for _ in WEEKDAYS]
-    rows = session.execute(select(key, Conversation.created_at)
-                           .where(in_period(Conversation.created_at, f), *conversation_filters(f, scope))
-                           .execution_options(yield_per=5000))
+    if is_postgresql(session):
+        for k, n in session.execute(select(key, func.count()).where(*where).group_by(key)):
+            out[k]["started"] = n
+        local = func.timezone(str(f.tz), Conversation.created_at)
+        dow, hour = func.extract("isodow", local), func.extract("hour", local)
+        for d, h, n in session.execute(select(dow, hour, func.count()).where(*where).group_by(dow, hour)):
+            heat[int(d) - 1][int(h)] += n
+        return heat
+    rows = session.execute(select(key, Conversation.created_at).where(*where).execution_options(yield_per=5000))
     for k, created_at in rows:
         out[k]["started"] = out[k].get("started", 0) + 1
-        local = created_at.astimezone(f.tz)
-        heat[local.weekday()][local.hour] += 1
+        at = created_at.astimezone(f.tz)
+        heat[at.weekday()][at.hour] += 1
     return heat
 
 
@@ -63,21 +72,19 @@ def _waiting(session: Session, f: Filters, scope: Scope, out: dict[Any, dict[str
                       .where(AssignmentPeriod.conversation_id == Conversation.id,
                              AssignmentPeriod.started_at >= Conversation.handed_off_at)
                       .correlate(Conversation).scalar_subquery())
-    rows = session.execute(
-        select(key, Conversation.handed_off_at, first_assigned.label("assigned_at"))
-        .where(in_period(Conversation.handed_off_at, f), *conversation_filters(f, scope))).all()
-    times: dict[Any, list[float]] = defaultdict(list)
-    for k, handed_off_at, assigned_at in rows:
-        if assigned_at is not None:
-            times[k].append(seconds(assigned_at, handed_off_at))
-    for k, values in times.items():
-        out[k]["waiting_median"] = percentile(values, 0.5)
-        out[k]["waiting_p90"] = percentile(values, 0.9)
+    stmt = (select(key, first_assigned.label("assigned_at"), Conversation.handed_off_at)
+            .where(in_period(Conversation.handed_off_at, f), *conversation_filters(f, scope)))
+    for k, (median, p90) in percentiles_by_key(session, stmt, (0.5, 0.9)).items():
+        out[k]["waiting_median"] = median
+        out[k]["waiting_p90"] = p90
 
 
 def _abandoned(session: Session, f: Filters, scope: Scope, out: dict[Any, dict[str, Any]]) -> None:
+    # A reply after a handoff of the period is from the period on: the bound lets the database read only the
+    # period's agent messages (ix_messages_sender_created), not all of them.
     replied = exists().where(Message.conversation_id == Conversation.id, Message.sender_type == SenderType.AGENT.value,
-                             Message.private.is_(False), Message.created_at >= Conversation.handed_off_at)
+                             Message.private.is_(False), Message.created_at >= Conversation.handed_off_at,
+                             Message.created_at >= f.start)
     key = group_key(f, at=Conversation.handed_off_at)
     rows = session.execute(
         select(key, func.count(Conversation.id))

@@ -16,17 +16,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, case, literal, select
+from sqlalchemy import ColumnElement, Select, case, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import DateTime
+from sqlalchemy.types import DateTime, String
 
 from models.errors import Forbidden, InvalidInput
 from models.reports.definitions import GROUPINGS
 from models.schema.accounts import Role, Team, TeamMember, User
-from models.schema.conversations import Conversation, Message, SenderType
+from models.schema.conversations import Conversation
 from models.schema.routing import TeamHours
 
 DEFAULT_DAYS = 30
@@ -142,6 +142,12 @@ def conversation_filters(filters: Filters, scope: Scope) -> list[ColumnElement[b
     return out
 
 
+def needs_conversation(filters: Filters, scope: Scope) -> bool:
+    """Whether a fact kept outside `conversations` must be joined to it: for a filter on the conversation
+    (team, inbox, channel, the caller's teams) or a grouping by one of its columns."""
+    return bool(conversation_filters(filters, scope)) or filters.group_by in ("team", "inbox", "channel", "intent")
+
+
 def in_period(column: Any, filters: Filters) -> ColumnElement[bool]:
     return column.between(filters.start, filters.end - timedelta(microseconds=1))
 
@@ -170,20 +176,33 @@ def bucket_label(filters: Filters, instant: datetime) -> str:
     return day.isoformat()
 
 
+class local_bucket(FunctionElement[str]):  # a SQL function, named like one
+    """The day or week (its first day, ISO) a timestamp falls in, in a time zone: date_trunc on
+    PostgreSQL; elsewhere the CASE over the buckets' UTC bounds it carries."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(local_bucket, "postgresql")
+def _local_bucket_pg(element: local_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    column, _, tz, unit = list(element.clauses)
+    local = f"({compiler.process(column, **kw)} AT TIME ZONE {compiler.process(tz, **kw)})"
+    return f"to_char(date_trunc({compiler.process(unit, **kw)}, {local}), 'YYYY-MM-DD')"
+
+
+@compiles(local_bucket)
+def _local_bucket_default(element: local_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(list(element.clauses)[1], **kw))
+
+
 def time_bucket(column: Any, filters: Filters) -> ColumnElement[Any]:
-    """The day or week a timestamp falls in, as its ISO date, computed by the database."""
+    """The day or week a timestamp of the period falls in, as its ISO date, computed by the database."""
     starts = bucket_starts(filters)
     whens = [(column < nxt, literal(bucket_label(filters, b)))
              for b, nxt in zip(starts, [*starts[1:], filters.end], strict=True)]
-    return case(*whens, else_=literal(None)) if whens else literal(None)
-
-
-def first_bot_intent() -> Any:
-    """A conversation's intent: what the bot made of it first (its first bot answer's intent)."""
-    return (select(Message.bot_intent)
-            .where(Message.conversation_id == Conversation.id, Message.sender_type == SenderType.BOT.value,
-                   Message.bot_intent.is_not(None))
-            .order_by(Message.id).limit(1).correlate(Conversation).scalar_subquery())
+    fallback = case(*whens, else_=literal(None)) if whens else literal(None)
+    return local_bucket(column, fallback, literal(str(filters.tz)), literal(filters.group_by))
 
 
 def group_key(filters: Filters, *, at: Any, agent: Any = None) -> ColumnElement[Any]:
@@ -199,7 +218,7 @@ def group_key(filters: Filters, *, at: Any, agent: Any = None) -> ColumnElement[
         return Conversation.inbox_id.label("key")
     if g == "channel":
         return Conversation.channel.label("key")
-    return first_bot_intent().label("key")
+    return Conversation.first_intent.label("key")
 
 
 def labels(session: Session, filters: Filters, keys: Iterable[Any]) -> dict[Any, str]:
@@ -229,6 +248,29 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     lo, hi = math.floor(pos), math.ceil(pos)
     value = ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
     return round(value, 3)
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def percentiles_by_key(session: Session, stmt: Select[Any], qs: Sequence[float]) -> dict[Any, list[float | None]]:
+    """Per key, the percentiles `qs` of `later - earlier` in seconds, for a statement selecting
+    (key, later, earlier); pairs with a NULL are left out, keys without any pair too. PostgreSQL
+    computes them (percentile_cont); elsewhere the pairs are read and computed here, the same way."""
+    if is_postgresql(session):
+        sub = stmt.subquery()
+        key, later, earlier = list(sub.c)
+        secs = func.extract("epoch", later - earlier)
+        rows = session.execute(select(key, *(func.percentile_cont(q).within_group(secs) for q in qs))
+                               .group_by(key)).all()  # percentile_cont leaves NULLs out
+        return {r[0]: [None if v is None else round(float(v), 3) for v in r[1:]] for r in rows
+                if any(v is not None for v in r[1:])}
+    times: dict[Any, list[float]] = {}
+    for k, later_at, earlier_at in session.execute(stmt):
+        if later_at is not None and earlier_at is not None:
+            times.setdefault(k, []).append(seconds(later_at, earlier_at))
+    return {k: [percentile(v, q) for q in qs] for k, v in times.items()}
 
 
 def rate(part: int, whole: int) -> float | None:

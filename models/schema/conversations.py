@@ -114,6 +114,11 @@ class Conversation(Base):
     # A session an agent started whose invitation has not gone out (prepared, or its email was refused):
     # nothing an agent writes reaches the customer yet (models/outreach/). Kept here so a reply needs no query.
     awaiting_invitation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The intent of the bot's first answer with one (what the reports group "by intent"), set as it is
+    # sent: stored so that reports need not look for it among the messages.
+    first_intent: Mapped[str | None] = mapped_column(String(100), default=None)
+    # When the bot first wrote in it (None: it never did), set likewise: the bot report's conversations.
+    bot_first_at: Mapped[datetime | None] = mapped_column(default=None)
     # When it last entered its team's queue (None: at `handed_off_at`); the queue is served oldest first.
     queued_at: Mapped[datetime | None] = mapped_column(default=None)
 

@@ -70,7 +70,12 @@ class History:
             s.add(Message(conversation_id=self.id, direction="in" if sender == "contact" else "out",
                           sender_type=sender, author_id=author, text=text, private=private, channel="webchat",
                           created_at=when, bot_intent=intent, bot_decision=decision))
-            self._conv(s).last_activity_at = when
+            conv = self._conv(s)
+            conv.last_activity_at = when
+            if sender == "bot" and conv.bot_first_at is None:  # as do_send_bot_reply stores them
+                conv.bot_first_at = when
+            if sender == "bot" and intent is not None and conv.first_intent is None:
+                conv.first_intent = intent
         return self
 
     def customer(self, when: datetime, text: str = "hello") -> History:

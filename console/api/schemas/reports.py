@@ -45,6 +45,10 @@ class ExportQuery(In):
     format: Literal["csv", "jsonl"] | None = None
 
 
+class ContactExportQuery(In):
+    format: Literal["csv", "jsonl"] | None = None
+
+
 class ExportJob(Out):
     id: str
     status: Literal["running", "done", "failed"]
@@ -56,5 +60,5 @@ class ExportJob(Out):
 
 
 class TranscriptQuery(In):
-    format: Literal["txt"] | None = None
+    format: Literal["txt", "pdf"] | None = Field(None, description="txt (default) or pdf.")
     notes: Literal["true", "false"] | None = Field(None, description="Include private notes (default false).")
