@@ -190,3 +190,11 @@ class WebhooksQueued(Event):
     """Webhook deliveries were committed: wake their worker (it also polls: latency only)."""
 
     count: int
+
+
+@dataclass(frozen=True)
+class InvoiceChanged(ConversationEvent):
+    """An invoice or checkout was sent, or its status moved (paid, expired, refunded, void)."""
+
+    invoice_id: int
+    status: str
