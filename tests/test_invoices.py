@@ -147,6 +147,9 @@ def test_the_stripe_fake_pays_an_invoice_and_the_webhook_moves_it_to_paid(papp: 
     # paid: closing works now; a late "expired" cannot move it back
     assert _hook(papp, fake_stripe._event("checkout.session.expired", fake_stripe.sessions[session_id])
                  ).get_json()["outcome"] == "stale"
+    page = papp.test_client().get(f"/pay/{inv['id']}?result=paid")
+    assert page.status_code == 200 and b"Paid. Thank you" in page.data and b"EUR 44.40" in page.data
+    assert papp.test_client().get("/pay/inv_nope").status_code == 404
     assert ada.post(f"/conversations/{conv_id}/close").status_code == 200
     # a full refund in Stripe shows as refunded
     assert _hook(papp, fake_stripe.refund(session_id)).get_json()["outcome"] == "refunded"
@@ -268,3 +271,29 @@ def test_a_checkout_reaches_an_sms_customer(settings: Settings, engines: list[An
         assert "Repair deposit, USD 19.99" in body and r.get_json()["payment_url"] in body
     finally:
         db.dispose()
+
+
+def test_money_is_computed_and_written_with_integers() -> None:
+    from models.invoices.money import format_amount, percent, tax_of
+
+    assert tax_of(3700, 2000) == 740 and tax_of(999, 725) == 72 and tax_of(1000, 725) == 73  # 72.5 → 73
+    assert tax_of(10**15, 2000) == 2 * 10**14  # no float on the way: exact at any size
+    assert format_amount(4440, "eur") == "EUR 44.40" and format_amount(5, "usd") == "USD 0.05"
+    assert format_amount(123456789, "usd") == "USD 1,234,567.89"
+    assert format_amount(5000, "JPY") == "JPY 5,000" and format_amount(1005, "kwd") == "KWD 1.005"
+    assert (percent(2000), percent(725), percent(50)) == ("20", "7.25", "0.5")
+
+
+def test_the_stripe_signature_is_checked_like_stripe_does() -> None:
+    from connectors.stripe import signature_header, verify_signature
+
+    raw = b'{"id": "evt_1"}'
+    now = 1_800_000_000
+    good = signature_header(WHSEC, raw, now=now)
+    assert verify_signature(WHSEC, raw, good, now=now)
+    assert verify_signature(WHSEC, raw, good + ",v1=" + "0" * 64, now=now + 299)  # one of several v1 matches
+    assert not verify_signature(WHSEC, raw, good, now=now + 301)  # too old: a replayed capture
+    assert not verify_signature(WHSEC, raw + b" ", good, now=now)  # the body was changed
+    assert not verify_signature(WHSEC, raw, good.replace("v1=", "v0="), now=now)
+    assert not verify_signature(None, raw, good, now=now) and not verify_signature(WHSEC, raw, None, now=now)
+    assert not verify_signature(WHSEC, raw, f"t={now},t={now},v1=x", now=now)
