@@ -297,3 +297,29 @@ def test_the_stripe_signature_is_checked_like_stripe_does() -> None:
     assert not verify_signature(WHSEC, raw, good.replace("v1=", "v0="), now=now)
     assert not verify_signature(None, raw, good, now=now) and not verify_signature(WHSEC, raw, None, now=now)
     assert not verify_signature(WHSEC, raw, f"t={now},t={now},v1=x", now=now)
+
+
+def test_one_event_delivered_twice_at_once_is_applied_once(papp: Flask, pdb: Database,
+                                                           fake_stripe: FakeStripe) -> None:
+    import threading
+
+    ada = agent(papp, pdb, "ada@example.com")
+    _, conv_id = handoff(papp)
+    inv = _invoice(ada, conv_id).get_json()
+    raw, headers = signed(fake_stripe.pay(inv["payment_url"].rsplit("/", 1)[1]), WHSEC)
+    outcomes: list[tuple[int, str]] = []
+    start = threading.Barrier(3)
+
+    def deliver() -> None:
+        client = papp.test_client()
+        start.wait()
+        r = client.post("/webhooks/stripe", data=raw, headers=headers)
+        outcomes.append((r.status_code, (r.get_json() or {}).get("outcome", "")))
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert sorted(outcomes) == [(200, "paid"), (200, "replay"), (200, "replay")]
+    assert _count(pdb, ProviderEvent) == 1 and ada.get(f"/invoices/{inv['id']}").get_json()["status"] == "paid"
