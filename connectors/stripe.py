@@ -169,6 +169,8 @@ def parse_event(raw: bytes) -> PaymentUpdate:
         raise MalformedPayload("not JSON") from exc
     if not isinstance(event, dict) or not _str(event.get("id")) or not _str(event.get("type")):
         raise MalformedPayload("an event has an id and a type")
+    if len(event["id"]) > 255:
+        raise MalformedPayload("the event id is too long")
     data = event.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
     if not isinstance(obj, dict):

@@ -175,11 +175,11 @@ def test_amounts_are_integers_and_bad_requests_write_nothing(papp: Flask, pdb: D
         assert r.status_code == 422, (body, r.get_json())
         assert r.get_json()["error"]["code"] == "invalid_invoice" and field in r.get_json()["error"]["message"]
     r = _invoice(ada, conv_id, {**INVOICE, "currency": "e1r"})
-    assert r.status_code == 400 and r.get_json()["error"]["code"] == "invalid_currency"
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "invalid_currency"
     r = _invoice(ada, conv_id, {**INVOICE, "items": []})
-    assert r.status_code == 400 and r.get_json()["error"]["code"] == "no_items"
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "no_items"
     r = _invoice(ada, conv_id, {**INVOICE, "due_date": "2001-01-01"})
-    assert r.status_code == 400 and r.get_json()["error"]["code"] == "invalid_due_date"
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "invalid_due_date"
     assert fake_stripe.creates() == [] and _count(pdb, Invoice) == 0
 
     # a checkout in yen: no minor unit, the amount is whole yen

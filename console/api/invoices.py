@@ -97,7 +97,11 @@ def send_invoice(public_id: str) -> tuple[Response, int]:
     body = _body()
     with services().db.session() as s:
         check_may_invoice(s, user, public_id)  # 404 / closed, before anything is asked of Stripe
-    draft = check_draft(body.kind, body.currency, _items(body), body.tax_rate_bps, body.due_date, utcnow().date())
+    try:
+        draft = check_draft(body.kind, body.currency, _items(body), body.tax_rate_bps, body.due_date,
+                            utcnow().date())
+    except InvalidInput as exc:  # what the invoice says is wrong: 422 like a bad amount, with its own code
+        raise InvalidState(exc.message, code=exc.code) from None
     config = _config()
     invoice_id = new_invoice_id()
     expires_at = draft.link_expiry(utcnow())
