@@ -223,6 +223,10 @@ def test_another_teams_agent_sees_nothing(papp: Flask, pdb: Database) -> None:
     assert bob.get(f"/invoices/{inv['id']}").status_code == 404
     assert bob.get(f"/conversations/{conv_id}/invoices").status_code == 404
     assert bob.post(f"/invoices/{inv['id']}/void").status_code == 404
+    assert bob.get("/invoices?status=unpaid").get_json()["invoices"] == []
+    assert [i["id"] for i in ada.get("/invoices?status=unpaid").get_json()["invoices"]] == [inv["id"]]
+    assert ada.get("/invoices?status=paid").get_json()["invoices"] == []
+    assert ada.get("/invoices?status=owed").status_code == 400
     assert console_events(bob, "invoice") == []
 
 

@@ -67,7 +67,8 @@ def test_an_agent_sends_an_invoice_and_sees_it_paid(server: tuple[LiveServer, Fa
         driver.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
         _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=admin-integrations-link]"))
         driver.get(f"{srv.url}/#c/{conv_id}")
-        new = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=invoice-new]"))
+        new = _wait(driver, lambda: [b for b in driver.find_elements(By.CSS_SELECTOR, "[data-testid=invoice-new]")
+                                     if b.is_displayed()])  # once the conversation's details are shown
         driver.execute_script("arguments[0].click()", new[0])
 
         def field(name: str) -> Any:
@@ -88,6 +89,8 @@ def test_an_agent_sends_an_invoice_and_sees_it_paid(server: tuple[LiveServer, Fa
         assert status[0].text == "unpaid"
         row = driver.find_element(By.CSS_SELECTOR, "[data-testid=invoice-list] li")
         assert "EUR 25.00" in row.text
+        marked = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, ".conv-item[data-unpaid-invoice]"))
+        assert marked[0].get_attribute("data-id") == conv_id  # the list says a payment is awaited
         create = fake.creates()[-1]
         assert create.first("line_items[0][price_data][unit_amount]") == "1250"
         assert create.first("line_items[0][quantity]") == "2"
@@ -101,6 +104,7 @@ def test_an_agent_sends_an_invoice_and_sees_it_paid(server: tuple[LiveServer, Fa
         assert requests.post(f"{srv.url}/webhooks/stripe", data=raw, headers=headers, timeout=10).status_code == 200
         _wait(driver, lambda: [s for s in driver.find_elements(By.CSS_SELECTOR, "[data-testid=invoice-status]")
                                if s.text == "paid"])
+        _wait(driver, lambda: not driver.find_elements(By.CSS_SELECTOR, ".conv-item[data-unpaid-invoice]"))
         SHOTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(SHOTS / "invoices-paid.png"))
     finally:

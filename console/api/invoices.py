@@ -4,7 +4,7 @@
   into the conversation: a Stripe Checkout Session is made first, then the invoice and the agent message
   carrying its link are stored together; 409 `payments_not_configured` without PARLEY_STRIPE_SECRET_KEY,
   502 when Stripe refuses (nothing stored either way);
-- `GET /conversations/<id>/invoices`, `GET /invoices/<id>`: with their live status;
+- `GET /conversations/<id>/invoices`, `GET /invoices/<id>`, `GET /invoices?status=`: with their live status;
 - `POST /invoices/<id>/void`: admins; the Stripe session is expired, then the invoice is void.
 
 Who may send: anyone who sees the conversation (the visibility rule); others get 404, as for the conversation.
@@ -19,7 +19,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.stripe import ProviderError, StripeConfig, create_session, expire_session
-from console.api.declare import api, json_body
+from console.api.declare import api, json_body, query_args
 from console.api.schemas import invoices as si
 from console.auth import api_user
 from console.services import services
@@ -33,6 +33,7 @@ from models.invoices.invoices import (
     do_send_invoice,
     do_void,
     invoices_of,
+    visible_invoices,
 )
 from models.invoices.shapes import invoice_json
 from models.schema.base import utcnow
@@ -136,6 +137,17 @@ def conversation_invoices(public_id: str) -> Response:
     with services().db.session() as s:
         conv = check_may_invoice(s, user, public_id, open_only=False)
         return jsonify({"invoices": [invoice_json(i, conv.public_id) for i in invoices_of(s, conv.id)]})
+
+
+@bp.get("/invoices")
+@api("Invoices of the conversations the caller sees, newest first (`status=unpaid`: the ones awaited)",
+     si.InvoiceList, query=si.InvoiceQuery)
+def list_invoices() -> Response:
+    user = api_user()
+    args = query_args(si.InvoiceQuery)
+    with services().db.session() as s:
+        found = visible_invoices(s, user, status=args.status, limit=args.limit)
+        return jsonify({"invoices": [invoice_json(inv, public_id) for inv, public_id in found]})
 
 
 @bp.get("/invoices/<invoice_id>")

@@ -14,6 +14,7 @@
   var current = null;
   var invoices = [];
   var formOpen = false;
+  var formEl = null;
 
   function call(method, path, body) {
     return fetch("/api/v1" + path, {
@@ -138,7 +139,8 @@
     toggle.addEventListener("click", function () { formOpen = !formOpen; render(); });
     head.appendChild(toggle);
     panel.appendChild(head);
-    if (formOpen) panel.appendChild(renderForm());
+    if (formOpen) panel.appendChild(formEl || (formEl = renderForm()));  // kept as typed across live updates
+    else formEl = null;
     if (!invoices.length) return;
     var ul = el("ul", "invoice-list"); ul.setAttribute("data-testid", "invoice-list");
     invoices.forEach(function (inv) {
@@ -189,14 +191,47 @@
     }, function () { /* not visible (404) or offline: the panel stays empty */ });
   }
 
+  /* The lists: a conversation awaiting payment carries `data-unpaid-invoice` (shown by invoices.css). The
+     list re-renders its items, so the mark is laid again whenever items are added. */
+  var unpaid = {};  // conversation id → {invoice id: true}
+  function markList() {
+    Array.prototype.forEach.call(document.querySelectorAll(".conv-item[data-id]"), function (li) {
+      var ids = unpaid[li.getAttribute("data-id")];
+      var has = !!ids && Object.keys(ids).length > 0;
+      if (has !== li.hasAttribute("data-unpaid-invoice")) {
+        if (has) li.setAttribute("data-unpaid-invoice", ""); else li.removeAttribute("data-unpaid-invoice");
+      }
+    });
+  }
+  function track(inv) {
+    var ids = unpaid[inv.conversation_id] || (unpaid[inv.conversation_id] = {});
+    if (inv.status === "unpaid") ids[inv.id] = true; else delete ids[inv.id];
+  }
+  function loadUnpaid() {
+    call("GET", "/invoices?status=unpaid&limit=500").then(function (d) {
+      unpaid = {};
+      d.invoices.forEach(track);
+      markList();
+    }, function () { /* offline: the marks stay as they were */ });
+  }
+  var lists = document.querySelector(".conv-list") || document.body;
+  new MutationObserver(markList).observe(lists, { childList: true, subtree: true });
+
+  function onInvoice(inv) {
+    track(inv);
+    markList();
+    upsert(inv);
+  }
+
   function attach() {
     var socket = window.ParleyConsole && window.ParleyConsole.socket;
     if (!socket) { setTimeout(attach, 300); return; }
-    socket.on("invoice", upsert);
-    socket.on("connect", load);  // missed while away: a fresh picture
+    socket.on("invoice", onInvoice);
+    socket.on("connect", function () { load(); loadUnpaid(); });  // missed while away: a fresh picture
   }
 
   window.addEventListener("hashchange", load);
   load();
+  loadUnpaid();
   attach();
 })();

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from models.audit import audit
 from models.conversations.access import access_conversation
 from models.conversations.messages import do_agent_message
+from models.conversations.visibility import visible_clause
 from models.db import publish_on_commit
 from models.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
 from models.events import InvoiceChanged
@@ -156,6 +157,16 @@ def access_invoice(session: Session, user: User, public_id: str, *, lock: bool =
         raise NotFound("No such invoice.")
     access_conversation(session, user, conv.public_id)
     return inv, conv
+
+
+def visible_invoices(session: Session, user: User, *, status: str | None, limit: int) -> list[tuple[Invoice, str]]:
+    """Invoices of the conversations `user` sees (the visibility rule in SQL), newest first, with their
+    conversation's public id."""
+    stmt = (select(Invoice, Conversation.public_id).join(Conversation, Conversation.id == Invoice.conversation_id)
+            .where(visible_clause(user)).order_by(Invoice.id.desc()).limit(limit))
+    if status is not None:
+        stmt = stmt.where(Invoice.status == status)
+    return [(inv, public_id) for inv, public_id in session.execute(stmt)]
 
 
 def invoices_of(session: Session, conversation_id: int) -> list[Invoice]:

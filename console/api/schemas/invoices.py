@@ -69,3 +69,8 @@ class InvoiceOut(Out):
 
 class InvoiceList(Out):
     invoices: list[InvoiceOut]
+
+
+class InvoiceQuery(In):
+    status: Status | None = Field(None, description="Only invoices with this status (e.g. unpaid).")
+    limit: Annotated[int, Field(ge=1, le=500)] = 200
