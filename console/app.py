@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from bot.pipeline import BotPipeline
 from bot.types import Engine
 from connectors.webchat import VisitorTokens
-from console import account_pages, auth, health, hosted, limits, observability, pages, webhooks, widget_inbox
+from console import account_pages, auth, health, hosted, limits, observability, pages, payments, webhooks, widget_inbox
 from console.api import (
     assist,
     bot,
@@ -36,6 +36,7 @@ from console.api import (
 from console.api import channels as channels_api
 from console.api import contacts as contacts_api
 from console.api import inboxes as inboxes_api
+from console.api import invoices as invoices_api
 from console.api.declare import IdConverter
 from console.errors import install_error_handlers
 from console.extensions import socketio
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     pages.register(app)
     app.register_blueprint(health.bp)  # /readyz
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(payments.bp)  # /webhooks/stripe, /pay/<invoice id>
     app.register_blueprint(channels_api.bp)
     app.register_blueprint(contacts_api.bp)  # contacts: find, edit, block, erase; the contacts page
     app.register_blueprint(conversation_admin.bp)  # name, visibility, delete a conversation
@@ -121,6 +123,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(account_pages.bp)  # /admin/users, /admin/teams, /password/<token>
     app.register_blueprint(reports.bp)  # /api/v1/reports/agents|live|bot
     app.register_blueprint(exports.bp)  # conversation exports and transcripts
+    app.register_blueprint(invoices_api.bp)  # invoices and checkouts; void
     app.register_blueprint(outreach.bp)  # New chat (POST /api/v1/conversations), invitations, end and renew
     app.register_blueprint(hosted.bp)  # /c/<token>: the customer's personal chat page
     channels_api.register_pages(app)

@@ -196,3 +196,11 @@ class WebhooksQueued(Event):
 class WebhookSubscriptionsChanged(Event):
     """An admin made, changed or removed a webhook subscription: every process forgets which events are
     wanted (models/integrations/subscriptions.py)."""
+
+
+@dataclass(frozen=True)
+class InvoiceChanged(ConversationEvent):
+    """An invoice or checkout was sent, or its status moved (paid, expired, refunded, void)."""
+
+    invoice_id: int
+    status: str

@@ -246,6 +246,14 @@ class Settings(BaseSettings):
     http_bot_timeout: float = var("PARLEY_HTTP_BOT_TIMEOUT", 10.0, "seconds the `http` engine waits; slower is "
                                   "a `bot_error` handoff", gt=0)
 
+    # --- payments: invoices and checkouts (connectors/stripe.py, docs/invoices.md) ---------------------
+    stripe_secret_key: Optional = var("PARLEY_STRIPE_SECRET_KEY", None, "Stripe's secret key (sk_…); unset: "
+                                      "invoices cannot be sent", secret=True)
+    stripe_webhook_secret: Optional = var("PARLEY_STRIPE_WEBHOOK_SECRET", None, "signs Stripe's webhook "
+                                          "(`Stripe-Signature`, whsec_…)", secret=True)
+    stripe_api_base: OptionalUrl = var("PARLEY_STRIPE_API_BASE", "https://api.stripe.com",
+                                       "Stripe's API base URL (tests point it at a local fake)")
+
     # --- the LLM agent (viewed as `bot.llm.config.LlmConfig`) --------------------------------------
     llm_model: ModelName = var("PARLEY_LLM_MODEL", None, "the LLM agent's model in langchain's `provider:model` "
                                "form, e.g. `openai:gpt-4o-mini`; unset: the LLM stage is off")

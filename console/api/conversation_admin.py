@@ -37,7 +37,7 @@ def name_conversation(public_id: str) -> Response:
 
 @bp.delete("/conversations/<public_id>")
 @api("Delete the conversation (admins): its messages, files and packets go; an audit record stays",
-     status=204, errors=(403,))
+     status=204, errors=(403, 409), description="409 `unpaid_invoice` while an invoice sent in it is unpaid.")
 def delete_conversation(public_id: str) -> tuple[str, int]:
     user = api_user()
     with services().db.transaction() as s:

@@ -111,7 +111,8 @@ def assign(public_id: str) -> Response:
 
 
 @bp.post("/conversations/<public_id>/close")
-@api("Close the conversation", ConversationOut, errors=(403, 422))
+@api("Close the conversation", ConversationOut, errors=(403, 409, 422),
+     description="409 `unpaid_invoice` while an invoice or checkout sent in it is unpaid.")
 def close(public_id: str) -> Response:
     return _change(public_id, do_close)
 

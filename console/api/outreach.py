@@ -166,7 +166,7 @@ def invite(public_id: str) -> Response | tuple[Response, int]:
 
 @bp.post("/conversations/<public_id>/end")
 @api("End the session: the conversation closes and the customer's link follows the team's rule",
-     ConversationOut, errors=(403, 422))
+     ConversationOut, errors=(403, 409, 422))
 def end(public_id: str) -> Response:
     user = api_user()
     with services().db.transaction() as s:

@@ -61,11 +61,13 @@ from models.events import (
     ConversationRestricted,
     ConversationStatusChanged,
     Event,
+    InvoiceChanged,
     MessageCreated,
     MessageUpdated,
     OfferEnded,
     TransferChanged,
 )
+from models.invoices.shapes import invoice_payload
 from models.routing.queue import queue_outlook, queue_positions
 from models.schema.accounts import User
 from models.schema.base import utcnow
@@ -180,6 +182,15 @@ class RealtimeListener:
 
     def conversation_renamed(self, evt: ConversationRenamed) -> None:
         self._changed(evt, counters=False)
+
+    def invoice_changed(self, evt: InvoiceChanged) -> None:
+        """An invoice sent or its status moved: `invoice` to whoever sees the conversation (its view and lists)."""
+        with self.db.session() as s:
+            payload = invoice_payload(s, evt.invoice_id)
+            if payload is not None:
+                conv_id, restricted, data = payload
+                named = named_users(s, [conv_id]).get(conv_id) if restricted else None
+                self._to(audience(evt.team_id, named), "invoice", data)
 
     def conversation_deleted(self, evt: ConversationDeleted) -> None:
         """Gone: out of every list that had it, and the counters of whoever could see it move."""

@@ -20,6 +20,7 @@ from models.conversations.visibility import named_users
 from models.db import publish_on_commit
 from models.errors import Forbidden, NotFound
 from models.events import ConversationDeleted
+from models.invoices.guard import check_no_unpaid_invoice
 from models.routing.locks import serialize
 from models.schema.accounts import AuditEvent, User
 from models.schema.channels import Attachment
@@ -52,6 +53,7 @@ def do_delete_conversation(session: Session, actor: User, conv: Conversation, *,
     attachments' rows, assignments, offers, timers, outbox; the assistant's records that quote the
     customer are deleted here). Returns the storage keys of its files, for `forget_files` after commit."""
     check_may_delete(actor)
+    check_no_unpaid_invoice(session, conv.id, "deleting it")
     keys = [k for k in session.scalars(select(Attachment.storage_key).where(Attachment.conversation_id == conv.id))
             if k]
     named = named_users(session, [conv.id]).get(conv.id) if conv.restricted else None

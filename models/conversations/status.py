@@ -15,6 +15,7 @@ from models.errors import InvalidState
 from models.events import (
     ConversationStatusChanged,
 )
+from models.invoices.guard import check_no_unpaid_invoice
 from models.schema.accounts import User
 from models.schema.base import utcnow
 from models.schema.conversations import (
@@ -32,6 +33,7 @@ def do_close(session: Session, actor: User | None, conv: Conversation) -> None:
     if conv.status == Status.CLOSED.value:
         raise InvalidState("This conversation is already closed.")
     check_may_end(actor, conv, "close")
+    check_no_unpaid_invoice(session, conv.id, "closing")
     now = utcnow()
     conv.status = Status.CLOSED.value
     conv.closed_at = now

@@ -3,7 +3,7 @@ in docs/webhooks.md and as `WebhookPayload` in the OpenAPI description).
 
 Every body is an envelope `{"id", "event", "created_at", "data"}`. `data` always has the same keys:
 `conversation` and `contact` (null when the event has none), and the event's own details under one
-more key (`message`, `handoff`, `assignment`, `change`). Customer text is copied as a JSON string: it
+more key (`message`, `handoff`, `assignment`, `change`, `invoice`). Customer text is copied as a JSON string: it
 is data for the receiver, never interpreted here.
 """
 
@@ -25,12 +25,15 @@ from models.events import (
     ConversationHandedOff,
     ConversationStatusChanged,
     Event,
+    InvoiceChanged,
     MessageCreated,
 )
+from models.invoices.shapes import invoice_json
 from models.schema.accounts import Team, User
 from models.schema.base import utcnow
 from models.schema.contacts import Contact
 from models.schema.conversations import Assignment, Conversation, Message
+from models.schema.invoices import Invoice
 
 EVENTS: dict[str, str] = {
     "conversation.created": "A customer started a new conversation.",
@@ -41,9 +44,9 @@ EVENTS: dict[str, str] = {
     "conversation.closed": "The conversation was closed.",
     "conversation.reopened": "A closed conversation was reopened.",
     "contact.updated": "A contact's details changed (`change`: identity_linked, merged).",
-    "invoice.paid": "Reserved for billing; not sent yet.",
+    "invoice.paid": "An invoice or checkout sent in the conversation was paid (`invoice`, amounts in minor units).",
 }
-RESERVED = frozenset({"invoice.paid"})
+RESERVED: frozenset[str] = frozenset()  # events accepted in a subscription but not sent yet: none now
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -64,6 +67,8 @@ def event_names(evt: Event) -> Iterator[str]:
         yield f"conversation.{evt.change}"
     elif isinstance(evt, ContactUpdated):
         yield "contact.updated"
+    elif isinstance(evt, InvoiceChanged) and evt.status == "paid":
+        yield "invoice.paid"
 
 
 def conversation_json(session: Session, conv: Conversation) -> dict[str, Any]:
@@ -119,6 +124,11 @@ def event_data(session: Session, name: str, evt: Event) -> dict[str, Any] | None
     elif isinstance(evt, ConversationAssigned):
         data["assignment"] = {"assignees": _users(session, evt.user_ids),
                               "previous_assignee_ids": list(evt.previous_user_ids)}
+    elif isinstance(evt, InvoiceChanged):
+        inv = session.get(Invoice, evt.invoice_id)
+        if inv is None:
+            return None
+        data["invoice"] = invoice_json(inv, conv.public_id)
     return data
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from models.audit import audit
 from models.conversations.messages import do_system_message
 from models.conversations.status import do_close
+from models.invoices.guard import unpaid_invoice
 from models.routing.assign import do_expire_offer, withdraw_offers
 from models.routing.locks import lock_conversation
 from models.routing.settings import team_settings
@@ -50,6 +51,9 @@ def _handle(session: Session, timer: Timer, now: datetime) -> bool:
         if due > now:
             timer.due_at = due
             return True
+        if unpaid_invoice(session, conv.id) is not None:  # never closed while a payment is awaited: look again later
+            timer.due_at = now + timedelta(seconds=settings.idle_timeout_seconds)
+            return True
         do_auto_close(session, conv, now, reason="idle", failed=False)
         return False
     if timer.kind == TimerKind.WAITING.value:
@@ -59,6 +63,9 @@ def _handle(session: Session, timer: Timer, now: datetime) -> bool:
         due = since + timedelta(seconds=settings.waiting_timeout_seconds)
         if due > now:
             timer.due_at = due
+            return True
+        if unpaid_invoice(session, conv.id) is not None:
+            timer.due_at = now + timedelta(seconds=settings.waiting_timeout_seconds)
             return True
         do_auto_close(session, conv, now, reason="waiting", failed=True)
         return False

@@ -4,7 +4,7 @@ conversation actions and bound records, and `WebhookPayload`, the body every web
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt
 
@@ -87,6 +87,8 @@ class WebhookData(Out):
     handoff: WebhookHandoff | None = Field(None, description="conversation.handed_off")
     assignment: WebhookAssignment | None = Field(None, description="conversation.assigned")
     change: str | None = Field(None, description="contact.updated: identity_linked or merged")
+    invoice: dict[str, Any] | None = Field(None, description="invoice.paid: the invoice as `GET /api/v1/invoices/"
+                                                             "<id>` shows it (amounts in minor units)")
 
 
 class WebhookPayload(Out):

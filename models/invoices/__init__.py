@@ -1,0 +1,1 @@
+"""Invoices and checkouts sent in a conversation and paid through a provider: see docs/invoices.md."""
