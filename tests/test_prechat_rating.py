@@ -9,11 +9,15 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
+from console.app import create_app
+from console.runtime.jobs import InlineJobs
 from models.db import Database
 from models.schema.accounts import Team
 from models.schema.contacts import Contact
 from models.schema.conversations import Conversation
+from models.settings import Settings
 from tests.support.actors import Agent, make_user
+from tests.support.fakes.hooks import WebhookReceiver
 from tests.support.inboxes import WidgetCustomer, create_widget, patch
 
 FORM = {"name": "required", "email": "optional"}
@@ -186,3 +190,27 @@ def test_ratings_count_in_the_agents_report(app: Flask, db: Database) -> None:
     assert [(r["ratings"], r["rating_avg"]) for r in mine] == [(2, 4.5)]
     by_team = admin.get("/reports/agents?group_by=team").get_json()["rows"]
     assert [(r["ratings"], r["rating_avg"]) for r in by_team] == [(3, 3.67)]
+
+
+def test_a_rating_goes_out_as_the_conversation_rated_webhook(settings: Settings, engines: list[Any]) -> None:
+    app = create_app(settings.with_(outbound_allow="127.0.0.1", webhook_backoff=0.0), engines=engines,
+                     jobs=InlineJobs(), testing=True)
+    try:
+        db: Database = app.extensions["parley"].db
+        admin, sam, sam_id, widget = _setup(app, db, rating=True)
+        receiver = WebhookReceiver()
+        with receiver:
+            r = admin.post("/webhook_subscriptions", {"url": receiver.url + "/hook", "events": ["conversation.rated"]})
+            assert r.status_code == 201, r.get_json()
+            receiver.secret = r.get_json()["secret"]
+            customer = WidgetCustomer(app, widget["widget_key"])
+            conv_id = customer.say("I want to talk to a person")["conversation_id"]
+            _handled_by(sam, sam_id, conv_id)
+            assert _rate(customer, {"conversation_id": conv_id, "score": 3, "comment": "ok <3"})["ok"] is True
+            assert receiver.events() == ["conversation.rated"]
+            body = next(iter(receiver.stored.values()))
+            assert body["data"]["conversation"]["id"] == conv_id
+            rating = body["data"]["rating"]
+            assert (rating["score"], rating["comment"], rating["agent_id"]) == (3, "ok <3", sam_id)
+    finally:
+        app.extensions["parley"].db.dispose()

@@ -15,7 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from models.db import publish_on_commit
 from models.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
+from models.events import ConversationRated
 from models.feedback.options import feedback_view
 from models.schema.base import utcnow
 from models.schema.channels import Inbox
@@ -78,6 +80,7 @@ def do_rate(session: Session, conv: Conversation, score: int, comment: str | Non
             session.flush()
     except IntegrityError as exc:  # the same chat rated twice at once: the other one won
         raise Conflict("You have already rated this chat. Thank you!", code="already_rated") from exc
+    publish_on_commit(session, ConversationRated(conv.id, conv.team_id, conv.contact_id, score))
     return rating
 
 

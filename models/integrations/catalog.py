@@ -23,10 +23,12 @@ from models.events import (
     ConversationAssigned,
     ConversationCreated,
     ConversationHandedOff,
+    ConversationRated,
     ConversationStatusChanged,
     Event,
     MessageCreated,
 )
+from models.feedback.ratings import rating_of
 from models.schema.accounts import Team, User
 from models.schema.base import utcnow
 from models.schema.contacts import Contact
@@ -40,6 +42,7 @@ EVENTS: dict[str, str] = {
     "conversation.assigned": "The conversation's assignees changed (`assignment`).",
     "conversation.closed": "The conversation was closed.",
     "conversation.reopened": "A closed conversation was reopened.",
+    "conversation.rated": "The customer rated the closed conversation (`rating`: score 1-5, comment, agent).",
     "contact.updated": "A contact's details changed (`change`: identity_linked, merged).",
     "invoice.paid": "Reserved for billing; not sent yet.",
 }
@@ -62,6 +65,8 @@ def event_names(evt: Event) -> Iterator[str]:
         yield "conversation.assigned"
     elif isinstance(evt, ConversationStatusChanged) and evt.change in ("closed", "reopened"):
         yield f"conversation.{evt.change}"
+    elif isinstance(evt, ConversationRated):
+        yield "conversation.rated"
     elif isinstance(evt, ContactUpdated):
         yield "contact.updated"
 
@@ -119,6 +124,8 @@ def event_data(session: Session, name: str, evt: Event) -> dict[str, Any] | None
     elif isinstance(evt, ConversationAssigned):
         data["assignment"] = {"assignees": _users(session, evt.user_ids),
                               "previous_assignee_ids": list(evt.previous_user_ids)}
+    elif isinstance(evt, ConversationRated):
+        data["rating"] = rating_of(session, conv.id)
     return data
 
 
