@@ -4,6 +4,7 @@ optional comment once the chat is closed; the agent's report row counts and aver
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from flask import Flask
@@ -89,6 +90,12 @@ def test_a_required_form_comes_before_the_first_message(app: Flask, db: Database
     long_name = _prechat(customer, {"name": "x" * 201, "email": "ann@example.com"})
     assert long_name["error"]["code"] == "bad_name" and "200" in long_name["error"]["message"]
     assert _prechat(customer, "Ann")["error"]["code"] == "invalid"
+
+    # nor does a file start the chat before the form
+    png = io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    r = app.test_client().post("/webchat/upload", data={"token": customer.token, "widget_key": widget["widget_key"],
+                                                        "file": (png, "a.png")})
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "prechat_required"
 
     ok = _prechat(customer, {"name": "  Ann Lee ", "email": "ann@example.com"})
     assert ok == {"ok": True, "name": "Ann Lee", "email": "ann@example.com"}
