@@ -221,3 +221,42 @@ def test_a_rating_goes_out_as_the_conversation_rated_webhook(settings: Settings,
             assert (rating["score"], rating["comment"], rating["agent_id"]) == (3, "ok <3", sam_id)
     finally:
         app.extensions["parley"].db.dispose()
+
+
+def test_a_chat_the_system_completes_is_rated_too_and_credited_to_its_assignee(app: Flask, db: Database) -> None:
+    """The routing timers close with no actor (models/routing/timer_handlers.py): the same `ended` follows."""
+    from models.conversations.status import do_close
+
+    _admin, sam, sam_id, widget = _setup(app, db, rating=True)
+    customer = WidgetCustomer(app, widget["widget_key"])
+    conv_id = customer.say("I want to talk to a person")["conversation_id"]
+    assert sam.post(f"/conversations/{conv_id}/assign", {"user_ids": [sam_id]}).status_code == 200
+    with db.transaction() as s:
+        conv = s.scalar(select(Conversation).where(Conversation.public_id == conv_id))
+        assert conv is not None
+        do_close(s, None, conv)
+    assert customer.events("ended") == [{"conversation_id": conv_id, "rating": True}]
+    assert _rate(customer, {"conversation_id": conv_id, "score": 2})["ok"] is True
+    assert sam.get(f"/conversations/{conv_id}/rating").get_json()["rating"]["agent_id"] == sam_id
+
+
+def test_the_table_itself_refuses_a_score_outside_1_to_5_and_a_second_rating(app: Flask, db: Database) -> None:
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from models.schema.feedback import ConversationRating
+
+    _admin, _sam, _sam_id, widget = _setup(app, db)
+    conv_id = WidgetCustomer(app, widget["widget_key"]).say("hello")["conversation_id"]
+    with db.session() as s:
+        conv_pk = s.scalar(select(Conversation.id).where(Conversation.public_id == conv_id))
+    for bad in (ConversationRating(conversation_id=conv_pk, score=6),
+                ConversationRating(conversation_id=conv_pk, score=3, comment="z" * 1001)):
+        with pytest.raises(IntegrityError), db.transaction() as s:
+            s.add(bad)
+            s.flush()
+    with db.transaction() as s:
+        s.add(ConversationRating(conversation_id=conv_pk, score=5))
+    with pytest.raises(IntegrityError), db.transaction() as s:
+        s.add(ConversationRating(conversation_id=conv_pk, score=1))
+        s.flush()
