@@ -85,6 +85,9 @@ def test_the_visitor_fills_the_form_chats_and_rates_and_the_agent_sees_it(
     Select(card.find_element(By.CSS_SELECTOR, "[data-testid=inbox-prechat_name]")).select_by_visible_text("Required")
     Select(card.find_element(By.CSS_SELECTOR, "[data-testid=inbox-prechat_email]")).select_by_visible_text("Optional")
     card.find_element(By.CSS_SELECTOR, "[data-testid=inbox-rating]").click()
+    admin.execute_script("arguments[0].scrollIntoView({block: 'center'})",
+                         card.find_element(By.CSS_SELECTOR, "[data-testid=inbox-rating]"))
+    admin.save_screenshot(str(SHOTS / "prechat-inbox-options.png"))
     card.find_element(By.XPATH, ".//button[text()='Save']").click()
     _wait(admin, lambda: [c for c in admin.find_elements(By.CSS_SELECTOR, "[data-testid=inbox-feedback]")
                           if c.text == "pre-chat form: name required, email optional · rating on"])
