@@ -37,6 +37,7 @@ from console.api import channels as channels_api
 from console.api import contacts as contacts_api
 from console.api import inboxes as inboxes_api
 from console.api import invoices as invoices_api
+from console.api import ratings as ratings_api
 from console.api.declare import IdConverter
 from console.errors import install_error_handlers
 from console.extensions import socketio
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     channels_api.register_pages(app)
     inboxes_api.register(app)  # /api/v1/inboxes and the admin's Inboxes page
     app.register_blueprint(widget_inbox.bp)  # what a widget shows, from its inbox
+    app.register_blueprint(ratings_api.bp)  # GET /api/v1/conversations/<id>/rating
     contacts_api.register_pages(app)
     if rt.settings.bench_noop:
         app.add_url_rule("/webhooks/noop", "webhooks_noop", webhooks.noop, methods=["POST"])
@@ -147,6 +149,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
         return response
 
     import console.sockets  # noqa: F401  (registers the namespace handlers on `socketio`)
+    from console import webchat_feedback  # noqa: F401  (the pre-chat form and rating on `/webchat`)
 
     socketio.init_app(
         app, async_mode="threading", message_queue=settings.redis_url, channel=settings.socketio_channel,

@@ -35,6 +35,7 @@ from models.conversations.ingest import (
 )
 from models.conversations.messages import check_text
 from models.errors import Forbidden, ParleyError
+from models.feedback.prechat import check_prechat_done
 from models.inboxes.routing import inbox_for_widget
 from models.routing.availability import do_console_connected, do_console_seen
 from models.schema.base import utcnow
@@ -167,12 +168,15 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None,
                 if contact.blocked:  # kept for admins, then refused (models/contacts/blocking.py)
                     do_keep_blocked(s, contact=contact, channel=WEBCHAT, text=text, provider_message_id=key)
                 else:
-                    if conv is None:  # this message starts a conversation
+                    inbox = None
+                    if conv is None:  # this message starts a conversation: after the pre-chat form, if any
+                        inbox = inbox_for_widget(s, widget_key)
+                        check_prechat_done(inbox.options, contact, visitor_display_name(visitor.visitor_id))
                         _count_visitor_conversation(visitor)
                     do_set_presence(s, contact, True)
                     ingested = do_ingest_inbound(
                         s, contact=contact, channel=WEBCHAT, text=text, provider_message_id=key, open_conversation=conv,
-                        inbox=inbox_for_widget(s, widget_key) if conv is None else None)
+                        inbox=inbox)
                     return contact.id, ingested.conversation.id, {
                         "ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
                         "created_at": iso(ingested.message.created_at)}

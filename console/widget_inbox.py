@@ -14,6 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from console.services import services
 from models.errors import ParleyError
+from models.feedback.options import feedback_view
 from models.inboxes.options import widget_view
 from models.inboxes.routing import check_origin, check_widget_key, flagged_default, inbox_for_widget
 from models.schema.channels import Inbox, InboxKind
@@ -72,6 +73,8 @@ def widget_config() -> Any:
             # Only what the inbox sets: an older embed's data-color / data-title stay when it sets none.
             view = {k: v for k, v in widget_view(inbox.options or {}).items()
                     if (inbox.options or {}).get(k)} if inbox is not None else {}
+            # The pre-chat form and the rating, when the inbox turns them on (absent: off).
+            view.update({k: v for k, v in feedback_view(inbox.options if inbox else None).items() if v})
     except ParleyError as exc:
         return cors(jsonify({"error": {"code": exc.code, "message": exc.message}})), status_of(exc)
     response = cors(jsonify(view))

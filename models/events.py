@@ -178,6 +178,13 @@ class AccessRevoked(Event):
 
 
 @dataclass(frozen=True)
+class ConversationRated(ConversationEvent):
+    """The customer rated a closed conversation (models/feedback/ratings.py)."""
+
+    score: int
+
+
+@dataclass(frozen=True)
 class ContactUpdated(Event):
     """A contact's details changed (an identity linked, another contact merged into it)."""
 

@@ -18,7 +18,8 @@ LISTENER = Path("console/realtime/listener.py")
 # Events no browser hears: an outbox row committed only wakes the delivery worker; revoked access closes
 # sockets (console/realtime/revocation.py) rather than pushing to them.
 # Work for workers (the outbox, webhook deliveries), or for webhooks only (a contact's details), never a push.
-NOT_PUSHED = {events.OutboundQueued, events.AccessRevoked, events.WebhooksQueued, events.ContactUpdated}
+NOT_PUSHED = {events.OutboundQueued, events.AccessRevoked, events.WebhooksQueued, events.ContactUpdated,
+              events.ConversationRated}  # the console's rating panel asks for it (conversation_rating.js)
 BASES = {events.Event, events.ConversationEvent}
 
 

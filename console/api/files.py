@@ -25,10 +25,11 @@ from models.channels.attachments import INLINE_SAFE, check_allowed, do_attach, s
 from models.contacts.blocking import do_keep_blocked
 from models.contacts.identities import do_find_or_create_contact
 from models.conversations.access import access_conversation
-from models.conversations.ingest import do_ingest_inbound
+from models.conversations.ingest import do_ingest_inbound, open_conversation_of
 from models.conversations.messages import check_text, do_agent_message
 from models.conversations.visibility import can_see
 from models.errors import Forbidden, InvalidInput, NotFound, ParleyError
+from models.feedback.prechat import check_prechat_done
 from models.schema.channels import Attachment, AttachmentState
 from models.schema.conversations import Conversation
 from models.storage import NotStored
@@ -184,6 +185,8 @@ def _visitor_upload() -> Any:
         if contact.blocked:  # kept for admins (the file is not), then refused (models/contacts/blocking.py)
             do_keep_blocked(s, contact=contact, channel=WEBCHAT, text=text, provider_message_id=None, media_count=1)
         else:
+            if open_conversation_of(s, contact) is None:  # a file starts no chat before the pre-chat form
+                check_prechat_done(inbox.options, contact, visitor_display_name(visitor.visitor_id))
             ingested = do_ingest_inbound(s, contact=contact, channel=WEBCHAT, inbox=inbox, text=text)
             do_attach(s, rt.store, conv=ingested.conversation, msg=ingested.message, data=data, filename=filename,
                       max_bytes=rt.settings.max_attachment_bytes)

@@ -68,6 +68,7 @@ from models.events import (
     TransferChanged,
 )
 from models.invoices.shapes import invoice_payload
+from models.feedback.ratings import ended_notice
 from models.routing.queue import queue_outlook, queue_positions
 from models.schema.accounts import User
 from models.schema.base import utcnow
@@ -141,6 +142,11 @@ class RealtimeListener:
 
     def conversation_status_changed(self, evt: ConversationStatusChanged) -> None:
         self._changed(evt)
+        if evt.change == "closed":  # the webchat customer: the chat ended (and may be rated)
+            with self.db.session() as s:
+                notice = ended_notice(s, evt.conversation_id)
+            if notice is not None:
+                self.emit("ended", notice, namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
 
     def conversation_read(self, evt: ConversationRead) -> None:
         self._changed(evt)

@@ -55,6 +55,32 @@
   }
   var KIND = { webchat: "Chat widget", sms: "SMS", whatsapp: "WhatsApp" };
 
+  // The widget's pre-chat form (name, email: off / optional / required) and end-of-chat rating.
+  var MODES = [["off", "Not asked"], ["optional", "Optional"], ["required", "Required"]];
+  function modeSelect(name, value, label) {
+    var s = h("select", { name: name, "aria-label": label, "data-testid": "inbox-" + name });
+    MODES.forEach(function (m) { var o = h("option", { value: m[0] }, m[1]); if (m[0] === (value || "off")) o.selected = true; s.appendChild(o); });
+    return s;
+  }
+  function feedbackFields(ib) {
+    var form = ib.prechat_form || {};
+    return [
+      h("label", null, "Pre-chat: name"), modeSelect("prechat_name", form.name, "Pre-chat form: name"),
+      h("label", null, "Pre-chat: email"), modeSelect("prechat_email", form.email, "Pre-chat form: email"),
+      h("label", null, "Rating"), h("label", { class: "ib-check" }, h("input", { type: "checkbox", name: "rating", checked: !!ib.rating, "data-testid": "inbox-rating" }),
+        " Ask for a 1–5 rating when a chat closes"),
+    ];
+  }
+  function prechatOf(f) {
+    var form = { name: f.prechat_name.value, email: f.prechat_email.value };
+    return form.name === "off" && form.email === "off" ? null : form;
+  }
+  function feedbackSummary(ib) {
+    var f = ib.prechat_form;
+    var asks = f ? ["name", "email"].filter(function (k) { return f[k] !== "off"; }).map(function (k) { return k + " " + f[k]; }) : [];
+    return (asks.length ? "pre-chat form: " + asks.join(", ") : "no pre-chat form") + " · rating " + (ib.rating ? "on" : "off");
+  }
+
   function card(ib) {
     var team = h("select", { "aria-label": "Team", "data-testid": "inbox-team" });
     teamOptions(team, ib.team.id);
@@ -70,12 +96,13 @@
         h("label", null, "Title"), h("input", { name: "title", value: ib.widget.title, maxlength: "60" }),
         h("label", null, "Greeting"), h("input", { name: "greeting", value: ib.widget.greeting, maxlength: "500" }),
         h("label", null, "Colour"), h("input", { name: "color", type: "color", value: ib.widget.color }),
+        feedbackFields(ib),
         h("button", { type: "submit", class: "btn btn-primary btn-sm ch-submit" }, "Save"));
       edit.addEventListener("submit", function (e) {
         e.preventDefault();
         var f = edit.elements;
         api("PATCH", "/inboxes/" + ib.id, { name: f.name.value, origins: lines(f.origins.value), title: f.title.value,
-          greeting: f.greeting.value, color: f.color.value }).then(function () { toast("Saved."); load(); }, function (err) { toast(err.message, "error"); });
+          greeting: f.greeting.value, color: f.color.value, prechat_form: prechatOf(f), rating: f.rating.checked }).then(function () { toast("Saved."); load(); }, function (err) { toast(err.message, "error"); });
       });
     } else {
       edit = h("form", { class: "ch-form", hidden: true },
@@ -91,7 +118,8 @@
       ? h("div", { class: "ch-urls" },
           h("div", null, "Widget key: ", h("code", { "data-testid": "inbox-key" }, ib.widget_key), " · sites: ",
             (ib.origins && ib.origins.length) ? ib.origins.join(", ") : "any allowed site", " · ",
-            h("span", { class: "ib-swatch", style: "background:" + (/^#[0-9a-f]{3,6}$/i.test(ib.widget.color) ? ib.widget.color : "#4f46e5") }), " ", ib.widget.title),
+            h("span", { class: "ib-swatch", style: "background:" + (/^#[0-9a-f]{3,6}$/i.test(ib.widget.color) ? ib.widget.color : "#4f46e5") }), " ", ib.widget.title,
+            " · ", h("span", { "data-testid": "inbox-feedback" }, feedbackSummary(ib))),
           snippetBox(ib.embed))
       : h("div", { class: "ch-urls" }, ib.channel ? "Number: " + ib.channel.name + " · " + ib.channel.address : "Its number was removed.");
     return h("article", { class: "ch-card ib-card", "data-testid": "inbox", "data-inbox-id": ib.id, "data-kind": ib.kind },

@@ -169,7 +169,7 @@
     "  .panel { right: 0; bottom: 0; width: 100vw; height: 100vh; height: 100dvh; border-radius: 0; }",
     "  .is-open .launcher { display: none; }",
     "}",
-  ].join("\n");
+  ].join("\n") + "\n" + feedbackCss();
 
   // ------------------------------------------------------------------ build the widget
   var host = document.createElement("parley-widget");
@@ -451,6 +451,7 @@
         var err = (res && res.error) || {};
         var why = err.message || err.code || "something went wrong";
         setMeta(el, "failed", null, why);
+        if (err.code === "prechat_required") showPrechat(); // fill it in, then Retry
         // The server may also have sent an `error` event about this; the failed bubble already says it.
         if (!errorEl.hidden && errorEl.textContent === why) showError(null);
       }
@@ -465,6 +466,7 @@
       return;
     }
     showError(null);
+    if (endedEl) feedbackOnNewChat(); // a new chat starts below the ended one
     var el = buildMessage("contact", text, { status: "pending" });
     el.setAttribute("data-local-id", String(++localSeq));
     list.appendChild(el);
@@ -543,6 +545,7 @@
         if (!s) return;
         if (s.token) { setToken(s.token); auth.token = s.token; }
         if (s.conversation_id !== undefined) conversationId = s.conversation_id;
+        if (s.conversation_id) dropPrechat(); // a chat is going on: the form was filled (or not needed)
       });
       socket.on("history", renderHistory);
       socket.on("message", function (m) {
@@ -556,6 +559,7 @@
       socket.on("typing", function (t) { showTyping(!!(t && t.typing)); });
       socket.on("files", showFiles);
       socket.on("queue", showQueue);
+      socket.on("ended", showRating); // the chat closed: maybe a rating (below)
       socket.on("error", function (e) {
         showError((e && (e.message || e.code)) || "Something went wrong.");
       });
@@ -642,7 +646,215 @@
         if (typeof look.title === "string" && look.title) { titleEl.textContent = look.title; panel.setAttribute("aria-label", look.title); }
         if (typeof look.greeting === "string" && look.greeting) welcomeEl.textContent = look.greeting;
         if (typeof look.color === "string" && /^#[0-9a-fA-F]{3,8}$/.test(look.color)) host.style.setProperty("--pw-accent", look.color);
+        applyFeedback(look); // the pre-chat form and the rating (below)
       }, function () { /* keep the script tag's look */ });
+  }
+
+  // ------------------------------------------------------------------ pre-chat form and end-of-chat rating
+  // Both come from the inbox (/webchat/widget-config: `prechat_form`, `rating`) and talk over the socket
+  // (`prechat`, `rate`; the server checks everything and answers with a message to show). Every string the
+  // visitor reads is in FEEDBACK_TEXT, so a translation replaces that one object.
+  var FEEDBACK_TEXT = {
+    formTitle: "Before we start",
+    formIntro: "Tell us who you are, so we can get back to you.",
+    name: "Your name",
+    email: "Your email",
+    optional: "(optional)",
+    start: "Start the chat",
+    nameMissing: "Please enter your name.",
+    emailMissing: "Please enter your email.",
+    emailInvalid: "That is not an email address.",
+    ended: "This chat has ended. Write again any time.",
+    rateTitle: "How was this chat?",
+    star: "{n} out of 5",
+    comment: "Anything to add? (optional)",
+    rateSend: "Send rating",
+    pickScore: "Pick from 1 to 5 stars.",
+    thanks: "Thank you for your feedback!",
+    failed: "That did not go through. Please try again.",
+  };
+  var FEEDBACK_DONE_KEY = "parley_prechat_done:" + (widgetKey || "");
+  var RATE_PENDING_KEY = "parley_rate_pending:" + (widgetKey || "");
+  var prechatForm = null; // {name: mode, email: mode} from the inbox; null: no form
+  var prechatCard = null;
+  var ratingCard = null;
+  var endedEl = null;
+
+  function feedbackCss() {
+    return [
+      ".fb-card { align-self: stretch; background: #fff; border: 1px solid var(--pw-line); border-radius: 12px; padding: 14px; margin: 10px 0 6px; display: flex; flex-direction: column; gap: 8px; }",
+      ".fb-title { font-weight: 700; font-size: 14.5px; }",
+      ".fb-intro { color: var(--pw-muted); font-size: 12.5px; }",
+      ".fb-label { font-size: 12.5px; font-weight: 600; display: flex; flex-direction: column; gap: 4px; }",
+      ".fb-label span { font-weight: 400; color: var(--pw-muted); }",
+      ".fb-input { font: inherit; border: 1px solid #cfd4de; border-radius: 8px; padding: 7px 9px; color: var(--pw-ink); background: #fff; width: 100%; }",
+      ".fb-input:focus { outline: 2px solid var(--pw-accent); outline-offset: -1px; }",
+      ".fb-input[aria-invalid=true] { border-color: #dc2626; }",
+      ".fb-error { color: #b91c1c; font-size: 12.5px; }",
+      ".fb-button { border: 0; border-radius: 8px; padding: 9px 12px; background: var(--pw-accent); color: #fff; font-weight: 600; }",
+      ".fb-button:disabled { background: #c7cbd6; cursor: default; }",
+      ".fb-stars { display: flex; gap: 4px; }",
+      ".fb-star { border: 0; background: transparent; font-size: 26px; line-height: 1; padding: 2px; color: #cbd5e1; }",
+      ".fb-star.on { color: #f59e0b; }",
+      ".fb-ended { align-self: center; color: var(--pw-muted); font-size: 12.5px; margin-top: 8px; text-align: center; }",
+      ".fb-thanks { color: #166534; font-weight: 600; }",
+    ].join("\n");
+  }
+
+  /** The inbox's feedback options, from widget-config. */
+  function applyFeedback(look) {
+    var f = look && look.prechat_form;
+    prechatForm = f && typeof f === "object" && (f.name === "required" || f.name === "optional" || f.email === "required" || f.email === "optional") ? f : null;
+    if (prechatForm && !storedFlag(FEEDBACK_DONE_KEY) && !conversationId) showPrechat();
+    var pending = storedFlag(RATE_PENDING_KEY);
+    if (look && look.rating && pending) showRating({ conversation_id: pending, rating: true });
+  }
+
+  function storedFlag(key) {
+    try { return window.localStorage.getItem(key) || null; } catch (e) { return null; }
+  }
+  function storeFlag(key, value) {
+    try { if (value) window.localStorage.setItem(key, value); else window.localStorage.removeItem(key); } catch (e) { /* private mode */ }
+  }
+
+  /** Emit on the socket once it exists (the client may still be loading). */
+  function feedbackEmit(name, data, done) {
+    connect();
+    var tries = 0;
+    (function attempt() {
+      if (socket) { socket.emit(name, data, done); return; }
+      if (++tries > 100) { done({ ok: false, error: { message: FEEDBACK_TEXT.failed } }); return; }
+      setTimeout(attempt, 100);
+    })();
+  }
+
+  function fbField(key, mode) {
+    var inputEl = h("input", { class: "fb-input", type: key === "email" ? "email" : "text", name: key,
+      autocomplete: key, maxlength: key === "email" ? "254" : "200", required: mode === "required",
+      "data-testid": "parley-prechat-" + key });
+    var label = h("label", { class: "fb-label" },
+      h("div", null, FEEDBACK_TEXT[key], mode === "optional" ? h("span", null, " " + FEEDBACK_TEXT.optional) : null), inputEl);
+    return { label: label, input: inputEl };
+  }
+
+  /** The pre-chat form, in place of the message box until the server accepts it. */
+  function showPrechat() {
+    if (!prechatForm || prechatCard) return;
+    var fields = {};
+    var errorLine = h("div", { class: "fb-error", role: "alert", "data-testid": "parley-prechat-error", hidden: true });
+    var submit = h("button", { type: "submit", class: "fb-button", "data-testid": "parley-prechat-submit" }, FEEDBACK_TEXT.start);
+    var card = h("form", { class: "fb-card", "data-testid": "parley-prechat", novalidate: true },
+      h("div", { class: "fb-title" }, FEEDBACK_TEXT.formTitle), h("div", { class: "fb-intro" }, FEEDBACK_TEXT.formIntro));
+    ["name", "email"].forEach(function (key) {
+      var mode = prechatForm[key];
+      if (mode !== "required" && mode !== "optional") return;
+      fields[key] = fbField(key, mode);
+      card.appendChild(fields[key].label);
+    });
+    card.appendChild(errorLine);
+    card.appendChild(submit);
+    function fail(message, key) {
+      errorLine.textContent = message;
+      errorLine.hidden = false;
+      Object.keys(fields).forEach(function (k) { fields[k].input.setAttribute("aria-invalid", k === key ? "true" : "false"); });
+      submit.disabled = false;
+    }
+    card.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var body = {};
+      for (var key in fields) {
+        var v = fields[key].input.value.trim();
+        if (!v && prechatForm[key] === "required") { fail(FEEDBACK_TEXT[key + "Missing"], key); return; }
+        if (key === "email" && v && !/^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$/.test(v)) { fail(FEEDBACK_TEXT.emailInvalid, key); return; }
+        if (v) body[key] = v;
+      }
+      submit.disabled = true;
+      feedbackEmit("prechat", body, function (res) {
+        if (!res || !res.ok) {
+          var err = (res && res.error) || {};
+          fail(err.message || FEEDBACK_TEXT.failed, (err.code || "").replace(/^(missing|bad)_/, ""));
+          return;
+        }
+        storeFlag(FEEDBACK_DONE_KEY, "1");
+        dropPrechat();
+        try { input.focus({ preventScroll: true }); } catch (e2) { input.focus(); }
+      });
+    });
+    prechatCard = card;
+    form.hidden = true;
+    bodyEl.appendChild(card);
+    scrollDown(true);
+  }
+
+  function dropPrechat() {
+    if (!prechatCard) return;
+    prechatCard.remove();
+    prechatCard = null;
+    form.hidden = false;
+  }
+
+  /** The chat closed (`ended`): say so, and ask for a rating when the inbox wants one. */
+  function showRating(notice) {
+    if (!notice || !notice.conversation_id) return;
+    queueEl.hidden = true; // "… will answer you now" is over
+    if (!endedEl) {
+      endedEl = h("div", { class: "fb-ended", "data-testid": "parley-ended" }, FEEDBACK_TEXT.ended);
+      bodyEl.appendChild(endedEl);
+    }
+    if (!notice.rating || ratingCard) { scrollDown(true); return; }
+    storeFlag(RATE_PENDING_KEY, notice.conversation_id);
+    var score = 0;
+    var stars = h("div", { class: "fb-stars", role: "radiogroup", "aria-label": FEEDBACK_TEXT.rateTitle });
+    var buttons = [];
+    for (var n = 1; n <= 5; n++) {
+      var b = h("button", { type: "button", class: "fb-star", role: "radio", "aria-checked": "false",
+        "aria-label": FEEDBACK_TEXT.star.replace("{n}", n), "data-score": n, "data-testid": "parley-star" }, "★");
+      b.addEventListener("click", pick.bind(null, n));
+      buttons.push(b);
+      stars.appendChild(b);
+    }
+    function pick(n) {
+      score = n;
+      buttons.forEach(function (b, i) { b.classList.toggle("on", i < n); b.setAttribute("aria-checked", i + 1 === n ? "true" : "false"); });
+      errorLine.hidden = true;
+    }
+    var comment = h("textarea", { class: "fb-input", rows: "2", maxlength: "1000", placeholder: FEEDBACK_TEXT.comment,
+      "aria-label": FEEDBACK_TEXT.comment, "data-testid": "parley-rating-comment" });
+    var errorLine = h("div", { class: "fb-error", role: "alert", "data-testid": "parley-rating-error", hidden: true });
+    var submit = h("button", { type: "submit", class: "fb-button", "data-testid": "parley-rating-submit" }, FEEDBACK_TEXT.rateSend);
+    var card = h("form", { class: "fb-card", "data-testid": "parley-rating", novalidate: true },
+      h("div", { class: "fb-title" }, FEEDBACK_TEXT.rateTitle), stars, comment, errorLine, submit);
+    function finish() {
+      storeFlag(RATE_PENDING_KEY, null);
+      while (card.firstChild) card.removeChild(card.firstChild);
+      card.appendChild(h("div", { class: "fb-thanks", "data-testid": "parley-rating-thanks" }, FEEDBACK_TEXT.thanks));
+    }
+    card.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (!score) { errorLine.textContent = FEEDBACK_TEXT.pickScore; errorLine.hidden = false; return; }
+      submit.disabled = true;
+      feedbackEmit("rate", { conversation_id: notice.conversation_id, score: score, comment: comment.value }, function (res) {
+        if (res && res.ok) { finish(); return; }
+        var err = (res && res.error) || {};
+        if (err.code === "already_rated" || err.code === "not_found" || err.code === "rating_off") {
+          storeFlag(RATE_PENDING_KEY, null); // nothing more to do for this chat
+        }
+        errorLine.textContent = err.message || FEEDBACK_TEXT.failed;
+        errorLine.hidden = false;
+        submit.disabled = err.code === "already_rated";
+      });
+    });
+    ratingCard = card;
+    bodyEl.appendChild(card);
+    scrollDown(true);
+  }
+
+  /** A new message after the end: the ended note and the rating card stay above it, done with. */
+  function feedbackOnNewChat() {
+    if (endedEl && endedEl.parentNode) { list.appendChild(endedEl); }
+    if (ratingCard && ratingCard.parentNode) { list.appendChild(ratingCard); }
+    endedEl = null;
+    ratingCard = null;
   }
 
   function mount() {

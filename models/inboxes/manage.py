@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from models.audit import audit
 from models.errors import Conflict, Forbidden, InvalidInput, NotFound
+from models.feedback.options import feedback_view
 from models.inboxes.options import check_widget_options, widget_view
 from models.inboxes.routing import inbox_kinds_of
 from models.schema.accounts import Role, Team, User
@@ -27,7 +28,7 @@ from models.schema.channels import ChannelConfig, Inbox, InboxKind, new_widget_k
 from models.schema.conversations import Conversation, Status
 
 KINDS = tuple(k.value for k in InboxKind)
-WIDGET_FIELDS = ("origins", "greeting", "color", "title")
+WIDGET_FIELDS = ("origins", "greeting", "color", "title", "prechat_form", "rating")
 
 
 def check_admin(user: User) -> None:
@@ -85,7 +86,8 @@ def inboxes_json(session: Session, inboxes: Sequence[Inbox], base_url: str) -> l
             counts.get(i.id, 0), "created_at": i.created_at.isoformat(), "updated_at": i.updated_at.isoformat()}
         if i.kind == InboxKind.WEBCHAT.value:
             item.update(widget_key=i.widget_key, origins=list((i.options or {}).get("origins") or []),
-                        widget=widget_view(i.options or {}), embed=embed_snippet(base_url, i.widget_key or ""))
+                        widget=widget_view(i.options or {}), embed=embed_snippet(base_url, i.widget_key or ""),
+                        **feedback_view(i.options))
         else:
             config = configs.get(i.channel_config_id or 0)
             item["channel"] = ({"id": config.id, "kind": config.kind, "name": config.name, "address": config.address}

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from models.errors import InvalidInput
+from models.feedback.options import apply_feedback_options
 
 COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 MAX_ORIGINS = 50
@@ -79,6 +80,7 @@ def check_widget_options(data: dict[str, Any], current: dict[str, Any],
             raise InvalidInput("color must be a hex colour like #4f46e5.", code="bad_color")
         else:
             out["color"] = color.lower()
+    apply_feedback_options(data, out)  # the pre-chat form and the end-of-chat rating
     return out
 
 

@@ -23,12 +23,14 @@ from models.events import (
     ConversationAssigned,
     ConversationCreated,
     ConversationHandedOff,
+    ConversationRated,
     ConversationStatusChanged,
     Event,
     InvoiceChanged,
     MessageCreated,
 )
 from models.invoices.shapes import invoice_json
+from models.feedback.ratings import rating_of
 from models.schema.accounts import Team, User
 from models.schema.base import utcnow
 from models.schema.contacts import Contact
@@ -43,6 +45,7 @@ EVENTS: dict[str, str] = {
     "conversation.assigned": "The conversation's assignees changed (`assignment`).",
     "conversation.closed": "The conversation was closed.",
     "conversation.reopened": "A closed conversation was reopened.",
+    "conversation.rated": "The customer rated the closed conversation (`rating`: score 1-5, comment, agent).",
     "contact.updated": "A contact's details changed (`change`: identity_linked, merged).",
     "invoice.paid": "An invoice or checkout sent in the conversation was paid (`invoice`, amounts in minor units).",
 }
@@ -65,6 +68,8 @@ def event_names(evt: Event) -> Iterator[str]:
         yield "conversation.assigned"
     elif isinstance(evt, ConversationStatusChanged) and evt.change in ("closed", "reopened"):
         yield f"conversation.{evt.change}"
+    elif isinstance(evt, ConversationRated):
+        yield "conversation.rated"
     elif isinstance(evt, ContactUpdated):
         yield "contact.updated"
     elif isinstance(evt, InvoiceChanged) and evt.status == "paid":
@@ -129,6 +134,8 @@ def event_data(session: Session, name: str, evt: Event) -> dict[str, Any] | None
         if inv is None:
             return None
         data["invoice"] = invoice_json(inv, conv.public_id)
+    elif isinstance(evt, ConversationRated):
+        data["rating"] = rating_of(session, conv.id)
     return data
 
 

@@ -31,11 +31,12 @@ from models.reports.query import (
 )
 from models.schema.accounts import Availability, Role, User
 from models.schema.conversations import Conversation, Message, SenderType, Status
+from models.schema.feedback import ConversationRating
 from models.schema.reports import AssignmentPeriod, AvailabilityChange
 from models.schema.routing import Offer, OfferStatus, Transfer, TransferStatus
 
 COUNTS = ("conversations_handled", "replies_sent", "transfers_in", "transfers_out", "offers_expired",
-          "transfers_declined")
+          "transfers_declined", "ratings")
 
 
 def _agents_in_scope(session: Session, scope: Scope) -> list[int] | None:
@@ -138,6 +139,21 @@ def _routing(session: Session, f: Filters, scope: Scope, agents: list[int] | Non
            Transfer.decided_at, Transfer.status.in_((TransferStatus.REJECTED.value, TransferStatus.EXPIRED.value)))
     _count(session, f, scope, agents, out, "offers_expired", Offer, Offer.user_id, Offer.decided_at,
            Offer.status == OfferStatus.EXPIRED.value)
+
+
+def _ratings(session: Session, f: Filters, scope: Scope, agents: list[int] | None,
+             out: dict[Any, dict[str, Any]]) -> None:
+    """End-of-chat ratings given during the period, credited to the agent assigned at the close."""
+    key = group_key(f, at=ConversationRating.created_at, agent=ConversationRating.agent_id)
+    rows = session.execute(
+        select(key, func.count(ConversationRating.id), func.avg(ConversationRating.score))
+        .join(Conversation, Conversation.id == ConversationRating.conversation_id)
+        .where(ConversationRating.agent_id.is_not(None), in_period(ConversationRating.created_at, f),
+               *conversation_filters(f, scope), *_who(ConversationRating.agent_id, agents))
+        .group_by(key)).all()
+    for k, n, avg in rows:
+        out[k]["ratings"] = n
+        out[k]["rating_avg"] = round(float(avg), 2)
 
 
 def _splitter(f: Filters) -> Any:
@@ -264,6 +280,7 @@ def agents_report(session: Session, f: Filters, scope: Scope, now: datetime) -> 
     _first_responses(session, f, scope, agents, out)
     _resolutions(session, f, scope, agents, out)
     _routing(session, f, scope, agents, out)
+    _ratings(session, f, scope, agents, out)
     _availability(session, f, agents, now, out)
     _concurrency(session, f, scope, agents, now, out)
     blank: dict[str, Any] = {m: (0 if m in COUNTS else None) for m in AGENTS}

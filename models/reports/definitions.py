@@ -27,6 +27,9 @@ AGENTS: dict[str, str] = {
                       "period.",
     "transfers_declined": "Transfer requests to the agent that the agent rejected or let expire during the "
                           "period.",
+    "ratings": "End-of-chat ratings customers gave during the period to conversations the agent was "
+               "assigned when they closed (inboxes with the rating turned on).",
+    "rating_avg": "Average of those ratings (1 to 5), to two decimals; empty when there are none.",
     "online_seconds": "Seconds the agent was online during the period, from the availability history "
                       "recorded since migration 0015_reports.",
     "away_seconds": "Seconds the agent was away during the period, from the same availability history.",
@@ -74,7 +77,8 @@ DEFINITIONS: dict[str, dict[str, str]] = {"agents": AGENTS, "live": LIVE, "bot":
 
 NOTES: dict[str, list[str]] = {
     "agents": [
-        "Ratings are not reported: Parley has no end-of-chat rating yet.",
+        "Ratings exist only for webchat inboxes that ask for them (the inbox's rating option), from "
+        "migration 0018_prechat on.",
         "Availability history is recorded from migration 0015_reports on; time before it is not known.",
         "Assignment history is recorded from migration 0015_reports on (assignments standing then were "
         "carried over); earlier assignments undone since are not known.",

@@ -13,6 +13,7 @@ from models.schema import (
     channels,
     contacts,
     conversations,
+    feedback,
     integrations,
     invoices,
     llm,
@@ -24,5 +25,5 @@ from models.schema import (
 from models.schema.base import Base
 
 TABLE_MODULES = (accounts, contacts, conversations, channels, routing, llm, training, integrations, reports, outreach,
-                 invoices)
+                 invoices, feedback)
 metadata = Base.metadata

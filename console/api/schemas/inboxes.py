@@ -24,6 +24,9 @@ class InboxIn(Strict):
     greeting: str | None = Field(None, description="Webchat: the welcome line (plain text, ≤ 500).")
     color: str | None = Field(None, description="Webchat: the accent colour, #rrggbb.")
     title: str | None = Field(None, description="Webchat: the panel's title (plain text, ≤ 60).")
+    prechat_form: PrechatForm | None = Field(None, description="Webchat: a form the visitor fills before the "
+                                             "first message; null: none.")
+    rating: Flag | None = Field(None, description="Webchat: ask for a 1-5 rating once a chat is closed.")
     is_default: Flag | None = Field(None, description="Where traffic of its kind lands when nothing names "
                                     "another inbox (keyless widgets, numbers without an inbox).")
 
@@ -37,9 +40,26 @@ class InboxChange(Strict):
     greeting: str | None = None
     color: str | None = None
     title: str | None = None
+    prechat_form: PrechatForm | None = None
+    rating: Flag | None = None
     is_default: Flag | None = Field(None, description="true: make it its kind's default.")
     rotate_key: Flag | None = Field(None, description="Webchat: issue a new widget key (the old snippet "
                                     "stops working).")
+
+
+FieldMode = Literal["required", "optional", "off"]
+
+
+class PrechatForm(Strict):
+    """The pre-chat form: each field asked and required, asked and optional, or not asked."""
+
+    name: FieldMode = "off"
+    email: FieldMode = "off"
+
+
+class PrechatFormOut(Out):
+    name: FieldMode
+    email: FieldMode
 
 
 class WidgetView(Out):
@@ -68,6 +88,8 @@ class Inbox(Out):
     widget_key: str | None = Field(None, description="Webchat: the key in the script tag.")
     origins: list[str] | None = None
     widget: WidgetView | None = None
+    prechat_form: PrechatFormOut | None = Field(None, description="Webchat: the pre-chat form, or null.")
+    rating: bool | None = Field(None, description="Webchat: the end-of-chat rating is asked for.")
     embed: str | None = Field(None, description="Webchat: the script tag to paste into the site.")
     channel: ChannelBrief | None = None
 

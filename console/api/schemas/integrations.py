@@ -11,7 +11,8 @@ from pydantic import Field, StrictBool, StrictFloat, StrictInt
 from console.api.schemas.common import In, Out, Strict, Timestamp
 
 EventName = Literal["conversation.created", "message.created", "conversation.handed_off", "conversation.assigned",
-                    "conversation.closed", "conversation.reopened", "contact.updated", "invoice.paid"]
+                    "conversation.closed", "conversation.reopened", "conversation.rated", "contact.updated",
+                    "invoice.paid"]
 Url = Annotated[str, Field(max_length=2000, description="An absolute http(s) URL.")]
 Description = Annotated[str, Field(max_length=200)]
 
@@ -80,6 +81,13 @@ class WebhookAssignment(Out):
     previous_assignee_ids: list[int]
 
 
+class WebhookRating(Out):
+    score: int = Field(description="1 to 5.")
+    comment: str | None = Field(description="The customer's text, as written (escape it where shown).")
+    agent_id: int | None = Field(description="The agent assigned when the conversation closed.")
+    created_at: str
+
+
 class WebhookData(Out):
     conversation: WebhookConversation | None = Field(description="Null only for contact.updated.")
     contact: WebhookContact | None
@@ -89,6 +97,7 @@ class WebhookData(Out):
     change: str | None = Field(None, description="contact.updated: identity_linked or merged")
     invoice: dict[str, Any] | None = Field(None, description="invoice.paid: the invoice as `GET /api/v1/invoices/"
                                                              "<id>` shows it (amounts in minor units)")
+    rating: WebhookRating | None = Field(None, description="conversation.rated")
 
 
 class WebhookPayload(Out):
