@@ -36,6 +36,7 @@ from console.api import (
 from console.api import channels as channels_api
 from console.api import contacts as contacts_api
 from console.api import inboxes as inboxes_api
+from console.api import widget_sdk as widget_sdk_api
 from console.api.declare import IdConverter
 from console.errors import install_error_handlers
 from console.extensions import socketio
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     channels_api.register_pages(app)
     inboxes_api.register(app)  # /api/v1/inboxes and the admin's Inboxes page
     app.register_blueprint(widget_inbox.bp)  # what a widget shows, from its inbox
+    app.register_blueprint(widget_sdk_api.bp)  # a conversation's About facts; an inbox's identity secret
     contacts_api.register_pages(app)
     if rt.settings.bench_noop:
         app.add_url_rule("/webhooks/noop", "webhooks_noop", webhooks.noop, methods=["POST"])
@@ -144,6 +146,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
         return response
 
     import console.sockets  # noqa: F401  (registers the namespace handlers on `socketio`)
+    import console.widget_sdk as _widget_sdk  # noqa: F401  (the widget SDK's /webchat events: identify, attributes)
 
     socketio.init_app(
         app, async_mode="threading", message_queue=settings.redis_url, channel=settings.socketio_channel,
