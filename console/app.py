@@ -46,6 +46,7 @@ from console.realtime.rooms import CONSOLE
 from console.runtime import channels, routing_work, webhooks_out
 from console.runtime.jobs import Jobs, ThreadJobs
 from console.services import Services
+from console.widget_i18n import bp as widget_i18n_bp
 from models.db import Database
 from models.production import check_production_defaults
 from models.settings import Settings
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     inboxes_api.register(app)  # /api/v1/inboxes and the admin's Inboxes page
     app.register_blueprint(widget_inbox.bp)  # what a widget shows, from its inbox
     app.register_blueprint(widget_sdk_api.bp)  # a conversation's About facts; an inbox's identity secret
+    app.register_blueprint(widget_i18n_bp)  # the widget's message catalogues (setLocale)
     contacts_api.register_pages(app)
     if rt.settings.bench_noop:
         app.add_url_rule("/webhooks/noop", "webhooks_noop", webhooks.noop, methods=["POST"])
