@@ -284,10 +284,10 @@
     if (createdAt) el.setAttribute("data-created-at", createdAt);
     var meta = el.querySelector(".meta");
     while (meta.firstChild) meta.removeChild(meta.firstChild);
-    if (status === "pending") meta.appendChild(document.createTextNode(t("sending", "Sending…")));
+    if (status === "pending") meta.appendChild(document.createTextNode(tx("sending", "Sending…")));
     else if (status === "failed") {
-      meta.appendChild(document.createTextNode(t("not_sent", "Not sent: {reason}", { reason: error || "something went wrong" })));
-      var retry = h("button", { type: "button", class: "retry", "data-testid": "parley-retry" }, t("retry", "Retry"));
+      meta.appendChild(document.createTextNode(tx("not_sent", "Not sent: {reason}", { reason: error || "something went wrong" })));
+      var retry = h("button", { type: "button", class: "retry", "data-testid": "parley-retry" }, tx("retry", "Retry"));
       retry.addEventListener("click", function () { resend(el); });
       meta.appendChild(retry);
     } else {
@@ -370,10 +370,10 @@
 
   function setConnState(s) {
     statusDot.classList.toggle("on", s === "online");
-    statusText.textContent = s === "online" ? t("status_online", "Online · replies in a few minutes")
-      : s === "connecting" ? t("status_connecting", "Connecting…")
-      : s === "offline" ? t("status_offline", "Offline · trying to reconnect…")
-      : t("status_idle", "We're here to help");
+    statusText.textContent = s === "online" ? tx("status_online", "Online · replies in a few minutes")
+      : s === "connecting" ? tx("status_connecting", "Connecting…")
+      : s === "offline" ? tx("status_offline", "Offline · trying to reconnect…")
+      : tx("status_idle", "We're here to help");
     container.setAttribute("data-connection", s);
   }
 
@@ -382,7 +382,7 @@
     unread += 1;
     unreadEl.textContent = unread > 9 ? "9+" : String(unread);
     unreadEl.hidden = false;
-    launcher.setAttribute("aria-label", t("open_chat_unread", "Open chat ({n} new)", { n: unread }));
+    launcher.setAttribute("aria-label", tx("open_chat_unread", "Open chat ({n} new)", { n: unread }));
   }
 
   // ------------------------------------------------------------------ open / close
@@ -392,7 +392,7 @@
     panel.hidden = false;
     container.classList.add("is-open");
     launcher.setAttribute("aria-expanded", "true");
-    launcher.setAttribute("aria-label", t("close_chat", "Close chat"));
+    launcher.setAttribute("aria-label", tx("close_chat", "Close chat"));
     unread = 0;
     unreadEl.hidden = true;
     connect();
@@ -405,7 +405,7 @@
     panel.hidden = true;
     container.classList.remove("is-open");
     launcher.setAttribute("aria-expanded", "false");
-    launcher.setAttribute("aria-label", t("open_chat", "Open chat"));
+    launcher.setAttribute("aria-label", tx("open_chat", "Open chat"));
   }
 
   // ------------------------------------------------------------------ sending
@@ -461,7 +461,7 @@
     var text = input.value.replace(/^\s*\n/, "").replace(/\s+$/, "");
     if (!text.trim()) return;
     if (charLen(text) > MAX_LEN) {
-      showError(t("too_long", "Your message is too long (max {n} characters).", { n: MAX_LEN }));
+      showError(tx("too_long", "Your message is too long (max {n} characters).", { n: MAX_LEN }));
       return;
     }
     showError(null);
@@ -511,7 +511,7 @@
       connecting = false;
       if (err || typeof window.io !== "function") {
         setConnState("offline");
-        showError(t("unavailable", "Chat is unavailable right now. Please try again later."));
+        showError(tx("unavailable", "Chat is unavailable right now. Please try again later."));
         flushWaiting(); // no socket: each is marked failed, with Retry
         return;
       }
@@ -571,14 +571,14 @@
     queueEl.setAttribute("data-status", q.status || "");
     if (q.status === "waiting" && q.position) {
       var mins = q.estimated_wait_seconds ? Math.max(1, Math.round(q.estimated_wait_seconds / 60)) : null;
-      queueEl.textContent = (q.position === 1 ? t("queue_next", "You're next in line for a person")
-        : t("queue_position", "You're number {n} in line for a person", { n: q.position }))
-        + (q.team_open === false && q.opens_at_text ? t("queue_opens", " · we open again {when}", { when: q.opens_at_text })
-           : mins ? t("queue_minutes", " · about {n} min", { n: mins }) : "") + ".";
+      queueEl.textContent = (q.position === 1 ? tx("queue_next", "You're next in line for a person")
+        : tx("queue_position", "You're number {n} in line for a person", { n: q.position }))
+        + (q.team_open === false && q.opens_at_text ? tx("queue_opens", " · we open again {when}", { when: q.opens_at_text })
+           : mins ? tx("queue_minutes", " · about {n} min", { n: mins }) : "") + ".";
       queueEl.hidden = false;
     } else if (q.status === "assigned" && !queueEl.hidden) {
-      queueEl.textContent = t("queue_assigned", "{name} will answer you now.",
-        { name: q.agent && q.agent.name ? q.agent.name : t("someone", "Someone from our team") });
+      queueEl.textContent = tx("queue_assigned", "{name} will answer you now.",
+        { name: q.agent && q.agent.name ? q.agent.name : tx("someone", "Someone from our team") });
       queueTimer = setTimeout(function () { queueEl.hidden = true; }, 6000);
     } else {
       queueEl.hidden = true;
@@ -649,13 +649,13 @@
   }
 
   // ------------------------------------------------------------------ i18n: the widget's strings (docs/widget.md)
-  // English is written at each t() call; the other languages come from /webchat/i18n/<lang>.json (the
+  // English is written at each tx() call; the other languages come from /webchat/i18n/<lang>.json (the
   // message catalogues in console/static/i18n/), and a key a catalogue lacks falls back to the English.
   var LOCALES = ["en", "de", "fr", "es"];
   var strings = {};
   var locale = "en";
   var localeSeq = 0;
-  function t(key, english, vars) {
+  function tx(key, english, vars) {
     var s = strings && typeof strings[key] === "string" && strings[key] ? strings[key] : english;
     if (vars) s = s.replace(/\{(\w+)\}/g, function (m, name) { return vars[name] != null ? String(vars[name]) : m; });
     return s;
@@ -670,31 +670,31 @@
   function localizeDefault(el, key, english) {
     var before = shownDefaults[key] !== undefined ? shownDefaults[key] : english;
     if (el.textContent !== before) return false;
-    el.textContent = shownDefaults[key] = t(key, english);
+    el.textContent = shownDefaults[key] = tx(key, english);
     return true;
   }
   function applyLocale() {
     if (localizeDefault(titleEl, "title", "Chat with us")) panel.setAttribute("aria-label", titleEl.textContent);
     localizeDefault(welcomeEl, "greeting", "Hi there! Ask us anything. Our assistant answers right away, and a person takes over whenever you ask.");
     var foot = root.querySelector(".foot");
-    if (foot) foot.textContent = t("powered_by", "Powered by Parley");
-    input.setAttribute("placeholder", t("placeholder", "Type your message…"));
-    input.setAttribute("aria-label", t("message_label", "Message"));
-    sendBtn.setAttribute("aria-label", t("send", "Send"));
-    attachBtn.setAttribute("aria-label", t("attach", "Send a file"));
-    attachBtn.setAttribute("title", t("attach", "Send a file"));
-    closeBtn.setAttribute("aria-label", t("minimize", "Minimize chat"));
-    typing.setAttribute("aria-label", t("typing", "Typing"));
-    launcher.setAttribute("aria-label", isOpen ? t("close_chat", "Close chat")
-      : unread ? t("open_chat_unread", "Open chat ({n} new)", { n: unread }) : t("open_chat", "Open chat"));
-    SENDER_LABEL.bot = t("sender_bot", "Assistant");
-    SENDER_LABEL.agent = t("sender_agent", "Support team");
+    if (foot) foot.textContent = tx("powered_by", "Powered by Parley");
+    input.setAttribute("placeholder", tx("placeholder", "Type your message…"));
+    input.setAttribute("aria-label", tx("message_label", "Message"));
+    sendBtn.setAttribute("aria-label", tx("send", "Send"));
+    attachBtn.setAttribute("aria-label", tx("attach", "Send a file"));
+    attachBtn.setAttribute("title", tx("attach", "Send a file"));
+    closeBtn.setAttribute("aria-label", tx("minimize", "Minimize chat"));
+    typing.setAttribute("aria-label", tx("typing", "Typing"));
+    launcher.setAttribute("aria-label", isOpen ? tx("close_chat", "Close chat")
+      : unread ? tx("open_chat_unread", "Open chat ({n} new)", { n: unread }) : tx("open_chat", "Open chat"));
+    SENDER_LABEL.bot = tx("sender_bot", "Assistant");
+    SENDER_LABEL.agent = tx("sender_agent", "Support team");
     Array.prototype.forEach.call(list.querySelectorAll(".msg-bot > .who, .msg-agent > .who"), function (el) {
       el.textContent = SENDER_LABEL[el.parentNode.getAttribute("data-sender")] || el.textContent;
     });
     var conn = container.getAttribute("data-connection");
     if (conn) setConnState(conn);
-    else statusText.textContent = t("status_idle", "We're here to help");
+    else statusText.textContent = tx("status_idle", "We're here to help");
     container.setAttribute("lang", locale);
     container.setAttribute("data-locale", locale);
   }
