@@ -141,7 +141,7 @@ def test_the_agent_sees_the_page_and_attributes_in_the_about_panel(
         server: LiveServer, browsers: Callable[[], Any]) -> None:
     from selenium.webdriver.common.by import By
 
-    key, _secret = _widget(server)
+    key, secret = _widget(server)
     visitor, admin = browsers(), browsers()
     _open_page(visitor, server, key)
     assert _call(visitor, "window.Parley.setAttributes({plan: '<img src=x onerror=alert(1)>'})") == "ok"
@@ -155,9 +155,13 @@ def test_the_agent_sees_the_page_and_attributes_in_the_about_panel(
     admin.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(server.admin[1])
     admin.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
     _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-testid=view-bot]"))[0].click()  # bot-owned
-    item = _wait(admin, lambda: [i for i in admin.find_elements(By.CSS_SELECTOR, "[data-testid=conv-item]")
-                                 if "Visitor" in i.text], timeout=20)[0]  # (Ada's is named after her)
-    item.click()
+    def open_visitors_chat() -> bool:  # (Ada's is named after her); the list may re-render meanwhile
+        items = [i for i in admin.find_elements(By.CSS_SELECTOR, "[data-testid=conv-item]") if "Visitor" in i.text]
+        if items:
+            items[0].click()
+        return bool(items)
+
+    _wait(admin, open_visitors_chat, timeout=20)
     about = _wait(admin, lambda: [p for p in admin.find_elements(By.CSS_SELECTOR, "[data-testid=about-panel]")
                                   if p.is_displayed()], timeout=15)[0]
     page = _wait(admin, lambda: about.find_elements(By.CSS_SELECTOR, "[data-testid=about-page]"))[0]
@@ -165,3 +169,14 @@ def test_the_agent_sees_the_page_and_attributes_in_the_about_panel(
     attr = about.find_element(By.CSS_SELECTOR, "[data-testid=about-attr]")
     assert attr.text == "<img src=x onerror=alert(1)>"  # shown as text, never as markup
     assert not about.find_elements(By.CSS_SELECTOR, "img")
+
+    # The admin's Inboxes page shows the widget's identity secret on request, and makes a new one.
+    admin.get(server.url + "/inboxes")
+    card = _wait(admin, lambda: [c for c in admin.find_elements(By.CSS_SELECTOR, "[data-testid=inbox]")
+                                 if key in c.text], timeout=15)[0]
+    identity = card.find_element(By.CSS_SELECTOR, "[data-testid=inbox-identity]")
+    identity.find_element(By.CSS_SELECTOR, "summary").click()
+    identity.find_element(By.CSS_SELECTOR, "[data-testid=inbox-identity-show]").click()
+    shown = card.find_element(By.CSS_SELECTOR, "[data-testid=inbox-identity-secret]")
+    _wait(admin, lambda: shown.get_attribute("value") == secret)
+    assert secret not in admin.find_element(By.CSS_SELECTOR, "[data-testid=inbox-snippet]").get_attribute("value")
