@@ -124,8 +124,9 @@ def test_an_unverified_visitor_cannot_claim_a_known_contact(app: Flask, db: Data
     texts += [m["text"] for m in intruder.events("message")]
     assert "my secret order" not in texts
     # Bad input is refused clearly, never a crash.
-    for body in ("x", {"id": ""}, {"id": "u" * 201}, {"id": "u", "user": {"email": "not-an-email"}},
-                 {"id": "u", "user": {"admin": True}}):
+    bad_bodies: list[Any] = ["x", {"id": ""}, {"id": "u" * 201}, {"id": "u", "user": {"email": "not-an-email"}},
+                             {"id": "u", "user": {"admin": True}}]
+    for body in bad_bodies:
         ack = intruder.sock.emit("identify", body, namespace="/webchat", callback=True)
         assert ack["ok"] is False and ack["error"]["code"] in ("invalid", "invalid_user_id", "invalid_profile")
 
@@ -141,8 +142,9 @@ def test_an_inbox_without_a_secret_verifies_nobody(app: Flask, db: Database) -> 
 def test_attributes_are_checked_stored_and_shown_to_agents_as_given(app: Flask, db: Database) -> None:
     _admin, sam, widget, _secret = _setup(app, db)
     browser = WidgetCustomer(app, widget["widget_key"])
-    for bad in ({}, [], "plan", {"plan": {"nested": 1}}, {"plan": [1]}, {"1plan": "x"}, {"a b": "x"},
-                {"note": "x" * 501}, {f"k{i}": i for i in range(51)}):
+    bad_attributes: list[Any] = [{}, [], "plan", {"plan": {"nested": 1}}, {"plan": [1]}, {"1plan": "x"},
+                                 {"a b": "x"}, {"note": "x" * 501}, {f"k{i}": i for i in range(51)}]
+    for bad in bad_attributes:
         ack = _attributes(browser, bad)
         assert ack["ok"] is False and ack["error"]["code"] == "invalid_attributes", bad
     script = '<img src=x onerror="alert(1)">'

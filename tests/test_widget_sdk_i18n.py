@@ -37,7 +37,8 @@ def test_every_widget_catalogue_has_every_english_key() -> None:
 
 
 def test_the_widget_writes_the_english_catalogue() -> None:
-    """Each tx("key", "English") (or localizeDefault(el, "key", "English")) in widget.js names a catalogue key and falls back to its English text."""
+    """Each tx("key", "English") (or localizeDefault(el, "key", "English")) in widget.js names a catalogue
+    key and falls back to its English text."""
     english = _catalogue("widget.en.json")
     source = (STATIC / "widget.js").read_text(encoding="utf-8")
     calls = re.findall(r'(?:\btx\(|\blocalizeDefault\(\w+, )"([a-z_]+)",\s*"((?:[^"\\]|\\.)*)"', source)
