@@ -99,6 +99,10 @@ def test_set_user_wrong_hash_refused_right_hash_resumes_on_a_second_browser(
     _wait(first, lambda: _widget_messages(first, "bot"), timeout=20)
     events = first.execute_script("return window.__events")
     assert any(n == "parley:message" and d["sender_type"] == "bot" for n, d in events)
+    _widget_say(first, "I want to talk to a person")
+    handoff = _wait(first, lambda: [d for n, d in first.execute_script("return window.__events")
+                                    if n == "parley:handoff"], timeout=20)
+    assert handoff[0]["status"] in ("waiting", "assigned") and handoff[0]["conversation_id"]
 
     # Browser two: the wrong hash claims nothing and shows nothing of Ada's.
     _open_page(second, server, key)
