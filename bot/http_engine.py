@@ -56,7 +56,8 @@ class HttpBotEngine:
     def turn(self, text: str, context: TurnContext) -> BotTurn:
         body = json.dumps({"conversation_id": context.conversation_id, "message": {"text": text},
                            "history": [{"sender_type": who, "text": said} for who, said in context.history],
-                           "consecutive_fallbacks": context.consecutive_fallbacks},
+                           "consecutive_fallbacks": context.consecutive_fallbacks,
+                           "attributes": dict(context.attributes), "page_url": context.page_url},
                           ensure_ascii=False).encode()
         try:
             answer = self.guard().post(self.url, content=body, headers=signed_headers(self.secret, body),

@@ -223,7 +223,8 @@ class BotPipeline:
             self._forget(conv.id, token)
             return None
         context = TurnContext(conversation_id=conv.public_id, consecutive_fallbacks=conv.bot_fallbacks,
-                              history=tuple((r.sender_type, r.text) for r in reversed(rows[1:])))
+                              history=tuple((r.sender_type, r.text) for r in reversed(rows[1:])),
+                              attributes=dict(conv.custom_attributes or {}), page_url=conv.page_url)
         return _Pending(nxt.id, nxt.text, context, conv.contact_id, nxt.reply_channel or conv.channel)
 
     def _store(self, conversation_id: int, answered: _Pending, turn: BotTurn, token: str) -> bool:

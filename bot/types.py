@@ -103,6 +103,10 @@ class TurnContext:
     # How many bot turns in a row, just before this one, were fallbacks ("please rephrase").
     consecutive_fallbacks: int = 0
     history: tuple[tuple[str, str], ...] = field(default=())  # (sender_type, text), oldest first
+    # What the site told about the customer (the widget SDK's setAttributes: flat text/number/bool values,
+    # untrusted) and the page the conversation started on.
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    page_url: str | None = None
 
 
 class Engine(Protocol):

@@ -38,6 +38,7 @@ from console.api import contacts as contacts_api
 from console.api import inboxes as inboxes_api
 from console.api import invoices as invoices_api
 from console.api import ratings as ratings_api
+from console.api import widget_sdk as widget_sdk_api
 from console.api.declare import IdConverter
 from console.errors import install_error_handlers
 from console.extensions import socketio
@@ -47,6 +48,7 @@ from console.realtime.rooms import CONSOLE
 from console.runtime import channels, routing_work, webhooks_out
 from console.runtime.jobs import Jobs, ThreadJobs
 from console.services import Services
+from console.widget_i18n import bp as widget_i18n_bp
 from models.db import Database
 from models.production import check_production_defaults
 from models.settings import Settings
@@ -131,6 +133,8 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     inboxes_api.register(app)  # /api/v1/inboxes and the admin's Inboxes page
     app.register_blueprint(widget_inbox.bp)  # what a widget shows, from its inbox
     app.register_blueprint(ratings_api.bp)  # GET /api/v1/conversations/<id>/rating
+    app.register_blueprint(widget_sdk_api.bp)  # a conversation's About facts; an inbox's identity secret
+    app.register_blueprint(widget_i18n_bp)  # the widget's message catalogues (setLocale)
     contacts_api.register_pages(app)
     if rt.settings.bench_noop:
         app.add_url_rule("/webhooks/noop", "webhooks_noop", webhooks.noop, methods=["POST"])
@@ -150,6 +154,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
 
     import console.sockets  # noqa: F401  (registers the namespace handlers on `socketio`)
     from console import webchat_feedback  # noqa: F401  (the pre-chat form and rating on `/webchat`)
+    import console.widget_sdk as _widget_sdk  # noqa: F401  (the widget SDK's /webchat events: identify, attributes)
 
     socketio.init_app(
         app, async_mode="threading", message_queue=settings.redis_url, channel=settings.socketio_channel,

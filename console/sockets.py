@@ -26,6 +26,7 @@ from console.widget_inbox import widget_inbox_on_connect
 from models.contacts.blocking import do_keep_blocked
 from models.contacts.identities import do_find_or_create_contact, find_contact
 from models.contacts.widget import visitor_history
+from models.contacts.widget_sdk import check_page, do_record_page
 from models.conversations.inbox import counters
 from models.conversations.ingest import (
     contact_and_open_conversation,
@@ -136,7 +137,7 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
         key = message_key(visitor.visitor_id, data.get("client_id"))
         _count_visitor_message(visitor)
         contact_id, conv_id, reply = _store_customer_message(
-            visitor, text, key, visitors.widget_key(request.sid))  # type: ignore[attr-defined]
+            visitor, text, key, visitors.widget_key(request.sid), data.get("page"))  # type: ignore[attr-defined]
     except ParleyError as exc:
         emit("error", _error(exc))
         error = _error(exc)
@@ -150,8 +151,8 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
     return reply
 
 
-def _store_customer_message(visitor: Visitor, text: str, key: str | None,
-                            widget_key: str | None) -> tuple[int, int, dict[str, Any]]:
+def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget_key: str | None,
+                            page: Any = None) -> tuple[int, int, dict[str, Any]]:
     """Store the message once, however often the widget sends it (a resend after a lost ack).
 
     Two sends of one key racing each other: the loser's insert fails on the unique
@@ -177,6 +178,8 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None,
                     ingested = do_ingest_inbound(
                         s, contact=contact, channel=WEBCHAT, text=text, provider_message_id=key, open_conversation=conv,
                         inbox=inbox)
+                    if conv is None and ingested.created:  # widget SDK: where it started (no query)
+                        do_record_page(ingested.conversation, contact, check_page(page))
                     return contact.id, ingested.conversation.id, {
                         "ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
                         "created_at": iso(ingested.message.created_at)}

@@ -47,7 +47,17 @@ def test_the_bot_answers_with_the_conversation_context(fake_bot: FakeBot) -> Non
     assert turn.decision is Decision.ANSWER and turn.replies == ("You said: where is my order?",)
     sent = fake_bot.sends()[-1].json()
     assert sent == {"conversation_id": "c_1", "message": {"text": "where is my order?"},
-                    "history": [{"sender_type": "contact", "text": "hello"}], "consecutive_fallbacks": 1}
+                    "history": [{"sender_type": "contact", "text": "hello"}], "consecutive_fallbacks": 1,
+                    "attributes": {}, "page_url": None}
+
+
+def test_the_bot_gets_the_sites_attributes_and_page(fake_bot: FakeBot) -> None:
+    """The widget SDK's setAttributes and the page the chat started on (docs/widget.md)."""
+    engine(fake_bot).turn("hi", TurnContext("c_1", attributes={"plan": "pro", "seats": 3},
+                                            page_url="https://shop.example.com/pricing"))
+    sent = fake_bot.sends()[-1].json()
+    assert sent["attributes"] == {"plan": "pro", "seats": 3}
+    assert sent["page_url"] == "https://shop.example.com/pricing"
 
 
 def test_the_bot_hands_off_with_its_reason_and_summary(fake_bot: FakeBot) -> None:

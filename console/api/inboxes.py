@@ -60,7 +60,11 @@ def create_inbox() -> tuple[Response, int]:
 def inbox(inbox_id: int) -> Response:
     user = api_user()
     with services().db.session() as s:
-        return jsonify(_one(s, access_inbox(s, user, inbox_id)))
+        inbox = access_inbox(s, user, inbox_id)
+        item = _one(s, inbox)
+        if user.role == "admin" and inbox.kind == "webchat":  # widget SDK: only admins see it (docs/widget.md)
+            item["identity_secret"] = inbox.secret
+        return jsonify(item)
 
 
 @bp.patch("/inboxes/<int:inbox_id>")

@@ -8,7 +8,7 @@
   var PC = window.ParleyConsole;
   if (!PC) return;
   var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
-  var LABEL = { webchat: "Webchat", sms: "SMS", whatsapp: "WhatsApp" };
+  var LABEL = { webchat: "Webchat", sms: "SMS", whatsapp: "WhatsApp", webchat_user: "Signed-in user" };
   var cur = { convId: null, activity: null, options: null, picked: null, contactId: null };
 
   function $(id) { return document.getElementById(id); }

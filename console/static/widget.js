@@ -284,10 +284,10 @@
     if (createdAt) el.setAttribute("data-created-at", createdAt);
     var meta = el.querySelector(".meta");
     while (meta.firstChild) meta.removeChild(meta.firstChild);
-    if (status === "pending") meta.appendChild(document.createTextNode("Sending…"));
+    if (status === "pending") meta.appendChild(document.createTextNode(tx("sending", "Sending…")));
     else if (status === "failed") {
-      meta.appendChild(document.createTextNode("Not sent: " + (error || "something went wrong")));
-      var retry = h("button", { type: "button", class: "retry", "data-testid": "parley-retry" }, "Retry");
+      meta.appendChild(document.createTextNode(tx("not_sent", "Not sent: {reason}", { reason: error || "something went wrong" })));
+      var retry = h("button", { type: "button", class: "retry", "data-testid": "parley-retry" }, tx("retry", "Retry"));
       retry.addEventListener("click", function () { resend(el); });
       meta.appendChild(retry);
     } else {
@@ -370,10 +370,10 @@
 
   function setConnState(s) {
     statusDot.classList.toggle("on", s === "online");
-    statusText.textContent = s === "online" ? "Online · replies in a few minutes"
-      : s === "connecting" ? "Connecting…"
-      : s === "offline" ? "Offline · trying to reconnect…"
-      : "We're here to help";
+    statusText.textContent = s === "online" ? tx("status_online", "Online · replies in a few minutes")
+      : s === "connecting" ? tx("status_connecting", "Connecting…")
+      : s === "offline" ? tx("status_offline", "Offline · trying to reconnect…")
+      : tx("status_idle", "We're here to help");
     container.setAttribute("data-connection", s);
   }
 
@@ -382,7 +382,7 @@
     unread += 1;
     unreadEl.textContent = unread > 9 ? "9+" : String(unread);
     unreadEl.hidden = false;
-    launcher.setAttribute("aria-label", "Open chat (" + unread + " new)");
+    launcher.setAttribute("aria-label", tx("open_chat_unread", "Open chat ({n} new)", { n: unread }));
   }
 
   // ------------------------------------------------------------------ open / close
@@ -392,7 +392,7 @@
     panel.hidden = false;
     container.classList.add("is-open");
     launcher.setAttribute("aria-expanded", "true");
-    launcher.setAttribute("aria-label", "Close chat");
+    launcher.setAttribute("aria-label", tx("close_chat", "Close chat"));
     unread = 0;
     unreadEl.hidden = true;
     connect();
@@ -405,7 +405,7 @@
     panel.hidden = true;
     container.classList.remove("is-open");
     launcher.setAttribute("aria-expanded", "false");
-    launcher.setAttribute("aria-label", "Open chat");
+    launcher.setAttribute("aria-label", tx("open_chat", "Open chat"));
   }
 
   // ------------------------------------------------------------------ sending
@@ -440,7 +440,7 @@
     // Each bubble names its message once: a resend after a lost acknowledgement is stored once.
     var clientId = el.getAttribute("data-client-id");
     if (!clientId) { clientId = newClientId(); el.setAttribute("data-client-id", clientId); }
-    socket.emit("message", { text: text, client_id: clientId }, function (res) {
+    socket.emit("message", { text: text, client_id: clientId, page: sdkPage() }, function (res) {
       clearTimeout(timer);
       var late = settled;
       settled = true;
@@ -462,7 +462,7 @@
     var text = input.value.replace(/^\s*\n/, "").replace(/\s+$/, "");
     if (!text.trim()) return;
     if (charLen(text) > MAX_LEN) {
-      showError("Your message is too long (max " + MAX_LEN + " characters).");
+      showError(tx("too_long", "Your message is too long (max {n} characters).", { n: MAX_LEN }));
       return;
     }
     showError(null);
@@ -513,7 +513,7 @@
       connecting = false;
       if (err || typeof window.io !== "function") {
         setConnState("offline");
-        showError("Chat is unavailable right now. Please try again later.");
+        showError(tx("unavailable", "Chat is unavailable right now. Please try again later."));
         flushWaiting(); // no socket: each is marked failed, with Retry
         return;
       }
@@ -525,6 +525,7 @@
       });
       api.socket = socket;
       flushWaiting(); // socket.io buffers these until the connection is up
+      sdkAttach(socket); // the SDK's listeners and its calls made before the socket existed
 
       socket.on("connect", function () {
         setConnState("online");
@@ -574,12 +575,14 @@
     queueEl.setAttribute("data-status", q.status || "");
     if (q.status === "waiting" && q.position) {
       var mins = q.estimated_wait_seconds ? Math.max(1, Math.round(q.estimated_wait_seconds / 60)) : null;
-      queueEl.textContent = (q.position === 1 ? "You're next in line for a person" : "You're number " + q.position + " in line for a person")
-        + (q.team_open === false && q.opens_at_text ? " · we open again " + q.opens_at_text
-           : mins ? " · about " + mins + " min" : "") + ".";
+      queueEl.textContent = (q.position === 1 ? tx("queue_next", "You're next in line for a person")
+        : tx("queue_position", "You're number {n} in line for a person", { n: q.position }))
+        + (q.team_open === false && q.opens_at_text ? tx("queue_opens", " · we open again {when}", { when: q.opens_at_text })
+           : mins ? tx("queue_minutes", " · about {n} min", { n: mins }) : "") + ".";
       queueEl.hidden = false;
     } else if (q.status === "assigned" && !queueEl.hidden) {
-      queueEl.textContent = (q.agent && q.agent.name ? q.agent.name : "Someone from our team") + " will answer you now.";
+      queueEl.textContent = tx("queue_assigned", "{name} will answer you now.",
+        { name: q.agent && q.agent.name ? q.agent.name : tx("someone", "Someone from our team") });
       queueTimer = setTimeout(function () { queueEl.hidden = true; }, 6000);
     } else {
       queueEl.hidden = true;
@@ -855,11 +858,190 @@
     if (ratingCard && ratingCard.parentNode) { list.appendChild(ratingCard); }
     endedEl = null;
     ratingCard = null;
+  // ------------------------------------------------------------------ i18n: the widget's strings (docs/widget.md)
+  // English is written at each tx() call; the other languages come from /webchat/i18n/<lang>.json (the
+  // message catalogues in console/static/i18n/), and a key a catalogue lacks falls back to the English.
+  var LOCALES = ["en", "de", "fr", "es"];
+  var strings = {};
+  var locale = "en";
+  var localeSeq = 0;
+  function tx(key, english, vars) {
+    var s = strings && typeof strings[key] === "string" && strings[key] ? strings[key] : english;
+    if (vars) s = s.replace(/\{(\w+)\}/g, function (m, name) { return vars[name] != null ? String(vars[name]) : m; });
+    return s;
+  }
+  function pickLocale(lang) {
+    var base = String(lang || "").toLowerCase().split(/[-_]/)[0];
+    return LOCALES.indexOf(base) >= 0 ? base : null;
+  }
+  // A title or greeting the inbox (or the script tag) set stays as its admin wrote it: only the
+  // widget's own default text is replaced.
+  var shownDefaults = {};
+  function localizeDefault(el, key, english) {
+    var before = shownDefaults[key] !== undefined ? shownDefaults[key] : english;
+    if (el.textContent !== before) return false;
+    el.textContent = shownDefaults[key] = tx(key, english);
+    return true;
+  }
+  function applyLocale() {
+    if (localizeDefault(titleEl, "title", "Chat with us")) panel.setAttribute("aria-label", titleEl.textContent);
+    localizeDefault(welcomeEl, "greeting", "Hi there! Ask us anything. Our assistant answers right away, and a person takes over whenever you ask.");
+    var foot = root.querySelector(".foot");
+    if (foot) foot.textContent = tx("powered_by", "Powered by Parley");
+    input.setAttribute("placeholder", tx("placeholder", "Type your message…"));
+    input.setAttribute("aria-label", tx("message_label", "Message"));
+    sendBtn.setAttribute("aria-label", tx("send", "Send"));
+    attachBtn.setAttribute("aria-label", tx("attach", "Send a file"));
+    attachBtn.setAttribute("title", tx("attach", "Send a file"));
+    closeBtn.setAttribute("aria-label", tx("minimize", "Minimize chat"));
+    typing.setAttribute("aria-label", tx("typing", "Typing"));
+    launcher.setAttribute("aria-label", isOpen ? tx("close_chat", "Close chat")
+      : unread ? tx("open_chat_unread", "Open chat ({n} new)", { n: unread }) : tx("open_chat", "Open chat"));
+    SENDER_LABEL.bot = tx("sender_bot", "Assistant");
+    SENDER_LABEL.agent = tx("sender_agent", "Support team");
+    Array.prototype.forEach.call(list.querySelectorAll(".msg-bot > .who, .msg-agent > .who"), function (el) {
+      el.textContent = SENDER_LABEL[el.parentNode.getAttribute("data-sender")] || el.textContent;
+    });
+    var conn = container.getAttribute("data-connection");
+    if (conn) setConnState(conn);
+    else statusText.textContent = tx("status_idle", "We're here to help");
+    container.setAttribute("lang", locale);
+    container.setAttribute("data-locale", locale);
+  }
+
+  /** Parley.setLocale("de"): resolves with the language now shown; an unknown one is refused (English stays). */
+  function setLocale(lang) {
+    var want = pickLocale(lang);
+    var seq = ++localeSeq;
+    if (!want) return Promise.reject(sdkError("unknown_locale", "The widget speaks " + LOCALES.join(", ") + "."));
+    if (want === "en" || typeof fetch !== "function") {
+      strings = {}; locale = "en"; applyLocale();
+      return Promise.resolve(locale);
+    }
+    return fetch(origin + "/webchat/i18n/" + want + ".json", { credentials: "omit" }).then(function (r) {
+      return r.ok ? r.json() : Promise.reject(sdkError("unknown_locale", "No strings for " + want + "."));
+    }).then(function (data) {
+      if (seq !== localeSeq) return locale; // a later setLocale won
+      strings = (data && data.strings) || {};
+      locale = want;
+      applyLocale();
+      return locale;
+    });
+  }
+
+  // ------------------------------------------------------------------ SDK: window.Parley (docs/widget.md)
+  // setUser / setAttributes go to the server over the /webchat socket (console/widget_sdk.py) and answer
+  // with a Promise; events reach the page as DOM events on window (parley:ready, :message, :handoff).
+  var sdkQueue = []; // calls made before the socket existed: sent by sdkAttach
+  var handedOff = {}; // conversation id -> true once parley:handoff fired for it
+  function sdkError(code, message) { var e = new Error(message); e.code = code; return e; }
+  function sdkFire(name, detail) {
+    try { window.dispatchEvent(new CustomEvent(name, { detail: detail })); } catch (e) { /* very old browser */ }
+  }
+  function sdkSend(sock, item) {
+    var timer = setTimeout(function () { item[3](sdkError("timeout", "No answer from the chat server.")); }, ACK_TIMEOUT_MS);
+    sock.emit(item[0], item[1], function (res) {
+      clearTimeout(timer);
+      if (res && res.ok) { item[2](res); return; }
+      var err = (res && res.error) || {};
+      item[3](sdkError(err.code || "refused", err.message || "Refused."));
+    });
+  }
+  function sdkCall(event, payload) {
+    return new Promise(function (resolve, reject) {
+      var item = [event, payload, resolve, reject];
+      if (socket) { sdkSend(socket, item); return; }
+      sdkQueue.push(item);
+      connect();
+      if (!socket && !connecting) { // the chat client could not load
+        sdkQueue = sdkQueue.filter(function (i) { return i !== item; });
+        reject(sdkError("unavailable", "Chat is unavailable right now."));
+      }
+    });
+  }
+  function sdkAttach(sock) {
+    sock.on("message", function (m) {
+      if (m && m.id != null) {
+        sdkFire("parley:message", { id: m.id, conversation_id: m.conversation_id, sender_type: m.sender_type,
+                                    text: m.text, created_at: m.created_at });
+      }
+    });
+    sock.on("queue", function (q) {
+      if (!q || !q.conversation_id) return;
+      if (q.status === "waiting" || q.status === "assigned") {
+        if (handedOff[q.conversation_id]) return;
+        handedOff[q.conversation_id] = true;
+        sdkFire("parley:handoff", { conversation_id: q.conversation_id, status: q.status, position: q.position || null });
+      } else if (q.status === "bot") {
+        delete handedOff[q.conversation_id]; // given back to the bot: a later handoff is announced again
+      }
+    });
+    var queued = sdkQueue;
+    sdkQueue = [];
+    queued.forEach(function (item) { sdkSend(sock, item); });
+  }
+  /** Where the customer is: sent with each message, stored when a conversation starts. */
+  function sdkPage() {
+    return { url: String(window.location.href).slice(0, 2000), referrer: String(document.referrer || "").slice(0, 2000) };
+  }
+  function setUser(id, user, identifierHash) {
+    if (id === undefined || id === null || id === "") {
+      return Promise.reject(sdkError("invalid_user_id", "setUser needs the user's id."));
+    }
+    var payload = { id: String(id), identifier_hash: identifierHash == null ? "" : String(identifierHash) };
+    if (user) payload.user = user;
+    return sdkCall("identify", payload);
+  }
+  function setAttributes(attributes) {
+    return sdkCall("attributes", { attributes: attributes }).then(function (res) { return res.attributes; });
+  }
+  /** On logout: forget this browser's chat (its token, so also the signed-in user); the next chat is anonymous. */
+  function reset() {
+    try { window.localStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ }
+    var old = socket;
+    socket = null;
+    api.socket = null;
+    if (old) { old.off(); old.disconnect(); }
+    sdkQueue = [];
+    handedOff = {};
+    conversationId = null;
+    byId = new Map();
+    while (list.firstChild) list.removeChild(list.firstChild);
+    queueEl.hidden = true;
+    showTyping(false);
+    showError(null);
+    unread = 0;
+    unreadEl.hidden = true;
+    setConnState("idle");
+    if (isOpen) connect();
+    return Promise.resolve();
+  }
+  var sdkApi = {
+    setUser: setUser,
+    setAttributes: setAttributes,
+    setLocale: setLocale,
+    reset: reset,
+    open: open,
+    close: close,
+    ready: false,
+    get locale() { return locale; },
+  };
+  window.Parley = sdkApi;
+  /** At mount: the page's language (data-locale on the script tag, else the browser's), then parley:ready. */
+  function sdkReady() {
+    var lang = pickLocale(attr("data-locale", /^[A-Za-z]{2}([-_][A-Za-z]{2})?$/)) || pickLocale(navigator.language) || "en";
+    var done = function () {
+      sdkApi.ready = true;
+      sdkFire("parley:ready", { locale: locale });
+    };
+    if (lang === "en") done();
+    else setLocale(lang).then(done, done);
   }
 
   function mount() {
     (document.body || document.documentElement).appendChild(host);
     loadLook();
+    sdkReady(); // window.Parley: the browser's language, then `parley:ready`
     // A returning visitor: resume right away (history, replies that came while away).
     if (getToken()) connect();
   }

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from models.audit import audit
 from models.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.feedback.options import feedback_view
+from models.inboxes.identity import new_identity_secret
 from models.inboxes.options import check_widget_options, widget_view
 from models.inboxes.routing import inbox_kinds_of
 from models.schema.accounts import Role, Team, User
@@ -153,6 +154,7 @@ def do_create_inbox(session: Session, actor: User | None, data: dict[str, Any],
                   updated_at=now)
     if kind == InboxKind.WEBCHAT.value:
         inbox.widget_key = new_widget_key()
+        inbox.secret = new_identity_secret()  # the widget SDK's setUser verification (models/inboxes/identity.py)
         inbox.options = check_widget_options(data, {}, widget_origins)
     else:
         inbox.channel_config_id = _config_for(session, kind, data.get("channel_config_id")).id

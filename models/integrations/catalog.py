@@ -83,7 +83,9 @@ def conversation_json(session: Session, conv: Conversation) -> dict[str, Any]:
     return {"id": conv.public_id, "status": conv.status, "owner": conv.owner, "phase": conv.phase,
             "channel": conv.channel, "team": {"id": conv.team_id, "name": team.name if team else None},
             "inbox_id": conv.inbox_id, "assignee_ids": assignees, "created_at": _iso(conv.created_at),
-            "last_activity_at": _iso(conv.last_activity_at), "closed_at": _iso(conv.closed_at)}
+            "last_activity_at": _iso(conv.last_activity_at), "closed_at": _iso(conv.closed_at),
+            # webchat: where it started and the site's attributes then (docs/widget.md)
+            "page_url": conv.page_url, "referrer": conv.referrer, "custom_attributes": conv.custom_attributes or {}}
 
 
 def contact_json(contact: Contact) -> dict[str, Any]:

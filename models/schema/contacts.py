@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Boolean,
@@ -36,6 +36,9 @@ class Contact(Base):
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The site's own facts about this person, from the widget's `Parley.setAttributes` (flat, size-limited:
+    # models/contacts/widget_sdk.py). Shown in the console's About pane, given to the bots.
+    custom_attributes: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     identities: Mapped[list[ContactIdentity]] = relationship(
         back_populates="contact", cascade="all, delete-orphan"

@@ -109,6 +109,11 @@ class Conversation(Base):
     # at a time across all hosts; a lease a dead process held simply expires.
     bot_claim_token: Mapped[str | None] = mapped_column(String(32), default=None)
     bot_claim_until: Mapped[datetime | None] = mapped_column(default=None)
+    # Webchat: the page the customer was on when the conversation started and how they came to it, and
+    # the site's attributes as of then (kept current while it is open): models/contacts/widget_sdk.py.
+    page_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    referrer: Mapped[str | None] = mapped_column(String(2000), default=None)
+    custom_attributes: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     # Visible only to the users named in `conversation_access` (models/routing_schema.py).
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     # A session an agent started whose invitation has not gone out (prepared, or its email was refused):

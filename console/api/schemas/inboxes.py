@@ -92,6 +92,8 @@ class Inbox(Out):
     rating: bool | None = Field(None, description="Webchat: the end-of-chat rating is asked for.")
     embed: str | None = Field(None, description="Webchat: the script tag to paste into the site.")
     channel: ChannelBrief | None = None
+    identity_secret: str | None = Field(None, description="Webchat, admins only, one inbox: signs setUser ids "
+                                        "(docs/widget.md); never in lists.")
 
 
 class InboxList(Out):
