@@ -2,8 +2,8 @@
 buttons, a numbered SMS list), images go along, an answer maps back to the button's payload, every turn
 carries the metadata, and `PARLEY_RASA_ACTION_ENDPOINT` reaches the supervised server's endpoints.yml.
 
-The engine here is a scripted stand-in that answers like the Rasa engine does (`BotTurn.rich`); the
-mapping from Rasa's tracker is tested on its JSON, and tests/test_rasa_rich_live.py runs the real server.
+Most tests use a scripted stand-in that answers like the Rasa engine does (`BotTurn.rich`) and test the
+mapping from Rasa's tracker on its JSON; the last one runs the real Rasa server (slow, shared per process).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from bot.rasa.server import SupervisedRasa
 from bot.types import BotTurn, Decision, IntentScore, TurnContext
 from connectors.base import OutboundMessage
 from connectors.whatsapp_cloud import GraphClient
+from console.app import create_app
+from console.runtime.jobs import InlineJobs
 from models.conversations.rich import Button, Rich, choice_payload, numbered, rich_from_json
 from models.db import Database
 from models.schema.conversations import Message
@@ -30,6 +32,7 @@ from models.settings import Settings
 from tests.support.actors import Agent, Customer, make_user
 from tests.support.channels import CUSTOMER, sms, twilio_post, wa_payload, wa_post, wa_text
 from tests.support.fakes import FakeGraph, FakeTwilio
+from tests.support.rasa import SLOW, shared_server
 
 IMAGE = "https://shop.example.com/parcel.png"
 CHOICES = (Button("Track my order", "/order_status"), Button("Talk to a person", "/human_handoff"))
@@ -260,3 +263,35 @@ def test_the_action_endpoint_goes_into_the_generated_endpoints_file(settings: Se
     with pytest.raises(ValueError):
         Settings.from_env(env={"PARLEY_SECRET_KEY": "x", "PARLEY_RASA_ACTION_ENDPOINT": "not a url"},
                           load_dotenv=False)
+
+
+# --- the real Rasa server -----------------------------------------------------------------------------
+
+
+@SLOW
+def test_real_rasa_buttons_reach_the_widget_with_the_turns_metadata(settings: Settings) -> None:
+    """The fixture's `utter_order_status` has two buttons and an image (tests/fixtures/rasa_tiny)."""
+    server = shared_server()
+    app = create_app(settings, engines=[RasaEngine(settings, server)], jobs=InlineJobs(), testing=True)
+    try:
+        customer = Customer(app)
+        conv_id = customer.say("where is my order")["conversation_id"]
+        reply = [m for m in customer.events("message") if m["sender_type"] == "bot"][-1]
+        assert reply["text"] == "Track your order under My account."
+        assert reply["rich"] == {"buttons": [{"title": "Talk to a person", "payload": "/human_handoff"},
+                                             {"title": "Say hello", "payload": "/greet"}],
+                                 "image": "https://shop.example.com/parcel.png"}
+        user = _last_user_event(server, conv_id)
+        assert user["metadata"]["channel"] == "webchat" and user["metadata"]["conversation_id"] == conv_id
+        assert user["metadata"]["contact"]["name"].startswith("Visitor ")
+        # the visitor taps "Say hello": Rasa gets the payload and answers the greeting
+        customer.say("Say hello")
+        assert _last_user_event(server, conv_id)["text"] == "/greet"
+        assert customer.replies("bot")[-1] in ("Hello from the tiny shop!", "Hi again from the tiny shop!")
+    finally:
+        app.extensions["parley"].db.dispose()
+
+
+def _last_user_event(server: Any, conv_id: str) -> dict[str, Any]:
+    events = server.client().tracker(conv_id, include_events="ALL")["events"]
+    return dict([e for e in events if e.get("event") == "user"][-1])
