@@ -299,10 +299,9 @@ def _next_with_history_query() -> Any:
     contact = (select(Contact.name).join(Conversation, Conversation.contact_id == Contact.id)
                .where(Conversation.id == conv_id).scalar_subquery())
     # Contacts' custom attributes, where the schema has them (they go to the bot as metadata).
-    attributes = getattr(Contact, "attributes", None) or getattr(Contact, "custom_attributes", None)
-    extra = [] if attributes is None else [
-        select(attributes).join(Conversation, Conversation.contact_id == Contact.id)
-        .where(Conversation.id == conv_id).scalar_subquery().label("contact_attributes")]
+    extra = [select(getattr(Contact, name)).join(Conversation, Conversation.contact_id == Contact.id)
+             .where(Conversation.id == conv_id).scalar_subquery().label("contact_attributes")
+             for name in ("attributes", "custom_attributes") if hasattr(Contact, name)][:1]
     return (select(Message.id, Message.sender_type, Message.text, Message.rich, reply_channel.label("reply_channel"),
                    contact.label("contact_name"), *extra)
             .where(Message.conversation_id == conv_id, Message.id <= nxt, Message.private.is_(False))

@@ -9,6 +9,7 @@ mapping from Rasa's tracker on its JSON; the last one runs the real Rasa server 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,10 @@ from models.db import Database
 from models.schema.conversations import Message
 from models.settings import Settings
 from tests.support.actors import Agent, Customer, make_user
+from tests.support.browser import WIDGET, _wait, _widget_messages, _widget_say, needs_browser
 from tests.support.channels import CUSTOMER, sms, twilio_post, wa_payload, wa_post, wa_text
 from tests.support.fakes import FakeGraph, FakeTwilio
+from tests.support.live import start_server
 from tests.support.rasa import SLOW, shared_server
 
 IMAGE = "https://shop.example.com/parcel.png"
@@ -295,3 +298,34 @@ def test_real_rasa_buttons_reach_the_widget_with_the_turns_metadata(settings: Se
 def _last_user_event(server: Any, conv_id: str) -> dict[str, Any]:
     events = server.client().tracker(conv_id, include_events="ALL")["events"]
     return dict([e for e in events if e.get("event") == "user"][-1])
+
+
+@SLOW
+@needs_browser
+def test_real_rasa_quick_replies_in_the_widget_in_a_browser(tmp_path: Path, browsers: Callable[[], Any]) -> None:
+    """A real `parley run` on the shared test Rasa server (PARLEY_RASA_URL): the chips show under the bot's
+    message with its image, a click sends the title, Rasa answers the payload, and the chips go."""
+    rasa = shared_server().client()
+    env = {"PARLEY_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": f"sqlite:///{tmp_path / 'parley.db'}",
+           "REDIS_URL": "", "PARLEY_SECRET_KEY": "browser-test", "PARLEY_BOT_ENGINES": "rasa",
+           "PARLEY_RASA_URL": rasa.url, "PARLEY_RASA_TOKEN": rasa.token or ""}
+    live = start_server(env, tmp_path / "server.log")
+    try:
+        customer = browsers()
+        customer.get(live.url + "/widget/demo")
+        _wait(customer, lambda: customer.execute_script(WIDGET))
+        customer.execute_script("window.ParleyWidget.root.querySelector('[data-testid=parley-launcher]').click()")
+        _widget_say(customer, "where is my order")
+        chips = "return Array.from(window.ParleyWidget.root.querySelectorAll('[data-testid=parley-quick-reply]'))"
+        _wait(customer, lambda: customer.execute_script(chips + ".length"), timeout=30)
+        assert customer.execute_script(chips + ".map(c => c.textContent)") == ["Talk to a person", "Say hello"]
+        image = customer.execute_script(
+            "return window.ParleyWidget.root.querySelector('[data-testid=parley-image]').getAttribute('src')")
+        assert image == "https://shop.example.com/parcel.png"
+        customer.execute_script(chips + "[1].click()")
+        _wait(customer, lambda: len(_widget_messages(customer, "bot")) == 2, timeout=30)
+        assert _widget_messages(customer, "contact")[-1].startswith("Say hello")
+        assert "tiny shop" in _widget_messages(customer, "bot")[-1]
+        assert customer.execute_script(chips + ".length") == 0
+    finally:
+        live.stop()

@@ -619,13 +619,20 @@
     buttons.forEach(function (b) {
       if (!b || typeof b.title !== "string" || !b.title) return;
       var chip = h("button", { type: "button", class: "chip", "data-testid": "parley-quick-reply" }, b.title);
-      chip.addEventListener("click", function () {
-        input.value = b.title;
-        send();
-      });
+      chip.addEventListener("click", function () { sendChoice(b.title); });
       box.appendChild(chip);
     });
     el.insertBefore(box, el.querySelector(".meta"));
+  }
+
+  /** A chip's title sent as the visitor's message, as send() would, leaving their draft alone. */
+  function sendChoice(title) {
+    showError(null);
+    var el = buildMessage("contact", title, { status: "pending" });
+    el.setAttribute("data-local-id", String(++localSeq));
+    list.appendChild(el);
+    scrollDown(true);
+    emitMessage(el, title);
   }
 
   function clearQuickReplies() {
