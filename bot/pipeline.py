@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
+from bot.metadata import answered_payload, turn_metadata
 from bot.types import BotTurn, Decision, Engine, HandoffReason, StageView, TurnContext
 from models.conversations import bot_claims
 from models.conversations.handoff import do_handoff
@@ -29,6 +30,7 @@ from models.conversations.messages import do_send_bot_reply
 from models.db import Database
 from models.events import BotTyping
 from models.schema.base import utcnow
+from models.schema.contacts import Contact
 from models.schema.conversations import Conversation, Message, Owner, SenderType, Status
 from models.telemetry.logs import conversation as log_conversation
 from models.telemetry.metrics import BOT_TURN, timed
@@ -222,10 +224,18 @@ class BotPipeline:
             conv.bot_claim_token, conv.bot_claim_until = None, None
             self._forget(conv.id, token)
             return None
+        channel = nxt.reply_channel or conv.channel
+        metadata = turn_metadata(channel=channel, conversation_id=conv.public_id, contact_id=conv.contact_id,
+                                 contact_name=nxt.contact_name,
+                                 attributes=conv.custom_attributes or getattr(nxt, "contact_attributes", None),
+                                 page_url=conv.page_url)
         context = TurnContext(conversation_id=conv.public_id, consecutive_fallbacks=conv.bot_fallbacks,
                               history=tuple((r.sender_type, r.text) for r in reversed(rows[1:])),
-                              attributes=dict(conv.custom_attributes or {}), page_url=conv.page_url)
-        return _Pending(nxt.id, nxt.text, context, conv.contact_id, nxt.reply_channel or conv.channel)
+                              attributes=dict(conv.custom_attributes or {}), page_url=conv.page_url,
+                              metadata=metadata)
+        # A button answered ("2", a chip's title) reaches the engine as the button's payload.
+        text = answered_payload(nxt.text, [(r.sender_type, r.rich) for r in rows[1:]]) or nxt.text
+        return _Pending(nxt.id, text, context, conv.contact_id, channel)
 
     def _store(self, conversation_id: int, answered: _Pending, turn: BotTurn, token: str) -> bool:
         message_id = answered.message_id
@@ -242,11 +252,11 @@ class BotPipeline:
             conv.bot_cursor = message_id
             if conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
                 return False  # a human took over while the bot was thinking
-            for reply in turn.replies:
+            for index, reply in enumerate(turn.replies):
                 do_send_bot_reply(session, conv, reply, intent=turn.intent, confidence=turn.confidence,
                                   decision=turn.decision.value,
                                   reason=turn.reason.value if turn.reason else None,
-                                  channel=answered.reply_channel)
+                                  channel=answered.reply_channel, rich=turn.rich_of(index).to_json())
             if turn.decision is Decision.HANDOFF:
                 assert turn.reason is not None
                 do_handoff(session, conv, reason=turn.reason.value, intent=turn.intent,
@@ -277,7 +287,8 @@ def _last_customer_message_id(session: Session, conversation_id: int) -> int:
 def _next_with_history(session: Session, conv: Conversation) -> list[Any]:
     """The first customer message after the cursor, then the `HISTORY_TURNS` public messages before
     it, newest first (empty when there is nothing after the cursor), each row also saying where the
-    customer last wrote from (the reply's channel): one query for all three."""
+    customer last wrote from (the reply's channel) and who the contact is (the bot's metadata): one
+    query for all of it."""
     return list(session.execute(_NEXT_WITH_HISTORY, {"conversation_id": conv.id, "cursor": conv.bot_cursor}).all())
 
 
@@ -289,7 +300,14 @@ def _next_with_history_query() -> Any:
     reply_channel = (select(latest.channel)
                      .where(latest.conversation_id == conv_id, latest.sender_type == SenderType.CONTACT.value)
                      .order_by(latest.id.desc()).limit(1).scalar_subquery())
-    return (select(Message.id, Message.sender_type, Message.text, reply_channel.label("reply_channel"))
+    contact = (select(Contact.name).join(Conversation, Conversation.contact_id == Contact.id)
+               .where(Conversation.id == conv_id).scalar_subquery())
+    # Contacts' custom attributes, where the schema has them (they go to the bot as metadata).
+    extra = [select(getattr(Contact, name)).join(Conversation, Conversation.contact_id == Contact.id)
+             .where(Conversation.id == conv_id).scalar_subquery().label("contact_attributes")
+             for name in ("attributes", "custom_attributes") if hasattr(Contact, name)][:1]
+    return (select(Message.id, Message.sender_type, Message.text, Message.rich, reply_channel.label("reply_channel"),
+                   contact.label("contact_name"), *extra)
             .where(Message.conversation_id == conv_id, Message.id <= nxt, Message.private.is_(False))
             .order_by(Message.id.desc()).limit(HISTORY_TURNS + 1))
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from models.conversations.rich import Rich
+
 
 class Decision(StrEnum):
     ANSWER = "answer"
@@ -74,6 +76,11 @@ class BotTurn:
     summary: str = ""
     # Every stage's view, in order (the pipeline fills it; an engine may give its own, richer view).
     stages: tuple[StageView, ...] = ()
+    # Buttons and an image beside each reply, by position (shorter than `replies`: the rest are text only).
+    rich: tuple[Rich, ...] = ()
+
+    def rich_of(self, index: int) -> Rich:
+        return self.rich[index] if index < len(self.rich) else Rich()
 
     def __post_init__(self) -> None:
         if (self.decision is Decision.HANDOFF) != (self.reason is not None):
@@ -89,6 +96,7 @@ class BotTurn:
             "decision": str(self.decision),
             "reason": str(self.reason) if self.reason else None,
             "replies": list(self.replies),
+            **({"rich": [r.to_json() for r in self.rich]} if any(self.rich) else {}),
             "summary": self.summary,
             "engine": self.engine,
             "model_version": self.model_version,
@@ -107,6 +115,9 @@ class TurnContext:
     # untrusted) and the page the conversation started on.
     attributes: Mapping[str, Any] = field(default_factory=dict)
     page_url: str | None = None
+    # What the bot may know of who writes and where (bot/metadata.py): the channel, the contact's id,
+    # name and attributes. Rasa gets it as the message's `metadata`.
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Engine(Protocol):

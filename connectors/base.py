@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from models.contacts.phone import InvalidNumber
 from models.contacts.phone import to_e164 as _to_e164
+from models.conversations.rich import Button
 from models.schema.channels import StatusReport
 
 StatusUpdate = StatusReport  # connectors report delivery statuses in the models' shape
@@ -58,6 +59,9 @@ class OutboundMessage:
     template: Template | None = None
     ref: str | None = None  # echoed back in status callbacks where the provider allows it
     extra: dict[str, str] = field(default_factory=dict)
+    # A bot message's quick replies: each connector renders them as its channel can (WhatsApp
+    # interactive buttons or a list, SMS a numbered list).
+    buttons: tuple[Button, ...] = ()
 
 
 class SendError(Exception):

@@ -33,6 +33,7 @@ from connectors.outbound import OutboundGuard
 from connectors.polling import PollingWorker
 from models.channels.attachments import AttachmentStore, do_refuse, do_store_fetched
 from models.channels.settings import ChannelSettings
+from models.conversations.rich import image_type, rich_from_json
 from models.db import Database, publish_on_commit
 from models.events import MessageUpdated
 from models.outbox.claims import (
@@ -204,10 +205,14 @@ class DeliveryWorker(PollingWorker):
                     media_urls.append(self.links.url_for(att.public_id))
                     media_types.append(att.content_type or "application/octet-stream")
                     extra["filename"] = att.filename
+            rich = rich_from_json(msg.rich)
+            if rich.image:  # a bot's image goes as a link the provider fetches (docs/rasa.md)
+                media_urls.append(rich.image)
+                media_types.append(image_type(rich.image))
             text = msg.text if payload.get("send_text", True) else ""
             out = OutboundMessage(to=item.to_address, text=text, media_urls=tuple(media_urls),
                                   media_types=tuple(media_types), template=template, ref=f"o{item.id}",
-                                  extra=extra)
+                                  extra=extra, buttons=rich.buttons)
             return item.channel, out, self.senders.for_config(config)
 
     def _send(self, item_id: int, token: str) -> None:

@@ -56,7 +56,7 @@ def message_json(m: Message, public_id: str) -> dict[str, Any]:
             "author": author, "text": m.text, "private": m.private, "channel": m.channel,
             "created_at": iso(m.created_at), "delivery_status": m.delivery_status, "bot": bot,
             "error": {"code": m.error_code, "message": m.error_message} if m.error_code else None,
-            "attachments": _attachments_json(m)}
+            "attachments": _attachments_json(m), "rich": m.rich}
 
 
 def _attachments_json(m: Message) -> list[dict[str, Any]]:

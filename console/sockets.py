@@ -115,7 +115,7 @@ def webchat_connect(auth: Any = None) -> None:
                 rows = visitor_history(s, conv, visitor.visitor_id)  # what this browser was party to
                 history = [customer_message(id=m.id, conversation_id=conv.public_id,
                                             sender_type=m.sender_type, text=m.text,
-                                            created_at=iso(m.created_at) or "") for m in rows]
+                                            created_at=iso(m.created_at) or "", rich=m.rich) for m in rows]
                 if conv.owner == "human":
                     queue = {"conversation_id": conv.public_id, **queue_state(s, conv)}
     emit("session", {"token": visitor.token, "conversation_id": public_id})

@@ -289,6 +289,8 @@ class Settings(BaseSettings):
                                   "(`make rasa`)")
     rasa_config: OptionalPath = var("PARLEY_RASA_CONFIG", None, "the Rasa config to train with; default: the "
                                     "data's `config.yml`")
+    rasa_action_endpoint: OptionalUrl = var("PARLEY_RASA_ACTION_ENDPOINT", None, "a custom action server "
+                                            "(`.../webhook`), written into the supervised Rasa's endpoints.yml")
 
     # Values (env-style names) laid over the above by the per-area views: tests and benchmarks use it.
     extra: dict[str, Any] = Field(default_factory=dict, validation_alias="_PARLEY_EXTRA", exclude=True)

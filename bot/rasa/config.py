@@ -30,6 +30,8 @@ class RasaSettings:
     venv: Path = PROJECT_ROOT / ".rasa-venv"
     # The pipeline/policies to train with; default: `config.yml` of the data directory.
     config: Path | None = None
+    # A custom action server (rasa-sdk's `.../webhook`): the supervised server's `action_endpoint`.
+    action_endpoint: str | None = None
 
     @property
     def rasa_bin(self) -> Path:
@@ -52,7 +54,8 @@ class RasaSettings:
         s = settings.resolved(env)
         return cls(url=s.rasa_url, token=s.rasa_token, timeout_s=s.rasa_timeout, start_timeout_s=s.rasa_start_timeout,
                    venv=s.rasa_venv.resolve() if s.rasa_venv else cls.venv,
-                   config=s.rasa_config.resolve() if s.rasa_config else None)
+                   config=s.rasa_config.resolve() if s.rasa_config else None,
+                   action_endpoint=s.rasa_action_endpoint)
 
 
 class RasaNotInstalled(ValueError):

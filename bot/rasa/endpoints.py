@@ -6,6 +6,9 @@ own Rasa server, so they must share state: trackers go to the same database, in 
 (`rasa`, chosen through Rasa's `POSTGRESQL_SCHEMA`, so Rasa's `events` table never meets Parley's
 tables), and with `REDIS_URL` the lock store is Redis, so two servers never handle one conversation's
 messages at once.
+
+With `PARLEY_RASA_ACTION_ENDPOINT` the server also gets `action_endpoint: {url: ...}`, so custom
+actions (a rasa-sdk action server the operator runs) answer for actions the domain lists.
 """
 
 from __future__ import annotations
@@ -30,11 +33,16 @@ def is_postgresql(database_url: str) -> bool:
 def endpoints(settings: Settings, workdir: Path, *, shared: bool = True) -> dict[str, Any]:
     """The content of endpoints.yml (JSON is YAML) for a server started in `workdir`. `shared=False`:
     a throwaway server (evaluations, one-shot commands) keeps its trackers to itself, in `workdir`."""
+    config: dict[str, Any]
     if not shared:
-        return {"tracker_store": _tracker_store("sqlite://", workdir)}
-    config: dict[str, Any] = {"tracker_store": _tracker_store(settings.database_url, workdir)}
-    if settings.redis_url and is_postgresql(settings.database_url):
-        config["lock_store"] = _lock_store(settings.redis_url)
+        config = {"tracker_store": _tracker_store("sqlite://", workdir)}
+    else:
+        config = {"tracker_store": _tracker_store(settings.database_url, workdir)}
+        if settings.redis_url and is_postgresql(settings.database_url):
+            config["lock_store"] = _lock_store(settings.redis_url)
+    action_url = settings.resolved().rasa_action_endpoint
+    if action_url:
+        config["action_endpoint"] = {"url": action_url}
     return config
 
 

@@ -16,6 +16,11 @@ is a handoff, mapping Rasa's own signals onto Parley's reasons:
 - no response at all → `low_confidence` (never silence);
 - Rasa down, refusing, or slower than `PARLEY_RASA_TIMEOUT` → `turn()` raises: the pipeline's `bot_error`.
 
+Every turn carries the pipeline's metadata (channel, conversation, contact: bot/metadata.py) as the
+REST message's `metadata`, so custom actions read it from `tracker.latest_message["metadata"]`. A
+response's `buttons` and `image` are kept beside its text (`BotTurn.rich`): the widget shows chips
+and the image, WhatsApp interactive buttons, SMS a numbered list (models/conversations/rich.py).
+
 When to ask for a rephrase is Rasa's decision (the FallbackClassifier's threshold in `config.yml`);
 `PARLEY_BOT_FALLBACK_THRESHOLD` only tunes the embedded engine.
 """
@@ -25,7 +30,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.policy import (
@@ -41,6 +46,7 @@ from bot.rasa.client import RasaClient, RasaError
 from bot.rasa.server import RasaServer, version_of
 from bot.training_data import FALLBACK_INTENT
 from bot.types import BotTurn, Decision, HandoffReason, IntentScore, TurnContext
+from models.conversations.rich import Rich, buttons_from, safe_image_url
 from models.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,22 @@ REPHRASE_UTTERANCES = frozenset({"utter_ask_rephrase"})
 class RasaReply:
     text: str
     response: str | None  # the `utter_*` that produced it, when Rasa says
+    rich: Rich = field(default_factory=Rich)
+
+
+def reply_from_event(event: Mapping[str, Any]) -> RasaReply | None:
+    """A tracker's `bot` event → a reply: its text, with its `data.buttons` and `data.image`; None
+    when it has nothing a customer can see (Rasa's `custom` payloads and `elements` are not shown)."""
+    raw_text = event.get("text")
+    text = raw_text.strip() if isinstance(raw_text, str) else ""
+    data: Mapping[str, Any] = event["data"] if isinstance(event.get("data"), Mapping) else {}
+    buttons = data.get("buttons") or data.get("quick_replies")
+    rich = Rich(buttons=buttons_from(buttons if isinstance(buttons, list) else None),
+                image=safe_image_url(data.get("image")))
+    if not text and not rich:
+        return None
+    meta: Mapping[str, Any] = event["metadata"] if isinstance(event.get("metadata"), Mapping) else {}
+    return RasaReply(text, meta.get("utter_action"), rich)
 
 
 @dataclass(frozen=True)
@@ -117,9 +139,10 @@ def outcome_from_tracker(tracker: Mapping[str, Any], text: str) -> RasaOutcome:
         kind = event.get("event")
         if kind == "action" and event.get("name") and event.get("name") != "action_listen":
             actions.append(str(event["name"]))
-        elif kind == "bot" and isinstance(event.get("text"), str) and event["text"].strip():
-            meta = event.get("metadata") or {}
-            replies.append(RasaReply(event["text"].strip(), meta.get("utter_action")))
+        elif kind == "bot":
+            reply = reply_from_event(event)
+            if reply is not None:
+                replies.append(reply)
     model_id = (user.get("metadata") or {}).get("model_id")
     return RasaOutcome(text=text, intent=base.intent, ranking=base.ranking, actions=tuple(actions),
                        replies=tuple(replies), model_id=model_id, paused=bool(tracker.get("paused")))
@@ -175,20 +198,23 @@ class RasaEngine:
     def turn(self, text: str, context: TurnContext) -> BotTurn:
         client = self.server.client()
         sender = context.conversation_id
-        client.send(sender, text)
+        metadata = dict(context.metadata) or None
+        client.send(sender, text, metadata)
         outcome = outcome_from_tracker(client.tracker(sender), text)
         if outcome.paused and not outcome.replies:
             # Parley only asks the bot while the bot owns the conversation, so a paused tracker is a
             # resume that never reached Rasa (it was down when the agent gave the conversation back).
             log.warning("Rasa tracker %s was still paused; resuming it and asking again", sender)
             client.append_events(sender, [{"event": "resume"}])
-            client.send(sender, text)
+            client.send(sender, text, metadata)
             outcome = outcome_from_tracker(client.tracker(sender), text)
         verdict = rasa_verdict(outcome, context.consecutive_fallbacks, self.thresholds)
         version, responses = self._model(client, outcome.model_id)
+        replies = self._reply_items(outcome, verdict, responses)
         return BotTurn(
             decision=verdict.decision,
-            replies=self._replies(outcome, verdict, responses),
+            replies=tuple(r.text for r in replies),
+            rich=tuple(r.rich for r in replies),
             intent=verdict.intent,
             confidence=outcome.best.confidence,
             ranking=outcome.ranking,
@@ -200,8 +226,12 @@ class RasaEngine:
 
     def _replies(self, outcome: RasaOutcome, verdict: Verdict,
                  responses: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+        return tuple(r.text for r in self._reply_items(outcome, verdict, responses))
+
+    def _reply_items(self, outcome: RasaOutcome, verdict: Verdict,
+                     responses: Mapping[str, tuple[str, ...]]) -> tuple[RasaReply, ...]:
         if verdict.decision is Decision.ANSWER:
-            return tuple(r.text for r in outcome.replies)
+            return outcome.replies
         # Handing off: keep what Rasa said, except a request to rephrase the customer will not get to act on.
         kept = [r for r in outcome.replies
                 if r.response not in REPHRASE_UTTERANCES and not (outcome.intent == FALLBACK_INTENT
@@ -209,7 +239,8 @@ class RasaEngine:
         if not any(r.response in HANDOFF_UTTERANCES for r in kept):
             handoff = responses.get("utter_handoff") or (DEFAULT_TEXTS["utter_handoff"],)
             kept.append(RasaReply(handoff[0], "utter_handoff"))
-        return tuple(r.text for r in kept)
+        # A person takes over: buttons that would talk to the bot again are dropped, images stay.
+        return tuple(replace(r, rich=Rich(image=r.rich.image)) for r in kept)
 
     def _summary(self, outcome: RasaOutcome, verdict: Verdict, context: TurnContext) -> str:
         nlu = outcome.nlu()

@@ -32,6 +32,7 @@ from connectors.base import (
     UnconfirmedSendError,
     to_e164,
 )
+from models.conversations.rich import numbered
 
 KIND = "twilio"
 DEFAULT_API_BASE = "https://api.twilio.com"
@@ -129,6 +130,12 @@ def _classify(exc: requests.RequestException) -> Exception:
     return UnconfirmedSendError(f"Twilio request failed ({type(exc).__name__}).", code="request_error")
 
 
+def _body(msg: OutboundMessage) -> str:
+    """The text sent: a bot message's quick replies as a numbered list (a reply "2", or the title,
+    picks one: bot/metadata.py)."""
+    return numbered(msg.text, msg.buttons)
+
+
 class TwilioSender:
     """Sends through the twilio library's `Client`, pointed at `api_base`."""
 
@@ -157,8 +164,8 @@ class TwilioSender:
                 kwargs["content_variables"] = json.dumps(
                     {str(i + 1): v for i, v in enumerate(msg.template.variables)}, ensure_ascii=False)
         else:
-            if msg.text:
-                kwargs["body"] = msg.text
+            if msg.text or msg.buttons:
+                kwargs["body"] = _body(msg)
             if msg.media_urls:
                 kwargs["media_url"] = list(msg.media_urls)
         if self.status_callback:
@@ -190,7 +197,7 @@ class TwilioSender:
         except requests.RequestException as exc:
             raise RetryableSendError("Could not look the message up.", code="lookup") from exc
         for row in rows:
-            if msg.template is not None or (row.body or "") == msg.text:
+            if msg.template is not None or (row.body or "") == _body(msg):
                 return str(row.sid)
         return None
 

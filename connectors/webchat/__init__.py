@@ -54,10 +54,14 @@ def visitor_display_name(visitor_id: str) -> str:
 
 
 def customer_message(*, id: int, conversation_id: str, sender_type: str, text: str,
-                     created_at: str) -> dict[str, Any]:
-    """What a customer's browser receives: never private notes, never the bot's internals."""
-    return {"id": id, "conversation_id": conversation_id, "sender_type": sender_type, "text": text,
-            "created_at": created_at}
+                     created_at: str, rich: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a customer's browser receives: never private notes, never the bot's internals. `rich`: a
+    bot message's buttons and image (models/conversations/rich.py), only when it has some."""
+    out = {"id": id, "conversation_id": conversation_id, "sender_type": sender_type, "text": text,
+           "created_at": created_at}
+    if rich:
+        out["rich"] = rich
+    return out
 
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")

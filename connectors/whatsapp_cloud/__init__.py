@@ -27,6 +27,7 @@ from connectors.base import (
     UnconfirmedSendError,
     to_e164,
 )
+from connectors.whatsapp_cloud.interactive import interactive_body
 
 KIND = "whatsapp_cloud"
 CHANNEL = "whatsapp"
@@ -245,6 +246,9 @@ class GraphClient:
                 template["components"] = [{"type": "body", "parameters": [
                     {"type": "text", "text": v} for v in msg.template.variables]}]
             body.update(type="template", template=template)
+        elif msg.buttons:
+            images = [u for u, t in zip(msg.media_urls, msg.media_types, strict=False) if _media_kind(t) == "image"]
+            body.update(interactive_body(msg, images[0] if images else None))
         elif msg.media_urls:
             kind = _media_kind(msg.media_types[0] if msg.media_types else "")
             media: dict[str, Any] = {"link": msg.media_urls[0]}

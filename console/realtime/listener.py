@@ -289,7 +289,8 @@ class RealtimeListener:
                 return bool(files)  # other channels send through their connectors' outbox
             self.emit("message", customer_message(
                 id=msg.id, conversation_id=public_id, sender_type=msg.sender_type, text=msg.text,
-                created_at=iso(msg.created_at) or ""), namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
+                created_at=iso(msg.created_at) or "", rich=msg.rich),
+                namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
             return bool(files)
 
     def _files_to_visitor(self, evt: MessageCreated) -> None:

@@ -170,6 +170,13 @@
     "  .is-open .launcher { display: none; }",
     "}",
   ].join("\n") + "\n" + feedbackCss();
+  // A bot message's quick replies (chips) and image: see showRich below.
+  CSS += "\n" + [
+    ".chips { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }",
+    ".chip { border: 1px solid var(--pw-accent); color: var(--pw-accent); background: #fff; border-radius: 999px; padding: 5px 12px; font-size: 13px; }",
+    ".chip:hover { background: var(--pw-accent); color: #fff; }",
+    ".rich-image { display: block; max-width: 100%; max-height: 220px; border-radius: 12px; margin-top: 4px; border: 1px solid var(--pw-line); }",
+  ].join("\n");
 
   // ------------------------------------------------------------------ build the widget
   var host = document.createElement("parley-widget");
@@ -321,6 +328,8 @@
     }
     var el = buildMessage(m.sender_type, m.text, { id: m.id, created_at: m.created_at, status: "sent" });
     byId.set(key, el);
+    if (m.sender_type === "contact") clearQuickReplies();
+    else if (m.rich) showRich(el, m.rich);
     // Keep failed/pending local messages at the bottom.
     var firstLocal = list.querySelector('[data-status="pending"], [data-status="failed"]');
     list.insertBefore(el, firstLocal);
@@ -427,6 +436,7 @@
   }
 
   function emitMessage(el, text) {
+    clearQuickReplies();
     setMeta(el, "pending");
     connect();
     if (!socket && connecting) { waiting.push([el, text]); return; } // sent once the client has loaded
@@ -597,6 +607,44 @@
       box.appendChild(h("a", { href: origin + f.url, download: f.filename, target: "_blank", rel: "noopener" }, "📎 " + f.filename));
     });
     el.insertBefore(box, el.querySelector(".meta"));
+  }
+
+  /** A bot message's image (an http(s) link) and its buttons as chips. A chip sends its title as the
+   * visitor's message; the server gives the bot the button's payload (bot/metadata.py). Chips last
+   * until the visitor writes anything. Everything is built with textContent and attributes. */
+  function showRich(el, rich) {
+    if (!rich || typeof rich !== "object") return;
+    var bubble = el.querySelector(".bubble");
+    if (typeof rich.image === "string" && /^https?:\/\//i.test(rich.image)) {
+      var img = h("img", { class: "rich-image", src: rich.image, alt: "", loading: "lazy", "data-testid": "parley-image" });
+      el.insertBefore(img, el.querySelector(".meta"));
+      if (!bubble.textContent) bubble.hidden = true;
+    }
+    var buttons = Array.isArray(rich.buttons) ? rich.buttons : [];
+    if (!buttons.length) return;
+    var box = h("div", { class: "chips", "data-testid": "parley-quick-replies" });
+    buttons.forEach(function (b) {
+      if (!b || typeof b.title !== "string" || !b.title) return;
+      var chip = h("button", { type: "button", class: "chip", "data-testid": "parley-quick-reply" }, b.title);
+      chip.addEventListener("click", function () { sendChoice(b.title); });
+      box.appendChild(chip);
+    });
+    el.insertBefore(box, el.querySelector(".meta"));
+  }
+
+  /** A chip's title sent as the visitor's message, as send() would, leaving their draft alone. */
+  function sendChoice(title) {
+    showError(null);
+    var el = buildMessage("contact", title, { status: "pending" });
+    el.setAttribute("data-local-id", String(++localSeq));
+    list.appendChild(el);
+    scrollDown(true);
+    emitMessage(el, title);
+  }
+
+  function clearQuickReplies() {
+    var boxes = list.querySelectorAll(".chips");
+    for (var i = 0; i < boxes.length; i++) boxes[i].remove();
   }
 
   function upload(file) {

@@ -55,9 +55,10 @@ def _outbound_status(channel: str) -> str:
 
 def do_send_bot_reply(session: Session, conv: Conversation, text: str, *, intent: str | None,
                       confidence: float | None, decision: str, reason: str | None,
-                      channel: str | None = None) -> Message:
+                      channel: str | None = None, rich: dict[str, Any] | None = None) -> Message:
     """The bot answers on the channel the customer last wrote from (`channel`, when the caller knows
-    it already); SMS/WhatsApp go through the outbox."""
+    it already); SMS/WhatsApp go through the outbox. `rich`: its buttons and image
+    (models/conversations/rich.py), which the outbox renders per channel."""
     from models.outbox.enqueue import default_reply_channel, do_enqueue_outbound
 
     now = utcnow()
@@ -65,7 +66,7 @@ def do_send_bot_reply(session: Session, conv: Conversation, text: str, *, intent
     msg = Message(conversation_id=conv.id, direction=Direction.OUT.value, sender_type=SenderType.BOT.value,
                   text=text, channel=reply_channel, delivery_status=_outbound_status(reply_channel),
                   created_at=now, bot_intent=intent, bot_confidence=confidence, bot_decision=decision,
-                  bot_reason=reason)
+                  bot_reason=reason, rich=rich or None)
     session.add(msg)
     conv.last_activity_at = now
     # Facts the reports group and filter by, in the same UPDATE as last_activity_at (no statement more).

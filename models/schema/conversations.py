@@ -163,6 +163,8 @@ class Message(Base):
     error_message: Mapped[str | None] = mapped_column(String(500), default=None)
     # Inbound on SMS/WhatsApp: the provider configuration it came through (replies go out the same way).
     via_channel_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Bot messages: buttons and an image beside the text (models/conversations/rich.py); None: text only.
+    rich: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     author: Mapped[User | None] = relationship()
     attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", viewonly=True)

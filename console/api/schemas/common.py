@@ -146,6 +146,18 @@ class DeliveryError(Out):
     message: str | None
 
 
+class QuickReply(Out):
+    title: str = Field(description="What the customer sees (and sends back).")
+    payload: str = Field(description="What the bot is given when the customer picks it, e.g. `/order_status`.")
+
+
+class RichContent(Out):
+    """A bot message's buttons and image (a Rasa response's `buttons` and `image`)."""
+
+    buttons: list[QuickReply] = []
+    image: str | None = Field(default=None, description="An http(s) image URL.")
+
+
 class Message(Out):
     id: int
     conversation_id: str
@@ -160,6 +172,7 @@ class Message(Out):
     bot: BotTurn | None
     error: DeliveryError | None = Field(description="Why an SMS/WhatsApp message failed.")
     attachments: list[Attachment]
+    rich: RichContent | None = Field(default=None, description="Buttons and an image beside the text (bot messages).")
 
 
 class Nothing(In):
