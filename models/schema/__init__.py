@@ -14,6 +14,7 @@ from models.schema import (
     contacts,
     conversations,
     integrations,
+    internal,
     llm,
     outreach,
     reports,
@@ -22,5 +23,6 @@ from models.schema import (
 )
 from models.schema.base import Base
 
-TABLE_MODULES = (accounts, contacts, conversations, channels, routing, llm, training, integrations, reports, outreach)
+TABLE_MODULES = (accounts, contacts, conversations, channels, routing, llm, training, integrations, reports, outreach,
+                 internal)
 metadata = Base.metadata
