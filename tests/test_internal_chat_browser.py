@@ -89,10 +89,14 @@ def test_agent_a_writes_to_agent_b_who_sees_it_live_with_an_unread_badge(server:
     bob.save_screenshot(str(SHOTS / "internal-chat-badge-and-card.png"))
 
     bob.find_element(By.CSS_SELECTOR, "[data-testid=view-chats]").click()
-    item = _w(bob, lambda: bob.find_elements(By.CSS_SELECTOR, "[data-testid=ichat-item]"))[0]
-    assert "Ada Agent" in item.text
-    assert item.find_element(By.CSS_SELECTOR, "[data-testid=ichat-item-unread]").text == "1"
-    item.click()
+    _w(bob, lambda: _texts(bob, "[data-testid=ichat-item] [data-testid=ichat-item-unread]") == ["1"])
+    assert "Ada Agent" in _texts(bob, "[data-testid=ichat-item]")[0]
+
+    def click_item() -> bool:  # the list is drawn again as figures arrive: click the one showing now
+        bob.find_element(By.CSS_SELECTOR, "[data-testid=ichat-item]").click()
+        return True
+
+    _w(bob, click_item)
     _w(bob, lambda: HOSTILE in _texts(bob, "[data-testid=ichat-msg] .ichat-text"))  # escaped: shown as text
     assert not bob.find_elements(By.CSS_SELECTOR, "[data-testid=ichat-messages] b, [data-testid=ichat-messages] img")
     _w(bob, lambda: not bob.find_element(By.CSS_SELECTOR, "[data-testid=chats-unread]").is_displayed())

@@ -20,12 +20,13 @@
       else if (k.slice(0, 2) === "on" && typeof v === "function") el.addEventListener(k.slice(2), v);
       else el.setAttribute(k, v === true ? "" : String(v));
     });
-    for (var i = 2; i < arguments.length; i++) {
-      var c = arguments[i];
-      if (c === null || c === undefined || c === false) continue;
-      el.appendChild(typeof c === "object" ? c : document.createTextNode(String(c)));
-    }
+    for (var i = 2; i < arguments.length; i++) add(el, arguments[i]);
     return el;
+  }
+  function add(el, c) {
+    if (c === null || c === undefined || c === false) return;
+    if (Array.isArray(c)) { c.forEach(function (x) { add(el, x); }); return; }
+    el.appendChild(typeof c === "object" ? c : document.createTextNode(String(c)));
   }
   function clear(el) { while (el && el.firstChild) el.removeChild(el.firstChild); }
   function when(iso) {
@@ -189,6 +190,8 @@
   function openChat(id) {
     if (!st.open) openPanel();
     st.current = id; st.oldest = null;
+    var card = document.querySelector('.notice[data-key="ichat:' + id + '"]');
+    if (card) card.remove();
     var seq = ++st.seq;
     var c = st.chats.get(id);
     $("ichat-title").textContent = c ? nameOf(c) : "Chat";
@@ -200,9 +203,14 @@
       if (seq !== st.seq) return;
       if (!st.chats.has(id)) loadList().then(function () { var x = st.chats.get(id); if (x) $("ichat-title").textContent = nameOf(x); });
       var box = $("ichat-messages");
+      var fetched = d.messages || [];
+      var newest = fetched.length ? fetched[fetched.length - 1].id : 0;
+      // messages that arrived live while this page was loading are newer than it: kept after it
+      var live = Array.from(box.querySelectorAll(".ichat-msg")).filter(function (el) { return Number(el.getAttribute("data-id")) > newest; });
       clear(box);
       if (d.has_more) box.appendChild(olderButton());
-      (d.messages || []).forEach(function (m) { box.appendChild(messageEl(m)); });
+      fetched.forEach(function (m) { box.appendChild(messageEl(m)); });
+      live.forEach(function (el) { box.appendChild(el); });
       st.oldest = d.messages && d.messages.length ? d.messages[0].id : null;
       box.scrollTop = box.scrollHeight;
       markRead(id);
