@@ -18,7 +18,6 @@ from console.services import services
 from models.conversations.inbox import unread_by_conversation
 from models.conversations.visibility import visible_clause
 from models.errors import InvalidInput
-from models.internal.chats import unread_by_chat
 from models.routing.queue_view import supervisor_queues
 from models.schema.base import utcnow
 from models.schema.conversations import Conversation
@@ -70,5 +69,4 @@ def unread() -> Response:
         rows = s.execute(select(Conversation.id, Conversation.public_id)
                          .where(Conversation.public_id.in_(ids), visible_clause(user))).all() if ids else []
         counts = unread_by_conversation(s, user, [cid for cid, _ in rows])
-        return jsonify({"unread": {pid: counts.get(cid, 0) for cid, pid in rows},
-                        "internal_unread_total": sum(unread_by_chat(s, user).values())})
+        return jsonify({"unread": {pid: counts.get(cid, 0) for cid, pid in rows}})

@@ -44,5 +44,3 @@ class UnreadQuery(In):
 class UnreadCounts(Out):
     unread: dict[str, int] = Field(description="Per conversation the caller may see: customer messages after "
                                                "the caller's read mark (others are left out).")
-    internal_unread_total: int = Field(0, description="The caller's unread internal chat messages, all chats "
-                                                      "together (docs/internal_chat.md); never in `unread`.")
