@@ -58,7 +58,7 @@ def _texts(driver: Any, css: str) -> list[str]:
     return [e.text.strip() for e in driver.find_elements(By.CSS_SELECTOR, css)]
 
 
-def test_agent_a_writes_to_agent_b_who_sees_it_live_with_an_unread_badge(server: LiveServer,
+def test_agent_a_writes_to_agent_b_who_sees_it_live_with_an_unread_badge(server: LiveServer, tmp_path: Path,
                                                                          browsers: Callable[[], Any]) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -107,3 +107,11 @@ def test_agent_a_writes_to_agent_b_who_sees_it_live_with_an_unread_badge(server:
     bob.find_element(By.CSS_SELECTOR, "[data-testid=ichat-send]").click()
     _w(ada, lambda: "Sure, see you there" in _texts(ada, "[data-testid=ichat-msg] .ichat-text"))
     _w(ada, lambda: not ada.find_element(By.CSS_SELECTOR, "[data-testid=chats-unread]").is_displayed())
+
+    # Ada sends a file with the composer's Attach; Bob gets it live as a download link
+    plan = tmp_path / "floor plan.png"
+    plan.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+    ada.find_element(By.CSS_SELECTOR, "[data-testid=ichat-file]").send_keys(str(plan))
+    ada.find_element(By.CSS_SELECTOR, "[data-testid=ichat-send]").click()
+    link = _w(bob, lambda: bob.find_elements(By.CSS_SELECTOR, "[data-testid=ichat-file-link]"))[0]
+    assert "floor plan.png" in link.text and "/api/v1/internal_files/f_" in (link.get_attribute("href") or "")

@@ -78,7 +78,7 @@
   }
   function preview(m) {
     var t = (m.text || "").replace(/\s+/g, " ");
-    if (!t && m.files && m.files.length) t = "📎 " + m.files[0].filename;
+    if (!t && m.files && m.files.length) t = "File: " + m.files[0].filename;
     return t.length > 90 ? t.slice(0, 89) + "…" : t;
   }
 
@@ -236,7 +236,7 @@
       h("div", { class: "ichat-meta" }, (m.author ? m.author.name : "Deleted user") + " · " + when(m.created_at)),
       m.text ? h("div", { class: "ichat-text" }, m.text) : null,
       (m.files || []).map(function (f) {
-        return h("a", { class: "ichat-file", href: f.url, target: "_blank", rel: "noopener", "data-testid": "ichat-file-link" }, "📎 " + f.filename);
+        return h("a", { class: "ichat-file", href: f.url, target: "_blank", rel: "noopener", "data-testid": "ichat-file-link" }, "File: " + f.filename);
       }));
   }
   function markRead(id) {
