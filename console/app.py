@@ -22,6 +22,7 @@ from console.api import (
     exports,
     files,
     integrations,
+    internal_chat,
     knowledge,
     me,
     openapi,
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(contacts_api.bp)  # contacts: find, edit, block, erase; the contacts page
     app.register_blueprint(conversation_admin.bp)  # name, visibility, delete a conversation
     app.register_blueprint(files.bp)
+    app.register_blueprint(internal_chat.bp)  # internal chat between users (Converso)
     app.register_blueprint(me.bp)  # password change, personal API tokens
     app.register_blueprint(users.bp)  # user management, the caller's profile
     app.register_blueprint(teams.bp)  # team management

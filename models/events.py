@@ -211,3 +211,22 @@ class InvoiceChanged(ConversationEvent):
 
     invoice_id: int
     status: str
+
+
+@dataclass(frozen=True)
+class InternalMessageCreated(Event):
+    """A message in an internal chat (models/internal/): heard by its participants' own rooms only."""
+
+    chat_id: int
+    message_id: int
+    author_id: int
+    user_ids: tuple[int, ...]  # the participants (one user for a self-notes chat)
+
+
+@dataclass(frozen=True)
+class InternalChatChanged(Event):
+    """Read or deleted: the participants' unread figures move (`deleted`: the chat is gone)."""
+
+    chat_id: int
+    user_ids: tuple[int, ...]
+    deleted: bool = False

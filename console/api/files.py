@@ -45,27 +45,33 @@ def _serve(att: Attachment) -> Response:
     chunk by chunk (never read whole into memory); its SHA-256 is the ETag either way."""
     if att.state != AttachmentState.READY.value or not att.storage_key:
         raise NotFound("This file is not available.")
-    inline = att.content_type in INLINE_SAFE
+    return serve_stored(att.storage_key, att.content_type, att.filename, att.size, att.sha256)
+
+
+def serve_stored(storage_key: str, content_type: str | None, filename: str, size: int | None,
+                 sha256: str | None) -> Response:
+    """`_serve` for any stored file (internal chat's files too: console/api/internal_chat.py)."""
+    inline = content_type in INLINE_SAFE
     store = runtime().store
-    options: dict[str, Any] = {"mimetype": att.content_type or "application/octet-stream",
-                               "as_attachment": not inline, "download_name": att.filename, "max_age": 0}
-    path = store.local_path(att.storage_key)
+    options: dict[str, Any] = {"mimetype": content_type or "application/octet-stream",
+                               "as_attachment": not inline, "download_name": filename, "max_age": 0}
+    path = store.local_path(storage_key)
     if path is not None:
         if not path.is_file():
             raise NotFound("This file is not available.")
         response = send_file(path, conditional=True, **options)
     else:
         try:
-            stream = store.open(att.storage_key)
+            stream = store.open(storage_key)
         except NotStored as exc:
             raise NotFound("This file is not available.") from exc
         response = send_file(stream, conditional=False, etag=False, **options)
         response.call_on_close(stream.close)  # also when a 304 or 416 never reads it
-        if att.size is not None:
-            response.content_length = att.size
-        if att.sha256:
-            response.set_etag(att.sha256)
-        response.make_conditional(request.environ, accept_ranges=True, complete_length=att.size)
+        if size is not None:
+            response.content_length = size
+        if sha256:
+            response.set_etag(sha256)
+        response.make_conditional(request.environ, accept_ranges=True, complete_length=size)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"

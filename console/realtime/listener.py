@@ -27,6 +27,7 @@ from connectors.delivery import MediaLinks
 from connectors.webchat import CHANNEL as WEBCHAT
 from connectors.webchat import customer_message
 from console.realtime.coalescing import Coalescer, Submits
+from console.realtime.internal_chat import message_pushes, unread_pushes
 from console.realtime.payloads import brief, queue_state, transfer_json
 from console.realtime.rooms import (
     ALL_ROOM,
@@ -62,6 +63,8 @@ from models.events import (
     ConversationStatusChanged,
     Event,
     InvoiceChanged,
+    InternalChatChanged,
+    InternalMessageCreated,
     MessageCreated,
     MessageUpdated,
     OfferEnded,
@@ -227,6 +230,15 @@ class RealtimeListener:
 
     def agent_availability_changed(self, evt: AgentAvailabilityChanged) -> None:
         self.routing_jobs.submit(self._push_availability, evt)
+
+    def internal_message_created(self, evt: InternalMessageCreated) -> None:
+        """Internal chat: the message and each participant's unread figures, to their own rooms only."""
+        for room, payload in message_pushes(self.db, evt):
+            self.emit("internal_message", payload, namespace=CONSOLE, to=room)
+
+    def internal_chat_changed(self, evt: InternalChatChanged) -> None:
+        for room, payload in unread_pushes(self.db, evt):
+            self.emit("internal_unread", payload, namespace=CONSOLE, to=room)
 
     # --- called by routing (console/runtime/routing_work.py) ------------------------------------
 

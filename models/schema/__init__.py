@@ -15,7 +15,7 @@ from models.schema import (
     conversations,
     feedback,
     integrations,
-    invoices,
+                 invoices, internal)
     llm,
     outreach,
     reports,
@@ -25,5 +25,5 @@ from models.schema import (
 from models.schema.base import Base
 
 TABLE_MODULES = (accounts, contacts, conversations, channels, routing, llm, training, integrations, reports, outreach,
-                 invoices, feedback)
+                 invoices, feedback, internal)
 metadata = Base.metadata
