@@ -190,3 +190,19 @@ class WebhooksQueued(Event):
     """Webhook deliveries were committed: wake their worker (it also polls: latency only)."""
 
     count: int
+
+
+@dataclass(frozen=True)
+class DiscussionEntryPosted(ConversationEvent):
+    """An entry (a member's text or a system line) in a conversation's internal discussion: its members hear it."""
+
+    discussion_id: int
+    entry_id: int
+
+
+@dataclass(frozen=True)
+class MentionCreated(ConversationEvent):
+    """A user was @mentioned in a private note or a discussion entry: a card for them."""
+
+    mention_id: int
+    user_id: int

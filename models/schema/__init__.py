@@ -13,6 +13,7 @@ from models.schema import (
     channels,
     contacts,
     conversations,
+    discussions,
     integrations,
     llm,
     outreach,
@@ -22,5 +23,6 @@ from models.schema import (
 )
 from models.schema.base import Base
 
-TABLE_MODULES = (accounts, contacts, conversations, channels, routing, llm, training, integrations, reports, outreach)
+TABLE_MODULES = (accounts, contacts, conversations, channels, routing, llm, training, integrations, reports, outreach,
+                 discussions)
 metadata = Base.metadata
