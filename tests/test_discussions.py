@@ -181,3 +181,18 @@ def test_a_mention_in_a_discussion_notifies_its_members_only(app: Flask, db: Dat
     assert notifications(p["dave"], "mention") == []  # sees the conversation but is no member
     cands = p["ada"].get(f"/conversations/{conv_id}/discussion/candidates").get_json()["users"]
     assert {c["handle"]: c["member"] for c in cands} == {"ada": True, "bob": True, "dave": False, "sue": False}
+
+
+def test_a_mention_in_a_note_with_a_file_notifies_too(app: Flask, db: Database) -> None:
+    import io
+
+    p = people(app, db)
+    _, conv_id = handoff(app)
+    notifications(p["bob"])
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    r = p["ada"].client.post(f"/api/v1/conversations/{conv_id}/attachments", headers={"X-CSRF-Token": p["ada"].csrf},
+                             data={"file": (io.BytesIO(png), "receipt.png"), "text": "@bob the receipt",
+                                   "private": "true"}, content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_json()
+    [card] = notifications(p["bob"], "mention")
+    assert card["mention"]["text"] == "@bob the receipt" and card["mention"]["source"] == "note"
