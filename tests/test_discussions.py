@@ -196,3 +196,24 @@ def test_a_mention_in_a_note_with_a_file_notifies_too(app: Flask, db: Database) 
     assert r.status_code == 201, r.get_json()
     [card] = notifications(p["bob"], "mention")
     assert card["mention"]["text"] == "@bob the receipt" and card["mention"]["source"] == "note"
+
+
+def test_deleting_the_conversation_deletes_its_discussion_and_mentions(app: Flask, db: Database) -> None:
+    from sqlalchemy import func, select
+
+    from models.schema.discussions import Discussion, DiscussionEntry, DiscussionMember, Mention
+    from tests.support.actors import make_user
+
+    p = people(app, db)
+    make_user(db, "root@example.com", role="admin")
+    root = Agent(app, "root@example.com")
+    _, conv_id = handoff(app)
+    start(p["ada"], conv_id, p["bob"])
+    p["ada"].post(f"/conversations/{conv_id}/discussion/entries", {"text": "@bob look"})
+    assert p["bob"].get("/mentions").get_json()["unread"] == 1
+    r = root.client.delete(f"/api/v1/conversations/{conv_id}", headers={"X-CSRF-Token": root.csrf})
+    assert r.status_code in (200, 204), r.data
+    with db.session() as s:
+        for model in (Discussion, DiscussionMember, DiscussionEntry, Mention):
+            assert s.scalar(select(func.count()).select_from(model)) == 0, model
+    assert p["bob"].get("/mentions").get_json() == {"mentions": [], "unread": 0}
