@@ -73,7 +73,7 @@ def test_a_discussion_with_a_mention_turns_view_only_at_close(server: LiveServer
     _wait(admin, lambda: _css(admin, "[data-testid=discussion-toggle]"))[0].click()
     boxes = _wait(admin, lambda: _css(admin, "[data-testid=discussion-candidate]"))
     labels = [b.find_element("xpath", "..").text for b in boxes]
-    bob_box = boxes[[i for i, t in enumerate(labels) if "@bob" in t][0]]
+    bob_box = boxes[next(i for i, t in enumerate(labels) if "@bob" in t)]
     bob_box.click()
     _css(admin, "[data-testid=discussion-invite]")[0].click()
     _wait(admin, lambda: "Bob" in _text(admin, "[data-testid=discussion-members]"))
@@ -83,7 +83,8 @@ def test_a_discussion_with_a_mention_turns_view_only_at_close(server: LiveServer
     _wait(admin, lambda: any("<b>this</b>" in e.text for e in _css(admin, "[data-testid=discussion-entry]")))
 
     # Bob: a card, and the Mentions badge; the list opens the conversation's discussion
-    card = _wait(bob, lambda: [n for n in _css(bob, "[data-testid=notice]") if n.get_attribute("data-kind") == "mention"])[0]
+    card = _wait(bob, lambda: [n for n in _css(bob, "[data-testid=notice]")
+                               if n.get_attribute("data-kind") == "mention"])[0]
     assert "mentioned you in a discussion" in card.text and "<b>this</b>" in card.text
     _wait(bob, lambda: _text(bob, "[data-testid=mentions-badge]") == "1")
     _css(bob, "[data-testid=mentions-toggle]")[0].click()
