@@ -19,6 +19,7 @@ from console.api import (
     bot,
     conversation_admin,
     conversations,
+    discussions,
     exports,
     files,
     integrations,
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     assist.init_app(app, app.extensions["parley"])  # agent assist drafts
     knowledge.register(app)  # the knowledge base and HTTP actions admin
     integrations.register(app)  # webhook subscriptions, conversation actions, /admin/integrations
+    discussions.register(app)  # internal discussions, @mentions; system entries written with each commit
     install_error_handlers(app)
 
     @app.after_request

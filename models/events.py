@@ -230,3 +230,19 @@ class InternalChatChanged(Event):
     chat_id: int
     user_ids: tuple[int, ...]
     deleted: bool = False
+
+
+@dataclass(frozen=True)
+class DiscussionEntryPosted(ConversationEvent):
+    """An entry (a member's text or a system line) in a conversation's internal discussion: its members hear it."""
+
+    discussion_id: int
+    entry_id: int
+
+
+@dataclass(frozen=True)
+class MentionCreated(ConversationEvent):
+    """A user was @mentioned in a private note or a discussion entry: a card for them."""
+
+    mention_id: int
+    user_id: int

@@ -23,6 +23,7 @@ from models.conversations.assignment import do_assign
 from models.conversations.inbox import list_conversations
 from models.conversations.messages import check_text, do_agent_message, do_mark_read
 from models.conversations.status import do_close, do_reopen, do_return_to_bot
+from models.discussions.mentions import do_note_mentions
 from models.inboxes.manage import check_inbox_filter
 from models.schema.accounts import User
 from models.schema.conversations import Conversation, Message
@@ -87,6 +88,8 @@ def post_message(public_id: str) -> tuple[Response, int]:
         conv = access_conversation(s, user, public_id, lock=True)
         # `channel`: the reply channel the agent picked (webchat, sms, whatsapp; default: the customer's last)
         msg = do_agent_message(s, user, conv, text, private=body.private, channel=body.channel)
+        if body.private:  # @mentions in a note (no statement when it names nobody)
+            do_note_mentions(s, user, conv, msg)
         s.flush()
         s.refresh(msg)
         return jsonify(message_json(msg, conv.public_id)), 201

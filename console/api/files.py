@@ -28,6 +28,7 @@ from models.conversations.access import access_conversation
 from models.conversations.ingest import do_ingest_inbound, open_conversation_of
 from models.conversations.messages import check_text, do_agent_message
 from models.conversations.visibility import can_see
+from models.discussions.mentions import do_note_mentions
 from models.errors import Forbidden, InvalidInput, NotFound, ParleyError
 from models.feedback.prechat import check_prechat_done
 from models.schema.channels import Attachment, AttachmentState
@@ -142,6 +143,8 @@ def agent_upload(public_id: str) -> tuple[Response, int]:
         conv = access_conversation(s, user, public_id, lock=True)
         msg = do_agent_message(s, user, conv, text or safe_filename(filename, sniffed), private=private,
                                        channel=channel, outbound={"send_text": bool(text)})
+        if private and text:  # @mentions in a note with a file
+            do_note_mentions(s, user, conv, msg)
         do_attach(s, rt.store, conv=conv, msg=msg, data=data, filename=filename,
                   max_bytes=rt.settings.max_attachment_bytes)
         s.flush()

@@ -28,6 +28,7 @@ from connectors.webchat import CHANNEL as WEBCHAT
 from connectors.webchat import customer_message
 from console.realtime.coalescing import Coalescer, Submits
 from console.realtime.internal_chat import message_pushes, unread_pushes
+from console.realtime.discussions import entry_push, mention_notice
 from console.realtime.payloads import brief, queue_state, transfer_json
 from console.realtime.rooms import (
     ALL_ROOM,
@@ -61,10 +62,12 @@ from models.events import (
     ConversationRenamed,
     ConversationRestricted,
     ConversationStatusChanged,
+    DiscussionEntryPosted,
     Event,
     InvoiceChanged,
     InternalChatChanged,
     InternalMessageCreated,
+    MentionCreated,
     MessageCreated,
     MessageUpdated,
     OfferEnded,
@@ -213,6 +216,17 @@ class RealtimeListener:
             user = s.get(User, user_id)
             if user is not None and user.active:
                 self.emit("counters", counters(s, user), namespace=CONSOLE, to=user_room(user.id))
+
+    def discussion_entry_posted(self, evt: DiscussionEntryPosted) -> None:
+        """An internal discussion's entry: to its members (console/realtime/discussions.py), at once."""
+        with self.db.session() as s:
+            push = entry_push(s, evt)
+        if push is not None:
+            self._to(push[0], "discussion_entry", push[1])
+
+    def mention_created(self, evt: MentionCreated) -> None:
+        self._notify_one(evt.conversation_id, [evt.user_id],
+                         lambda s, conv: mention_notice(s, conv, evt.user_id, evt.mention_id))
 
     def contact_block_changed(self, evt: ContactBlockChanged) -> None:
         """Its open conversations' summaries say so (the console asks to end them)."""

@@ -865,7 +865,7 @@
       b.setAttribute("aria-selected", on ? "true" : "false");
     });
     $("reply-input").setAttribute("placeholder", note
-      ? "Write a private note — only your team sees it… (Enter to save)"
+      ? "Write a private note — only your team sees it; @handle notifies a colleague… (Enter to save)"
       : "Write a reply… (Enter to send, Shift+Enter for a new line)");
     $("reply-send").textContent = note ? "Add note" : "Send";
   }

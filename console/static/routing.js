@@ -621,6 +621,7 @@
     buildTopbar();
     buildSettingsButton();
     buildCannedButton();
+    PC.alerts = { card: card, drop: dropCard, beep: beep, desktop: desktop };  // discussion.js: mention cards
     PC.onChrome.push(onChrome);
     PC.onChrome.push(onWorkspaceChrome);
     if (PC.socket) wireSocket(PC.socket);

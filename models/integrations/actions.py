@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.audit import audit
+from models.discussions.discussions import do_post_system_entry
 from models.errors import Conflict, InvalidInput, NotFound
 from models.integrations.catalog import contact_json, conversation_json
 from models.integrations.subscriptions import check_url
@@ -170,6 +171,8 @@ def do_bind_record(session: Session, actor: User, conv: Conversation, action: Co
         row = ConversationRecord(conversation_id=conv.id, action_id=action.id, external_id=record["id"],
                                  created_by_id=actor.id, created_at=now, title=record["title"])
         session.add(row)
+        # Posted in the internal discussion too, when the conversation has one (models/discussions/).
+        do_post_system_entry(session, conv, f"{actor.name} linked {action.label}: {record['title']} ({record['id']}).")
     row.title, row.url, row.updated_at = record["title"], record["url"], now
     session.flush()
     return row

@@ -13,7 +13,7 @@ from models.schema import (
     channels,
     contacts,
     conversations,
-    feedback,
+                 feedback, discussions)
     integrations,
                  invoices, internal)
     llm,
@@ -25,5 +25,5 @@ from models.schema import (
 from models.schema.base import Base
 
 TABLE_MODULES = (accounts, contacts, conversations, channels, routing, llm, training, integrations, reports, outreach,
-                 invoices, feedback, internal)
+                 invoices, feedback, internal, discussions)
 metadata = Base.metadata
