@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from models.schema import (
     accounts,
+    broadcasts,
     channels,
     contacts,
     conversations,
@@ -22,5 +23,6 @@ from models.schema import (
 )
 from models.schema.base import Base
 
-TABLE_MODULES = (accounts, contacts, conversations, channels, routing, llm, training, integrations, reports, outreach)
+TABLE_MODULES = (accounts, contacts, conversations, channels, routing, llm, training, integrations, reports, outreach,
+                 broadcasts)
 metadata = Base.metadata
