@@ -122,11 +122,12 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(reports.bp)  # /api/v1/reports/agents|live|bot
     app.register_blueprint(exports.bp)  # conversation exports and transcripts
     app.register_blueprint(outreach.bp)  # New chat (POST /api/v1/conversations), invitations, end and renew
-    from console.api import broadcasts, tags  # issue 14: broadcasts, contacts' tags
+    from console.api import broadcasts, history, tags  # issue 14: broadcasts, contacts' tags, earlier chats
 
     app.register_blueprint(broadcasts.bp)
     app.register_blueprint(broadcasts.pages)  # /broadcasts
     app.register_blueprint(tags.bp)
+    app.register_blueprint(history.bp)
     app.register_blueprint(hosted.bp)  # /c/<token>: the customer's personal chat page
     channels_api.register_pages(app)
     inboxes_api.register(app)  # /api/v1/inboxes and the admin's Inboxes page
