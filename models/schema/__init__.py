@@ -17,6 +17,7 @@ from models.schema import (
     integrations,
     llm,
     outreach,
+    prepared,
     reports,
     routing,
     training,
@@ -24,5 +25,5 @@ from models.schema import (
 from models.schema.base import Base
 
 TABLE_MODULES = (accounts, contacts, conversations, channels, routing, llm, training, integrations, reports, outreach,
-                 broadcasts)
+                 broadcasts, prepared)
 metadata = Base.metadata

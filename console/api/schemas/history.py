@@ -1,4 +1,5 @@
-"""Shapes of a returning customer's history (console/api/history.py)."""
+"""Shapes of a returning customer's history (console/api/history.py) and a pre-planned session's files
+(console/api/prepared_files.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from console.api.schemas.common import Out, Timestamp
+from console.api.schemas.common import In, Out, Timestamp
 
 
 class EarlierConversation(Out):
@@ -25,3 +26,22 @@ class History(Out):
     conversation_id: str
     earlier: list[EarlierConversation] = Field(description="The contact's earlier conversations you may see, "
                                                            "newest first.")
+
+
+class PreparedUpload(In):
+    """multipart/form-data: one file (the allowed types of a conversation's attachments)."""
+
+    file: bytes = Field(json_schema_extra={"format": "binary"})
+
+
+class PreparedFileOut(Out):
+    id: str = Field(description="The attachment's id (download: GET /api/v1/attachments/<id>).")
+    filename: str
+    content_type: str | None
+    size: int | None
+    shared: bool = Field(description="Sent to the customer with the invitation.")
+
+
+class PreparedFiles(Out):
+    conversation_id: str
+    files: list[PreparedFileOut]

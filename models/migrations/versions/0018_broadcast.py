@@ -1,4 +1,4 @@
-"""broadcast: contact tags, SMS opt-outs, broadcasts and their recipients
+"""broadcast: contact tags, SMS opt-outs, broadcasts and their recipients, a pre-planned session's files
 
 Revision ID: 0018_broadcast
 Revises: 0017_outreach
@@ -68,9 +68,24 @@ def upgrade() -> None:
     )
     op.create_index("ix_broadcast_recipients_broadcast", "broadcast_recipients", ["broadcast_id", "outcome"])
     op.create_index("ix_broadcast_recipients_contact_id", "broadcast_recipients", ["contact_id"])
+    op.create_table(
+        "prepared_files",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("invitation_id", sa.Integer(), nullable=False),
+        sa.Column("attachment_id", sa.Integer(), nullable=False),
+        sa.Column("shared_message_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["invitation_id"], ["invitations.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["attachment_id"], ["attachments.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["shared_message_id"], ["messages.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_prepared_files_invitation_id", "prepared_files", ["invitation_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_prepared_files_invitation_id", table_name="prepared_files")
+    op.drop_table("prepared_files")
     op.drop_index("ix_broadcast_recipients_contact_id", table_name="broadcast_recipients")
     op.drop_index("ix_broadcast_recipients_broadcast", table_name="broadcast_recipients")
     op.drop_table("broadcast_recipients")
