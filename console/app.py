@@ -125,7 +125,6 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     from console.api import broadcasts, history, prepared_files, tags  # issue 14 (second half)
 
     app.register_blueprint(broadcasts.bp)
-    app.register_blueprint(broadcasts.pages)  # /broadcasts
     app.register_blueprint(tags.bp)
     app.register_blueprint(history.bp)
     app.register_blueprint(prepared_files.bp)

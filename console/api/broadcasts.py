@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template
+from flask import Blueprint, Response, jsonify
 from sqlalchemy.orm import Session
 
 from console.api.declare import api, json_body, query_args
 from console.api.schemas import broadcasts as sb
-from console.auth import api_user, current_user, login_required
+from console.auth import api_user
 from console.serialize import iso
 from console.services import services
 from models.broadcasts.send import (
@@ -29,7 +29,6 @@ from models.schema.accounts import User
 from models.schema.broadcasts import Broadcast
 
 bp = Blueprint("broadcasts", __name__, url_prefix="/api/v1")
-pages = Blueprint("broadcast_pages", __name__)
 
 
 def _json(s: Session, user: User, b: Broadcast, *, offset: int = 0, limit: int = 100) -> dict[str, Any]:
@@ -87,9 +86,3 @@ def get_broadcast(broadcast_id: int) -> Response:
     with services().db.session() as s:
         return jsonify(_json(s, user, access_broadcast(s, user, broadcast_id), offset=args.offset,
                              limit=args.limit))
-
-
-@pages.get("/broadcasts")
-@login_required
-def broadcasts_page() -> Any:
-    return render_template("broadcasts.html", user=current_user())
