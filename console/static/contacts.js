@@ -180,7 +180,7 @@
       var tags = input.value.split(",").map(function (t) { return t.trim(); }).filter(Boolean);
       api("PUT", "/contacts/" + id + "/tags", { tags: tags }).then(function (res) { paint(res.tags); toast("Tags saved."); }, fail);
     });
-    api("GET", "/contacts/" + id + "/tags").then(function (res) { paint(res.tags || []); }, fail);
+    api("GET", "/contacts/" + id + "/tags").then(function (res) { paint(res.tags || []); form.setAttribute("data-loaded", "1"); }, fail);
     return form;
   }
 
