@@ -69,7 +69,7 @@ def create() -> tuple[Response, int]:
 
 
 @bp.get("/broadcasts")
-@api("Recent broadcasts (the latest 50) with their counts", sb.BroadcastList)
+@api("Recent broadcasts (the latest 50) with their counts", sb.BroadcastList, errors=(403,))
 def list_broadcasts() -> Response:
     user = api_user()
     check_may_broadcast(user)
