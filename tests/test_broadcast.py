@@ -206,3 +206,42 @@ def test_sends_are_paced_through_the_outbox(settings: Settings, engines: list[An
         assert 1 <= len(fake_twilio.sends()) < 10  # only those due now went
     finally:
         db.dispose()
+
+
+class DroppedOnce:
+    """Background work whose first job is lost (its process died), then runs inline."""
+
+    def __init__(self) -> None:
+        self.dropped = 0
+
+    def submit(self, fn: Any, *args: Any) -> None:
+        if fn.__name__ == "process_broadcast" and not self.dropped:
+            self.dropped += 1
+            return
+        fn(*args)
+
+    def shutdown(self, wait: bool = True) -> None:
+        return None
+
+
+def test_a_broadcast_cut_short_is_resumed_without_sending_twice(settings: Settings, engines: list[Any],
+                                                                 channel_env: dict[str, str],
+                                                                 fake_twilio: FakeTwilio) -> None:
+    app = make_channel_app(settings.with_(broadcast_rate=0.0), engines, channel_env, jobs=DroppedOnce())
+    db: Database = app.extensions["parley"].db
+    try:
+        make_user(db, "sue@example.com", role="supervisor")
+        sue = Agent(app, "sue@example.com")
+        ids = make_contacts(db, 600, 4)
+        r = sue.post("/broadcasts", {"contact_ids": ids, "channel": "sms", "text": "resumed"})
+        assert r.status_code == 202 and r.get_json()["counts"]["pending"] == 4
+        assert r.get_json()["state"] == "sending"
+        b = r.get_json()["id"]
+        again = sue.post(f"/broadcasts/{b}/resume")
+        assert again.status_code == 202 and again.get_json()["counts"]["pending"] == 0
+        assert sue.post(f"/broadcasts/{b}/resume").get_json()["state"] == "done"  # twice: nothing more
+        rt(app).worker.run_once()
+        assert sorted(x.first("To") or "" for x in fake_twilio.sends() if x.first("Body") == "resumed") == [
+            number(i) for i in range(600, 604)]
+    finally:
+        db.dispose()

@@ -1,7 +1,8 @@
 """REST API of broadcasts under /api/v1 (shapes in console/api/schemas/broadcasts.py; the rules in
 models/broadcasts/): `POST /broadcasts` (202: recipients written and classified in the request, the
 messages queued by a background job, a chunk per transaction), `GET /broadcasts`, `GET /broadcasts/<id>`
-(counts and a page of recipients with their delivery status). Supervisors and admins only."""
+(counts and a page of recipients with their delivery status), `POST /broadcasts/<id>/resume` (send what
+a process that died left pending). Supervisors and admins only."""
 
 from __future__ import annotations
 
@@ -64,6 +65,20 @@ def create() -> tuple[Response, int]:
         b = do_create_broadcast(s, user, req, visible_contacts(s, user, wanted))
         broadcast_id = b.id
     services().jobs.submit(process_broadcast, services().db, broadcast_id, settings.broadcast_rate)
+    with services().db.session() as s:
+        return jsonify(_json(s, user, access_broadcast(s, user, broadcast_id))), 202
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/resume")
+@api("Finish a broadcast whose sending was cut short (a process died): its pending recipients are sent",
+     sb.BroadcastOut, status=202, errors=(403,),
+     description="Safe while it is still running: each chunk is claimed under its rows' locks, nothing is "
+                 "sent twice.")
+def resume(broadcast_id: int) -> tuple[Response, int]:
+    user = api_user()
+    with services().db.session() as s:
+        access_broadcast(s, user, broadcast_id)
+    services().jobs.submit(process_broadcast, services().db, broadcast_id, services().settings.broadcast_rate)
     with services().db.session() as s:
         return jsonify(_json(s, user, access_broadcast(s, user, broadcast_id))), 202
 

@@ -9,8 +9,9 @@ Made in two steps so a list of thousands never holds a request open:
    joins their open conversation, or starts one, and is queued in the outbox with a send time spaced by
    `PARLEY_BROADCAST_RATE`, so the delivery worker paces it and agents' replies (due now) go first.
    Each chunk is claimed with its rows locked and written in the transaction that marks them, so running
-   `process_broadcast` again finishes what a crash left `pending`, never sending twice. (Nothing re-runs
-   it by itself yet: a process that dies mid-broadcast leaves the rest pending until it is called again.)
+   `process_broadcast` again finishes what a crash left `pending`, never sending twice. Nothing re-runs
+   it by itself yet: a process that dies mid-broadcast leaves the rest pending (shown in the counts) until
+   someone resumes it (`POST /api/v1/broadcasts/<id>/resume`).
 
 A new conversation is left to the bot, unassigned, in the team of the broadcast's inbox: a reply then
 routes like any customer message (the bot answers or hands off to the team's queue), instead of
