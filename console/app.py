@@ -131,6 +131,12 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     app.register_blueprint(exports.bp)  # conversation exports and transcripts
     app.register_blueprint(invoices_api.bp)  # invoices and checkouts; void
     app.register_blueprint(outreach.bp)  # New chat (POST /api/v1/conversations), invitations, end and renew
+    from console.api import broadcasts, history, prepared_files, tags  # issue 14 (second half)
+
+    app.register_blueprint(broadcasts.bp)
+    app.register_blueprint(tags.bp)
+    app.register_blueprint(history.bp)
+    app.register_blueprint(prepared_files.bp)
     app.register_blueprint(hosted.bp)  # /c/<token>: the customer's personal chat page
     channels_api.register_pages(app)
     inboxes_api.register(app)  # /api/v1/inboxes and the admin's Inboxes page

@@ -20,6 +20,7 @@ from console.errors import status_of
 from console.limits import RateLimited, client_address, limits
 from console.serialize import iso
 from console.services import services
+from console.widget_history import with_files
 from models.conversations.messages import check_text
 from models.errors import InvalidInput, ParleyError
 from models.outreach.links import LinkExpired, access_invitation
@@ -70,6 +71,9 @@ def _state(s: Any, inv: Invitation) -> dict[str, Any]:
             "messages": [customer_message(id=m.id, conversation_id=pid, sender_type=m.sender_type, text=m.text,
                                           created_at=iso(m.created_at) or "", rich=m.rich)
                          for m, pid in customer_history(s, inv)]}
+            "messages": with_files(s, [customer_message(id=m.id, conversation_id=pid, sender_type=m.sender_type,
+                                                        text=m.text, created_at=iso(m.created_at) or "")
+                                       for m, pid in customer_history(s, inv)])}
 
 
 @bp.post("/c/<token>/session")

@@ -22,6 +22,7 @@ from console.realtime.presence import consoles
 from console.realtime.rooms import ALL_ROOM, CONSOLE, WEBCHAT_NS, contact_room, team_room, user_room
 from console.serialize import iso
 from console.services import services
+from console.widget_history import earlier_payload
 from console.widget_inbox import widget_inbox_on_connect
 from models.contacts.blocking import do_keep_blocked
 from models.contacts.identities import do_find_or_create_contact, find_contact
@@ -103,13 +104,14 @@ def webchat_connect(auth: Any = None) -> None:
     visitor = visitor or svc.visitors.issue()
     visitors.add(request.sid, visitor, widget_key)  # type: ignore[attr-defined]
     socket_opened(WEBCHAT_NS)
-    public_id, history, queue = None, [], None
+    public_id, history, queue, earlier = None, [], None, None
     with svc.db.transaction() as s:
         contact = find_contact(s, WEBCHAT, visitor.visitor_id)
         if contact is not None:
             join_room(contact_room(contact.id))
             do_set_presence(s, contact, True)
             conv = open_conversation_of(s, contact)
+            earlier = earlier_payload(s, contact.id, visitor.visitor_id, conv.id if conv else None)
             if conv is not None:
                 public_id = conv.public_id
                 rows = visitor_history(s, conv, visitor.visitor_id)  # what this browser was party to
@@ -122,6 +124,8 @@ def webchat_connect(auth: Any = None) -> None:
     emit("history", {"conversation_id": public_id, "messages": history})
     if queue is not None:
         emit("queue", queue)
+    if earlier and earlier["conversations"]:
+        emit("earlier", earlier)  # a returning customer's own earlier messages, read-only (widget_history.py)
 
 
 @socketio.on("message", namespace=WEBCHAT_NS)

@@ -228,6 +228,8 @@ class Settings(BaseSettings):
                                           "Cloud API send waits for a status before the agent decides", ge=0)
     outbox_settle: float = var("PARLEY_OUTBOX_SETTLE", 5.0, "seconds an unconfirmed send rests before it is "
                                "reconciled", ge=0)
+    broadcast_rate: float = var("PARLEY_BROADCAST_RATE", 10.0, "messages per second a broadcast hands to the "
+                                "outbox (0: all at once)", ge=0)
     bench_noop: Flag = var("PARLEY_BENCH_NOOP", False, "`1`: `POST /webhooks/noop` (the benchmark's baseline)")
 
     # --- integrations: outgoing webhooks (connectors/webhooks_out.py), the `http` bot engine -------------

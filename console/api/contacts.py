@@ -25,10 +25,12 @@ from models.contacts.details import check_contact_changes, do_update_contact
 from models.contacts.erase import do_erase_contact
 from models.contacts.identities import access_contact, identities_of, may_see_contact
 from models.contacts.merge import check_phone, do_link_identity, do_merge_contacts
+from models.contacts.tags import normalise_tag
 from models.conversations.deletion import check_may_delete, forget_files
 from models.conversations.visibility import can_see
 from models.errors import InvalidInput, NotFound
 from models.schema.accounts import User
+from models.schema.broadcasts import ContactTag
 from models.schema.contacts import Contact, ContactIdentity
 from models.schema.conversations import Conversation
 
@@ -61,10 +63,14 @@ def contact_json(s: Session, user: User, contact: Contact) -> dict[str, Any]:
 def contacts() -> Response:
     """Find contacts (to merge two, or follow one up): by name, email or number."""
     user = api_user()
-    q = query_args(sch.ContactQuery).q.strip()[:100]
+    args = query_args(sch.ContactQuery)
+    q = args.q.strip()[:100]
     if len(q) == 1:
         raise InvalidInput("q must have at least 2 characters.")
     stmt = select(Contact)
+    if args.tag is not None:
+        tagged = select(ContactTag.contact_id).where(ContactTag.tag == normalise_tag(args.tag))
+        stmt = stmt.where(Contact.id.in_(tagged))
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(or_(

@@ -115,6 +115,7 @@
     box.appendChild(form);
     box.appendChild(h("p", { class: "ct-muted" }, "Channels: " + ((c.identities || []).map(function (i) {
       return i.channel + (i.address ? " " + i.address : ""); }).join(", ") || "none")));
+    box.appendChild(tagsEditor(c.id));
 
     // actions: block, merge, erase
     var actions = h("div", { class: "ct-actions" });
@@ -165,6 +166,26 @@
         }, fail);
       }
     }
+  }
+
+  /** The contact's tags (for broadcasts and finding contacts): shown as chips, edited as a comma list. */
+  function tagsEditor(id) {
+    var chips = h("span", { class: "ct-tags", "data-testid": "contact-tags" });
+    var input = h("input", { type: "text", placeholder: "vip, newsletter", "data-testid": "contact-tags-input", "aria-label": "Tags" });
+    function paint(tags) {
+      clear(chips);
+      tags.forEach(function (t) { chips.appendChild(h("span", { class: "chip", "data-testid": "contact-tag" }, t)); });
+      input.value = tags.join(", ");
+    }
+    var form = h("form", { class: "ct-tags-form", "data-testid": "contact-tags-form" }, h("span", { class: "ct-muted" }, "Tags: "), chips, input,
+      h("button", { type: "submit", class: "btn btn-sm", "data-testid": "contact-tags-save" }, "Save tags"));
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var tags = input.value.split(",").map(function (t) { return t.trim(); }).filter(Boolean);
+      api("PUT", "/contacts/" + id + "/tags", { tags: tags }).then(function (res) { paint(res.tags); toast("Tags saved."); }, fail);
+    });
+    api("GET", "/contacts/" + id + "/tags").then(function (res) { paint(res.tags || []); form.setAttribute("data-loaded", "1"); }, fail);
+    return form;
   }
 
   function blockContact(c) {

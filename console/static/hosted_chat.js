@@ -35,9 +35,28 @@
     li.className = "hc-msg";
     li.setAttribute("data-testid", "hosted-message");
     li.setAttribute("data-sender", m.sender_type);
+    li.setAttribute("data-id", String(m.id));
     li.textContent = m.text;
     log.appendChild(li);
+    addFiles(li, m.files);
     log.scrollTop = log.scrollHeight;
+  }
+
+  /** Files an agent shared (a pre-planned session's, or sent live): download links, text by textContent. */
+  function addFiles(li, files) {
+    if (!li || !files || !files.length || li.querySelector(".hc-files")) return;
+    var box = document.createElement("div");
+    box.className = "hc-files";
+    files.forEach(function (f) {
+      var a = document.createElement("a");
+      a.href = f.url;
+      a.setAttribute("download", f.filename);
+      a.setAttribute("data-testid", "hosted-file");
+      a.rel = "noopener";
+      a.textContent = "📎 " + f.filename;
+      box.appendChild(a);
+    });
+    li.appendChild(box);
   }
 
   function paint(data) {
@@ -72,6 +91,9 @@
     window.addEventListener("pageshow", function (e) { if (e.persisted) { socket.connect(); refresh(); } });
     socket.on("connect", function () { sub.textContent = "Connected"; });
     socket.on("disconnect", function () { sub.textContent = "Reconnecting…"; });
+    socket.on("files", function (d) {
+      if (d) addFiles(log.querySelector('[data-id="' + String(Number(d.id)) + '"]'), d.files);
+    });
     socket.on("message", function (m) {
       if (state && m && m.conversation_id === state.conversation_id) add(m);
       else refresh();

@@ -571,6 +571,7 @@
       socket.on("files", showFiles);
       socket.on("queue", showQueue);
       socket.on("ended", showRating); // the chat closed: maybe a rating (below)
+      socket.on("earlier", showEarlier);
       socket.on("error", function (e) {
         showError((e && (e.message || e.code)) || "Something went wrong.");
       });
@@ -1084,6 +1085,27 @@
     };
     if (lang === "en") done();
     else setLocale(lang).then(done, done);
+  /** A returning customer's own earlier messages (the `earlier` event), read-only and collapsed above the
+   *  conversation. Text by textContent, as everywhere. */
+  var earlierEl = null;
+  function showEarlier(data) {
+    var convs = (data && data.conversations) || [];
+    if (!earlierEl) {
+      root.appendChild(h("style", null, ".earlier { margin: 0 0 8px; font-size: 13px; color: var(--pw-muted); }" +
+        ".earlier summary { cursor: pointer; padding: 4px 0; } .earlier .msg { opacity: .8; }"));
+      earlierEl = h("details", { class: "earlier", "data-testid": "parley-earlier" });
+      bodyEl.insertBefore(earlierEl, list);
+    }
+    while (earlierEl.firstChild) earlierEl.removeChild(earlierEl.firstChild);
+    earlierEl.hidden = !convs.length;
+    earlierEl.appendChild(h("summary", null, "Earlier conversations (" + convs.length + ")"));
+    convs.forEach(function (c) {
+      (c.messages || []).forEach(function (m) {
+        var el = buildMessage(m.sender_type, m.text, { created_at: m.created_at, status: "sent" });
+        el.setAttribute("data-testid", "parley-earlier-message");
+        earlierEl.appendChild(el);
+      });
+    });
   }
 
   function mount() {

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from models.channels.attachments import do_add_pending
 from models.contacts.blocking import do_keep_blocked
 from models.contacts.identities import do_find_or_create_phone_contact
+from models.contacts.opt_out import do_note_keyword
 from models.conversations.ingest import LOOK_UP, contact_and_open_conversation, do_ingest_inbound
 from models.db import Database
 from models.inboxes.routing import inbox_for_number
@@ -64,6 +65,7 @@ def ingest_provider_message(db: Database, *, channel: str, provider_message_id: 
                 if not ingested.created:
                     return Stored(ingested.conversation.id, ingested.message.id, created=False,
                                   public_id=ingested.conversation.public_id)
+                do_note_keyword(s, channel, sender, text)  # SMS STOP / START: no query for other texts
                 ids = tuple(do_add_pending(s, conv=ingested.conversation, msg=ingested.message, source_ref=m.ref,
                                            filename=m.filename, channel_config_id=via_channel_id).id
                             for m in media)

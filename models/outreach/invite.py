@@ -19,6 +19,7 @@ from models.audit import audit
 from models.conversations.messages import do_agent_message
 from models.errors import Conflict, InvalidState, NotFound
 from models.outreach.contacts import check_email, check_phone, set_phone
+from models.outreach.files import do_share_prepared_files
 from models.outreach.links import link_url, new_nonce
 from models.schema.accounts import User
 from models.schema.base import utcnow
@@ -88,9 +89,11 @@ def do_send_invitation(session: Session, user: User, conv: Conversation, inv: In
         intro = inv.welcome if first and inv.welcome else (
             f"{team} invites you to chat." if first else f"Here is your new link to chat with {team}.")
         do_agent_message(session, user, conv, f"{intro}\n\nChat with us here: {link}", channel="sms")
+        do_share_prepared_files(session, user, conv, inv)  # on the chat page the link opens
         return None
     if inv.sends == 1 and inv.welcome:  # the first attempt (a retry after a refused mail adds nothing)
         do_agent_message(session, user, conv, inv.welcome, channel="webchat")
+    do_share_prepared_files(session, user, conv, inv)
     session.flush()
     return MailToSend(inv.id, inv.address, team, contact.name, user.name, inv.welcome, link,
                       inv.expires_at.strftime("%d %B %Y, %H:%M UTC"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from models.schema import (
     accounts,
+    broadcasts,
     channels,
     contacts,
     conversations,
@@ -18,6 +19,7 @@ from models.schema import (
                  invoices, internal)
     llm,
     outreach,
+    prepared,
     reports,
     routing,
     training,
@@ -25,5 +27,5 @@ from models.schema import (
 from models.schema.base import Base
 
 TABLE_MODULES = (accounts, contacts, conversations, channels, routing, llm, training, integrations, reports, outreach,
-                 invoices, feedback, internal, discussions)
+                 invoices, feedback, internal, discussions, broadcasts, prepared)
 metadata = Base.metadata

@@ -13,6 +13,7 @@ from console.api.schemas.common import Id, In, Out, Timestamp, UserBrief
 class ContactQuery(In):
     q: str = Field("", max_length=1000,
                    description="Name, email or number (at least 2 characters); empty: the latest contacts.")
+    tag: str | None = Field(None, max_length=100, description="Only contacts carrying this tag.")
 
 
 class Block(Out):
