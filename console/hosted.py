@@ -68,11 +68,9 @@ def _state(s: Any, inv: Invitation) -> dict[str, Any]:
     team = s.get(Team, view.conversation.team_id)
     return {"conversation_id": view.conversation.public_id, "state": view.state, "ended": view.ended,
             "team": team.name if team else "", "name": contact.name if contact else "",
-            "messages": [customer_message(id=m.id, conversation_id=pid, sender_type=m.sender_type, text=m.text,
-                                          created_at=iso(m.created_at) or "", rich=m.rich)
-                         for m, pid in customer_history(s, inv)]}
             "messages": with_files(s, [customer_message(id=m.id, conversation_id=pid, sender_type=m.sender_type,
-                                                        text=m.text, created_at=iso(m.created_at) or "")
+                                                        text=m.text, created_at=iso(m.created_at) or "",
+                                                        rich=m.rich)
                                        for m, pid in customer_history(s, inv)])}
 
 

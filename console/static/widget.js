@@ -907,6 +907,8 @@
     if (ratingCard && ratingCard.parentNode) { list.appendChild(ratingCard); }
     endedEl = null;
     ratingCard = null;
+  }
+
   // ------------------------------------------------------------------ i18n: the widget's strings (docs/widget.md)
   // English is written at each tx() call; the other languages come from /webchat/i18n/<lang>.json (the
   // message catalogues in console/static/i18n/), and a key a catalogue lacks falls back to the English.
@@ -1085,6 +1087,8 @@
     };
     if (lang === "en") done();
     else setLocale(lang).then(done, done);
+  }
+
   /** A returning customer's own earlier messages (the `earlier` event), read-only and collapsed above the
    *  conversation. Text by textContent, as everywhere. */
   var earlierEl = null;

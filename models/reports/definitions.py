@@ -78,7 +78,7 @@ DEFINITIONS: dict[str, dict[str, str]] = {"agents": AGENTS, "live": LIVE, "bot":
 NOTES: dict[str, list[str]] = {
     "agents": [
         "Ratings exist only for webchat inboxes that ask for them (the inbox's rating option), from "
-        "migration 0018_prechat on.",
+        "migration 0022_prechat on.",
         "Availability history is recorded from migration 0015_reports on; time before it is not known.",
         "Assignment history is recorded from migration 0015_reports on (assignments standing then were "
         "carried over); earlier assignments undone since are not known.",

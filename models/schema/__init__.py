@@ -14,9 +14,11 @@ from models.schema import (
     channels,
     contacts,
     conversations,
-                 feedback, discussions)
+    discussions,
+    feedback,
     integrations,
-                 invoices, internal)
+    internal,
+    invoices,
     llm,
     outreach,
     prepared,

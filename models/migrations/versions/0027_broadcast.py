@@ -1,7 +1,7 @@
 """broadcast: contact tags, SMS opt-outs, broadcasts and their recipients, a pre-planned session's files
 
-Revision ID: 0018_broadcast
-Revises: 0017_outreach
+Revision ID: 0027_broadcast
+Revises: 0026_discuss
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_broadcast"
-down_revision: str | Sequence[str] | None = "0017_outreach"
+revision: str = "0027_broadcast"
+down_revision: str | Sequence[str] | None = "0026_discuss"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """reportsfast: each conversation's first intent and first bot message time, stored for the reports
 (filled in from its messages)
 
-Revision ID: 0018_reportsfast
-Revises: 0017_outreach
+Revision ID: 0020_reportsfast
+Revises: 0019_awaiting_invitation
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_reportsfast"
-down_revision: str | Sequence[str] | None = "0017_outreach"
+revision: str = "0020_reportsfast"
+down_revision: str | Sequence[str] | None = "0019_awaiting_invitation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

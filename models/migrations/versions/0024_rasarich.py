@@ -1,7 +1,7 @@
 """rasarich: a bot message's buttons and image (`messages.rich`, JSON)
 
-Revision ID: 0018_rasarich
-Revises: 0017_outreach
+Revision ID: 0024_rasarich
+Revises: 0023_widgetsdk
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_rasarich"
-down_revision: str | Sequence[str] | None = "0017_outreach"
+revision: str = "0024_rasarich"
+down_revision: str | Sequence[str] | None = "0023_widgetsdk"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """internal chat (Converso): chats between users, their messages, read marks and files
 
-Revision ID: 0018_dms
-Revises: 0017_outreach
+Revision ID: 0025_dms
+Revises: 0024_rasarich
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_dms"
-down_revision: str | Sequence[str] | None = "0017_outreach"
+revision: str = "0025_dms"
+down_revision: str | Sequence[str] | None = "0024_rasarich"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """discussions: a conversation's internal discussion (members, entries) and @mentions
 
-Revision ID: 0018_discuss
-Revises: 0017_outreach
+Revision ID: 0026_discuss
+Revises: 0025_dms
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_discuss"
-down_revision: str | Sequence[str] | None = "0017_outreach"
+revision: str = "0026_discuss"
+down_revision: str | Sequence[str] | None = "0025_dms"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """prechat: the end-of-chat rating a webchat customer gives (one per conversation)
 
-Revision ID: 0018_prechat
-Revises: 0017_outreach
+Revision ID: 0022_prechat
+Revises: 0021_invoices
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_prechat"
-down_revision: str | Sequence[str] | None = "0017_outreach"
+revision: str = "0022_prechat"
+down_revision: str | Sequence[str] | None = "0021_invoices"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

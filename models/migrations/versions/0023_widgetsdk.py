@@ -1,8 +1,8 @@
 """widget SDK: a contact's and a conversation's custom attributes (`Parley.setAttributes`), the page a
 webchat conversation started on and its referrer; every webchat inbox gets an identity-verification secret
 
-Revision ID: 0018_widgetsdk
-Revises: 0017_outreach
+Revision ID: 0023_widgetsdk
+Revises: 0022_prechat
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_widgetsdk"
-down_revision: str | Sequence[str] | None = "0017_outreach"
+revision: str = "0023_widgetsdk"
+down_revision: str | Sequence[str] | None = "0022_prechat"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

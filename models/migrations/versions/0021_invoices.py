@@ -1,7 +1,7 @@
 """invoices: invoices and checkouts sent in conversations, and the payment provider's processed events
 
-Revision ID: 0018_invoices
-Revises: 0017_outreach
+Revision ID: 0021_invoices
+Revises: 0020_reportsfast
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_invoices"
-down_revision: str | Sequence[str] | None = "0017_outreach"
+revision: str = "0021_invoices"
+down_revision: str | Sequence[str] | None = "0020_reportsfast"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
