@@ -163,8 +163,8 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
         return response
 
     import console.sockets  # noqa: F401  (registers the namespace handlers on `socketio`)
-    from console import webchat_feedback  # noqa: F401  (the pre-chat form and rating on `/webchat`)
     import console.widget_sdk as _widget_sdk  # noqa: F401  (the widget SDK's /webchat events: identify, attributes)
+    from console import webchat_feedback  # noqa: F401  (the pre-chat form and rating on `/webchat`)
 
     socketio.init_app(
         app, async_mode="threading", message_queue=settings.redis_url, channel=settings.socketio_channel,

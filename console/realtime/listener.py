@@ -27,8 +27,8 @@ from connectors.delivery import MediaLinks
 from connectors.webchat import CHANNEL as WEBCHAT
 from connectors.webchat import customer_message
 from console.realtime.coalescing import Coalescer, Submits
-from console.realtime.internal_chat import message_pushes, unread_pushes
 from console.realtime.discussions import entry_push, mention_notice
+from console.realtime.internal_chat import message_pushes, unread_pushes
 from console.realtime.payloads import brief, queue_state, transfer_json
 from console.realtime.rooms import (
     ALL_ROOM,
@@ -64,17 +64,17 @@ from models.events import (
     ConversationStatusChanged,
     DiscussionEntryPosted,
     Event,
-    InvoiceChanged,
     InternalChatChanged,
     InternalMessageCreated,
+    InvoiceChanged,
     MentionCreated,
     MessageCreated,
     MessageUpdated,
     OfferEnded,
     TransferChanged,
 )
-from models.invoices.shapes import invoice_payload
 from models.feedback.ratings import ended_notice
+from models.invoices.shapes import invoice_payload
 from models.routing.queue import queue_outlook, queue_positions
 from models.schema.accounts import User
 from models.schema.base import utcnow

@@ -29,8 +29,8 @@ from models.events import (
     InvoiceChanged,
     MessageCreated,
 )
-from models.invoices.shapes import invoice_json
 from models.feedback.ratings import rating_of
+from models.invoices.shapes import invoice_json
 from models.schema.accounts import Team, User
 from models.schema.base import utcnow
 from models.schema.contacts import Contact
