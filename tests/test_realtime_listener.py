@@ -19,7 +19,8 @@ LISTENER = Path("console/realtime/listener.py")
 # sockets (console/realtime/revocation.py) rather than pushing to them.
 # Work for workers (the outbox, webhook deliveries), or for webhooks only (a contact's details), never a push.
 NOT_PUSHED = {events.OutboundQueued, events.AccessRevoked, events.WebhooksQueued, events.ContactUpdated,
-              events.ConversationRated}  # the console's rating panel asks for it (conversation_rating.js)
+              events.ConversationRated,  # the console's rating panel asks for it (conversation_rating.js)
+              events.WebhookSubscriptionsChanged}  # heard by console/runtime/subscription_sync.py, not browsers
 BASES = {events.Event, events.ConversationEvent}
 
 
@@ -74,6 +75,10 @@ def _emits(path: Path) -> list[ast.Call]:
         or (isinstance(node.func, ast.Name) and node.func.id == "emit"))]
 
 
+# Modules of Socket.IO handlers (they answer their own caller): the core ones and the widget SDK's.
+SOCKET_HANDLERS = {Path("console/sockets.py"), Path("console/widget_sdk.py")}
+
+
 def test_only_the_realtime_listener_emits() -> None:
     """Socket handlers may answer their own caller (flask_socketio's bare `emit`, no room); every
     broadcast goes through the realtime listener."""
@@ -82,7 +87,7 @@ def test_only_the_realtime_listener_emits() -> None:
             continue
         for call in _emits(path):
             where = f"{path}:{call.lineno}"
-            assert path == Path("console/sockets.py"), f"{where} emits outside the realtime listener"
+            assert path in SOCKET_HANDLERS, f"{where} emits outside the realtime listener"
             assert isinstance(call.func, ast.Name), f"{where}: socket handlers reply with flask_socketio.emit"
             assert not {kw.arg for kw in call.keywords} & {"to", "room", "broadcast", "namespace"}, \
                 f"{where}: a socket handler broadcasts; push through the realtime listener"
