@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 
 from models.db import Database
 from tests.support.actors import PASSWORD, make_user
@@ -88,7 +89,7 @@ def test_a_discussion_with_a_mention_turns_view_only_at_close(server: LiveServer
     assert "mentioned you in a discussion" in card.text and "<b>this</b>" in card.text
     _wait(bob, lambda: _text(bob, "[data-testid=mentions-badge]") == "1")
     _css(bob, "[data-testid=mentions-toggle]")[0].click()
-    _wait(bob, lambda: _css(bob, "[data-testid=mention-item]"))[0].click()
+    _wait(bob, lambda: _click_first(bob, "[data-testid=mention-item]"))  # the list may redraw meanwhile
     entries = _wait(bob, lambda: [e for e in _css(bob, "[data-testid=discussion-entry]") if "<b>this</b>" in e.text])
     assert not entries[0].find_elements("css selector", "b.discussion-text b")  # shown as text, never as markup
     _wait(bob, lambda: not _css(bob, "[data-testid=mentions-badge]")[0].is_displayed())  # read
@@ -101,3 +102,13 @@ def test_a_discussion_with_a_mention_turns_view_only_at_close(server: LiveServer
     _wait(bob, lambda: _css(bob, "[data-testid=discussion-view-only]"))
     assert not _css(bob, "[data-testid=discussion-input]")
     assert any("view-only" in e.text for e in _css(bob, "[data-testid=discussion-entry]"))
+
+def _click_first(driver: Any, selector: str) -> bool:
+    try:
+        found = _css(driver, selector)
+        if not found:
+            return False
+        found[0].click()
+        return True
+    except StaleElementReferenceException:  # redrawn between finding and clicking: look again
+        return False
