@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
 
-class PollingWorker:
+class PollingWorker(ABC):
     name = "parley-worker"
     batch = 50
 
@@ -33,11 +34,13 @@ class PollingWorker:
     # --- what a subclass says ------------------------------------------------------------------------
 
     @property
+    @abstractmethod
     def poll_s(self) -> float:
-        raise NotImplementedError
+        """Seconds between idle passes."""
 
+    @abstractmethod
     def one_pass(self) -> int:
-        raise NotImplementedError
+        """Claim what is due and do it; return how much was done."""
 
     # --- running -------------------------------------------------------------------------------------
 

@@ -112,11 +112,11 @@ def provider_fetch(token: str) -> Response:
     return _serve(_linked(runtime().links.verify(token)))
 
 
-def _upload_cap() -> int:
+def upload_cap() -> int:
     return runtime().settings.max_attachment_bytes + FORM_SLACK
 
 
-def _read_upload(limit: int) -> tuple[bytes, str | None]:
+def read_upload(limit: int) -> tuple[bytes, str | None]:
     upload = request.files.get("file")
     if upload is None:
         raise InvalidInput("Send the file as multipart/form-data in the field 'file'.", code="no_file")
@@ -126,13 +126,13 @@ def _read_upload(limit: int) -> tuple[bytes, str | None]:
 @bp.post("/api/v1/conversations/<public_id>/attachments")
 @api("Send a file (optionally with text) on the reply channel, or as a private note", MessageOut, status=201,
      form=Upload, errors=(403, 413, 422), description=Upload.__doc__ or "")
-@body_limit(_upload_cap)
+@body_limit(upload_cap)
 def agent_upload(public_id: str) -> tuple[Response, int]:
     """An agent sends a file (optionally with text) on the reply channel, or as a private note."""
     user = api_user()
     _count_upload(f"user:{user.id}")
     rt, svc = runtime(), services()
-    data, filename = _read_upload(rt.settings.max_attachment_bytes)
+    data, filename = read_upload(rt.settings.max_attachment_bytes)
     sniffed = check_allowed(data, filename, rt.settings.max_attachment_bytes)
     text = (request.form.get("text") or "").strip()
     if text:
@@ -159,7 +159,7 @@ def _count_upload(who: str) -> None:
 
 
 @bp.post("/webchat/upload")
-@body_limit(_upload_cap)
+@body_limit(upload_cap)
 def visitor_upload() -> Any:
     """A webchat customer sends a file: the visitor token (form field `token`) says who they are.
     Errors carry the CORS header too, so the widget on the shop's site can show them."""
@@ -183,7 +183,7 @@ def _visitor_upload() -> Any:
     if visitor is None:
         return _cors(jsonify({"ok": False, "error": {"code": "bad_token", "message": "Reconnect to chat."}})), 403
     _count_upload(f"visitor:{visitor.visitor_id}")
-    data, filename = _read_upload(rt.settings.max_attachment_bytes)
+    data, filename = read_upload(rt.settings.max_attachment_bytes)
     sniffed = check_allowed(data, filename, rt.settings.max_attachment_bytes)
     text = f"[file: {safe_filename(filename, sniffed)}]"
     conv_id: int | None = None

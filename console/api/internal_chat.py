@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.api.declare import api, json_body, optional_json_body, query_args
-from console.api.files import FORM_SLACK, serve_stored
+from console.api.files import read_upload, serve_stored, upload_cap
 from console.api.schemas import internal_chat as si
 from console.auth import api_user
 from console.limits import body_limit, client_address, limits
@@ -136,26 +136,19 @@ def mark_read(chat_id: int) -> Response:
                         "unread_total": sum(unread.values())})
 
 
-def _upload_cap() -> int:
-    return runtime().settings.max_attachment_bytes + FORM_SLACK
-
-
 @bp.post("/internal_files")
 @api("Upload a file for internal chat; send it with POST /internal_chats/<id>/messages `attachment_id`",
      si.InternalFileOut, status=201, form=si.FileUpload, errors=(413, 429), description=si.FileUpload.__doc__ or "")
-@body_limit(_upload_cap)
+@body_limit(upload_cap)
 def upload() -> tuple[Response, int]:
     user = api_user()
     settings, lim = services().settings, limits()
     lim.hit("upload", settings.rate_limit_uploads, f"user:{user.id}", "Too many files")
     lim.hit("upload_addr", settings.rate_limit_uploads_per_address, client_address(), "Too many files")
-    upload_file = request.files.get("file")
-    if upload_file is None:
-        raise InvalidInput("Send the file as multipart/form-data in the field 'file'.", code="no_file")
     rt = runtime()
-    data = upload_file.read(rt.settings.max_attachment_bytes + 1)
+    data, filename = read_upload(rt.settings.max_attachment_bytes)
     with services().db.transaction() as s:
-        row = do_upload(s, rt.store, user, data, upload_file.filename, rt.settings.max_attachment_bytes)
+        row = do_upload(s, rt.store, user, data, filename, rt.settings.max_attachment_bytes)
         return jsonify(file_json(row)), 201
 
 

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy.orm import Session
 
 from console.api.declare import api
-from console.api.files import _read_upload, _upload_cap
+from console.api.files import read_upload, upload_cap
 from console.api.schemas import history as sh
 from console.auth import api_user
 from console.limits import body_limit
@@ -43,12 +43,12 @@ def list_files(public_id: str) -> Response:
 @bp.post("/conversations/<public_id>/invitation/files")
 @api("Add a file to share when the invitation goes (kept on a private note until then)", sh.PreparedFiles,
      status=201, form=sh.PreparedUpload, errors=(409, 413, 422))
-@body_limit(_upload_cap)
+@body_limit(upload_cap)
 def add_file(public_id: str) -> tuple[Response, int]:
     user = api_user()
     rt = runtime()
     limit = rt.settings.max_attachment_bytes
-    data, filename = _read_upload(limit)
+    data, filename = read_upload(limit)
     check_allowed(data, filename, limit)
     with services().db.transaction() as s:
         conv = access_conversation(s, user, public_id, lock=True)

@@ -37,44 +37,18 @@
   function csrf() { var m = document.querySelector('meta[name="csrf-token"]'); return m ? m.getAttribute("content") : ""; }
 
   // ------------------------------------------------------------------ alerts (the console's preference)
-  var audio = null;
-  function alertsOn() { try { return localStorage.getItem("parley.alerts") === "1"; } catch (e) { return false; } }
-  function beep() {
-    if (!alertsOn()) return;
-    try {
-      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
-      var o = audio.createOscillator(), g = audio.createGain();
-      o.frequency.value = 660; g.gain.value = 0.08;
-      o.connect(g); g.connect(audio.destination);
-      o.start(); o.stop(audio.currentTime + 0.15);
-    } catch (e) { /* no audio here */ }
-  }
-  function desktop(title, body, chatId) {
-    if (!alertsOn() || !("Notification" in window) || Notification.permission !== "granted") return;
-    if (document.visibilityState === "visible" && document.hasFocus()) return; // the card is enough
-    try {
-      var n = new Notification(title, { body: body, tag: "ichat:" + chatId });
-      n.onclick = function () { window.focus(); openChat(chatId); n.close(); };
-    } catch (e) { /* some browsers only allow it from a service worker */ }
-  }
-  function tray() {
-    var t = $("notices");
-    if (!t) { t = h("div", { id: "notices", class: "notices", "aria-live": "polite", "data-testid": "notices" }); document.body.appendChild(t); }
-    return t;
-  }
+  // Cards, sound and desktop alerts are the console's (routing.js: PC.alerts), as for offers and transfers.
   function notice(chat, msg) {
+    var alerts = PC.alerts;
+    var title = (msg.author ? msg.author.name : "A colleague") + " wrote to you";
     var key = "ichat:" + chat.id;
-    var old = document.querySelector('.notice[data-key="' + key + '"]');
-    if (old) old.remove();
-    var box = h("div", { class: "notice notice-internal", "data-key": key, "data-kind": "internal", "data-testid": "notice", role: "status" });
-    var drop = function () { box.remove(); };
-    box.appendChild(h("div", { class: "notice-head" }, h("b", null, (msg.author ? msg.author.name : "A colleague") + " wrote to you"),
-      h("button", { type: "button", class: "notice-x", "aria-label": "Dismiss", onclick: drop }, "×")));
-    box.appendChild(h("div", { class: "notice-text" }, preview(msg)));
-    box.appendChild(h("div", { class: "notice-actions" }, h("button", { type: "button", class: "btn btn-sm btn-primary",
-      "data-testid": "notice-open-chat", onclick: function () { drop(); openChat(chat.id); } }, "Open")));
-    tray().appendChild(box);
-    setTimeout(drop, 9000);
+    if (!alerts) { PC.toast(title + ": " + preview(msg)); return; }
+    var open = h("button", { type: "button", class: "btn btn-sm btn-primary", "data-testid": "notice-open-chat",
+      onclick: function () { alerts.drop(key); openChat(chat.id); } }, "Open");
+    alerts.card(key, "internal", title, preview(msg), [open]);
+    setTimeout(function () { alerts.drop(key); }, 9000);
+    alerts.beep();
+    alerts.desktop(title, preview(msg), null, function () { openChat(chat.id); }, key);
   }
   function preview(m) {
     var t = (m.text || "").replace(/\s+/g, " ");
@@ -307,7 +281,7 @@
     c.unread = e.unread; st.total = e.unread_total;
     var inView = st.open && st.current === c.id && document.visibilityState === "visible";
     if (inView) { addMessage(m); if (e.unread) markRead(c.id); }
-    else if (e.unread && !(m.author && m.author.id === PC.me.id)) { notice(c, m); beep(); desktop((m.author ? m.author.name : "A colleague") + " wrote to you", preview(m), c.id); }
+    else if (e.unread && !(m.author && m.author.id === PC.me.id)) { notice(c, m); }
     paintBadge(); renderList();
   }
   function onUnread(e) {

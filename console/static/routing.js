@@ -51,12 +51,13 @@
       o.start(); o.stop(audio.currentTime + 0.18);
     } catch (e) { /* no audio here */ }
   }
-  function desktop(title, body, convId) {
+  // `onOpen`: what a click does (default: open conversation `convId`); `tag` groups repeats.
+  function desktop(title, body, convId, onOpen, tag) {
     if (!alertsOn() || !("Notification" in window) || Notification.permission !== "granted") return;
     if (document.visibilityState === "visible" && document.hasFocus()) return; // the card is enough
     try {
-      var n = new Notification(title, { body: body, tag: convId || title });
-      n.onclick = function () { window.focus(); if (convId) PC.open(convId); n.close(); };
+      var n = new Notification(title, { body: body, tag: tag || convId || title });
+      n.onclick = function () { window.focus(); if (onOpen) onOpen(); else if (convId) PC.open(convId); n.close(); };
     } catch (e) { /* some browsers only allow it from a service worker */ }
   }
   function paintAlerts(btn) {
@@ -621,7 +622,7 @@
     buildTopbar();
     buildSettingsButton();
     buildCannedButton();
-    PC.alerts = { card: card, drop: dropCard, beep: beep, desktop: desktop };  // discussion.js: mention cards
+    PC.alerts = { card: card, drop: dropCard, beep: beep, desktop: desktop };  // discussion.js, internal_chat.js
     PC.onChrome.push(onChrome);
     PC.onChrome.push(onWorkspaceChrome);
     if (PC.socket) wireSocket(PC.socket);
