@@ -5,7 +5,6 @@
    textContent. Independent of console.js: it follows the open conversation through the URL (#c/<id>). */
 (function () {
   "use strict";
-  var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   var panel = document.getElementById("invoices-panel");
   if (!panel) return;
   var ADMIN = document.body.getAttribute("data-user-role") === "admin";
@@ -16,18 +15,8 @@
   var formOpen = false;
   var formEl = null;
 
-  function call(method, path, body) {
-    return fetch("/api/v1" + path, {
-      method: method, credentials: "same-origin",
-      headers: { "X-CSRF-Token": CSRF, "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body)
-    }).then(function (r) {
-      return r.json().then(function (data) {
-        if (!r.ok) throw new Error((data && data.error && data.error.message) || ("HTTP " + r.status));
-        return data;
-      });
-    });
-  }
+  // The console's API client (console.js): CSRF, errors as ApiError with a plain message, session expiry.
+  function call(method, path, body) { return window.ParleyConsole.api(method, path, body); }
   function el(tag, cls, text) { var e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; }
   function conversationId() {
     var m = /^#c\/(.+)$/.exec(location.hash || "");
