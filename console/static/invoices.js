@@ -117,21 +117,29 @@
     return form;
   }
 
+  /* The head (title, toggle) and the form are built once and kept: live updates and reloads redraw only
+     the list, so a button someone is about to press, or a form being typed, is never swapped under them. */
+  var head = el("div", "invoice-head");
+  head.appendChild(el("h3", "panel-title", "Invoices"));
+  var toggle = el("button", "btn btn-sm", "Invoice");
+  toggle.type = "button"; toggle.setAttribute("data-testid", "invoice-new");
+  toggle.addEventListener("click", function () { formOpen = !formOpen; render(); });
+  head.appendChild(toggle);
+  var listEl = null;
+
   function render() {
-    panel.textContent = "";
-    if (!current) { panel.hidden = true; return; }
-    panel.hidden = false;
-    var head = el("div", "invoice-head");
-    head.appendChild(el("h3", "panel-title", "Invoices"));
-    var toggle = el("button", "btn btn-sm", formOpen ? "Cancel" : "Invoice");
-    toggle.type = "button"; toggle.setAttribute("data-testid", "invoice-new");
-    toggle.addEventListener("click", function () { formOpen = !formOpen; render(); });
-    head.appendChild(toggle);
-    panel.appendChild(head);
-    if (formOpen) panel.appendChild(formEl || (formEl = renderForm()));  // kept as typed across live updates
-    else formEl = null;
+    if (!current) formOpen = false;
+    panel.hidden = !current;
+    if (head.parentNode !== panel) panel.insertBefore(head, panel.firstChild);
+    toggle.textContent = formOpen ? "Cancel" : "Invoice";
+    if (formOpen && !formEl) formEl = renderForm();
+    if (formEl && formEl.parentNode !== panel && formOpen) panel.insertBefore(formEl, head.nextSibling);
+    if (!formOpen && formEl) { if (formEl.parentNode) formEl.parentNode.removeChild(formEl); formEl = null; }
+    if (listEl && listEl.parentNode) listEl.parentNode.removeChild(listEl);
+    listEl = null;
+    if (!current) return;
     if (!invoices.length) return;
-    var ul = el("ul", "invoice-list"); ul.setAttribute("data-testid", "invoice-list");
+    var ul = listEl = el("ul", "invoice-list"); ul.setAttribute("data-testid", "invoice-list");
     invoices.forEach(function (inv) {
       var li = el("li"); li.setAttribute("data-invoice-id", inv.id);
       li.appendChild(el("span", null, inv.number + " · " + inv.total_text + " "));
