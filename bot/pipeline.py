@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased
 
 from bot.metadata import answered_payload, turn_metadata
 from bot.types import BotTurn, Decision, Engine, HandoffReason, StageView, TurnContext
+from models.contacts.opt_out import STOP_WORDS, keyword
 from models.conversations import bot_claims
 from models.conversations.handoff import do_handoff
 from models.conversations.messages import do_send_bot_reply
@@ -97,7 +98,7 @@ class BotPipeline:
                 self.db.bus.publish(BotTyping(conversation_id, current.contact_id, True))
                 try:
                     with log_conversation(current.context.conversation_id):
-                        turn = self.run_engines(current.text, current.context)
+                        turn = _OPTED_OUT if _opts_out(current) else self.run_engines(current.text, current.context)
                         stored = self._store(conversation_id, current, turn, token)
                 finally:
                     self.db.bus.publish(BotTyping(conversation_id, current.contact_id, False))
@@ -313,6 +314,15 @@ def _next_with_history_query() -> Any:
 
 
 _NEXT_WITH_HISTORY = _next_with_history_query()  # built once: statements cost CPU to build
+
+
+# An SMS STOP is the customer leaving, not a question: the carrier (Twilio) confirms it and refuses any
+# further message to the number, so the bot says nothing. The message stays in the conversation for agents.
+_OPTED_OUT = BotTurn(decision=Decision.ANSWER, replies=(), intent="opt_out", confidence=1.0, engine="policy")
+
+
+def _opts_out(pending: _Pending) -> bool:
+    return pending.reply_channel == "sms" and keyword(pending.text) in STOP_WORDS
 
 
 def _error_turn(engine: Engine, exc: Exception) -> BotTurn:

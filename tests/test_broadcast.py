@@ -245,3 +245,24 @@ def test_a_broadcast_cut_short_is_resumed_without_sending_twice(settings: Settin
             number(i) for i in range(600, 604)]
     finally:
         db.dispose()
+
+
+def test_the_bot_says_nothing_to_an_sms_stop_and_answers_again_after_start(
+        bapp: Flask, bdb: Database, fake_twilio: FakeTwilio) -> None:
+    client = bapp.test_client()
+    customer = number(300)
+
+    def bot_texts() -> list[str]:
+        with bdb.session() as s:
+            return list(s.scalars(select(Message.text).where(Message.sender_type == "bot").order_by(Message.id)))
+
+    assert twilio_post(client, sms("SM" + "1" * 32, "hello", sender=customer)).status_code == 200
+    answered = len(bot_texts())
+    assert answered >= 1  # the bot answers an ordinary message
+    assert twilio_post(client, sms("SM" + "2" * 32, "Stop", sender=customer)).status_code == 200
+    assert len(bot_texts()) == answered  # Twilio confirms a STOP itself and would refuse our reply
+    with bdb.session() as s:  # the agents still see it in the conversation
+        assert s.scalar(select(func.count()).select_from(Message).where(Message.text == "Stop")) == 1
+    assert twilio_post(client, sms("SM" + "3" * 32, "START", sender=customer)).status_code == 200
+    assert twilio_post(client, sms("SM" + "4" * 32, "hello again", sender=customer)).status_code == 200
+    assert len(bot_texts()) > answered  # back in: answered again
