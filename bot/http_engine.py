@@ -1,5 +1,7 @@
 """The `http` engine: each turn is POSTed to the operator's own bot (`PARLEY_HTTP_BOT_URL`), which answers
-`{"replies": ["..."], "handoff": null | {"reason": "...", "summary": "..."}}`.
+`{"replies": ["..."], "handoff": null | {"reason": "...", "summary": "..."}}`. A reply is a text, or an object
+`{"text", "buttons": [{"title", "payload"}], "image"}` whose buttons and image are shown as the Rasa engine's
+are (models/conversations/rich.py: checked and bounded; chips on webchat, buttons or a numbered list elsewhere).
 
 The request (JSON, signed like webhooks when `PARLEY_HTTP_BOT_SECRET` is set, see connectors/webhooks_out.py):
 `{"conversation_id", "message": {"text"}, "history": [{"sender_type", "text"}], "consecutive_fallbacks"}`.
@@ -20,6 +22,7 @@ from bot.policy import DEFAULT_TEXTS
 from bot.types import BotTurn, Decision, HandoffReason, TurnContext
 from connectors.outbound import OutboundFailed, OutboundGuard, OutboundRefused, OutboundTooLarge
 from connectors.webhooks_out import guard_with, signed_headers
+from models.conversations.rich import Rich, buttons_from, safe_image_url
 from models.settings import Settings
 
 ENGINE_NAME = "http"
@@ -77,15 +80,12 @@ def parse_answer(data: Any) -> BotTurn:
     """`{"replies": [...], "handoff": {...} | null}` → a turn; anything else raises `HttpBotError`."""
     if not isinstance(data, dict):
         raise HttpBotError("the bot's answer must be a JSON object")
-    replies = data.get("replies", [])
-    if not isinstance(replies, list) or len(replies) > MAX_REPLIES or \
-            not all(isinstance(r, str) and r.strip() and len(r) <= MAX_REPLY_CHARS for r in replies):
-        raise HttpBotError(f"'replies' must be a list of at most {MAX_REPLIES} non-empty texts")
+    replies, rich = _replies(data.get("replies", []))
     handoff = data.get("handoff")
     if handoff is None:
         if not replies:
             raise HttpBotError("the bot neither replied nor handed off")
-        return BotTurn(Decision.ANSWER, tuple(replies), None, 1.0, engine=ENGINE_NAME)
+        return BotTurn(Decision.ANSWER, replies, None, 1.0, engine=ENGINE_NAME, rich=rich)
     if not isinstance(handoff, dict):
         raise HttpBotError("'handoff' must be null or {\"reason\", \"summary\"}")
     reason_text, summary = handoff.get("reason"), handoff.get("summary", "")
@@ -96,6 +96,33 @@ def parse_answer(data: Any) -> BotTurn:
     summary = (summary or "").strip()
     if reason is HandoffReason.POLICY and reason_text != HandoffReason.POLICY.value:
         summary = f"The bot handed off: {reason_text.strip()[:200]}." + (f" {summary}" if summary else "")
-    said = tuple(replies) or (DEFAULT_TEXTS["utter_handoff"],)  # a handoff is never silent
+    said = replies or (DEFAULT_TEXTS["utter_handoff"],)  # a handoff is never silent
     return BotTurn(Decision.HANDOFF, said, None, 1.0, reason=reason, engine=ENGINE_NAME,
-                   summary=summary[:2000])
+                   summary=summary[:2000], rich=rich if replies else ())
+
+
+def _replies(raw: Any) -> tuple[tuple[str, ...], tuple[Rich, ...]]:
+    """The replies' texts and, by position, their buttons and image. A reply is a non-empty text or
+    `{"text", "buttons", "image"}`; anything else raises `HttpBotError`."""
+    shape = f"'replies' must be a list of at most {MAX_REPLIES} non-empty texts or {{\"text\", \"buttons\", \"image\"}}"
+    if not isinstance(raw, list) or len(raw) > MAX_REPLIES:
+        raise HttpBotError(shape)
+    texts: list[str] = []
+    rich: list[Rich] = []
+    for reply in raw:
+        if isinstance(reply, dict):
+            text, buttons, image = reply.get("text"), reply.get("buttons"), reply.get("image")
+            bad_image = image is not None and not safe_image_url(image)
+            if (buttons is not None and not isinstance(buttons, list)) or bad_image:
+                raise HttpBotError("a reply's 'buttons' must be a list of {\"title\", \"payload\"} and its "
+                                   "'image' an http(s) URL")
+            extra = Rich(buttons=buttons_from(buttons), image=safe_image_url(image))
+        else:
+            text, extra = reply, Rich()
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_REPLY_CHARS:
+            raise HttpBotError(shape)
+        texts.append(text)
+        rich.append(extra)
+    while rich and not rich[-1]:
+        rich.pop()
+    return tuple(texts), tuple(rich)

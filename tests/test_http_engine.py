@@ -35,11 +35,11 @@ def fake_bot() -> Iterator[FakeBot]:
 @pytest.fixture
 def engines(fake_bot: FakeBot) -> list[Any]:
     """Stages: a deterministic intent stage first, then the operator's bot (`embedded,http`)."""
-    return [IntentStub(), HttpBotEngine(fake_bot.url + "/turn", secret=SECRET, timeout=0.8, guard=LOOPBACK)]
+    return [IntentStub(), HttpBotEngine(fake_bot.url + "/turn", secret=SECRET, timeout=2.5, guard=LOOPBACK)]
 
 
 def engine(fake_bot: FakeBot, **kw: Any) -> HttpBotEngine:
-    return HttpBotEngine(fake_bot.url + "/turn", **{"secret": SECRET, "timeout": 0.8, "guard": LOOPBACK, **kw})
+    return HttpBotEngine(fake_bot.url + "/turn", **{"secret": SECRET, "timeout": 2.5, "guard": LOOPBACK, **kw})
 
 
 def test_the_bot_answers_with_the_conversation_context(fake_bot: FakeBot) -> None:
@@ -68,8 +68,27 @@ def test_the_bot_hands_off_with_its_reason_and_summary(fake_bot: FakeBot) -> Non
     assert own.reason is HandoffReason.POLICY and "refund_policy" in own.summary and own.replies
 
 
+def test_the_bot_can_answer_with_buttons_and_an_image(fake_bot: FakeBot) -> None:
+    turn = engine(fake_bot).turn("menu", TurnContext("c_1"))
+    assert turn.replies == ("What would you like?", "Or just type.")
+    assert turn.rich_of(0).to_json() == {"image": "https://cdn.example.com/m.png", "buttons": [
+        {"title": "Track order", "payload": "/track"}, {"title": "Talk to a person", "payload": "Talk to a person"}]}
+    assert not turn.rich_of(1)
+
+
+def test_buttons_reach_the_customer_and_a_numbered_answer_reaches_the_bot_as_its_payload(
+        app: Flask, db: Database, fake_bot: FakeBot) -> None:
+    customer = Customer(app)
+    customer.say("show me the menu")
+    shown = [m for m in customer.events("message") if m["sender_type"] == "bot"]
+    assert [b["title"] for b in shown[-2]["rich"]["buttons"]] == ["Track order", "Talk to a person"]
+    customer.say("1")
+    assert fake_bot.sends()[-1].json()["message"]["text"] == "/track"
+
+
 @pytest.mark.parametrize(("text", "why"), [("slow", "did not answer"), ("junk", "not JSON"),
-                                           ("shape", "'replies'"), ("broken", "HTTP 500")])
+                                           ("shape", "'replies'"), ("broken", "HTTP 500"),
+                                           ("sneaky", "http\\(s\\) URL")])
 def test_a_timeout_or_a_bad_answer_raises(fake_bot: FakeBot, text: str, why: str) -> None:
     with pytest.raises(HttpBotError, match=why):
         engine(fake_bot).turn(text, TurnContext("c_1"))

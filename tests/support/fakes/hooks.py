@@ -89,8 +89,14 @@ class FakeBot(FakeServer):
                                "handoff": {"reason": "customer_asked", "summary": "Wants a person."}})
         if "refund" in text:
             return Reply(200, {"replies": [], "handoff": {"reason": "refund_policy", "summary": "Refunds are manual."}})
+        if "menu" in text:  # a reply with buttons and an image beside a plain one
+            return Reply(200, {"replies": [{"text": "What would you like?", "image": "https://cdn.example.com/m.png",
+                                            "buttons": [{"title": "Track order", "payload": "/track"},
+                                                        {"title": "Talk to a person"}]}, "Or just type."]})
+        if "sneaky" in text:
+            return Reply(200, {"replies": [{"text": "Look", "image": "javascript:alert(1)"}]})
         if "slow" in text:
-            time.sleep(2.0)
+            time.sleep(5.0)  # well past the tests' 2.5 s timeout, which leaves room on a loaded machine
         if "junk" in text:
             return Reply(200, b"<html>oops</html>", content_type="text/html")
         if "shape" in text:
