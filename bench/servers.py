@@ -207,20 +207,38 @@ def _wait_for_line(path: Path, text: str, process: subprocess.Popen[bytes], time
     raise ServerError(f"did not say {text!r} within {timeout_s:.0f} s\n--- its log ---\n{_tail(path)}")
 
 
+def operator_env(url: str) -> dict[str, str]:
+    """What an operator sets before `parley web` on PostgreSQL will start (models/production.py):
+    the address providers sign and media links point to — here the web process's own — and the
+    sites allowed to open customer sockets, here the one origin the bench's clients send
+    (websocket-client sends `http://host:port` of the URL it connects to)."""
+    return {"PARLEY_PUBLIC_URL": url, "PARLEY_WIDGET_ORIGINS": url}
+
+
+def stack_env(url: str, instance: str, database_url: str, redis_url: str,
+              extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of the production stack's processes serving at `url` (both roles share it).
+    The bench's limits and the operator's settings are defaults: `extra_env` (and, for the limits,
+    the shell) may override them."""
+    import secrets
+
+    return _parley_env(**{**operator_env(url), "PARLEY_INSTANCE": instance, "DATABASE_URL": database_url,
+                          "REDIS_URL": redis_url, "PARLEY_SECRET_KEY": secrets.token_urlsafe(24),
+                          "PARLEY_SOCKETIO_CHANNEL": f"parley-bench-{secrets.token_hex(4)}",
+                          **dict(extra_env or {})})
+
+
 @contextlib.contextmanager
 def production_stack(program: Sequence[str], ready_timeout_s: float, database_url: str, redis_url: str,
                      extra_env: Mapping[str, str] | None = None, *, web_threads: int = 64,
                      worker_concurrency: int = 4) -> Iterator[str]:
     """`parley worker` + `parley web` (gunicorn) on PostgreSQL (a fresh schema) and Redis: the
     production topology on one machine. Yields the web process's URL."""
-    import secrets
-
     port = free_port()
+    url = f"http://{HOST}:{port}"
     with tempfile.TemporaryDirectory(prefix="parley-bench-stack-") as instance, \
             _fresh_schema(database_url) as schema_url:
-        env = _parley_env(PARLEY_INSTANCE=instance, DATABASE_URL=schema_url, REDIS_URL=redis_url,
-                          PARLEY_SECRET_KEY=secrets.token_urlsafe(24),
-                          PARLEY_SOCKETIO_CHANNEL=f"parley-bench-{secrets.token_hex(4)}", **dict(extra_env or {}))
+        env = stack_env(url, instance, schema_url, redis_url, extra_env)
         worker_argv = [*program, "worker", "--concurrency", str(worker_concurrency)]
         print(f"[bench] starting worker: {shlex.join(worker_argv)}", file=sys.stderr)
         worker_log = Path(instance) / "worker.log"
@@ -233,7 +251,7 @@ def production_stack(program: Sequence[str], ready_timeout_s: float, database_ur
             except ServerError as exc:
                 raise ServerError(f"worker: {exc}") from exc
             web_argv = [*program, "web", "--host", HOST, "--port", str(port), "--threads", str(web_threads)]
-            with launched("web", web_argv, env, f"http://{HOST}:{port}", Path(instance), ready_timeout_s) as url:
+            with launched("web", web_argv, env, url, Path(instance), ready_timeout_s):
                 yield url
         finally:
             _stop(worker)

@@ -250,12 +250,13 @@ def main(argv: list[str] | None = None) -> int:
 
     fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
     env = {"PARLEY_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PARLEY_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-           "PARLEY_TWILIO_NUMBER": NUMBER, "PARLEY_TWILIO_API_BASE": fake.url, "PARLEY_BENCH_NOOP": "1",
-           "PARLEY_PUBLIC_URL": ""}
+           "PARLEY_TWILIO_NUMBER": NUMBER, "PARLEY_TWILIO_API_BASE": fake.url, "PARLEY_BENCH_NOOP": "1"}
     program = parley_program(args.parley_cmd)
     stacks: dict[str, contextlib.AbstractContextManager[str]] = {}
     if args.stack in ("run", "both"):
-        stacks["run"] = parley_server(program, args.start_timeout, extra_env=env)
+        # Signatures checked against the URL the request came in on, whatever the shell exports; the
+        # production stack gets its own address as PARLEY_PUBLIC_URL, as an operator sets it.
+        stacks["run"] = parley_server(program, args.start_timeout, extra_env={**env, "PARLEY_PUBLIC_URL": ""})
     if args.stack in ("prod", "both"):
         urls = stack_urls()
         if urls is None:
