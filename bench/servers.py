@@ -152,16 +152,44 @@ def parley_program(override: str | None) -> list[str]:
     return [sys.executable, "-m", "console.cli"]
 
 
+def operator_env(url: str) -> dict[str, str]:
+    """What an operator sets before `parley web` on PostgreSQL will start (models/production.py):
+    the address providers sign and media links point to — here the web process's own — and the
+    sites allowed to open customer sockets, here the one origin the bench's clients send
+    (websocket-client sends `http://host:port` of the URL it connects to)."""
+    return {"PARLEY_PUBLIC_URL": url, "PARLEY_WIDGET_ORIGINS": url}
+
+
+DEFAULT_THREADS = 32  # `parley run` / `parley web --threads`
+
+
+def sockets_threads(sockets: int) -> int:
+    """`--threads` for a server that must hold `sockets` websockets open at once: under gunicorn's
+    gthread worker each open websocket holds a thread for its whole life, and a connection beyond the
+    threads is accepted but waits, unanswered, until one closes. An operator sizes `--threads` to the
+    sockets expected; the bench adds the CLI's default (32) for the HTTP requests meanwhile."""
+    return sockets + DEFAULT_THREADS
+
+
 @contextlib.contextmanager
 def parley_server(program: Sequence[str], ready_timeout_s: float,
-                  extra_env: Mapping[str, str] | None = None) -> Iterator[str]:
-    """`parley run` on a free port with a fresh instance directory (SQLite database and bot model)."""
+                  extra_env: Mapping[str, str] | None = None, *, threads: int | None = None,
+                  instance: str | None = None) -> Iterator[str]:
+    """`parley run` on a free port with a fresh instance directory (SQLite database and bot model),
+    or `instance` when the caller made one (to reach the database itself)."""
     port = free_port()
     argv = [*program, "run", "--host", HOST, "--port", str(port)]
-    with tempfile.TemporaryDirectory(prefix="parley-bench-instance-") as instance:
-        # The embedded default: SQLite in the fresh instance, no Redis, whatever this shell exports.
-        env = _parley_env(PARLEY_INSTANCE=instance, DATABASE_URL="", REDIS_URL="", **dict(extra_env or {}))
-        with launched("parley", argv, env, f"http://{HOST}:{port}", Path(instance), ready_timeout_s) as url:
+    if threads is not None:
+        argv += ["--threads", str(threads)]
+    with contextlib.ExitStack() as stack:
+        if instance is None:
+            instance = stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-instance-"))
+        # The embedded default: SQLite in the fresh instance, no Redis; served at its own address to the
+        # bench's clients whatever this shell exports (and started, on PostgreSQL, as an operator would).
+        url = f"http://{HOST}:{port}"
+        env = _parley_env(**{**operator_env(url), "PARLEY_INSTANCE": instance, "DATABASE_URL": "",
+                             "REDIS_URL": "", **dict(extra_env or {})})
+        with launched("parley", argv, env, url, Path(instance), ready_timeout_s):
             yield url
 
 
@@ -205,14 +233,6 @@ def _wait_for_line(path: Path, text: str, process: subprocess.Popen[bytes], time
             raise ServerError(f"exited with code {process.returncode}\n--- last lines of its log ---\n{_tail(path)}")
         time.sleep(POLL_INTERVAL_S)
     raise ServerError(f"did not say {text!r} within {timeout_s:.0f} s\n--- its log ---\n{_tail(path)}")
-
-
-def operator_env(url: str) -> dict[str, str]:
-    """What an operator sets before `parley web` on PostgreSQL will start (models/production.py):
-    the address providers sign and media links point to — here the web process's own — and the
-    sites allowed to open customer sockets, here the one origin the bench's clients send
-    (websocket-client sends `http://host:port` of the URL it connects to)."""
-    return {"PARLEY_PUBLIC_URL": url, "PARLEY_WIDGET_ORIGINS": url}
 
 
 def stack_env(url: str, instance: str, database_url: str, redis_url: str,

@@ -254,9 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     program = parley_program(args.parley_cmd)
     stacks: dict[str, contextlib.AbstractContextManager[str]] = {}
     if args.stack in ("run", "both"):
-        # Signatures checked against the URL the request came in on, whatever the shell exports; the
-        # production stack gets its own address as PARLEY_PUBLIC_URL, as an operator sets it.
-        stacks["run"] = parley_server(program, args.start_timeout, extra_env={**env, "PARLEY_PUBLIC_URL": ""})
+        stacks["run"] = parley_server(program, args.start_timeout, extra_env=env)
     if args.stack in ("prod", "both"):
         urls = stack_urls()
         if urls is None:

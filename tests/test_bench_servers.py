@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.servers import stack_env
+from bench.servers import sockets_threads, stack_env
 from models.inboxes.options import check_origin_value
 from models.production import OPT_OUT, check_production_defaults
 from models.settings import Settings
@@ -42,3 +42,22 @@ def test_a_bench_may_still_override_what_the_operator_sets(tmp_path: Path) -> No
     env = stack_env(URL, str(tmp_path), PG, "redis://", {"PARLEY_WIDGET_ORIGINS": "https://shop.example.com"})
     assert env["PARLEY_WIDGET_ORIGINS"] == "https://shop.example.com"
     assert env["PARLEY_PUBLIC_URL"] == URL
+
+
+def test_one_process_can_be_given_a_thread_for_each_of_thousands_of_sockets() -> None:
+    """Each open websocket holds a gunicorn thread: 1,000 idle chats and an active one need more than
+    1,000 threads, and gunicorn's connection cap (1,000 by default) must not leave them unused."""
+    import click
+
+    from console.cli import main
+    from console.runtime.server import ParleyServer
+
+    threads = sockets_threads(1001)
+    server = ParleyServer(lambda: None, host="127.0.0.1", port=1, threads=threads, grace_s=1)  # type: ignore[arg-type,return-value]
+    assert server.cfg.threads == threads
+    assert server.cfg.worker_connections > threads
+    for command in ("run", "web"):
+        option = next(p for p in main.commands[command].params if p.name == "threads")
+        assert option.type.convert(str(threads), option, None) == threads  # `--threads 1033` is taken
+        with pytest.raises(click.BadParameter):
+            option.type.convert("0", option, None)
