@@ -38,7 +38,7 @@ from typing import Any
 import requests
 import socketio
 
-from bench.load import _percentile
+from bench.load import percentile
 from bench.servers import ServerError, parley_program, parley_server, sockets_threads
 
 HANDOFF_TEXT = "I want to talk to a person"
@@ -226,7 +226,7 @@ def _disconnect_all(socks: list[socketio.Client], wait: float = 10.0) -> None:
 
 def _stats(values: list[float]) -> dict[str, float | None]:
     ms = [v * 1000 for v in values]
-    return {"n": len(ms), "p50": _round(_percentile(ms, 50)), "p99": _round(_percentile(ms, 99)),
+    return {"n": len(ms), "p50": _round(percentile(ms, 50)), "p99": _round(percentile(ms, 99)),
             "max": _round(max(ms)) if ms else None}
 
 

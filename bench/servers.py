@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -87,6 +88,68 @@ def _tail(path: Path) -> str:
     return "\n".join(lines[-LOG_TAIL_LINES:])
 
 
+_GROUPS: dict[str, int] = {}  # url -> the process group serving it, while `launched` runs it
+
+
+@dataclass(frozen=True)
+class ProcessUsage:
+    """What a server process holds right now, from /proc (Linux)."""
+
+    pid: int
+    rss_kb: int
+    threads: int
+    open_files: int
+    max_open_files: int | None
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state, past the command's name
+
+
+def _status(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise ServerError(f"/proc/{pid}/status has no {field}")
+
+
+def serving_pid(url: str) -> int:
+    """The process holding `url`'s connections: gunicorn's worker (a child of the started command, the
+    largest when there are several), else the started command itself."""
+    leader = _GROUPS.get(url)
+    if leader is None:
+        raise ServerError(f"{url} was not started by this bench")
+    children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent_of(int(p.name)) == leader]
+    return max(children, key=lambda pid: _status(pid, "VmRSS")) if children else leader
+
+
+def usage(pid: int) -> ProcessUsage:
+    limit = None
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            limit = int(line.split()[3])
+    return ProcessUsage(pid=pid, rss_kb=_status(pid, "VmRSS"), threads=_status(pid, "Threads"),
+                        open_files=len(os.listdir(f"/proc/{pid}/fd")), max_open_files=limit)
+
+
+def raise_open_files_limit(needed: int) -> int:
+    """Raise this process's soft limit on open files to at least `needed` (the servers it starts
+    inherit it); the limit now in force. Fails when the hard limit is lower."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            raise ServerError(f"{needed} open files needed, the hard limit is {hard} (raise it: ulimit -Hn)")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+        soft = needed
+    return soft
+
+
 @contextlib.contextmanager
 def launched(name: str, argv: Sequence[str], env: Mapping[str, str], url: str, log_dir: Path,
              ready_timeout_s: float) -> Iterator[str]:
@@ -101,8 +164,10 @@ def launched(name: str, argv: Sequence[str], env: Mapping[str, str], url: str, l
             wait_healthy(url, ready_timeout_s, process)
         except ServerError as exc:
             raise ServerError(f"{name}: {exc}\n--- last lines of its log ---\n{_tail(log_path)}") from exc
+        _GROUPS[url] = process.pid
         yield url
     finally:
+        _GROUPS.pop(url, None)
         _stop(process)
 
 
