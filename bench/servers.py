@@ -181,9 +181,15 @@ BENCH_LIMITS = {
 }
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def _python_env(**extra: str) -> dict[str, str]:
+    """This shell's environment, with this checkout first on the import path: the venv's `parley` may
+    be an editable install of another checkout, and the bench measures the code it ships with."""
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.update(extra)
     return env
 
