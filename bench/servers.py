@@ -232,6 +232,7 @@ def operator_env(url: str) -> dict[str, str]:
 
 
 DEFAULT_THREADS = 32  # `parley run` / `parley web --threads`
+STACK_THREADS = 64  # the production stack's `parley web --threads` in the benches
 
 
 def sockets_threads(sockets: int) -> int:
@@ -240,6 +241,12 @@ def sockets_threads(sockets: int) -> int:
     threads is accepted but waits, unanswered, until one closes. An operator sizes `--threads` to the
     sockets expected; the bench adds the CLI's default (32) for the HTTP requests meanwhile."""
     return sockets + DEFAULT_THREADS
+
+
+def threads_for(sockets: int, configured: int = DEFAULT_THREADS) -> int:
+    """`configured` threads while they leave a few (8) for HTTP beside `sockets` websockets, so the
+    figures stay comparable with earlier runs; else `sockets_threads(sockets)`."""
+    return configured if sockets + 8 <= configured else sockets_threads(sockets)
 
 
 @contextlib.contextmanager
@@ -321,7 +328,7 @@ def stack_env(url: str, instance: str, database_url: str, redis_url: str,
 
 @contextlib.contextmanager
 def production_stack(program: Sequence[str], ready_timeout_s: float, database_url: str, redis_url: str,
-                     extra_env: Mapping[str, str] | None = None, *, web_threads: int = 64,
+                     extra_env: Mapping[str, str] | None = None, *, web_threads: int = STACK_THREADS,
                      worker_concurrency: int = 4) -> Iterator[str]:
     """`parley worker` + `parley web` (gunicorn) on PostgreSQL (a fresh schema) and Redis: the
     production topology on one machine. Yields the web process's URL."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.servers import sockets_threads, stack_env
+from bench.servers import sockets_threads, stack_env, threads_for
 from models.inboxes.options import check_origin_value
 from models.production import OPT_OUT, check_production_defaults
 from models.settings import Settings
@@ -61,3 +61,12 @@ def test_one_process_can_be_given_a_thread_for_each_of_thousands_of_sockets() ->
         assert option.type.convert(str(threads), option, None) == threads  # `--threads 1033` is taken
         with pytest.raises(click.BadParameter):
             option.type.convert("0", option, None)
+
+
+def test_the_server_is_sized_for_the_sockets_a_bench_opens() -> None:
+    """A socket beyond the threads is accepted but never answered: a bench of 100 visitors on the
+    default 32 threads would time out rather than measure anything."""
+    assert threads_for(20) == 32  # the default runs keep the configuration earlier figures had
+    for sockets in (25, 100, 1001):
+        assert threads_for(sockets) >= sockets + 8
+        assert threads_for(sockets, 64) >= sockets + 8
