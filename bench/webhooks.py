@@ -200,7 +200,7 @@ def _table(steps: list[Step], figures: dict[str, Any]) -> str:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.webhooks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rates", default="25,50,100,150,200,300,400,600,800,1200",
+    parser.add_argument("--rates", default="5,10,25,50,100,150,200,300,400,600,800,1200",
                         help="rising request rates per second (comma-separated)")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per step (5)")
     parser.add_argument("--customers", type=int, default=200, help="distinct senders (200)")
