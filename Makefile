@@ -62,12 +62,13 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# webchat and webhooks: `parley run` and the production stack (web + worker on $(PG_URL), a schema of its own, and Redis)
+# webchat, webhooks and idle: `parley run` and the production stack (web + worker on $(PG_URL), a schema of its own, and Redis)
 bench: install
 	PARLEY_BENCH_DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_CI) $(BIN)/python -m bench.webchat
 	$(BIN)/python -m bench.llm
 	PARLEY_BENCH_DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_CI) $(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.routing
+	PARLEY_BENCH_DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_CI) $(BIN)/python -m bench.idle --stack both
 	PARLEY_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python -m bench.reports
 	@if [ -f ../shared/datasets/banking77/train.csv ] || [ -f /work/shared/datasets/banking77/train.csv ]; then \
 	  $(BIN)/python -m bench.intents; else echo "bench.intents skipped: BANKING77 not found (../shared/datasets/banking77)"; fi

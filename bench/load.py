@@ -67,7 +67,7 @@ class Summary:
         return self.failed / self.messages if self.messages else 1.0
 
 
-def _percentile(values: list[float], pct: int) -> float | None:
+def percentile(values: list[float], pct: int) -> float | None:
     if not values:
         return None
     if len(values) == 1:
@@ -118,7 +118,7 @@ def _join_all(threads: list[threading.Thread], timeout_s: float) -> None:
         thread.join(max(0.0, deadline - time.perf_counter()))
 
 
-def _close_all(visitors: list[Visitor]) -> None:
+def close_all(visitors: list[Visitor]) -> None:
     """Disconnect everyone at once: websocket-client may wait up to 3 s for each close handshake."""
     closers = [threading.Thread(target=v.close, name="close-visitor", daemon=True) for v in visitors]
     for closer in closers:
@@ -141,11 +141,11 @@ def _summarize(plan: LoadPlan, runs: list[_VisitorRun], started: float) -> Summa
     return Summary(
         messages=expected, ok=len(latencies), failed=expected - len(latencies),
         errors=dict(errors), warmup_errors=dict(warmup_errors),
-        p50_ms=_ms(_percentile(latencies, 50)), p99_ms=_ms(_percentile(latencies, 99)),
+        p50_ms=_ms(percentile(latencies, 50)), p99_ms=_ms(percentile(latencies, 99)),
         mean_ms=_ms(statistics.fmean(latencies)) if latencies else None,
         max_ms=_ms(max(latencies)) if latencies else None,
         throughput=len(latencies) / window_s if latencies and window_s > 0 else None,
-        window_s=window_s, connect_p50_ms=_ms(_percentile(connects, 50)),
+        window_s=window_s, connect_p50_ms=_ms(percentile(connects, 50)),
     )
 
 
@@ -166,5 +166,5 @@ def run_load(url: str, plan: LoadPlan) -> Summary:
     go.set()
     _join_all(threads, plan.reply_timeout_s * plan.messages + SLACK_S)
     summary = _summarize(plan, runs, started)
-    _close_all([run.visitor for run in runs if run.visitor is not None])
+    close_all([run.visitor for run in runs if run.visitor is not None])
     return summary

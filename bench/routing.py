@@ -38,8 +38,8 @@ from typing import Any
 import requests
 import socketio
 
-from bench.load import _percentile
-from bench.servers import HOST, ServerError, free_port, launched, parley_program
+from bench.load import percentile
+from bench.servers import ServerError, parley_program, parley_server, sockets_threads
 
 HANDOFF_TEXT = "I want to talk to a person"
 EXIT_OK, EXIT_FAILED, EXIT_SERVER = 0, 1, 2
@@ -50,15 +50,15 @@ def _log(message: str) -> None:
 
 
 @contextlib.contextmanager
-def _parley(database_url: str | None, start_timeout: float) -> Iterator[tuple[str, str]]:
-    """`parley run` on a fresh instance; yields (url, database url) so the bench can add users."""
-    port = free_port()
+def _parley(database_url: str | None, start_timeout: float, sockets: int) -> Iterator[tuple[str, str]]:
+    """`parley run` on a fresh instance, with a thread for each of the `sockets` the bench opens (each
+    open websocket holds one; with the default 32, the 33rd socket would wait unanswered); yields
+    (url, database url) so the bench can add users."""
     with tempfile.TemporaryDirectory(prefix="parley-bench-routing-") as instance:
         db_url = database_url or f"sqlite:///{Path(instance) / 'parley.db'}"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PARLEY_INSTANCE": instance, "DATABASE_URL": db_url,
-               "REDIS_URL": "", "PARLEY_SECRET_KEY": "bench-routing"}
-        argv = [*parley_program(None), "run", "--host", HOST, "--port", str(port)]
-        with launched("parley", argv, env, f"http://{HOST}:{port}", Path(instance), start_timeout) as url:
+        env = {"DATABASE_URL": db_url, "PARLEY_SECRET_KEY": "bench-routing"}
+        with parley_server(parley_program(None), start_timeout, env, threads=sockets_threads(sockets),
+                           instance=instance) as url:
             yield url, db_url
 
 
@@ -226,7 +226,7 @@ def _disconnect_all(socks: list[socketio.Client], wait: float = 10.0) -> None:
 
 def _stats(values: list[float]) -> dict[str, float | None]:
     ms = [v * 1000 for v in values]
-    return {"n": len(ms), "p50": _round(_percentile(ms, 50)), "p99": _round(_percentile(ms, 99)),
+    return {"n": len(ms), "p50": _round(percentile(ms, 50)), "p99": _round(percentile(ms, 99)),
             "max": _round(max(ms)) if ms else None}
 
 
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.database_url:
         _fresh_schema(args.database_url)
     try:
-        with _parley(args.database_url, args.start_timeout) as (url, db_url):
+        with _parley(args.database_url, args.start_timeout, args.agents + args.burst) as (url, db_url):
             result = run(url, db_url, agents=args.agents, burst=args.burst, timeout=args.timeout)
     except ServerError as exc:
         _log(str(exc))

@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -87,6 +88,68 @@ def _tail(path: Path) -> str:
     return "\n".join(lines[-LOG_TAIL_LINES:])
 
 
+_GROUPS: dict[str, int] = {}  # url -> the process group serving it, while `launched` runs it
+
+
+@dataclass(frozen=True)
+class ProcessUsage:
+    """What a server process holds right now, from /proc (Linux)."""
+
+    pid: int
+    rss_kb: int
+    threads: int
+    open_files: int
+    max_open_files: int | None
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state, past the command's name
+
+
+def _status(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise ServerError(f"/proc/{pid}/status has no {field}")
+
+
+def serving_pid(url: str) -> int:
+    """The process holding `url`'s connections: gunicorn's worker (a child of the started command, the
+    largest when there are several), else the started command itself."""
+    leader = _GROUPS.get(url)
+    if leader is None:
+        raise ServerError(f"{url} was not started by this bench")
+    children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent_of(int(p.name)) == leader]
+    return max(children, key=lambda pid: _status(pid, "VmRSS")) if children else leader
+
+
+def usage(pid: int) -> ProcessUsage:
+    limit = None
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            limit = int(line.split()[3])
+    return ProcessUsage(pid=pid, rss_kb=_status(pid, "VmRSS"), threads=_status(pid, "Threads"),
+                        open_files=len(os.listdir(f"/proc/{pid}/fd")), max_open_files=limit)
+
+
+def raise_open_files_limit(needed: int) -> int:
+    """Raise this process's soft limit on open files to at least `needed` (the servers it starts
+    inherit it); the limit now in force. Fails when the hard limit is lower."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            raise ServerError(f"{needed} open files needed, the hard limit is {hard} (raise it: ulimit -Hn)")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+        soft = needed
+    return soft
+
+
 @contextlib.contextmanager
 def launched(name: str, argv: Sequence[str], env: Mapping[str, str], url: str, log_dir: Path,
              ready_timeout_s: float) -> Iterator[str]:
@@ -101,8 +164,10 @@ def launched(name: str, argv: Sequence[str], env: Mapping[str, str], url: str, l
             wait_healthy(url, ready_timeout_s, process)
         except ServerError as exc:
             raise ServerError(f"{name}: {exc}\n--- last lines of its log ---\n{_tail(log_path)}") from exc
+        _GROUPS[url] = process.pid
         yield url
     finally:
+        _GROUPS.pop(url, None)
         _stop(process)
 
 
@@ -116,9 +181,15 @@ BENCH_LIMITS = {
 }
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def _python_env(**extra: str) -> dict[str, str]:
+    """This shell's environment, with this checkout first on the import path: the venv's `parley` may
+    be an editable install of another checkout, and the bench measures the code it ships with."""
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.update(extra)
     return env
 
@@ -152,16 +223,51 @@ def parley_program(override: str | None) -> list[str]:
     return [sys.executable, "-m", "console.cli"]
 
 
+def operator_env(url: str) -> dict[str, str]:
+    """What an operator sets before `parley web` on PostgreSQL will start (models/production.py):
+    the address providers sign and media links point to — here the web process's own — and the
+    sites allowed to open customer sockets, here the one origin the bench's clients send
+    (websocket-client sends `http://host:port` of the URL it connects to)."""
+    return {"PARLEY_PUBLIC_URL": url, "PARLEY_WIDGET_ORIGINS": url}
+
+
+DEFAULT_THREADS = 32  # `parley run` / `parley web --threads`
+STACK_THREADS = 64  # the production stack's `parley web --threads` in the benches
+
+
+def sockets_threads(sockets: int) -> int:
+    """`--threads` for a server that must hold `sockets` websockets open at once: under gunicorn's
+    gthread worker each open websocket holds a thread for its whole life, and a connection beyond the
+    threads is accepted but waits, unanswered, until one closes. An operator sizes `--threads` to the
+    sockets expected; the bench adds the CLI's default (32) for the HTTP requests meanwhile."""
+    return sockets + DEFAULT_THREADS
+
+
+def threads_for(sockets: int, configured: int = DEFAULT_THREADS) -> int:
+    """`configured` threads while they leave a few (8) for HTTP beside `sockets` websockets, so the
+    figures stay comparable with earlier runs; else `sockets_threads(sockets)`."""
+    return configured if sockets + 8 <= configured else sockets_threads(sockets)
+
+
 @contextlib.contextmanager
 def parley_server(program: Sequence[str], ready_timeout_s: float,
-                  extra_env: Mapping[str, str] | None = None) -> Iterator[str]:
-    """`parley run` on a free port with a fresh instance directory (SQLite database and bot model)."""
+                  extra_env: Mapping[str, str] | None = None, *, threads: int | None = None,
+                  instance: str | None = None) -> Iterator[str]:
+    """`parley run` on a free port with a fresh instance directory (SQLite database and bot model),
+    or `instance` when the caller made one (to reach the database itself)."""
     port = free_port()
     argv = [*program, "run", "--host", HOST, "--port", str(port)]
-    with tempfile.TemporaryDirectory(prefix="parley-bench-instance-") as instance:
-        # The embedded default: SQLite in the fresh instance, no Redis, whatever this shell exports.
-        env = _parley_env(PARLEY_INSTANCE=instance, DATABASE_URL="", REDIS_URL="", **dict(extra_env or {}))
-        with launched("parley", argv, env, f"http://{HOST}:{port}", Path(instance), ready_timeout_s) as url:
+    if threads is not None:
+        argv += ["--threads", str(threads)]
+    with contextlib.ExitStack() as stack:
+        if instance is None:
+            instance = stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-instance-"))
+        # The embedded default: SQLite in the fresh instance, no Redis; served at its own address to the
+        # bench's clients whatever this shell exports (and started, on PostgreSQL, as an operator would).
+        url = f"http://{HOST}:{port}"
+        env = _parley_env(**{**operator_env(url), "PARLEY_INSTANCE": instance, "DATABASE_URL": "",
+                             "REDIS_URL": "", **dict(extra_env or {})})
+        with launched("parley", argv, env, url, Path(instance), ready_timeout_s):
             yield url
 
 
@@ -207,20 +313,30 @@ def _wait_for_line(path: Path, text: str, process: subprocess.Popen[bytes], time
     raise ServerError(f"did not say {text!r} within {timeout_s:.0f} s\n--- its log ---\n{_tail(path)}")
 
 
+def stack_env(url: str, instance: str, database_url: str, redis_url: str,
+              extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of the production stack's processes serving at `url` (both roles share it).
+    The bench's limits and the operator's settings are defaults: `extra_env` (and, for the limits,
+    the shell) may override them."""
+    import secrets
+
+    return _parley_env(**{**operator_env(url), "PARLEY_INSTANCE": instance, "DATABASE_URL": database_url,
+                          "REDIS_URL": redis_url, "PARLEY_SECRET_KEY": secrets.token_urlsafe(24),
+                          "PARLEY_SOCKETIO_CHANNEL": f"parley-bench-{secrets.token_hex(4)}",
+                          **dict(extra_env or {})})
+
+
 @contextlib.contextmanager
 def production_stack(program: Sequence[str], ready_timeout_s: float, database_url: str, redis_url: str,
-                     extra_env: Mapping[str, str] | None = None, *, web_threads: int = 64,
+                     extra_env: Mapping[str, str] | None = None, *, web_threads: int = STACK_THREADS,
                      worker_concurrency: int = 4) -> Iterator[str]:
     """`parley worker` + `parley web` (gunicorn) on PostgreSQL (a fresh schema) and Redis: the
     production topology on one machine. Yields the web process's URL."""
-    import secrets
-
     port = free_port()
+    url = f"http://{HOST}:{port}"
     with tempfile.TemporaryDirectory(prefix="parley-bench-stack-") as instance, \
             _fresh_schema(database_url) as schema_url:
-        env = _parley_env(PARLEY_INSTANCE=instance, DATABASE_URL=schema_url, REDIS_URL=redis_url,
-                          PARLEY_SECRET_KEY=secrets.token_urlsafe(24),
-                          PARLEY_SOCKETIO_CHANNEL=f"parley-bench-{secrets.token_hex(4)}", **dict(extra_env or {}))
+        env = stack_env(url, instance, schema_url, redis_url, extra_env)
         worker_argv = [*program, "worker", "--concurrency", str(worker_concurrency)]
         print(f"[bench] starting worker: {shlex.join(worker_argv)}", file=sys.stderr)
         worker_log = Path(instance) / "worker.log"
@@ -233,7 +349,7 @@ def production_stack(program: Sequence[str], ready_timeout_s: float, database_ur
             except ServerError as exc:
                 raise ServerError(f"worker: {exc}") from exc
             web_argv = [*program, "web", "--host", HOST, "--port", str(port), "--threads", str(web_threads)]
-            with launched("web", web_argv, env, f"http://{HOST}:{port}", Path(instance), ready_timeout_s) as url:
+            with launched("web", web_argv, env, url, Path(instance), ready_timeout_s):
                 yield url
         finally:
             _stop(worker)

@@ -159,6 +159,11 @@ class Visitor:
                 pending.clear()
         return Outcome(None, "timeout" if acked else "no_ack")
 
+    @property
+    def connected(self) -> bool:
+        """Still connected to `/webchat` (the server has not dropped the socket)."""
+        return bool(self._client.connected) and WEBCHAT in self._client.namespaces
+
     def close(self) -> None:
         with contextlib.suppress(socketio.exceptions.SocketIOError):
             self._client.disconnect()

@@ -31,12 +31,14 @@ from typing import Any
 
 from bench.load import LoadPlan, Summary, run_load
 from bench.servers import (
+    STACK_THREADS,
     ServerError,
     baseline_server,
     parley_program,
     parley_server,
     production_stack,
     stack_urls,
+    threads_for,
     wait_healthy,
 )
 
@@ -169,13 +171,15 @@ def _targets(args: argparse.Namespace) -> dict[str, AbstractContextManager[str]]
     elif not args.baseline_only:
         program = parley_program(args.parley_cmd)
         if args.stack in ("run", "both"):
-            targets["parley"] = parley_server(program, args.start_timeout)
+            # Each visitor's open websocket holds a server thread: room for all of them.
+            targets["parley"] = parley_server(program, args.start_timeout, threads=threads_for(args.visitors))
         if args.stack in ("prod", "both"):
             urls = stack_urls()
             if urls is None:
                 _log("production stack skipped: set DATABASE_URL=postgresql://… and REDIS_URL")
             else:
-                targets["prod"] = production_stack(program, args.start_timeout, *urls)
+                targets["prod"] = production_stack(program, args.start_timeout, *urls,
+                                                   web_threads=threads_for(args.visitors, STACK_THREADS))
     return targets
 
 

@@ -200,7 +200,7 @@ def _table(steps: list[Step], figures: dict[str, Any]) -> str:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.webhooks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rates", default="25,50,100,150,200,300,400,600,800,1200",
+    parser.add_argument("--rates", default="5,10,25,50,100,150,200,300,400,600,800,1200",
                         help="rising request rates per second (comma-separated)")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per step (5)")
     parser.add_argument("--customers", type=int, default=200, help="distinct senders (200)")
@@ -250,8 +250,7 @@ def main(argv: list[str] | None = None) -> int:
 
     fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
     env = {"PARLEY_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PARLEY_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-           "PARLEY_TWILIO_NUMBER": NUMBER, "PARLEY_TWILIO_API_BASE": fake.url, "PARLEY_BENCH_NOOP": "1",
-           "PARLEY_PUBLIC_URL": ""}
+           "PARLEY_TWILIO_NUMBER": NUMBER, "PARLEY_TWILIO_API_BASE": fake.url, "PARLEY_BENCH_NOOP": "1"}
     program = parley_program(args.parley_cmd)
     stacks: dict[str, contextlib.AbstractContextManager[str]] = {}
     if args.stack in ("run", "both"):

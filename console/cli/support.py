@@ -12,6 +12,10 @@ from models.db import Database
 from models.errors import ParleyError
 from models.settings import Settings
 
+# `--threads` of `parley run` / `parley web`: each open WebSocket holds a thread, so a process meant
+# to hold thousands of idle chat sockets needs thousands (gunicorn's connection cap follows the threads).
+MAX_THREADS = 10_000
+
 
 @contextmanager
 def fail_cleanly() -> Iterator[None]:

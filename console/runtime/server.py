@@ -63,6 +63,9 @@ class ParleyServer(BaseApplication):
         self._app: Flask | None = None
         self._options = {
             "bind": f"{host}:{port}", "workers": 1, "worker_class": WORKER_CLASS, "threads": threads,
+            # Every thread may hold an open WebSocket; gunicorn's default cap of 1,000 connections
+            # would leave threads over 1,000 unused and no room for idle keep-alive HTTP beside them.
+            "worker_connections": threads + 1000,
             "graceful_timeout": max(1, math.ceil(grace_s)), "timeout": BOOT_TIMEOUT_S, "keepalive": 5,
             "accesslog": None, "errorlog": "-", "loglevel": "warning",
             "post_worker_init": self._post_worker_init, "worker_exit": self._worker_exit,
