@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
+from sqlalchemy import select
 
 from connectors.webchat import customer_message, message_key
 from console.errors import status_of
@@ -22,11 +23,13 @@ from console.serialize import iso
 from console.services import services
 from console.widget_history import with_files
 from models.conversations.messages import check_text
-from models.errors import InvalidInput, ParleyError
+from models.errors import InvalidInput, NotFound, ParleyError
+from models.feedback.ratings import awaiting_rating, check_rating, do_rate, rating_json
 from models.outreach.links import LinkExpired, access_invitation
 from models.outreach.sessions import customer_history, customer_view, do_customer_writes, do_join
 from models.schema.accounts import Team
 from models.schema.contacts import Contact
+from models.schema.conversations import Conversation
 from models.schema.outreach import Invitation
 
 bp = Blueprint("hosted", __name__)
@@ -67,6 +70,7 @@ def _state(s: Any, inv: Invitation) -> dict[str, Any]:
     contact = s.get(Contact, inv.contact_id)
     team = s.get(Team, view.conversation.team_id)
     return {"conversation_id": view.conversation.public_id, "state": view.state, "ended": view.ended,
+            "rating_wanted": view.ended and awaiting_rating(s, view.conversation),
             "team": team.name if team else "", "name": contact.name if contact else "",
             "messages": with_files(s, [customer_message(id=m.id, conversation_id=pid, sender_type=m.sender_type,
                                                         text=m.text, created_at=iso(m.created_at) or "",
@@ -119,3 +123,35 @@ def post_message(token: str) -> Any:
     if "conversation_id" in done:
         svc.process_conversation(done["conversation_id"])  # the bot, when it owns the conversation
     return answer
+
+
+def _rated_conversation(s: Any, inv: Invitation, public_id: Any) -> Conversation:
+    """The conversation a rating is for: one this link reached (the latest when none is named)."""
+    if public_id is None:
+        return customer_view(s, inv).conversation
+    conv = (s.scalar(select(Conversation).where(Conversation.public_id == public_id))
+            if isinstance(public_id, str) else None)
+    if conv is None or conv.id not in (inv.conversation_ids or []) or conv.contact_id != inv.contact_id:
+        raise NotFound("No such conversation.")
+    return conv
+
+
+@bp.post("/c/<token>/rating")
+def rate(token: str) -> Any:
+    """The end-of-chat rating from the hosted page: as the widget's `rate` (docs/prechat_rating.md), for a
+    conversation of this link, whatever channel it lives on."""
+    svc = services()
+    data = request.get_json(silent=True)
+    try:
+        score, comment = check_rating(data)
+        public_id = data.get("conversation_id") if isinstance(data, dict) else None
+    except ParleyError as exc:
+        return jsonify({"error": {"code": exc.code, "message": exc.message}}), _status(exc)
+
+    def work(s: Any, inv: Invitation) -> tuple[Response, int]:
+        limits().hit("webchat_msg", svc.settings.rate_limit_webchat_messages, inv.visitor_id, "Too many messages")
+        rating = rating_json(do_rate(s, _rated_conversation(s, inv, public_id), score, comment))
+        assert rating is not None
+        return jsonify({"score": rating["score"], "comment": rating["comment"]}), 201
+
+    return _json(token, work, lock=True)
