@@ -36,8 +36,9 @@ def test_every_widget_catalogue_has_every_english_key() -> None:
             assert strings["send"] != english["send"], lang  # translated, not copied
 
 
-# tx("key", "English"), localizeDefault(el, "key", "English"), localize(el, "key", "English") and
-# localizeAttr(el, "attribute", "key", "English"), localizeNotice("key", "English"): each names a catalogue key and its English fallback.
+# tx("key", "English"), localizeDefault(el, "key", "English"), localize(el, "key", "English"),
+# localizeAttr(el, "attribute", "key", "English") and localizeNotice("key", "English"): each names a
+# catalogue key and its English fallback.
 CALL = re.compile(r'(?:\btx\(|\blocalizeNotice\(|\blocalizeDefault\(\w+, |\blocalize(?:Attr)?\(.*?, (?:"[\w-]+", )?)'
                   r'"([a-z_]+)",\s*"((?:[^"\\]|\\.)*)"')
 FRONT_ENDS = ("webchat_render.js", "widget.js", "hosted_chat.js")  # the renderer and the two pages using it
