@@ -17,6 +17,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy import select
 
 from connectors.webchat import customer_message, message_key
+from console.csp import HOSTED_CHAT_CSP
 from console.errors import status_of
 from console.limits import RateLimited, client_address, limits
 from console.serialize import iso
@@ -42,7 +43,7 @@ def _status(exc: ParleyError) -> int:
 
 
 @bp.get("/c/<token>")
-def page(token: str) -> tuple[str, int]:
+def page(token: str) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     """The page itself; a bad, expired or closed link gets a page that says so (and nothing else)."""
     with services().db.session() as s:
         try:
@@ -51,8 +52,8 @@ def page(token: str) -> tuple[str, int]:
         except ParleyError as exc:
             return render_template("hosted_chat.html", token=None, problem=exc.message), _status(exc)
         team = s.get(Team, view.conversation.team_id)
-        return render_template("hosted_chat.html", token=token, problem=None,
-                               team=team.name if team else "Support"), 200
+        html = render_template("hosted_chat.html", token=token, problem=None, team=team.name if team else "Support")
+    return html, 200, {"Content-Security-Policy": HOSTED_CHAT_CSP}  # a bot's images from https sites
 
 
 def _json(token: str, work: Callable[[Any, Invitation], Any], *, lock: bool = False) -> Any:

@@ -428,6 +428,10 @@ def test_the_hosted_page_rates_an_ended_chat_once(oapp: Flask, odb: Database, ad
         shop_id = shop.id
     conv, path = _email_invite(ada, smtp_server, inbox_id=shop_id)
     customer = oapp.test_client()
+    page = customer.get(path)  # the widget's renderer first; scripts only from here, a bot's https images too
+    html, csp = page.data.decode(), page.headers["Content-Security-Policy"]
+    assert html.index("/static/webchat_render.js") < html.index("/static/hosted_chat.js")
+    assert csp.split("script-src ")[1].split(";")[0] == "'self'" and "img-src 'self' data: https:;" in csp
     state = _session(customer, path).get_json()
     assert state["rating_wanted"] is False
     r = customer.post(f"{path}/rating", json={"score": 5})
