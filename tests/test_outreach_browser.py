@@ -18,7 +18,7 @@ from models.conversations.messages import do_send_bot_reply
 from models.db import Database
 from models.schema.conversations import Conversation, Message
 from models.schema.feedback import ConversationRating
-from tests.support.browser import SHOTS, _wait, needs_browser
+from tests.support.browser import SHOTS, _browser, _wait, needs_browser
 from tests.support.live import LiveServer, start_server
 from tests.support.mail import SmtpServer, body_text
 from tests.support.outreach import link_path
@@ -191,5 +191,18 @@ def test_the_hosted_page_shows_bot_buttons_and_takes_the_rating(server: LiveServ
         _w(customer, lambda: _texts(customer, "[data-testid=parley-message] .bubble"))
         _w(customer, lambda: customer.find_element(By.CSS_SELECTOR, "[data-testid=hosted-notice]").is_displayed())
         assert not customer.find_elements(By.CSS_SELECTOR, "[data-testid=parley-rating]")
+
+        # the same link in a German browser: the page speaks German (the widget's catalogues)
+        german = _browser("de")
+        try:
+            german.get(server.url + path)
+            _w(german, lambda: german.find_element(By.TAG_NAME, "html").get_attribute("lang") == "de")
+            _w(german, lambda: german.find_element(By.CSS_SELECTOR, "[data-testid=hosted-notice]").text ==
+               "Dieser Chat ist beendet. Sie können ihn weiterhin lesen.")
+            assert german.find_element(By.CSS_SELECTOR, "[data-testid=hosted-send]").text == "Senden"
+            assert _texts(german, "[data-testid=parley-message][data-sender=bot] .who") == ["Assistent"]
+            german.save_screenshot(str(SHOTS / "hosted-de.png"))
+        finally:
+            german.quit()
     finally:
         db.dispose()
