@@ -15,14 +15,18 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from connectors.webchat import customer_message, message_key
+from console.api.files import count_upload, read_upload, upload_cap
 from console.csp import HOSTED_CHAT_CSP
 from console.errors import status_of
-from console.limits import RateLimited, client_address, limits
+from console.limits import RateLimited, body_limit, client_address, limits
+from console.runtime.channels import runtime
 from console.serialize import iso
 from console.services import services
 from console.widget_history import with_files
+from models.channels.attachments import check_allowed, do_attach, safe_filename
 from models.conversations.messages import check_text
 from models.errors import InvalidInput, NotFound, ParleyError
 from models.feedback.ratings import awaiting_rating, check_rating, do_rate, rating_json
@@ -156,3 +160,36 @@ def rate(token: str) -> Any:
         return jsonify({"score": rating["score"], "comment": rating["comment"]}), 201
 
     return _json(token, work, lock=True)
+
+
+@bp.post("/c/<token>/upload")
+@body_limit(upload_cap)
+def upload(token: str) -> Any:
+    """The customer sends a file from the hosted page (multipart field `file`): a message "[file: name]"
+    with the file, in the conversation the link reaches now, by the same rules as text (an ended session
+    follows the team's rule) and the same checks as the widget's files."""
+    svc, rt = services(), runtime()
+    done: dict[str, Any] = {}
+    try:
+        data, filename = read_upload(rt.settings.max_attachment_bytes)
+        sniffed = check_allowed(data, filename, rt.settings.max_attachment_bytes)
+    except ParleyError as exc:
+        return jsonify({"error": {"code": exc.code, "message": exc.message}}), _status(exc)
+    except RequestEntityTooLarge:
+        return jsonify({"error": {"code": "file_too_large", "message": "The file is too large."}}), 413
+
+    def work(s: Any, inv: Invitation) -> tuple[Response, int]:
+        count_upload(f"visitor:{inv.visitor_id}")
+        ingested = do_customer_writes(s, inv, f"[file: {safe_filename(filename, sniffed)}]", None)
+        do_attach(s, rt.store, conv=ingested.conversation, msg=ingested.message, data=data, filename=filename,
+                  max_bytes=rt.settings.max_attachment_bytes)
+        done["conversation_id"] = ingested.conversation.id
+        m = ingested.message
+        shown = customer_message(id=m.id, conversation_id=ingested.conversation.public_id,
+                                 sender_type=m.sender_type, text=m.text, created_at=iso(m.created_at) or "")
+        return jsonify(with_files(s, [shown])[0]), 201
+
+    answer = _json(token, work, lock=True)
+    if "conversation_id" in done:
+        svc.process_conversation(done["conversation_id"])
+    return answer

@@ -469,3 +469,38 @@ def test_the_widget_script_carries_the_shared_renderer(oapp: Flask) -> None:
     assert client.get("/widget/widget.js", headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
     page = client.get("/c/x").data.decode()  # a bad link: no script at all
     assert "webchat_render.js" not in page
+
+
+def test_the_customer_sends_a_file_from_the_hosted_page(oapp: Flask, odb: Database, ada: Agent,
+                                                       smtp_server: SmtpServer) -> None:
+    """A file from the link: stored as the customer's message with its file (a link the page may open), the
+    agent sees it; a refused type says why; an ended read-only session takes no file either."""
+    import io
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    conv, path = _email_invite(ada, smtp_server)
+    customer = oapp.test_client()
+    _session(customer, path)
+
+    def upload(data: bytes, name: str) -> Any:
+        return customer.post(f"{path}/upload", data={"file": (io.BytesIO(data), name)},
+                             content_type="multipart/form-data")
+
+    r = upload(png, "receipt.png")
+    assert r.status_code == 201, r.get_json()
+    sent = r.get_json()
+    assert (sent["sender_type"], sent["text"]) == ("contact", "[file: receipt.png]")
+    assert sent["conversation_id"] == conv["id"]
+    assert [f["filename"] for f in sent["files"]] == ["receipt.png"]
+    assert sent["files"][0]["url"].startswith("/webchat/files/")
+    assert customer.get(sent["files"][0]["url"]).data == png
+    shown = customer.get(f"{path}/messages").get_json()["messages"][-1]
+    assert shown["id"] == sent["id"] and shown["files"] == sent["files"]
+    agent_view = ada.get(f"/conversations/{conv['id']}/messages").get_json()
+    assert any(m["text"] == "[file: receipt.png]" for m in agent_view["messages"])
+    bad = upload(b"<html><script>x</script></html>", "page.html")
+    assert bad.status_code == 400 and "not allowed" in bad.get_json()["error"]["message"]
+    assert customer.post(f"{path}/upload", data={}).status_code == 400  # no file
+    assert ada.post(f"/conversations/{conv['id']}/end").get_json()["status"] == "closed"  # read-only by default
+    ended = upload(png, "late.png")
+    assert ended.status_code == 422 and ended.get_json()["error"]["code"] == "ended"

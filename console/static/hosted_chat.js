@@ -16,6 +16,8 @@
   var notice = document.getElementById("hc-notice");
   var sub = document.getElementById("hc-sub");
   var formEl = document.getElementById("hc-form");
+  var attach = document.getElementById("hc-attach");
+  var fileInput = document.getElementById("hc-file");
   var seen = new Map(); // message id -> element
   var state = null;
   var noticeKey = null; // the notice shown, as [key, English], so a language change redoes it
@@ -50,6 +52,8 @@
     input.setAttribute("placeholder", tx("placeholder", "Type your message…"));
     document.querySelector("label[for=hc-input]").textContent = tx("message_label", "Message");
     send.textContent = tx("send", "Send");
+    attach.setAttribute("aria-label", tx("attach", "Send a file"));
+    attach.setAttribute("title", tx("attach", "Send a file"));
     if (sub.getAttribute("data-key") === "on") sub.textContent = tx("hosted_connected", "Connected");
     if (sub.getAttribute("data-key") === "off") sub.textContent = tx("hosted_reconnecting", "Reconnecting…");
     if (noticeKey) notice.textContent = tx(noticeKey[0], noticeKey[1]);
@@ -92,7 +96,8 @@
   function scrollDown() { logEl.scrollTop = logEl.scrollHeight; }
 
   function add(m) {
-    if (!m || m.id == null || seen.has(String(m.id))) return;
+    if (!m || m.id == null) return;
+    if (seen.has(String(m.id))) { render.files(seen.get(String(m.id)), m.files); return; } // its files may come later
     if (m.sender_type === "contact") render.clearChoices(list); // buttons apply until the customer writes
     else showTyping(false);
     var el = render.message(m.sender_type, m.text, { id: m.id, created_at: m.created_at, rich: m.rich, files: m.files },
@@ -148,7 +153,7 @@
     state = data;
     (data.messages || []).forEach(add);
     var readOnly = data.state === "read_only";
-    input.disabled = send.disabled = readOnly;
+    input.disabled = send.disabled = attach.disabled = readOnly;
     document.body.setAttribute("data-state", data.state);
     if (readOnly) localizeNotice("hosted_read_only", "This chat has ended. You can still read it.");
     else if (data.state === "write_again") localizeNotice("hosted_write_again", "This chat has ended. Write to us to start a new one.");
@@ -175,7 +180,7 @@
 
   function fail(err) {
     if (err.status === 410 || err.status === 403 || err.status === 404) {
-      input.disabled = send.disabled = true;
+      input.disabled = send.disabled = attach.disabled = true;
       document.body.setAttribute("data-state", "gone");
     }
     noticeKey = null;
@@ -212,6 +217,34 @@
       else refresh();
     });
   }
+
+  /** A file from the customer: POST /c/<token>/upload; it shows as their message, with its link. */
+  function upload(file) {
+    var body = new FormData();
+    body.append("file", file, file.name);
+    attach.disabled = true;
+    fetch(base + "/upload", { method: "POST", body: body, credentials: "omit", headers: { Accept: "application/json" } })
+      .then(function (res) {
+        return res.json().catch(function () { return {}; }).then(function (data) {
+          if (!res.ok) {
+            var err = new Error((data.error && data.error.message) || tx("failed", "That did not go through. Please try again."));
+            err.status = res.status;
+            throw err;
+          }
+          return data;
+        });
+      }).then(function (m) {
+        render.clearChoices(list);
+        add(m);
+        if (state && m.conversation_id !== state.conversation_id) refresh();
+      }, fail).then(function () { attach.disabled = !!(state && state.state === "read_only"); });
+  }
+  attach.addEventListener("click", function () { fileInput.click(); });
+  fileInput.addEventListener("change", function () {
+    var file = fileInput.files && fileInput.files[0];
+    fileInput.value = "";
+    if (file) upload(file);
+  });
 
   function refresh() { return call("GET", "/messages").then(paint, fail); }
 
