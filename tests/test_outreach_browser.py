@@ -121,11 +121,11 @@ MENU = {"buttons": [{"title": "Track my order", "payload": "/order_status"},
 
 
 def test_the_hosted_page_shows_bot_buttons_and_takes_the_rating(server: LiveServer, smtp_server: SmtpServer,
-                                                                 browsers: Callable[[], Any]) -> None:
+                                                                 browsers: Callable[[], Any], tmp_path: Path) -> None:
     """Through the API: a widget inbox that asks for ratings, an email invite from it. A bot message with
     buttons and an image is in the chat when the customer opens the link: the chips show, a click sends
-    the title as the customer's message and the chips go. The agent ends the chat: the page says so and
-    shows the stars; the customer rates 5 with a comment, and the rating is stored."""
+    the title as the customer's message and the chips go. The customer sends a file. The agent ends the
+    chat: the page says so and shows the stars; the customer rates 5 with a comment, and it is stored."""
     from selenium.webdriver.common.by import By
 
     assert server.admin is not None
@@ -169,6 +169,16 @@ def test_the_hosted_page_shows_bot_buttons_and_takes_the_rating(server: LiveServ
             said = s.scalars(select(Message.text).join(Conversation).where(
                 Conversation.public_id == conv["id"], Message.sender_type == "contact")).all()
         assert said == ["Track my order"]
+
+        # a file from the customer: their message, with a link to it
+        receipt = tmp_path / "receipt.png"
+        receipt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+        picker = customer.find_element(By.CSS_SELECTOR, "[data-testid=hosted-file-input]")
+        customer.execute_script("arguments[0].hidden = false", picker)  # the 📎 button opens it for a person
+        picker.send_keys(str(receipt))
+        _w(customer, lambda: [e.text for e in customer.find_elements(
+            By.CSS_SELECTOR, "[data-sender=contact] [data-testid=parley-file-link]")] == ["📎 receipt.png"])
+        assert _texts(customer, "[data-sender=contact] .bubble")[-1] == "[file: receipt.png]"
 
         # the agent ends the session: the page says so and asks for a rating
         call("POST", f"/conversations/{conv['id']}/end")
