@@ -42,6 +42,7 @@ from console.api import invoices as invoices_api
 from console.api import ratings as ratings_api
 from console.api import widget_sdk as widget_sdk_api
 from console.api.declare import IdConverter
+from console.csp import CSP
 from console.errors import install_error_handlers
 from console.extensions import socketio
 from console.realtime.listener import RealtimeListener
@@ -57,10 +58,6 @@ from models.settings import Settings
 from models.telemetry.listener import MetricsListener
 
 log = logging.getLogger(__name__)
-
-
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "connect-src 'self' ws: wss:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'")
 
 
 def build_engines(settings: Settings, db: Database | None = None) -> list[Engine]:

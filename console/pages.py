@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, render_template, request, send_from_directory
+from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from sqlalchemy import text
 
 from console.auth import current_user, login_required
@@ -40,12 +41,23 @@ def healthz() -> Any:
     return jsonify({"status": "ok"})
 
 
+# The embeddable widget is one file for the embedding site but two sources: the message renderer it shares
+# with the hosted chat page (/c/<token> loads it by itself), then the widget.
+WIDGET_PARTS = ("webchat_render.js", "widget.js")
+
+
 def widget_js() -> Response:
     """The embeddable widget: served from a fixed URL so a site embeds it with one script tag."""
     from flask import current_app
 
-    response = send_from_directory(current_app.static_folder or "static", "widget.js", max_age=300)
+    folder = Path(current_app.static_folder or "static")
+    body = "\n".join((folder / part).read_text(encoding="utf-8") for part in WIDGET_PARTS)
+    response = Response(body, mimetype="text/javascript")
     response.headers["Access-Control-Allow-Origin"] = "*"
+    response.cache_control.public = True
+    response.cache_control.max_age = 300
+    response.add_etag()
+    response.make_conditional(request)  # a 304 when the site's cached copy is still this one
     return response
 
 

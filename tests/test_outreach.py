@@ -414,3 +414,93 @@ def test_sms_re_engage_corrects_the_number_and_is_journeyed(oapp: Flask, odb: Da
     assert [k for k in kinds if k.startswith("outreach.")] == [
         "outreach.started", "outreach.invited", "outreach.reinvited", "outreach.joined"]
     assert ada.post(f"/conversations/{conv['id']}/invite", {"phone": wrong}).status_code == 409
+
+
+def test_the_hosted_page_rates_an_ended_chat_once(oapp: Flask, odb: Database, ada: Agent,
+                                                  smtp_server: SmtpServer) -> None:
+    """The page's state says when the ended chat wants a rating; the link rates it once, with the widget's
+    checks; a chat still open, or an inbox that asks nothing, is refused."""
+    team_id = ada.get("/me").get_json()["teams"][0]["id"]
+    with odb.transaction() as s:
+        shop = Inbox(name="Shop chat", kind="webchat", team_id=team_id)
+        s.add(shop)
+        s.flush()
+        shop_id = shop.id
+    conv, path = _email_invite(ada, smtp_server, inbox_id=shop_id)
+    customer = oapp.test_client()
+    page = customer.get(path)  # the widget's renderer first; scripts only from here, a bot's https images too
+    html, csp = page.data.decode(), page.headers["Content-Security-Policy"]
+    assert html.index("/static/webchat_render.js") < html.index("/static/hosted_chat.js")
+    assert csp.split("script-src ")[1].split(";")[0] == "'self'" and "img-src 'self' data: https:;" in csp
+    state = _session(customer, path).get_json()
+    assert state["rating_wanted"] is False
+    r = customer.post(f"{path}/rating", json={"score": 5})
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "rating_off"
+    with odb.transaction() as s:
+        inbox = s.get(Inbox, shop_id)
+        assert inbox is not None
+        inbox.options = {**(inbox.options or {}), "rating": True}
+    r = customer.post(f"{path}/rating", json={"score": 5})
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "not_closed"
+    assert ada.post(f"/conversations/{conv['id']}/end").get_json()["status"] == "closed"
+    assert customer.get(f"{path}/messages").get_json()["rating_wanted"] is True
+    for bad in (0, 6, "x", 4.5, True):
+        r = customer.post(f"{path}/rating", json={"score": bad})
+        assert r.status_code == 400 and r.get_json()["error"]["code"] == "bad_score", bad
+    assert customer.post(f"{path}/rating", json=[1]).status_code == 400
+    r = customer.post(f"{path}/rating", json={"score": 4, "conversation_id": "c_not_this_links"})
+    assert r.status_code == 404
+    r = customer.post(f"{path}/rating", json={"score": 4, "comment": " Kind <b>help</b> ",
+                                              "conversation_id": conv["id"]})
+    assert r.status_code == 201 and r.get_json() == {"score": 4, "comment": "Kind <b>help</b>"}
+    assert ada.get(f"/conversations/{conv['id']}/rating").get_json()["rating"]["score"] == 4
+    assert customer.get(f"{path}/messages").get_json()["rating_wanted"] is False
+    again = customer.post(f"{path}/rating", json={"score": 1})
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_rated"
+
+
+def test_the_widget_script_carries_the_shared_renderer(oapp: Flask) -> None:
+    """One tag for embedding sites: /widget/widget.js is the renderer the hosted page loads, then the widget."""
+    client = oapp.test_client()
+    r = client.get("/widget/widget.js")
+    body = r.data.decode()
+    assert r.status_code == 200 and r.mimetype == "text/javascript" and r.headers["Access-Control-Allow-Origin"] == "*"
+    assert body.index("window.ParleyRender = {") < body.index("window.ParleyWidget = api;")
+    assert client.get("/widget/widget.js", headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
+    page = client.get("/c/x").data.decode()  # a bad link: no script at all
+    assert "webchat_render.js" not in page
+
+
+def test_the_customer_sends_a_file_from_the_hosted_page(oapp: Flask, odb: Database, ada: Agent,
+                                                       smtp_server: SmtpServer) -> None:
+    """A file from the link: stored as the customer's message with its file (a link the page may open), the
+    agent sees it; a refused type says why; an ended read-only session takes no file either."""
+    import io
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    conv, path = _email_invite(ada, smtp_server)
+    customer = oapp.test_client()
+    _session(customer, path)
+
+    def upload(data: bytes, name: str) -> Any:
+        return customer.post(f"{path}/upload", data={"file": (io.BytesIO(data), name)},
+                             content_type="multipart/form-data")
+
+    r = upload(png, "receipt.png")
+    assert r.status_code == 201, r.get_json()
+    sent = r.get_json()
+    assert (sent["sender_type"], sent["text"]) == ("contact", "[file: receipt.png]")
+    assert sent["conversation_id"] == conv["id"]
+    assert [f["filename"] for f in sent["files"]] == ["receipt.png"]
+    assert sent["files"][0]["url"].startswith("/webchat/files/")
+    assert customer.get(sent["files"][0]["url"]).data == png
+    shown = customer.get(f"{path}/messages").get_json()["messages"][-1]
+    assert shown["id"] == sent["id"] and shown["files"] == sent["files"]
+    agent_view = ada.get(f"/conversations/{conv['id']}/messages").get_json()
+    assert any(m["text"] == "[file: receipt.png]" for m in agent_view["messages"])
+    bad = upload(b"<html><script>x</script></html>", "page.html")
+    assert bad.status_code == 400 and "not allowed" in bad.get_json()["error"]["message"]
+    assert customer.post(f"{path}/upload", data={}).status_code == 400  # no file
+    assert ada.post(f"/conversations/{conv['id']}/end").get_json()["status"] == "closed"  # read-only by default
+    ended = upload(png, "late.png")
+    assert ended.status_code == 422 and ended.get_json()["error"]["code"] == "ended"

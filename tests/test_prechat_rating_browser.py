@@ -9,11 +9,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import select
 
+from models.accounts.tokens import do_issue_token
 from models.db import Database
 from models.schema.contacts import Contact
 from models.schema.conversations import Conversation
+from models.schema.feedback import ConversationRating
 from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, WIDGET, _admin_link, _wait, _widget_say
 from tests.support.live import LiveServer, start_server
 
@@ -151,3 +154,73 @@ def test_the_visitor_fills_the_form_chats_and_rates_and_the_agent_sees_it(
     assert panel.find_element(By.CSS_SELECTOR, "[data-testid=rating-score]").get_attribute("data-score") == "4"
     assert panel.find_element(By.CSS_SELECTOR, "[data-testid=rating-comment]").text == "Quick and <i>kind</i>"
     admin.save_screenshot(str(SHOTS / "rating-console.png"))
+
+
+def test_set_locale_de_shows_the_form_and_the_rating_in_german(server: LiveServer,
+                                                               browsers: Callable[[], Any]) -> None:
+    """Parley.setLocale("de") translates the pre-chat form and the rating too (the widget catalogues'
+    strings, drawn by the shared renderer): those already shown and those shown later."""
+    assert server.admin is not None
+    db = Database(server.db_url)  # type: ignore[attr-defined]
+    try:
+        with db.transaction() as s:
+            token = do_issue_token(s, server.admin[0], name="browser-i18n")
+    finally:
+        db.dispose()
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {token}"
+
+    def call(method: str, path: str, body: Any = None) -> Any:
+        r = api.request(method, server.url + "/api/v1" + path, json=body, timeout=30)
+        assert r.status_code < 300, (path, r.status_code, r.text)
+        return r.json()
+
+    team_id = call("GET", "/me")["teams"][0]["id"]
+    inbox = call("POST", "/inboxes", {"kind": "webchat", "name": "Laden", "team_id": team_id, "rating": True,
+                                      "prechat_form": {"name": "required", "email": "optional"}})
+    visitor = browsers()
+    visitor.get(server.url + "/widget/demo?key=" + inbox["widget_key"])
+    _wait(visitor, lambda: visitor.execute_script("return window.Parley && window.Parley.ready"))
+    _click(visitor, "[data-testid=parley-launcher]")
+    _wait(visitor, lambda: _text(visitor, "parley-prechat-title") == "Before we start")  # the browser's English
+    assert visitor.execute_script("return window.Parley.setLocale('de')") == "de"
+    _wait(visitor, lambda: _text(visitor, "parley-prechat-title") == "Bevor wir beginnen")
+    assert _text(visitor, "parley-prechat-submit") == "Chat beginnen"
+    assert "Ihr Name" in _text(visitor, "parley-prechat") and "(freiwillig)" in _text(visitor, "parley-prechat")
+    _click(visitor, "[data-testid=parley-prechat-submit]")  # the name is required: said in German
+    _wait(visitor, lambda: _text(visitor, "parley-prechat-error") == "Bitte geben Sie Ihren Namen ein.")
+    visitor.save_screenshot(str(SHOTS / "prechat-form-de.png"))
+    _fill(visitor, "parley-prechat-name", "Jonas")
+    _click(visitor, "[data-testid=parley-prechat-submit]")
+    _wait(visitor, lambda: not _in_widget(visitor, "return !!root.querySelector('[data-testid=parley-prechat]')"))
+    _widget_say(visitor, "Hallo")
+    conv_id = _wait(visitor, lambda: visitor.execute_script("return window.ParleyWidget.conversationId"), 20)
+
+    # an agent takes the chat and closes it: the rating, in German
+    me = call("GET", "/me")["id"]
+    call("POST", f"/conversations/{conv_id}/assign", {"user_ids": [me]})
+    call("POST", f"/conversations/{conv_id}/close")
+    _wait(visitor, lambda: _in_widget(visitor, "return !!root.querySelector('[data-testid=parley-rating]')"),
+          timeout=20)
+    assert _text(visitor, "parley-ended") == "Dieser Chat ist beendet. Schreiben Sie uns jederzeit wieder."
+    assert _in_widget(visitor, "return root.querySelector('[data-testid=parley-rating] .fb-title').textContent"
+                      ) == "Wie war dieser Chat?"
+    assert _text(visitor, "parley-rating-submit") == "Bewertung senden"
+    assert _in_widget(visitor, "return root.querySelector('[data-testid=parley-star]').getAttribute('aria-label')"
+                      ) == "1 von 5"
+    _click(visitor, "[data-testid=parley-rating-submit]")
+    assert _text(visitor, "parley-rating-error") == "Wählen Sie 1 bis 5 Sterne."
+    _click(visitor, "[data-testid=parley-star][data-score='3']")
+    visitor.save_screenshot(str(SHOTS / "rating-de.png"))
+    _click(visitor, "[data-testid=parley-rating-submit]")
+    _wait(visitor, lambda: _text(visitor, "parley-rating-thanks") == "Vielen Dank für Ihre Rückmeldung!")
+    db = Database(server.db_url)  # type: ignore[attr-defined]
+    try:
+        with db.session() as s:
+            assert s.scalar(select(ConversationRating.score).join(Conversation).where(
+                Conversation.public_id == conv_id)) == 3
+    finally:
+        db.dispose()
+    # and back to English: the card already shown follows
+    assert visitor.execute_script("return window.Parley.setLocale('en')") == "en"
+    _wait(visitor, lambda: _text(visitor, "parley-rating-thanks") == "Thank you for your feedback!")

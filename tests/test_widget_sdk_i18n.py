@@ -36,17 +36,35 @@ def test_every_widget_catalogue_has_every_english_key() -> None:
             assert strings["send"] != english["send"], lang  # translated, not copied
 
 
-def test_the_widget_writes_the_english_catalogue() -> None:
-    """Each tx("key", "English") (or localizeDefault(el, "key", "English")) in widget.js names a catalogue
-    key and falls back to its English text."""
+# tx("key", "English"), localizeDefault(el, "key", "English"), localize(el, "key", "English"),
+# localizeAttr(el, "attribute", "key", "English") and localizeNotice("key", "English"): each names a
+# catalogue key and its English fallback.
+CALL = re.compile(r'(?:\btx\(|\blocalizeNotice\(|\blocalizeDefault\(\w+, |\blocalize(?:Attr)?\(.*?, (?:"[\w-]+", )?)'
+                  r'"([a-z_]+)",\s*"((?:[^"\\]|\\.)*)"')
+FRONT_ENDS = ("webchat_render.js", "widget.js", "hosted_chat.js")  # the renderer and the two pages using it
+
+
+def test_the_widget_and_the_hosted_page_write_the_english_catalogue() -> None:
+    """Every string the customer's two front ends write in English is the English catalogue's, and every
+    catalogue string is used by one of them."""
     english = _catalogue("widget.en.json")
-    source = (STATIC / "widget.js").read_text(encoding="utf-8")
-    calls = re.findall(r'(?:\btx\(|\blocalizeDefault\(\w+, )"([a-z_]+)",\s*"((?:[^"\\]|\\.)*)"', source)
-    assert len({k for k, _ in calls}) >= 25
+    calls = [c for name in FRONT_ENDS for c in CALL.findall((STATIC / name).read_text(encoding="utf-8"))]
+    assert len({k for k, _ in calls}) >= 45
     for key, text in calls:
         assert key in english, key
         assert english[key] == json.loads(f'"{text}"'), key
     assert {k for k, _ in calls} == set(english)  # and no catalogue string is unused
+    assert "FEEDBACK_TEXT" not in (STATIC / "widget.js").read_text(encoding="utf-8")  # one set of strings
+
+
+def test_the_feedback_strings_are_translated() -> None:
+    """The pre-chat form and the rating speak each language (setLocale and the hosted page pick them)."""
+    english = _catalogue("widget.en.json")
+    for lang in ("de", "fr", "es"):
+        strings = _catalogue(f"widget.{lang}.json")
+        for key in ("prechat_title", "prechat_start", "rating_title", "rating_send", "rating_thanks", "ended"):
+            assert strings[key] != english[key], (lang, key)
+    assert _catalogue("widget.de.json")["rating_title"] == "Wie war dieser Chat?"
 
 
 def test_the_console_catalogue_covers_what_the_about_panel_says() -> None:

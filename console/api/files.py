@@ -130,7 +130,7 @@ def read_upload(limit: int) -> tuple[bytes, str | None]:
 def agent_upload(public_id: str) -> tuple[Response, int]:
     """An agent sends a file (optionally with text) on the reply channel, or as a private note."""
     user = api_user()
-    _count_upload(f"user:{user.id}")
+    count_upload(f"user:{user.id}")
     rt, svc = runtime(), services()
     data, filename = read_upload(rt.settings.max_attachment_bytes)
     sniffed = check_allowed(data, filename, rt.settings.max_attachment_bytes)
@@ -152,7 +152,8 @@ def agent_upload(public_id: str) -> tuple[Response, int]:
         return jsonify(message_json(msg, conv.public_id)), 201
 
 
-def _count_upload(who: str) -> None:
+def count_upload(who: str) -> None:
+    """A file counts against its sender's and its address's upload budgets (agents, widget, hosted page)."""
     settings, lim = services().settings, limits()
     lim.hit("upload", settings.rate_limit_uploads, who, "Too many files")
     lim.hit("upload_addr", settings.rate_limit_uploads_per_address, client_address(), "Too many files")
@@ -182,7 +183,7 @@ def _visitor_upload() -> Any:
     visitor = svc.visitors.verify(request.form.get("token"))
     if visitor is None:
         return _cors(jsonify({"ok": False, "error": {"code": "bad_token", "message": "Reconnect to chat."}})), 403
-    _count_upload(f"visitor:{visitor.visitor_id}")
+    count_upload(f"visitor:{visitor.visitor_id}")
     data, filename = read_upload(rt.settings.max_attachment_bytes)
     sniffed = check_allowed(data, filename, rt.settings.max_attachment_bytes)
     text = f"[file: {safe_filename(filename, sniffed)}]"

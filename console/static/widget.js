@@ -50,24 +50,11 @@
   }
 
   // ------------------------------------------------------------------ tiny DOM helpers
-  function h(tag, attrs) {
-    var el = document.createElement(tag);
-    if (attrs) {
-      for (var k in attrs) {
-        if (!Object.prototype.hasOwnProperty.call(attrs, k)) continue;
-        var v = attrs[k];
-        if (v === null || v === undefined || v === false) continue;
-        if (k === "class") el.className = v;
-        else el.setAttribute(k, v === true ? "" : String(v));
-      }
-    }
-    for (var i = 2; i < arguments.length; i++) {
-      var c = arguments[i];
-      if (c === null || c === undefined || c === false) continue;
-      el.appendChild(typeof c === "object" ? c : document.createTextNode(String(c)));
-    }
-    return el;
-  }
+  // Messages, files, a bot's buttons, the rating and the pre-chat form are drawn by the webchat's one
+  // renderer (webchat_render.js, served first in the same file: console/pages.py), shared with the hosted page.
+  var Render = window.ParleyRender;
+  if (!Render) { if (window.console) window.console.error("Parley: load the widget from /widget/widget.js"); return; }
+  var h = Render.h;
   var SVG_NS = "http://www.w3.org/2000/svg";
   function icon(paths, size) {
     var svg = document.createElementNS(SVG_NS, "svg");
@@ -89,11 +76,6 @@
   var ICON_SEND = ["M3.4 20.4 21.85 12.5a.55.55 0 0 0 0-1L3.4 3.6a.5.5 0 0 0-.7.6L5 11l9 1-9 1-2.3 6.8a.5.5 0 0 0 .7.6z"];
   var ICON_DOWN = ["M7.4 8.6 12 13.2l4.6-4.6L18 10l-6 6-6-6z"];
 
-  function fmtClock(iso) {
-    var t = iso ? Date.parse(iso) : NaN;
-    if (isNaN(t)) return "";
-    return new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  }
   function charLen(s) { return Array.from(s).length; }
 
   // ------------------------------------------------------------------ styles
@@ -130,27 +112,6 @@
     ".body { flex: 1 1 auto; overflow-y: auto; padding: 14px 14px 6px; background: #f7f8fb; display: flex; flex-direction: column; gap: 2px; }",
     ".welcome { align-self: center; text-align: center; color: var(--pw-muted); font-size: 13px; margin: 4px 10px 10px; max-width: 290px; }",
     ".list { display: flex; flex-direction: column; gap: 2px; }",
-    ".msg { display: flex; flex-direction: column; max-width: 82%; margin-top: 6px; }",
-    ".msg.cont { margin-top: 0; }",
-    ".msg-contact { align-self: flex-end; align-items: flex-end; }",
-    ".msg-bot, .msg-agent { align-self: flex-start; align-items: flex-start; }",
-    ".msg-system { align-self: center; align-items: center; max-width: 90%; }",
-    ".who { font-size: 11.5px; color: var(--pw-muted); margin: 0 4px 2px; font-weight: 600; }",
-    ".bubble { padding: 8px 12px; border-radius: 16px; white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-word; }",
-    ".msg-contact .bubble { background: var(--pw-accent); color: #fff; border-bottom-right-radius: 5px; }",
-    ".msg-bot .bubble, .msg-agent .bubble { background: #fff; border: 1px solid var(--pw-line); border-bottom-left-radius: 5px; }",
-    ".msg-agent .bubble { border-color: #c7d2fe; }",
-    ".msg-system .bubble { background: transparent; color: var(--pw-muted); font-size: 12.5px; text-align: center; padding: 4px 8px; }",
-    ".meta { font-size: 11px; color: var(--pw-muted); margin: 2px 4px 0; }",
-    ".msg[data-status=pending] .bubble { opacity: .7; }",
-    ".msg[data-status=failed] .bubble { background: #fee2e2; color: #7f1d1d; border: 1px solid #fca5a5; }",
-    ".msg[data-status=failed] .meta { color: #b91c1c; }",
-    ".retry { border: 0; background: none; color: #b91c1c; text-decoration: underline; padding: 0 0 0 6px; font-size: 11px; }",
-    ".typing { align-self: flex-start; background: #fff; border: 1px solid var(--pw-line); border-radius: 16px; border-bottom-left-radius: 5px;",
-    "  padding: 10px 12px; display: inline-flex; gap: 4px; margin-top: 6px; }",
-    ".typing span { width: 7px; height: 7px; border-radius: 50%; background: #9aa3b5; animation: pw-bounce 1.2s infinite ease-in-out; }",
-    ".typing span:nth-child(2) { animation-delay: .15s; } .typing span:nth-child(3) { animation-delay: .3s; }",
-    "@keyframes pw-bounce { 0%, 60%, 100% { transform: translateY(0); opacity: .5; } 30% { transform: translateY(-4px); opacity: 1; } }",
     ".queue { margin: 0 12px 6px; padding: 7px 10px; border-radius: 8px; background: #eef2ff; color: #3730a3; border: 1px solid #c7d2fe; font-size: 12.5px; flex: 0 0 auto; }",
     ".error { margin: 0 12px 6px; padding: 7px 10px; border-radius: 8px; background: #fef2f2; color: #991b1b; border: 1px solid #fecaca; font-size: 12.5px; flex: 0 0 auto; }",
     ".compose { display: flex; align-items: flex-end; gap: 8px; padding: 10px 10px 10px 14px; border-top: 1px solid var(--pw-line); background: #fff; flex: 0 0 auto; }",
@@ -160,8 +121,6 @@
     ".send { width: 38px; height: 38px; border-radius: 50%; border: 0; background: var(--pw-accent); color: #fff; display: grid; place-items: center; flex: 0 0 auto; padding: 0; }",
     ".send:disabled { background: #c7cbd6; cursor: default; }",
     ".attach { width: 34px; height: 38px; border: 0; background: transparent; color: var(--pw-muted, #6b7280); font-size: 18px; cursor: pointer; flex: 0 0 auto; padding: 0; }",
-    ".files { display: flex; flex-direction: column; gap: 2px; margin-top: 4px; }",
-    ".files a { color: inherit; font-size: 13px; word-break: break-all; }",
     ".counter { font-size: 11px; color: var(--pw-muted); text-align: right; padding: 0 14px 4px; background: #fff; }",
     ".counter.over { color: #b91c1c; font-weight: 700; }",
     ".foot { font-size: 11px; color: #9aa3b5; text-align: center; padding: 0 0 8px; background: #fff; }",
@@ -169,13 +128,6 @@
     "  .panel { right: 0; bottom: 0; width: 100vw; height: 100vh; height: 100dvh; border-radius: 0; }",
     "  .is-open .launcher { display: none; }",
     "}",
-  ].join("\n") + "\n" + feedbackCss();
-  // A bot message's quick replies (chips) and image: see showRich below.
-  CSS += "\n" + [
-    ".chips { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }",
-    ".chip { border: 1px solid var(--pw-accent); color: var(--pw-accent); background: #fff; border-radius: 999px; padding: 5px 12px; font-size: 13px; }",
-    ".chip:hover { background: var(--pw-accent); color: #fff; }",
-    ".rich-image { display: block; max-width: 100%; max-height: 220px; border-radius: 12px; margin-top: 4px; border: 1px solid var(--pw-line); }",
   ].join("\n");
 
   // ------------------------------------------------------------------ build the widget
@@ -193,6 +145,7 @@
     }
   } catch (e) { sheetDone = false; }
   if (!sheetDone) root.appendChild(h("style", null, CSS));
+  Render.adoptCss(root); // the messages' own rules
 
   var statusDot = h("span", { class: "dot" });
   var statusText = h("span", null, "We're here to help");
@@ -203,9 +156,8 @@
 
   var welcomeEl = h("div", { class: "welcome", "data-testid": "parley-greeting" }, "Hi there! Ask us anything. Our assistant answers right away, and a person takes over whenever you ask.");
   var list = h("div", { class: "list", "data-testid": "parley-messages" });
-  var typing = h("div", { class: "typing", "data-testid": "parley-typing", "aria-label": "Typing", hidden: true }, h("span"), h("span"), h("span"));
-  var bodyEl = h("div", { class: "body", role: "log", "aria-live": "polite" },
-    welcomeEl, list, typing);
+  var typing; // the renderer's "typing" dots: made once `render` exists (below)
+  var bodyEl = h("div", { class: "body", role: "log", "aria-live": "polite" }, welcomeEl, list);
   var errorEl = h("div", { class: "error", role: "alert", "data-testid": "parley-error", hidden: true });
   var queueEl = h("div", { class: "queue", role: "status", "data-testid": "parley-queue", hidden: true });
   var input = h("textarea", { class: "input", rows: "1", placeholder: "Type your message…", "aria-label": "Message", "data-testid": "parley-input", maxlength: null });
@@ -258,8 +210,10 @@
   };
   window.ParleyWidget = api;
 
-  // ------------------------------------------------------------------ rendering
-  var SENDER_LABEL = { bot: "Assistant", agent: "Support team", system: "" };
+  // ------------------------------------------------------------------ rendering (webchat_render.js)
+  var render = Render.create({ tx: tx, origin: origin, onChoice: sendChoice });
+  typing = render.typing();
+  bodyEl.appendChild(typing);
 
   function lastMessageEl() {
     var items = list.querySelectorAll('[data-testid="parley-message"]');
@@ -267,41 +221,12 @@
   }
 
   function buildMessage(sender, text, opts) {
-    opts = opts || {};
-    sender = ["contact", "bot", "agent", "system"].indexOf(sender) >= 0 ? sender : "system";
-    var prev = lastMessageEl();
-    var cont = prev && prev.getAttribute("data-sender") === sender;
-    var el = h("div", {
-      class: "msg msg-" + sender + (cont ? " cont" : ""),
-      "data-testid": "parley-message",
-      "data-sender": sender,
-      "data-id": opts.id != null ? opts.id : null,
-      "data-status": opts.status || "sent",
-    });
-    if (!cont && SENDER_LABEL[sender]) el.appendChild(h("div", { class: "who" }, SENDER_LABEL[sender]));
-    el.appendChild(h("div", { class: "bubble" }, text == null ? "" : String(text)));
-    var meta = h("div", { class: "meta" });
-    el.appendChild(meta);
-    setMeta(el, opts.status || "sent", opts.created_at, opts.error);
-    return el;
+    opts.onRetry = resend;
+    return render.message(sender, text, opts, lastMessageEl());
   }
 
   function setMeta(el, status, createdAt, error) {
-    el.setAttribute("data-status", status);
-    if (createdAt) el.setAttribute("data-created-at", createdAt);
-    var meta = el.querySelector(".meta");
-    while (meta.firstChild) meta.removeChild(meta.firstChild);
-    if (status === "pending") meta.appendChild(document.createTextNode(tx("sending", "Sending…")));
-    else if (status === "failed") {
-      meta.appendChild(document.createTextNode(tx("not_sent", "Not sent: {reason}", { reason: error || "something went wrong" })));
-      var retry = h("button", { type: "button", class: "retry", "data-testid": "parley-retry" }, tx("retry", "Retry"));
-      retry.addEventListener("click", function () { resend(el); });
-      meta.appendChild(retry);
-    } else {
-      var t = fmtClock(createdAt || el.getAttribute("data-created-at"));
-      if (t) meta.appendChild(document.createTextNode(t));
-    }
-    el.setAttribute("data-error", status === "failed" ? (error || "") : "");
+    render.setMeta(el, status, createdAt, error, resend);
   }
 
   function scrollDown(force) {
@@ -326,10 +251,9 @@
         }
       }
     }
-    var el = buildMessage(m.sender_type, m.text, { id: m.id, created_at: m.created_at, status: "sent" });
+    var el = buildMessage(m.sender_type, m.text, { id: m.id, created_at: m.created_at, status: "sent", rich: m.rich, files: m.files });
     byId.set(key, el);
     if (m.sender_type === "contact") clearQuickReplies();
-    else if (m.rich) showRich(el, m.rich);
     // Keep failed/pending local messages at the bottom.
     var firstLocal = list.querySelector('[data-status="pending"], [data-status="failed"]');
     list.insertBefore(el, firstLocal);
@@ -601,36 +525,7 @@
   }
 
   function showFiles(data) {
-    var el = data && byId.get(String(data.id));
-    if (!el || el.querySelector(".files")) return;
-    var box = h("div", { class: "files", "data-testid": "parley-files" });
-    (data.files || []).forEach(function (f) {
-      box.appendChild(h("a", { href: origin + f.url, download: f.filename, target: "_blank", rel: "noopener" }, "📎 " + f.filename));
-    });
-    el.insertBefore(box, el.querySelector(".meta"));
-  }
-
-  /** A bot message's image (an http(s) link) and its buttons as chips. A chip sends its title as the
-   * visitor's message; the server gives the bot the button's payload (bot/metadata.py). Chips last
-   * until the visitor writes anything. Everything is built with textContent and attributes. */
-  function showRich(el, rich) {
-    if (!rich || typeof rich !== "object") return;
-    var bubble = el.querySelector(".bubble");
-    if (typeof rich.image === "string" && /^https?:\/\//i.test(rich.image)) {
-      var img = h("img", { class: "rich-image", src: rich.image, alt: "", loading: "lazy", "data-testid": "parley-image" });
-      el.insertBefore(img, el.querySelector(".meta"));
-      if (!bubble.textContent) bubble.hidden = true;
-    }
-    var buttons = Array.isArray(rich.buttons) ? rich.buttons : [];
-    if (!buttons.length) return;
-    var box = h("div", { class: "chips", "data-testid": "parley-quick-replies" });
-    buttons.forEach(function (b) {
-      if (!b || typeof b.title !== "string" || !b.title) return;
-      var chip = h("button", { type: "button", class: "chip", "data-testid": "parley-quick-reply" }, b.title);
-      chip.addEventListener("click", function () { sendChoice(b.title); });
-      box.appendChild(chip);
-    });
-    el.insertBefore(box, el.querySelector(".meta"));
+    if (data) render.files(byId.get(String(data.id)), data.files);
   }
 
   /** A chip's title sent as the visitor's message, as send() would, leaving their draft alone. */
@@ -643,10 +538,7 @@
     emitMessage(el, title);
   }
 
-  function clearQuickReplies() {
-    var boxes = list.querySelectorAll(".chips");
-    for (var i = 0; i < boxes.length; i++) boxes[i].remove();
-  }
+  function clearQuickReplies() { render.clearChoices(list); }
 
   function upload(file) {
     var token = getToken();
@@ -704,54 +596,14 @@
 
   // ------------------------------------------------------------------ pre-chat form and end-of-chat rating
   // Both come from the inbox (/webchat/widget-config: `prechat_form`, `rating`) and talk over the socket
-  // (`prechat`, `rate`; the server checks everything and answers with a message to show). Every string the
-  // visitor reads is in FEEDBACK_TEXT, so a translation replaces that one object.
-  var FEEDBACK_TEXT = {
-    formTitle: "Before we start",
-    formIntro: "Tell us who you are, so we can get back to you.",
-    name: "Your name",
-    email: "Your email",
-    optional: "(optional)",
-    start: "Start the chat",
-    nameMissing: "Please enter your name.",
-    emailMissing: "Please enter your email.",
-    emailInvalid: "That is not an email address.",
-    ended: "This chat has ended. Write again any time.",
-    rateTitle: "How was this chat?",
-    star: "{n} out of 5",
-    comment: "Anything to add? (optional)",
-    rateSend: "Send rating",
-    pickScore: "Pick from 1 to 5 stars.",
-    thanks: "Thank you for your feedback!",
-    failed: "That did not go through. Please try again.",
-  };
+  // (`prechat`, `rate`; the server checks everything and answers with a message to show). The cards are the
+  // renderer's (webchat_render.js), their strings the catalogues' (setLocale translates them).
   var FEEDBACK_DONE_KEY = "parley_prechat_done:" + (widgetKey || "");
   var RATE_PENDING_KEY = "parley_rate_pending:" + (widgetKey || "");
   var prechatForm = null; // {name: mode, email: mode} from the inbox; null: no form
   var prechatCard = null;
   var ratingCard = null;
   var endedEl = null;
-
-  function feedbackCss() {
-    return [
-      ".fb-card { align-self: stretch; background: #fff; border: 1px solid var(--pw-line); border-radius: 12px; padding: 14px; margin: 10px 0 6px; display: flex; flex-direction: column; gap: 8px; }",
-      ".fb-title { font-weight: 700; font-size: 14.5px; }",
-      ".fb-intro { color: var(--pw-muted); font-size: 12.5px; }",
-      ".fb-label { font-size: 12.5px; font-weight: 600; display: flex; flex-direction: column; gap: 4px; }",
-      ".fb-label span { font-weight: 400; color: var(--pw-muted); }",
-      ".fb-input { font: inherit; border: 1px solid #cfd4de; border-radius: 8px; padding: 7px 9px; color: var(--pw-ink); background: #fff; width: 100%; }",
-      ".fb-input:focus { outline: 2px solid var(--pw-accent); outline-offset: -1px; }",
-      ".fb-input[aria-invalid=true] { border-color: #dc2626; }",
-      ".fb-error { color: #b91c1c; font-size: 12.5px; }",
-      ".fb-button { border: 0; border-radius: 8px; padding: 9px 12px; background: var(--pw-accent); color: #fff; font-weight: 600; }",
-      ".fb-button:disabled { background: #c7cbd6; cursor: default; }",
-      ".fb-stars { display: flex; gap: 4px; }",
-      ".fb-star { border: 0; background: transparent; font-size: 26px; line-height: 1; padding: 2px; color: #cbd5e1; }",
-      ".fb-star.on { color: #f59e0b; }",
-      ".fb-ended { align-self: center; color: var(--pw-muted); font-size: 12.5px; margin-top: 8px; text-align: center; }",
-      ".fb-thanks { color: #166534; font-weight: 600; }",
-    ].join("\n");
-  }
 
   /** The inbox's feedback options, from widget-config. */
   function applyFeedback(look) {
@@ -775,66 +627,21 @@
     var tries = 0;
     (function attempt() {
       if (socket) { socket.emit(name, data, done); return; }
-      if (++tries > 100) { done({ ok: false, error: { message: FEEDBACK_TEXT.failed } }); return; }
+      if (++tries > 100) { done({ ok: false, error: { message: tx("failed", "That did not go through. Please try again.") } }); return; }
       setTimeout(attempt, 100);
     })();
-  }
-
-  function fbField(key, mode) {
-    var inputEl = h("input", { class: "fb-input", type: key === "email" ? "email" : "text", name: key,
-      autocomplete: key, maxlength: key === "email" ? "254" : "200", required: mode === "required",
-      "data-testid": "parley-prechat-" + key });
-    var label = h("label", { class: "fb-label" },
-      h("div", null, FEEDBACK_TEXT[key], mode === "optional" ? h("span", null, " " + FEEDBACK_TEXT.optional) : null), inputEl);
-    return { label: label, input: inputEl };
   }
 
   /** The pre-chat form, in place of the message box until the server accepts it. */
   function showPrechat() {
     if (!prechatForm || prechatCard) return;
-    var fields = {};
-    var errorLine = h("div", { class: "fb-error", role: "alert", "data-testid": "parley-prechat-error", hidden: true });
-    var submit = h("button", { type: "submit", class: "fb-button", "data-testid": "parley-prechat-submit" }, FEEDBACK_TEXT.start);
-    var card = h("form", { class: "fb-card", "data-testid": "parley-prechat", novalidate: true },
-      h("div", { class: "fb-title" }, FEEDBACK_TEXT.formTitle), h("div", { class: "fb-intro" }, FEEDBACK_TEXT.formIntro));
-    ["name", "email"].forEach(function (key) {
-      var mode = prechatForm[key];
-      if (mode !== "required" && mode !== "optional") return;
-      fields[key] = fbField(key, mode);
-      card.appendChild(fields[key].label);
+    prechatCard = render.prechatCard(prechatForm, function (body, done) { feedbackEmit("prechat", body, done); }, function () {
+      storeFlag(FEEDBACK_DONE_KEY, "1");
+      dropPrechat();
+      try { input.focus({ preventScroll: true }); } catch (e2) { input.focus(); }
     });
-    card.appendChild(errorLine);
-    card.appendChild(submit);
-    function fail(message, key) {
-      errorLine.textContent = message;
-      errorLine.hidden = false;
-      Object.keys(fields).forEach(function (k) { fields[k].input.setAttribute("aria-invalid", k === key ? "true" : "false"); });
-      submit.disabled = false;
-    }
-    card.addEventListener("submit", function (e) {
-      e.preventDefault();
-      var body = {};
-      for (var key in fields) {
-        var v = fields[key].input.value.trim();
-        if (!v && prechatForm[key] === "required") { fail(FEEDBACK_TEXT[key + "Missing"], key); return; }
-        if (key === "email" && v && !/^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$/.test(v)) { fail(FEEDBACK_TEXT.emailInvalid, key); return; }
-        if (v) body[key] = v;
-      }
-      submit.disabled = true;
-      feedbackEmit("prechat", body, function (res) {
-        if (!res || !res.ok) {
-          var err = (res && res.error) || {};
-          fail(err.message || FEEDBACK_TEXT.failed, (err.code || "").replace(/^(missing|bad)_/, ""));
-          return;
-        }
-        storeFlag(FEEDBACK_DONE_KEY, "1");
-        dropPrechat();
-        try { input.focus({ preventScroll: true }); } catch (e2) { input.focus(); }
-      });
-    });
-    prechatCard = card;
     form.hidden = true;
-    bodyEl.appendChild(card);
+    bodyEl.appendChild(prechatCard);
     scrollDown(true);
   }
 
@@ -850,54 +657,15 @@
     if (!notice || !notice.conversation_id) return;
     queueEl.hidden = true; // "… will answer you now" is over
     if (!endedEl) {
-      endedEl = h("div", { class: "fb-ended", "data-testid": "parley-ended" }, FEEDBACK_TEXT.ended);
+      endedEl = render.ended();
       bodyEl.appendChild(endedEl);
     }
     if (!notice.rating || ratingCard) { scrollDown(true); return; }
     storeFlag(RATE_PENDING_KEY, notice.conversation_id);
-    var score = 0;
-    var stars = h("div", { class: "fb-stars", role: "radiogroup", "aria-label": FEEDBACK_TEXT.rateTitle });
-    var buttons = [];
-    for (var n = 1; n <= 5; n++) {
-      var b = h("button", { type: "button", class: "fb-star", role: "radio", "aria-checked": "false",
-        "aria-label": FEEDBACK_TEXT.star.replace("{n}", n), "data-score": n, "data-testid": "parley-star" }, "★");
-      b.addEventListener("click", pick.bind(null, n));
-      buttons.push(b);
-      stars.appendChild(b);
-    }
-    function pick(n) {
-      score = n;
-      buttons.forEach(function (b, i) { b.classList.toggle("on", i < n); b.setAttribute("aria-checked", i + 1 === n ? "true" : "false"); });
-      errorLine.hidden = true;
-    }
-    var comment = h("textarea", { class: "fb-input", rows: "2", maxlength: "1000", placeholder: FEEDBACK_TEXT.comment,
-      "aria-label": FEEDBACK_TEXT.comment, "data-testid": "parley-rating-comment" });
-    var errorLine = h("div", { class: "fb-error", role: "alert", "data-testid": "parley-rating-error", hidden: true });
-    var submit = h("button", { type: "submit", class: "fb-button", "data-testid": "parley-rating-submit" }, FEEDBACK_TEXT.rateSend);
-    var card = h("form", { class: "fb-card", "data-testid": "parley-rating", novalidate: true },
-      h("div", { class: "fb-title" }, FEEDBACK_TEXT.rateTitle), stars, comment, errorLine, submit);
-    function finish() {
-      storeFlag(RATE_PENDING_KEY, null);
-      while (card.firstChild) card.removeChild(card.firstChild);
-      card.appendChild(h("div", { class: "fb-thanks", "data-testid": "parley-rating-thanks" }, FEEDBACK_TEXT.thanks));
-    }
-    card.addEventListener("submit", function (e) {
-      e.preventDefault();
-      if (!score) { errorLine.textContent = FEEDBACK_TEXT.pickScore; errorLine.hidden = false; return; }
-      submit.disabled = true;
-      feedbackEmit("rate", { conversation_id: notice.conversation_id, score: score, comment: comment.value }, function (res) {
-        if (res && res.ok) { finish(); return; }
-        var err = (res && res.error) || {};
-        if (err.code === "already_rated" || err.code === "not_found" || err.code === "rating_off") {
-          storeFlag(RATE_PENDING_KEY, null); // nothing more to do for this chat
-        }
-        errorLine.textContent = err.message || FEEDBACK_TEXT.failed;
-        errorLine.hidden = false;
-        submit.disabled = err.code === "already_rated";
-      });
-    });
-    ratingCard = card;
-    bodyEl.appendChild(card);
+    ratingCard = render.ratingCard(function (rating, done) {
+      feedbackEmit("rate", { conversation_id: notice.conversation_id, score: rating.score, comment: rating.comment }, done);
+    }, function () { storeFlag(RATE_PENDING_KEY, null); }); // rated (or nothing more to do for this chat)
+    bodyEl.appendChild(ratingCard);
     scrollDown(true);
   }
 
@@ -945,14 +713,10 @@
     attachBtn.setAttribute("aria-label", tx("attach", "Send a file"));
     attachBtn.setAttribute("title", tx("attach", "Send a file"));
     closeBtn.setAttribute("aria-label", tx("minimize", "Minimize chat"));
-    typing.setAttribute("aria-label", tx("typing", "Typing"));
     launcher.setAttribute("aria-label", isOpen ? tx("close_chat", "Close chat")
       : unread ? tx("open_chat_unread", "Open chat ({n} new)", { n: unread }) : tx("open_chat", "Open chat"));
-    SENDER_LABEL.bot = tx("sender_bot", "Assistant");
-    SENDER_LABEL.agent = tx("sender_agent", "Support team");
-    Array.prototype.forEach.call(list.querySelectorAll(".msg-bot > .who, .msg-agent > .who"), function (el) {
-      el.textContent = SENDER_LABEL[el.parentNode.getAttribute("data-sender")] || el.textContent;
-    });
+    render.relabel(root);
+    render.relocalize(); // the typing dots, the pre-chat form, the rating, the earlier conversations
     var conn = container.getAttribute("data-connection");
     if (conn) setConnState(conn);
     else statusText.textContent = tx("status_idle", "We're here to help");
@@ -1090,26 +854,14 @@
   }
 
   /** A returning customer's own earlier messages (the `earlier` event), read-only and collapsed above the
-   *  conversation. Text by textContent, as everywhere. */
+   *  conversation. */
   var earlierEl = null;
   function showEarlier(data) {
-    var convs = (data && data.conversations) || [];
     if (!earlierEl) {
-      root.appendChild(h("style", null, ".earlier { margin: 0 0 8px; font-size: 13px; color: var(--pw-muted); }" +
-        ".earlier summary { cursor: pointer; padding: 4px 0; } .earlier .msg { opacity: .8; }"));
       earlierEl = h("details", { class: "earlier", "data-testid": "parley-earlier" });
       bodyEl.insertBefore(earlierEl, list);
     }
-    while (earlierEl.firstChild) earlierEl.removeChild(earlierEl.firstChild);
-    earlierEl.hidden = !convs.length;
-    earlierEl.appendChild(h("summary", null, "Earlier conversations (" + convs.length + ")"));
-    convs.forEach(function (c) {
-      (c.messages || []).forEach(function (m) {
-        var el = buildMessage(m.sender_type, m.text, { created_at: m.created_at, status: "sent" });
-        el.setAttribute("data-testid", "parley-earlier-message");
-        earlierEl.appendChild(el);
-      });
-    });
+    render.earlier(earlierEl, (data && data.conversations) || []);
   }
 
   function mount() {

@@ -96,6 +96,12 @@ def rating_of(session: Session, conversation_id: int) -> dict[str, Any] | None:
         ConversationRating.conversation_id == conversation_id)))
 
 
+def awaiting_rating(session: Session, conv: Conversation) -> bool:
+    """Closed, its inbox asks for a rating, and the customer has not given one yet: show the stars."""
+    return (conv.status == Status.CLOSED.value and rating_enabled(session, conv)
+            and rating_of(session, conv.id) is None)
+
+
 def ended_notice(session: Session, conversation_id: int) -> dict[str, Any] | None:
     """What a webchat customer is told when their conversation closes: that it ended, and whether they
     may rate it (None: not a webchat conversation, or gone)."""

@@ -22,7 +22,8 @@ needs_browser = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
 SHOTS = Path(tempfile.gettempdir()) / "parley-shots"
 
 
-def _browser() -> Any:
+def _browser(lang: str | None = None) -> Any:
+    """A headless Chromium; `lang` ("de") is the language it tells pages (navigator.languages)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -33,6 +34,9 @@ def _browser() -> Any:
                  "--disable-dev-shm-usage", "--window-size=1280,800",
                  f"--user-data-dir={tempfile.mkdtemp(prefix='parley-chrome-')}"):
         opts.add_argument(flag)
+    if lang:
+        opts.add_argument(f"--lang={lang}")
+        opts.add_experimental_option("prefs", {"intl.accept_languages": lang})
     return webdriver.Chrome(service=Service(CHROMEDRIVER or ""), options=opts)
 
 
