@@ -118,9 +118,23 @@ def _join_all(threads: list[threading.Thread], timeout_s: float) -> None:
         thread.join(max(0.0, deadline - time.perf_counter()))
 
 
-def close_all(visitors: list[Visitor]) -> None:
-    """Disconnect everyone at once: websocket-client may wait up to 3 s for each close handshake."""
-    closers = [threading.Thread(target=v.close, name="close-visitor", daemon=True) for v in visitors]
+def close_all(visitors: list[Visitor], at_once: int = 64) -> None:
+    """Disconnect everyone, `at_once` at a time (websocket-client may wait up to 3 s for each close
+    handshake; a thousand closing together is a burst of threads on a shared machine). Gives up after
+    CLOSE_TIMEOUT_S: the server is stopped right after anyway."""
+    pending = list(visitors)
+    lock = threading.Lock()
+
+    def close_some() -> None:
+        while True:
+            with lock:
+                if not pending:
+                    return
+                visitor = pending.pop()
+            visitor.close()
+
+    closers = [threading.Thread(target=close_some, name="close-visitor", daemon=True)
+               for _ in range(min(at_once, len(visitors)))]
     for closer in closers:
         closer.start()
     _join_all(closers, CLOSE_TIMEOUT_S)
