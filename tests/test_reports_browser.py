@@ -87,6 +87,10 @@ def test_a_supervisor_reads_the_agents_report(server: tuple[LiveServer, str], br
     titles = {th.text: th.get_attribute("title") for th in table.find_elements(By.TAG_NAME, "th")}
     assert titles["replies_sent"] == api["definitions"]["replies_sent"] and len(titles["first_response_median"]) > 20
 
+    # the chart starts on the report's main metric, not on the alphabetically first column
+    assert Select(sam.find_element(By.ID, "report-metric")).first_selected_option.text == "conversations_handled"
+    _wait(sam, lambda: "conversations_handled" in sam.find_element(By.ID, "report-plot").text)
+
     # the chart is drawn (uPlot's canvas has painted pixels), for the metric picked
     Select(sam.find_element(By.ID, "report-metric")).select_by_value("replies_sent")
     _wait(sam, lambda: "replies_sent" in sam.find_element(By.ID, "report-plot").text)
@@ -97,6 +101,16 @@ def test_a_supervisor_reads_the_agents_report(server: tuple[LiveServer, str], br
     assert painted > 500
     SHOTS.mkdir(exist_ok=True)
     sam.save_screenshot(str(SHOTS / "reports-agents.png"))
+
+    # loading the agents report again keeps the column picked; another report starts on its own main metric
+    sam.find_element(By.CSS_SELECTOR, "[data-testid=report-load]").click()
+    _wait(sam, lambda: sam.find_element(By.ID, "report-meta").text.startswith("From "))
+    assert Select(sam.find_element(By.ID, "report-metric")).first_selected_option.text == "replies_sent"
+    for name, main in (("live", "started"), ("bot", "containment_rate")):
+        Select(sam.find_element(By.ID, "report-name")).select_by_value(name)
+        sam.find_element(By.CSS_SELECTOR, "[data-testid=report-load]").click()
+        _wait(sam, lambda main=main: main in sam.find_element(By.ID, "report-plot").text)
+        assert Select(sam.find_element(By.ID, "report-metric")).first_selected_option.text == main
 
 
 def test_the_conversation_header_offers_the_transcript_as_text_and_pdf(server: tuple[LiveServer, str],

@@ -127,10 +127,13 @@
     last = report;
     var cols = columns(report);
     drawTable(report, cols);
-    var sel = $("report-metric"), keep = sel.value;
+    // The chart starts on the report's main metric; a column picked for this same report stays picked.
+    var sel = $("report-metric"), keep = sel.getAttribute("data-report") === report.report ? sel.value : "";
     sel.textContent = "";
     cols.forEach(function (c) { sel.appendChild(el("option", c, { value: c, title: definition(report, c) })); });
     if (cols.indexOf(keep) >= 0) sel.value = keep;
+    else if (cols.indexOf(report.main_metric) >= 0) sel.value = report.main_metric;
+    sel.setAttribute("data-report", report.report);
     drawChart();
     drawHeat(report);
     $("report-meta").textContent = "From " + report.from + " to " + report.to + " (" + report.timezone + "), by " + report.group_by + ".";
