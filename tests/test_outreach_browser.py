@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import SHOTS, _wait, needs_browser
-from tests.support.live import LiveServer, start_server
+from tests.support.browser import _wait, live_server, log_in, needs_browser, screenshot
+from tests.support.live import LiveServer
 from tests.support.mail import SmtpServer, body_text
 from tests.support.outreach import link_path
 
@@ -20,10 +20,7 @@ pytestmark = needs_browser
 
 @pytest.fixture
 def server(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[LiveServer]:
-    env = {"PARLEY_INSTANCE": str(tmp_path / "instance"),
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'parley.db'}", "REDIS_URL": "",
-           "PARLEY_SECRET_KEY": "outreach-browser-test", "PARLEY_SMTP_URL": smtp_server.url}
-    srv = start_server(env, tmp_path / "server.log")
+    srv = live_server(tmp_path, "outreach-browser", {"PARLEY_SMTP_URL": smtp_server.url})
     yield srv
     srv.stop()
 
@@ -55,11 +52,7 @@ def test_email_invite_from_the_console_to_a_chat(server: LiveServer, smtp_server
 
     assert server.admin is not None
     agent, customer = browsers(), browsers()
-    agent.get(server.url + "/")
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(server.admin[0])
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(server.admin[1])
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _w(agent, lambda: agent.find_elements(By.CSS_SELECTOR, "[data-testid=new-chat]"))
+    log_in(agent, server.url, *server.admin, ready="[data-testid=new-chat]", timeout=SLOW)
 
     # New chat: a new contact, an email invite, a first message
     agent.find_element(By.CSS_SELECTOR, "[data-testid=new-chat]").click()
@@ -68,8 +61,7 @@ def test_email_invite_from_the_console_to_a_chat(server: LiveServer, smtp_server
     dialog.find_element(By.CSS_SELECTOR, "[data-testid=nc-email]").send_keys("kim@example.com")
     Select(dialog.find_element(By.CSS_SELECTOR, "[data-testid=nc-channel]")).select_by_value("email")
     dialog.find_element(By.CSS_SELECTOR, "[data-testid=nc-text]").send_keys("Hi Kim, your quote is ready.")
-    SHOTS.mkdir(exist_ok=True)
-    agent.save_screenshot(str(SHOTS / "outreach-new-chat-dialog.png"))
+    screenshot(agent, "outreach-new-chat-dialog")
     dialog.find_element(By.CSS_SELECTOR, "[data-testid=nc-send]").click()
 
     # the conversation opens, assigned to the agent, the customer has never joined
