@@ -148,3 +148,31 @@ def test_a_supervisor_restricts_from_the_menu_and_the_picker_offers_only_the_nam
         screenshot(sam, "contacts-restricted")
     finally:
         customer.disconnect()
+
+
+def test_an_admin_page_whose_session_ended_says_so_and_goes_to_the_sign_in_page(
+        server: tuple[LiveServer, str], browsers: Callable[[], Any]) -> None:
+    """The admin pages' shared API client (admin_common.js): a call answered 401 shows why, then signs in again."""
+    from selenium.webdriver.common.by import By
+    from sqlalchemy import select
+
+    from models.accounts.sessions import do_revoke_sessions
+    from models.schema.accounts import User
+
+    srv, url = server
+    bob = browsers()
+    log_in(bob, srv.url, "bob@example.com", PASSWORD)
+    bob.get(srv.url + "/contacts")
+    _wait(bob, lambda: bob.find_elements(By.CSS_SELECTOR, "[data-testid=contact-list] li"))
+    db = Database(url)
+    try:
+        with db.transaction() as s:
+            user = s.scalar(select(User).where(User.email == "bob@example.com"))
+            assert user is not None
+            do_revoke_sessions(s, user)  # signed out everywhere (an admin's change, a password reset)
+    finally:
+        db.dispose()
+    click(bob, "[data-testid=contacts-all]")  # the list reloads: its call is refused
+    _wait(bob, lambda: any("Your session has ended" in t.text for t in bob.find_elements(By.CSS_SELECTOR, ".toast")))
+    _wait(bob, lambda: bob.find_elements(By.CSS_SELECTOR, "[data-testid=login-email]"))
+    assert "/login" in bob.current_url
