@@ -91,3 +91,52 @@ def test_a_discussion_with_a_mention_turns_view_only_at_close(server: LiveServer
     _wait(bob, lambda: found(bob, "[data-testid=discussion-view-only]"))
     assert not found(bob, "[data-testid=discussion-input]")
     assert any("view-only" in e.text for e in found(bob, "[data-testid=discussion-entry]"))
+
+
+def test_a_supervisor_reading_a_discussion_sees_new_entries_live(server: LiveServer,
+                                                                  browsers: Callable[[], Any]) -> None:
+    """Sue supervises: no member, she reads the discussion, and what a member writes appears while she has it open."""
+    import time
+
+    import requests
+    import socketio as sio
+
+    from models.accounts.tokens import do_issue_token
+
+    assert server.admin is not None
+    db = Database(server.db_url)
+    try:
+        make_user(db, "sue@example.com", role="supervisor")
+        with db.transaction() as s:
+            token = do_issue_token(s, server.admin[0])
+    finally:
+        db.dispose()
+    auth = {"Authorization": f"Bearer {token}"}
+    customer = sio.Client()
+    customer.connect(server.url, namespaces=["/webchat"], transports=["websocket"])
+    try:
+        acks: list[Any] = []
+        customer.emit("message", {"text": "I want to talk to a person"}, namespace="/webchat",
+                      callback=lambda a: acks.append(a))
+        deadline = time.monotonic() + 20
+        while not acks and time.monotonic() < deadline:
+            time.sleep(0.05)
+        conv_id = acks[0]["conversation_id"]
+        base = f"{server.url}/api/v1/conversations/{conv_id}/discussion"
+        assert requests.post(base, json={"user_ids": []}, headers=auth, timeout=10).status_code == 200
+        assert requests.post(base + "/entries", json={"text": "first, before Sue looks"}, headers=auth,
+                             timeout=10).status_code == 201
+
+        sue = browsers()
+        log_in(sue, server.url, "sue@example.com", PASSWORD, socket=True)
+        sue.get(f"{server.url}/#c/{conv_id}")
+        click(sue, "[data-testid=discussion-toggle]")
+        _wait(sue, lambda: "first, before Sue looks" in _text(sue, "[data-testid=discussion-entries]"))
+        assert not found(sue, "[data-testid=discussion-input]")  # she reads; she writes only once invited
+
+        assert requests.post(base + "/entries", json={"text": "a refund was <b>promised</b>"}, headers=auth,
+                             timeout=10).status_code == 201
+        _wait(sue, lambda: "a refund was <b>promised</b>" in _text(sue, "[data-testid=discussion-entries]"))
+        assert not found(sue, "[data-testid=discussion-entries] .discussion-text b")  # as text
+    finally:
+        customer.disconnect()
