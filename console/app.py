@@ -159,6 +159,7 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
             response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
+    import console.discussion_sockets as _discussions  # noqa: F401  (`discussion_watch` on `/console`)
     import console.sockets  # noqa: F401  (registers the namespace handlers on `socketio`)
     import console.widget_sdk as _widget_sdk  # noqa: F401  (the widget SDK's /webchat events: identify, attributes)
     from console import webchat_feedback  # noqa: F401  (the pre-chat form and rating on `/webchat`)

@@ -10,10 +10,10 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from tests.support.browser import SHOTS, _wait, needs_browser
+from tests.support.browser import _wait, click, live_server, log_in, needs_browser, screenshot
 from tests.support.channels import ACCOUNT_SID, AUTH_TOKEN, NUMBER
 from tests.support.fakes import FakeTwilio
-from tests.support.live import LiveServer, start_server
+from tests.support.live import LiveServer
 
 pytestmark = needs_browser
 NUMBERS = ["+14155550101", "+14155550102", "+14155550103"]
@@ -27,11 +27,12 @@ def fake() -> Iterator[FakeTwilio]:
 
 @pytest.fixture
 def server(tmp_path: Any, fake: FakeTwilio) -> Iterator[LiveServer]:
-    env = {"PARLEY_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'p.db'}",
-           "REDIS_URL": "", "PARLEY_SECRET_KEY": "broadcast-browser-test", "PARLEY_PUBLIC_URL": "",
-           "PARLEY_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PARLEY_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-           "PARLEY_TWILIO_NUMBER": NUMBER, "PARLEY_TWILIO_API_BASE": fake.url, "PARLEY_OUTBOX_BACKOFF": "0"}
-    srv = start_server(env, tmp_path / "server.log")
+    srv = live_server(tmp_path, "broadcast-browser", {"PARLEY_PUBLIC_URL": "",
+                                                      "PARLEY_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+                                                      "PARLEY_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                                                      "PARLEY_TWILIO_NUMBER": NUMBER,
+                                                      "PARLEY_TWILIO_API_BASE": fake.url,
+                                                      "PARLEY_OUTBOX_BACKOFF": "0"})
     yield srv
     srv.stop()
 
@@ -59,11 +60,7 @@ def test_tag_contacts_then_broadcast_to_the_tag(server: LiveServer, fake: FakeTw
         _sms(server, f"SM{i:032d}", number, "STOP" if i == 2 else "hello")
     assert server.admin is not None
     admin = browsers()
-    admin.get(server.url + "/")
-    admin.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(server.admin[0])
-    admin.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(server.admin[1])
-    admin.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-testid=conv-list]"))
+    log_in(admin, server.url, *server.admin)
     admin.get(server.url + "/contacts")
     rows = _wait(admin, lambda: len(admin.find_elements(By.CSS_SELECTOR, "[data-testid=contact-row]")) == 3
                  and admin.find_elements(By.CSS_SELECTOR, "[data-testid=contact-row]"))
@@ -80,7 +77,7 @@ def test_tag_contacts_then_broadcast_to_the_tag(server: LiveServer, fake: FakeTw
     assert len(rows) == 3
 
     admin.get(server.url + "/")
-    _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-testid=broadcast-open]"))[0].click()
+    click(admin, "[data-testid=broadcast-open]")
     dialog = _wait(admin, lambda: admin.find_element(By.CSS_SELECTOR, "[data-testid=broadcast-dialog]"))
     _wait(admin, lambda: len(dialog.find_elements(By.CSS_SELECTOR, "[data-testid=bc-tag] option")) == 3)
     Select(dialog.find_element(By.CSS_SELECTOR, "[data-testid=bc-tag]")).select_by_value("vip")
@@ -93,5 +90,4 @@ def test_tag_contacts_then_broadcast_to_the_tag(server: LiveServer, fake: FakeTw
     text = "Our spring sale starts today"
     _wait(admin, lambda: sorted(r.first("To") or "" for r in fake.sends() if r.first("Body") == text) == NUMBERS[:2])
     _wait(admin, lambda: summary.find_elements(By.CSS_SELECTOR, "[data-testid=bc-count-sent]"), timeout=10)
-    SHOTS.mkdir(exist_ok=True)
-    admin.save_screenshot(str(SHOTS / "broadcast-summary.png"))
+    screenshot(admin, "broadcast-summary")

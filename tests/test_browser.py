@@ -8,8 +8,16 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import WIDGET, _wait, _widget_messages, _widget_say, needs_browser
-from tests.support.live import LiveServer, start_server
+from tests.support.browser import (
+    WIDGET,
+    _wait,
+    _widget_messages,
+    _widget_say,
+    live_server,
+    log_in,
+    needs_browser,
+)
+from tests.support.live import LiveServer
 
 pytestmark = needs_browser
 
@@ -17,9 +25,7 @@ pytestmark = needs_browser
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("browser")
-    env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'instance' / 'parley.db'}",
-           "REDIS_URL": "", "PARLEY_SECRET_KEY": "browser-test"}
-    srv = start_server(env, tmp / "server.log")
+    srv = live_server(tmp, "browser")
     yield srv
     srv.stop()
 
@@ -37,11 +43,7 @@ def test_customer_bot_handoff_agent_reply(server: LiveServer, browsers: Callable
     customer, agent = browsers(), browsers()
 
     # the agent logs in
-    agent.get(server.url + "/")
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(server.admin[0])
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(server.admin[1])
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _wait(agent, lambda: agent.find_elements(By.CSS_SELECTOR, "[data-testid=tile-unreplied]"))
+    log_in(agent, server.url, *server.admin, ready="[data-testid=tile-unreplied]")
     _wait(agent, lambda: _tile(agent, "unreplied") == "0")  # a placeholder until the counters load
 
     # the customer says hi on the demo shop and the bot greets them

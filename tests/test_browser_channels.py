@@ -10,10 +10,10 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _admin_link, _wait
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, _admin_link, _wait, live_server, log_in, screenshot
 from tests.support.channels import ACCOUNT_SID, AUTH_TOKEN, CUSTOMER, NUMBER
 from tests.support.fakes import FakeTwilio
-from tests.support.live import LiveServer, start_server
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")
@@ -28,11 +28,9 @@ def fake() -> Iterator[FakeTwilio]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, fake: FakeTwilio) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("browser-sms")
-    env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'instance' / 'parley.db'}",
-           "REDIS_URL": "", "PARLEY_SECRET_KEY": "browser-test", "PARLEY_PUBLIC_URL": "",
-           "PARLEY_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PARLEY_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-           "PARLEY_TWILIO_NUMBER": NUMBER, "PARLEY_TWILIO_API_BASE": fake.url, "PARLEY_OUTBOX_BACKOFF": "0"}
-    srv = start_server(env, tmp / "server.log")
+    srv = live_server(tmp, "browser", {"PARLEY_PUBLIC_URL": "", "PARLEY_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+                                       "PARLEY_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PARLEY_TWILIO_NUMBER": NUMBER,
+                                       "PARLEY_TWILIO_API_BASE": fake.url, "PARLEY_OUTBOX_BACKOFF": "0"})
     yield srv
     assert AUTH_TOKEN not in srv.log()  # secrets are never logged
     srv.stop()
@@ -57,11 +55,7 @@ def test_sms_reply_ticks_and_retry_in_the_console(server: LiveServer, fake: Fake
 
     assert server.admin is not None
     agent = browsers()
-    agent.get(server.url + "/")
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(server.admin[0])
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(server.admin[1])
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _wait(agent, lambda: agent.find_elements(By.CSS_SELECTOR, "[data-testid=channels-link]"))
+    log_in(agent, server.url, *server.admin, ready="[data-testid=channels-link]")
 
     params = {"MessageSid": "SM" + "ab" * 16, "AccountSid": ACCOUNT_SID, "From": CUSTOMER, "To": NUMBER,
               "Body": "I want to talk to a person", "NumMedia": "0"}
@@ -94,8 +88,7 @@ def test_sms_reply_ticks_and_retry_in_the_console(server: LiveServer, fake: Fake
     _wait(agent, lambda: _statuses(agent) == ["✓✓ Delivered", "✓ Sent"])
     assert not agent.find_elements(By.CSS_SELECTOR, "[data-testid=delivery-error]")
 
-    SHOTS.mkdir(exist_ok=True)
-    agent.save_screenshot(str(SHOTS / "sms-conversation.png"))
+    screenshot(agent, "sms-conversation")
 
     # admins manage the channel on its page (the secret is not on it)
     _admin_link(agent, "channels-link").click()  # in the top bar's Admin menu
@@ -127,11 +120,7 @@ def test_files_between_the_widget_and_the_console(server: LiveServer, browsers: 
         "return Array.from(window.ParleyWidget.root.querySelectorAll('[data-sender=contact] .bubble'))"
         ".some(e => e.textContent === '[file: photo.png]')"))
 
-    agent.get(server.url + "/")
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(server.admin[0])
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(server.admin[1])
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _wait(agent, lambda: agent.find_elements(By.CSS_SELECTOR, "[data-testid=conv-item]"))
+    log_in(agent, server.url, *server.admin, ready="[data-testid=conv-item]")
     agent.execute_script("document.querySelector('[data-testid=conv-item]').click()")
     _wait(agent, lambda: agent.find_elements(By.CSS_SELECTOR, "img.cc-thumb"))  # the customer's image, inline
 

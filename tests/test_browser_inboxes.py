@@ -11,8 +11,8 @@ import pytest
 
 from models.db import Database
 from tests.support.actors import PASSWORD, make_user
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, WIDGET, _admin_link, _wait, _widget_say
-from tests.support.live import LiveServer, start_server
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, WIDGET, _admin_link, _wait, _widget_say, live_server, log_in
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")
@@ -20,23 +20,9 @@ pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("browser-inboxes")
-    env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'instance' / 'parley.db'}",
-           "REDIS_URL": "", "PARLEY_SECRET_KEY": "browser-test", "PARLEY_PUBLIC_URL": ""}
-    srv = start_server(env, tmp / "server.log")
-    srv.db_url = env["DATABASE_URL"]  # type: ignore[attr-defined]
+    srv = live_server(tmp_path_factory.mktemp("browser-inboxes"), "browser-inboxes", {"PARLEY_PUBLIC_URL": ""})
     yield srv
     srv.stop()
-
-
-def _login(driver: Any, url: str, email: str, password: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.get(url + "/login")
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(email)
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=conv-list]"))
 
 
 def test_a_team_widget_lands_its_chats_in_that_team_queue(server: LiveServer, browsers: Callable[[], Any]) -> None:
@@ -47,13 +33,13 @@ def test_a_team_widget_lands_its_chats_in_that_team_queue(server: LiveServer, br
     admin, visitor, sally = browsers(), browsers(), browsers()
 
     # the admin creates the Sales team on the Teams page
-    _login(admin, server.url, *server.admin)
+    log_in(admin, server.url, *server.admin)
     _admin_link(admin, "admin-teams-link").click()  # in the top bar's Admin menu
     _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-testid=new-team-name]"))
     admin.find_element(By.CSS_SELECTOR, "[data-testid=new-team-name]").send_keys("Sales")
     admin.find_element(By.CSS_SELECTOR, "[data-testid=new-team-submit]").click()
     _wait(admin, lambda: "Sales" in admin.find_element(By.CSS_SELECTOR, "[data-testid=team-list]").text)
-    db = Database(server.db_url)  # type: ignore[attr-defined]
+    db = Database(server.db_url)
     try:
         make_user(db, "sally@example.com", team="Sales")  # joins the team the admin made
     finally:
@@ -74,10 +60,13 @@ def test_a_team_widget_lands_its_chats_in_that_team_queue(server: LiveServer, br
     code = snippet.get_attribute("value")
     assert 'data-widget-key="wk_' in code and "/widget/widget.js" in code
     key = code.split('data-widget-key="')[1].split('"')[0]
-    card = _wait(admin, lambda: [c for c in admin.find_elements(By.CSS_SELECTOR, "[data-testid=inbox]")
-                                 if "Sales site" in c.text])[0]
-    assert card.find_element(By.CSS_SELECTOR, "[data-testid=inbox-name]").text == "Sales site <b>"  # as text
-    assert Select(card.find_element(By.CSS_SELECTOR, "[data-testid=inbox-team]")).first_selected_option.text == "Sales"
+    # the card's name and team, read in one go (the list redraws as inboxes and numbers load: found afresh)
+    name, team = _wait(admin, lambda: next(
+        ((c.find_element(By.CSS_SELECTOR, "[data-testid=inbox-name]").text,
+          Select(c.find_element(By.CSS_SELECTOR, "[data-testid=inbox-team]")).first_selected_option.text)
+         for c in admin.find_elements(By.CSS_SELECTOR, "[data-testid=inbox]") if "Sales site" in c.text), None))
+    assert name == "Sales site <b>"  # as text
+    assert team == "Sales"
 
     # a visitor chats through that widget: its title and greeting come from the inbox
     visitor.get(server.url + "/widget/demo?key=" + key)
@@ -92,7 +81,7 @@ def test_a_team_widget_lands_its_chats_in_that_team_queue(server: LiveServer, br
         "return window.ParleyWidget.root.querySelectorAll('[data-sender=bot]').length"), timeout=20)
 
     # a Sales agent finds it in the Team inbox, filtered by that inbox
-    _login(sally, server.url, "sally@example.com", PASSWORD)
+    log_in(sally, server.url, "sally@example.com", PASSWORD)
     select = _wait(sally, lambda: [s for s in sally.find_elements(By.CSS_SELECTOR, "[data-testid=inbox-filter]")
                                    if s.is_displayed()])[0]
     Select(select).select_by_visible_text("Sales site <b> · Widget · Sales")

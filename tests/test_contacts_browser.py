@@ -12,8 +12,8 @@ import socketio as sio
 
 from models.accounts.users import do_create_user
 from models.db import Database
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _wait
-from tests.support.live import LiveServer, start_server
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, _wait, click, live_server, log_in, screenshot
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")
@@ -22,18 +22,14 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
-    tmp = tmp_path_factory.mktemp("contacts-browser")
-    url = f"sqlite:///{tmp / 'instance' / 'parley.db'}"
-    env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": url, "REDIS_URL": "",
-           "PARLEY_SECRET_KEY": "contacts-browser-test"}
-    srv = start_server(env, tmp / "server.log")
-    db = Database(url)
+    srv = live_server(tmp_path_factory.mktemp("contacts-browser"), "contacts-browser")
+    db = Database(srv.db_url)
     with db.transaction() as s:
         do_create_user(s, email="ada@example.com", password=PASSWORD, name="Ada")
         do_create_user(s, email="bob@example.com", password=PASSWORD, name="Bob")
         do_create_user(s, email="sam@example.com", password=PASSWORD, name="Sam", role="supervisor")
     db.dispose()
-    yield srv, url
+    yield srv, srv.db_url
     srv.stop()
 
 
@@ -60,23 +56,13 @@ def _conversations(url: str) -> list[tuple[str, str]]:
         db.dispose()
 
 
-def _login(driver: Any, base: str, email: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.get(base + "/")
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(email)
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=conv-list]"))
-
-
 def test_an_agent_blocks_a_customer_from_the_conversation_menu(server: tuple[LiveServer, str],
                                                                browsers: Callable[[], Any]) -> None:
     from selenium.webdriver.common.by import By
 
     srv, url = server
     ada = browsers()
-    _login(ada, srv.url, "ada@example.com")
+    log_in(ada, srv.url, "ada@example.com", PASSWORD)
 
     customer = sio.Client()
     customer.connect(srv.url, namespaces=["/webchat"], transports=["websocket"])
@@ -95,8 +81,7 @@ def test_an_agent_blocks_a_customer_from_the_conversation_menu(server: tuple[Liv
 
         # asked to end the open conversation, she does
         _wait(ada, lambda: ada.find_element(By.CSS_SELECTOR, "[data-testid=block-end-prompt]").is_displayed())
-        SHOTS.mkdir(exist_ok=True)
-        ada.save_screenshot(str(SHOTS / "contacts-block-prompt.png"))
+        screenshot(ada, "contacts-block-prompt")
         # the header says so (pushed to every console showing it)
         _wait(ada, lambda: ada.find_elements(By.CSS_SELECTOR, "[data-testid=chip-blocked]"))
         ada.find_element(By.CSS_SELECTOR, "[data-testid=block-end]").click()
@@ -114,10 +99,10 @@ def test_an_agent_blocks_a_customer_from_the_conversation_menu(server: tuple[Liv
         ada.get(srv.url + "/contacts")
         row = _wait(ada, lambda: ada.find_elements(By.CSS_SELECTOR, "[data-testid=contact-row]"))[0]
         assert "Blocked" in row.text
-        row.click()
+        click(ada, "[data-testid=contact-row]")
         box = _wait(ada, lambda: ada.find_element(By.CSS_SELECTOR, "[data-testid=contact-blocked]"))
         assert "Abusive <b>language</b>" in box.text and "by Ada" in box.text
-        ada.save_screenshot(str(SHOTS / "contacts-page-blocked.png"))
+        screenshot(ada, "contacts-page-blocked")
     finally:
         customer.disconnect()
 
@@ -128,7 +113,7 @@ def test_a_supervisor_restricts_from_the_menu_and_the_picker_offers_only_the_nam
 
     srv, _url = server
     sam = browsers()
-    _login(sam, srv.url, "sam@example.com")
+    log_in(sam, srv.url, "sam@example.com", PASSWORD)
     customer = sio.Client()
     customer.connect(srv.url, namespaces=["/webchat"], transports=["websocket"])
     try:
@@ -160,7 +145,34 @@ def test_a_supervisor_restricts_from_the_menu_and_the_picker_offers_only_the_nam
         _wait(sam, lambda: sam.execute_script("return !!window.ParleyConsole.assignableIds"))
         assert picker_names() == ["Ada", "Sam"]
         _wait(sam, lambda: sam.find_elements(By.CSS_SELECTOR, "[data-testid=chip-restricted]"))
-        SHOTS.mkdir(exist_ok=True)
-        sam.save_screenshot(str(SHOTS / "contacts-restricted.png"))
+        screenshot(sam, "contacts-restricted")
     finally:
         customer.disconnect()
+
+
+def test_an_admin_page_whose_session_ended_says_so_and_goes_to_the_sign_in_page(
+        server: tuple[LiveServer, str], browsers: Callable[[], Any]) -> None:
+    """The admin pages' shared API client (admin_common.js): a call answered 401 shows why, then signs in again."""
+    from selenium.webdriver.common.by import By
+    from sqlalchemy import select
+
+    from models.accounts.sessions import do_revoke_sessions
+    from models.schema.accounts import User
+
+    srv, url = server
+    bob = browsers()
+    log_in(bob, srv.url, "bob@example.com", PASSWORD)
+    bob.get(srv.url + "/contacts")
+    _wait(bob, lambda: bob.find_elements(By.CSS_SELECTOR, "[data-testid=contact-list] li"))
+    db = Database(url)
+    try:
+        with db.transaction() as s:
+            user = s.scalar(select(User).where(User.email == "bob@example.com"))
+            assert user is not None
+            do_revoke_sessions(s, user)  # signed out everywhere (an admin's change, a password reset)
+    finally:
+        db.dispose()
+    click(bob, "[data-testid=contacts-all]")  # the list reloads: its call is refused
+    _wait(bob, lambda: any("Your session has ended" in t.text for t in bob.find_elements(By.CSS_SELECTOR, ".toast")))
+    _wait(bob, lambda: bob.find_elements(By.CSS_SELECTOR, "[data-testid=login-email]"))
+    assert "/login" in bob.current_url

@@ -217,3 +217,62 @@ def test_deleting_the_conversation_deletes_its_discussion_and_mentions(app: Flas
         for model in (Discussion, DiscussionMember, DiscussionEntry, Mention):
             assert s.scalar(select(func.count()).select_from(model)) == 0, model
     assert p["bob"].get("/mentions").get_json() == {"mentions": [], "unread": 0}
+
+
+def watch(a: Agent, conv_id: str | None) -> dict[str, Any]:
+    """The console's panel says which discussion it shows (`discussion_watch`), answered by its ack."""
+    return dict(a.socket.emit("discussion_watch", {"conversation_id": conv_id}, namespace="/console", callback=True))
+
+
+def test_supervisors_reading_a_discussion_hear_its_entries_while_they_have_it_open(app: Flask, db: Database) -> None:
+    p = people(app, db)
+    sam = agent(app, db, "sam@example.com", role="supervisor", online=False)
+    _, conv_id = handoff(app)
+    start(p["ada"], conv_id, p["bob"])
+
+    def say(text: str) -> None:
+        for a in (*p.values(), sam):
+            console_events(a, "discussion_entry")  # what each heard so far
+        assert p["bob"].post(f"/conversations/{conv_id}/discussion/entries", {"text": text}).status_code == 201
+
+    def heard(a: Agent) -> list[str]:
+        return [h["entry"]["text"] for h in console_events(a, "discussion_entry") if h["conversation_id"] == conv_id]
+
+    say("before anyone opened it")
+    assert heard(p["sue"]) == [] and heard(p["ada"]) == ["before anyone opened it"]
+
+    # Sue (supervisor, no member) opens the discussion: she hears new entries, once; Sam, who has it closed, not
+    assert watch(p["sue"], conv_id) == {"ok": True}
+    assert watch(p["ada"], conv_id) == {"ok": True}  # a member with it open still hears each entry once
+    say("the refund is approved")
+    assert heard(p["sue"]) == ["the refund is approved"] and heard(p["ada"]) == ["the refund is approved"]
+    assert heard(sam) == [] and heard(p["dave"]) == [] and heard(p["carl"]) == []
+
+    # who may not read it cannot watch it: the API's 404, whatever they send; bad input is refused clearly
+    for outsider in ("dave", "carl"):
+        answer = watch(p[outsider], conv_id)
+        assert answer["ok"] is False and answer["error"]["code"] in ("no_discussion", "not_found"), answer
+    assert watch(sam, "nope")["ok"] is False
+    answer = dict(sam.socket.emit("discussion_watch", {"conversation_id": 5}, namespace="/console", callback=True))
+    assert answer["ok"] is False and answer["error"]["code"] == "invalid_input"
+    say("still private")
+    assert heard(p["dave"]) == [] and heard(p["carl"]) == [] and heard(sam) == []
+
+    # closing the panel stops it; watching another conversation's discussion leaves this one
+    assert watch(p["sue"], None) == {"ok": True}
+    say("after she closed it")
+    assert heard(p["sue"]) == []
+    _, other_id = handoff(app, "another person please")
+    start(p["dave"], other_id)
+    assert watch(p["sue"], conv_id) == {"ok": True} and watch(p["sue"], other_id) == {"ok": True}
+    say("she is elsewhere")
+    assert heard(p["sue"]) == []
+
+    # visibility is never widened: restricted to Ada and Bob, the conversation is out of Sue's sight, and
+    # although her panel still shows it she hears nothing more
+    assert watch(p["sue"], conv_id) == {"ok": True}
+    r = p["sue"].client.put(f"/api/v1/conversations/{conv_id}/visibility",
+                            json={"user_ids": [me(p["ada"]), me(p["bob"])]}, headers={"X-CSRF-Token": p["sue"].csrf})
+    assert r.status_code == 200, r.get_json()
+    say("only for the two of us")
+    assert heard(p["sue"]) == [] and heard(p["ada"]) == ["only for the two of us"]

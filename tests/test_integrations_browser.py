@@ -15,9 +15,9 @@ import socketio as sio
 from models.accounts.tokens import do_issue_token
 from models.accounts.users import do_create_user
 from models.db import Database
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _browser, _wait
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, _browser, _wait, click, live_server, log_in, screenshot
 from tests.support.fakes.hooks import FakeCrm, WebhookReceiver
-from tests.support.live import LiveServer, start_server
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")
@@ -28,12 +28,10 @@ DELIVERIES = "[data-testid=webhook-deliveries]"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
-    tmp = tmp_path_factory.mktemp("integrations-browser")
-    url = f"sqlite:///{tmp / 'instance' / 'parley.db'}"
-    env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": url, "REDIS_URL": "",
-           "PARLEY_SECRET_KEY": "integrations-browser-test", "PARLEY_OUTBOUND_ALLOW": "127.0.0.1",
-           "PARLEY_WEBHOOK_POLL": "0.2", "PARLEY_WEBHOOK_BACKOFF": "0.5"}
-    srv = start_server(env, tmp / "server.log")
+    srv = live_server(tmp_path_factory.mktemp("integrations-browser"), "integrations-browser",
+                      {"PARLEY_OUTBOUND_ALLOW": "127.0.0.1", "PARLEY_WEBHOOK_POLL": "0.2",
+                       "PARLEY_WEBHOOK_BACKOFF": "0.5"})
+    url = srv.db_url
     db = Database(url)
     with db.transaction() as s:
         do_create_user(s, email="root@example.com", password=PASSWORD, name="Root", role="admin")
@@ -77,11 +75,7 @@ def test_webhooks_and_actions_end_to_end(server: tuple[LiveServer, str]) -> None
             assert sorted(set(receiver.events())) == ["conversation.created", "conversation.handed_off"]
             conv_id = acks[0]["conversation_id"]
 
-            driver.get(srv.url + "/")
-            driver.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys("root@example.com")
-            driver.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(PASSWORD)
-            driver.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-            _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=admin-integrations-link]"))
+            log_in(driver, srv.url, "root@example.com", PASSWORD, ready="[data-testid=admin-integrations-link]")
             driver.get(f"{srv.url}/#c/{conv_id}")
             button = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=conversation-action]"))
             assert button[0].text == "Create ticket"
@@ -96,17 +90,15 @@ def test_webhooks_and_actions_end_to_end(server: tuple[LiveServer, str]) -> None
             note = _wait(driver, lambda: [n for n in driver.find_elements(By.CSS_SELECTOR, MESSAGE)
                                           if "HTTP 500" in n.text])
             assert "Create ticket" in note[0].text
-            SHOTS.mkdir(exist_ok=True)
-            driver.save_screenshot(str(SHOTS / "integrations-actions.png"))
+            screenshot(driver, "integrations-actions")
 
             driver.get(srv.url + "/admin/integrations")
-            deliveries = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, DELIVERIES))
-            deliveries[0].click()
+            click(driver, DELIVERIES)
             rows = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=webhook-delivery]"))
             log = " ".join(r.text for r in rows)
             assert "HTTP 502" in log and "HTTP 200" in log and "delivered" in log
             assert receiver.secret not in driver.page_source
-            driver.save_screenshot(str(SHOTS / "integrations-admin.png"))
+            screenshot(driver, "integrations-admin")
         finally:
             driver.quit()
             customer.disconnect()

@@ -12,8 +12,8 @@ import pytest
 
 from models.accounts.users import do_create_user
 from models.db import Database
-from tests.support.browser import SHOTS, _wait, needs_browser
-from tests.support.live import LiveServer, start_server
+from tests.support.browser import _wait, click, live_server, log_in, needs_browser, screenshot
+from tests.support.live import LiveServer
 
 pytestmark = needs_browser
 PASSWORD = "correct horse battery"
@@ -23,11 +23,8 @@ HOSTILE = "Lunch at <b>noon</b>? <img src=x onerror=alert(1)>"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    url = f"sqlite:///{tmp_path / 'instance' / 'parley.db'}"
-    env = {"PARLEY_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": url, "REDIS_URL": "",
-           "PARLEY_SECRET_KEY": "internal-chat-browser-test"}
-    srv = start_server(env, tmp_path / "server.log")
-    db = Database(url)
+    srv = live_server(tmp_path, "internal-chat-browser")
+    db = Database(srv.db_url)
     with db.transaction() as s:
         do_create_user(s, email="ada@example.com", password=PASSWORD, name="Ada Agent")
         do_create_user(s, email="bob@example.com", password=PASSWORD, name="Bob Agent")
@@ -41,15 +38,7 @@ def _w(driver: Any, pred: Callable[[], Any], timeout: float = SLOW) -> Any:
 
 
 def _login(driver: Any, base: str, email: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.get(base + "/")
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(email)
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _w(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=view-chats]"))
-    _w(driver, lambda: driver.execute_script("return !!(window.ParleyConsole.socket && "
-                                             "window.ParleyConsole.socket.connected)"))
+    log_in(driver, base, email, PASSWORD, ready="[data-testid=view-chats]", socket=True, timeout=SLOW)
 
 
 def _texts(driver: Any, css: str) -> list[str]:
@@ -85,22 +74,17 @@ def test_agent_a_writes_to_agent_b_who_sees_it_live_with_an_unread_badge(server:
     _w(bob, lambda: bob.find_element(By.CSS_SELECTOR, "[data-testid=chats-unread]").text == "1")
     card = _w(bob, lambda: bob.find_elements(By.CSS_SELECTOR, "[data-testid=notice][data-kind=internal]"))[0]
     assert "Ada Agent wrote to you" in card.text and "Lunch at <b>noon</b>?" in card.text
-    SHOTS.mkdir(exist_ok=True)
-    bob.save_screenshot(str(SHOTS / "internal-chat-badge-and-card.png"))
+    screenshot(bob, "internal-chat-badge-and-card")
 
     bob.find_element(By.CSS_SELECTOR, "[data-testid=view-chats]").click()
     _w(bob, lambda: _texts(bob, "[data-testid=ichat-item] [data-testid=ichat-item-unread]") == ["1"])
     assert "Ada Agent" in _texts(bob, "[data-testid=ichat-item]")[0]
 
-    def click_item() -> bool:  # the list is drawn again as figures arrive: click the one showing now
-        bob.find_element(By.CSS_SELECTOR, "[data-testid=ichat-item]").click()
-        return True
-
-    _w(bob, click_item)
+    click(bob, "[data-testid=ichat-item]", SLOW)  # the list is drawn again as figures arrive: found afresh
     _w(bob, lambda: HOSTILE in _texts(bob, "[data-testid=ichat-msg] .ichat-text"))  # escaped: shown as text
     assert not bob.find_elements(By.CSS_SELECTOR, "[data-testid=ichat-messages] b, [data-testid=ichat-messages] img")
     _w(bob, lambda: not bob.find_element(By.CSS_SELECTOR, "[data-testid=chats-unread]").is_displayed())
-    bob.save_screenshot(str(SHOTS / "internal-chat-thread.png"))
+    screenshot(bob, "internal-chat-thread")
 
     # Bob answers; Ada, in the thread, sees it live, and it is not unread for her
     bob.find_element(By.CSS_SELECTOR, "[data-testid=ichat-input]").send_keys("Sure, see you there")

@@ -14,9 +14,9 @@ import socketio as sio
 
 from models.accounts.users import do_create_user
 from models.db import Database
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _browser, _wait
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, _browser, _wait, live_server, log_in, screenshot
 from tests.support.fakes.stripe import FakeStripe, signed
-from tests.support.live import LiveServer, start_server
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")
@@ -29,13 +29,11 @@ SEND = "[data-testid=invoice-send]"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, FakeStripe]]:
     tmp = tmp_path_factory.mktemp("invoices-browser")
-    url = f"sqlite:///{tmp / 'instance' / 'parley.db'}"
     with FakeStripe(KEY) as fake:
-        env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": url, "REDIS_URL": "",
-               "PARLEY_SECRET_KEY": "invoices-browser-test", "PARLEY_STRIPE_API_BASE": fake.url,
-               "PARLEY_STRIPE_SECRET_KEY": KEY, "PARLEY_STRIPE_WEBHOOK_SECRET": WHSEC}
-        srv = start_server(env, tmp / "server.log")
-        db = Database(url)
+        srv = live_server(tmp, "invoices-browser", {"PARLEY_STRIPE_API_BASE": fake.url,
+                                                    "PARLEY_STRIPE_SECRET_KEY": KEY,
+                                                    "PARLEY_STRIPE_WEBHOOK_SECRET": WHSEC})
+        db = Database(srv.db_url)
         with db.transaction() as s:
             do_create_user(s, email="root@example.com", password=PASSWORD, name="Root", role="admin")
         db.dispose()
@@ -61,11 +59,7 @@ def test_an_agent_sends_an_invoice_and_sees_it_paid(server: tuple[LiveServer, Fa
             time.sleep(0.1)
         conv_id = acks[0]["conversation_id"]
 
-        driver.get(srv.url + "/")
-        driver.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys("root@example.com")
-        driver.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(PASSWORD)
-        driver.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=admin-integrations-link]"))
+        log_in(driver, srv.url, "root@example.com", PASSWORD, ready="[data-testid=admin-integrations-link]")
         driver.get(f"{srv.url}/#c/{conv_id}")
         new = _wait(driver, lambda: [b for b in driver.find_elements(By.CSS_SELECTOR, "[data-testid=invoice-new]")
                                      if b.is_displayed()])  # once the conversation's details are shown
@@ -105,8 +99,7 @@ def test_an_agent_sends_an_invoice_and_sees_it_paid(server: tuple[LiveServer, Fa
         _wait(driver, lambda: [s for s in driver.find_elements(By.CSS_SELECTOR, "[data-testid=invoice-status]")
                                if s.text == "paid"])
         _wait(driver, lambda: not driver.find_elements(By.CSS_SELECTOR, ".conv-item[data-unpaid-invoice]"))
-        SHOTS.mkdir(exist_ok=True)
-        driver.save_screenshot(str(SHOTS / "invoices-paid.png"))
+        screenshot(driver, "invoices-paid")
     finally:
         driver.quit()
         customer.disconnect()

@@ -8,19 +8,26 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import SHOTS, WIDGET, _wait, _widget_messages, _widget_say, needs_browser
-from tests.support.live import LiveServer, start_server
+from tests.support.browser import (
+    WIDGET,
+    _wait,
+    _widget_messages,
+    _widget_say,
+    click,
+    live_server,
+    log_in,
+    needs_browser,
+    screenshot,
+)
+from tests.support.live import LiveServer
 
 pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("assist-browser")
-    env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'instance' / 'parley.db'}",
-           "REDIS_URL": "", "PARLEY_SECRET_KEY": "assist-browser-test", "PARLEY_BOT_ENGINES": "embedded,llm",
-           "PARLEY_LLM_MODEL": ""}
-    srv = start_server(env, tmp / "server.log")
+    srv = live_server(tmp_path_factory.mktemp("assist-browser"), "assist-browser",
+                      {"PARLEY_BOT_ENGINES": "embedded,llm", "PARLEY_LLM_MODEL": ""})
     yield srv
     srv.stop()
 
@@ -32,11 +39,7 @@ def test_agent_drafts_edits_and_sends_and_the_admin_page_counts_it(server: LiveS
     assert server.admin is not None
     assert "the LLM stage is off" in server.log()  # embedded,llm without a model: dropped with a warning
     customer, agent = browsers(), browsers()
-    agent.get(server.url + "/")
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(server.admin[0])
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(server.admin[1])
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _wait(agent, lambda: agent.find_elements(By.CSS_SELECTOR, "[data-testid=tile-unreplied]"))
+    log_in(agent, server.url, *server.admin, ready="[data-testid=tile-unreplied]")
 
     customer.get(server.url + "/widget/demo")
     _wait(customer, lambda: customer.execute_script(WIDGET))
@@ -44,8 +47,7 @@ def test_agent_drafts_edits_and_sends_and_the_admin_page_counts_it(server: LiveS
     _widget_say(customer, "I want to talk to a person")
     _wait(customer, lambda: _widget_messages(customer, "bot"))
     _widget_say(customer, "how much is the delivery fee?")
-    item = _wait(agent, lambda: agent.find_elements(By.CSS_SELECTOR, "[data-testid=conv-item]"), timeout=5)[0]
-    item.click()
+    click(agent, "[data-testid=conv-item]", timeout=5)
 
     _wait(agent, lambda: "how much is the delivery fee?" in agent.find_element(By.ID, "messages").text)
     # the panel shows for a handed-over conversation (it re-renders as the header updates: click it fresh)
@@ -57,8 +59,7 @@ def test_agent_drafts_edits_and_sends_and_the_admin_page_counts_it(server: LiveS
     assert "no AI model is configured" in label
     assert "$4.95" in text.get_attribute("value")
     assert agent.find_elements(By.CSS_SELECTOR, "[data-testid=assist-sources] li")
-    SHOTS.mkdir(exist_ok=True)
-    agent.save_screenshot(str(SHOTS / "assist-draft.png"))
+    screenshot(agent, "assist-draft")
     text.send_keys(" Anything else I can do?")
     agent.find_element(By.CSS_SELECTOR, "[data-testid=assist-send]").click()
     _wait(customer, lambda: _widget_messages(customer, "agent"))

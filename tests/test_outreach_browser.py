@@ -18,8 +18,8 @@ from models.conversations.messages import do_send_bot_reply
 from models.db import Database
 from models.schema.conversations import Conversation, Message
 from models.schema.feedback import ConversationRating
-from tests.support.browser import SHOTS, _browser, _wait, needs_browser
-from tests.support.live import LiveServer, start_server
+from tests.support.browser import _browser, _wait, live_server, log_in, needs_browser, screenshot
+from tests.support.live import LiveServer
 from tests.support.mail import SmtpServer, body_text
 from tests.support.outreach import link_path
 
@@ -28,11 +28,7 @@ pytestmark = needs_browser
 
 @pytest.fixture
 def server(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[LiveServer]:
-    env = {"PARLEY_INSTANCE": str(tmp_path / "instance"),
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'parley.db'}", "REDIS_URL": "",
-           "PARLEY_SECRET_KEY": "outreach-browser-test", "PARLEY_SMTP_URL": smtp_server.url}
-    srv = start_server(env, tmp_path / "server.log")
-    srv.db_url = env["DATABASE_URL"]  # type: ignore[attr-defined]
+    srv = live_server(tmp_path, "outreach-browser", {"PARLEY_SMTP_URL": smtp_server.url})
     yield srv
     srv.stop()
 
@@ -64,11 +60,7 @@ def test_email_invite_from_the_console_to_a_chat(server: LiveServer, smtp_server
 
     assert server.admin is not None
     agent, customer = browsers(), browsers()
-    agent.get(server.url + "/")
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(server.admin[0])
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(server.admin[1])
-    agent.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _w(agent, lambda: agent.find_elements(By.CSS_SELECTOR, "[data-testid=new-chat]"))
+    log_in(agent, server.url, *server.admin, ready="[data-testid=new-chat]", timeout=SLOW)
 
     # New chat: a new contact, an email invite, a first message
     agent.find_element(By.CSS_SELECTOR, "[data-testid=new-chat]").click()
@@ -77,8 +69,7 @@ def test_email_invite_from_the_console_to_a_chat(server: LiveServer, smtp_server
     dialog.find_element(By.CSS_SELECTOR, "[data-testid=nc-email]").send_keys("kim@example.com")
     Select(dialog.find_element(By.CSS_SELECTOR, "[data-testid=nc-channel]")).select_by_value("email")
     dialog.find_element(By.CSS_SELECTOR, "[data-testid=nc-text]").send_keys("Hi Kim, your quote is ready.")
-    SHOTS.mkdir(exist_ok=True)
-    agent.save_screenshot(str(SHOTS / "outreach-new-chat-dialog.png"))
+    screenshot(agent, "outreach-new-chat-dialog")
     dialog.find_element(By.CSS_SELECTOR, "[data-testid=nc-send]").click()
 
     # the conversation opens, assigned to the agent, the customer has never joined
@@ -129,7 +120,7 @@ def test_the_hosted_page_shows_bot_buttons_and_takes_the_rating(server: LiveServ
     from selenium.webdriver.common.by import By
 
     assert server.admin is not None
-    db = Database(server.db_url)  # type: ignore[attr-defined]
+    db = Database(server.db_url)
     try:
         with db.transaction() as s:
             token = do_issue_token(s, server.admin[0], name="browser-test")
@@ -158,8 +149,7 @@ def test_the_hosted_page_shows_bot_buttons_and_takes_the_rating(server: LiveServ
         _w(customer, lambda: _texts(customer, chips) == ["Track my order", "Talk to a person"])
         image = customer.find_element(By.CSS_SELECTOR, "[data-testid=parley-image]")
         assert image.get_attribute("src") == MENU["image"]
-        SHOTS.mkdir(exist_ok=True)
-        customer.save_screenshot(str(SHOTS / "hosted-chips.png"))
+        screenshot(customer, "hosted-chips")
         customer.find_elements(By.CSS_SELECTOR, chips)[0].click()
         _w(customer, lambda: [e.get_attribute("data-status") for e in customer.find_elements(
             By.CSS_SELECTOR, "[data-testid=parley-message][data-sender=contact]")] == ["sent"])
@@ -190,7 +180,7 @@ def test_the_hosted_page_shows_bot_buttons_and_takes_the_rating(server: LiveServ
             "Pick from 1 to 5 stars."
         customer.find_element(By.CSS_SELECTOR, "[data-testid=parley-star][data-score='5']").click()
         customer.find_element(By.CSS_SELECTOR, "[data-testid=parley-rating-comment]").send_keys("Fast <b>help</b>")
-        customer.save_screenshot(str(SHOTS / "hosted-rating.png"))
+        screenshot(customer, "hosted-rating")
         customer.find_element(By.CSS_SELECTOR, "[data-testid=parley-rating-submit]").click()
         _w(customer, lambda: _texts(customer, "[data-testid=parley-rating-thanks]") == ["Thank you for your feedback!"])
         rating = call("GET", f"/conversations/{conv['id']}/rating")["rating"]
@@ -211,7 +201,7 @@ def test_the_hosted_page_shows_bot_buttons_and_takes_the_rating(server: LiveServ
                "Dieser Chat ist beendet. Sie können ihn weiterhin lesen.")
             assert german.find_element(By.CSS_SELECTOR, "[data-testid=hosted-send]").text == "Senden"
             assert _texts(german, "[data-testid=parley-message][data-sender=bot] .who") == ["Assistent"]
-            german.save_screenshot(str(SHOTS / "hosted-de.png"))
+            screenshot(german, "hosted-de")
         finally:
             german.quit()
     finally:

@@ -17,8 +17,18 @@ from models.db import Database
 from models.schema.contacts import Contact
 from models.schema.conversations import Conversation
 from models.schema.feedback import ConversationRating
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, WIDGET, _admin_link, _wait, _widget_say
-from tests.support.live import LiveServer, start_server
+from tests.support.browser import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    WIDGET,
+    _admin_link,
+    _wait,
+    _widget_say,
+    live_server,
+    log_in,
+    screenshot,
+)
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")
@@ -29,22 +39,9 @@ ROOT = "window.ParleyWidget.root"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("browser-prechat")
-    env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'instance' / 'parley.db'}",
-           "REDIS_URL": "", "PARLEY_SECRET_KEY": "browser-test", "PARLEY_PUBLIC_URL": ""}
-    srv = start_server(env, tmp / "server.log")
-    srv.db_url = env["DATABASE_URL"]  # type: ignore[attr-defined]
+    srv = live_server(tmp, "browser", {"PARLEY_PUBLIC_URL": ""})
     yield srv
     srv.stop()
-
-
-def _login(driver: Any, url: str, email: str, password: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.get(url + "/login")
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(email)
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=conv-list]"))
 
 
 def _in_widget(driver: Any, js: str, *args: Any) -> Any:
@@ -73,10 +70,9 @@ def test_the_visitor_fills_the_form_chats_and_rates_and_the_agent_sees_it(
 
     assert server.admin is not None
     admin, visitor = browsers(), browsers()
-    SHOTS.mkdir(parents=True, exist_ok=True)
 
     # the admin adds a widget and turns on the form (name required, email optional) and the rating
-    _login(admin, server.url, *server.admin)
+    log_in(admin, server.url, *server.admin)
     _admin_link(admin, "channels-link").click()
     _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-testid=ibw-team] option"))
     admin.find_element(By.CSS_SELECTOR, "[data-testid=ibw-name]").send_keys("Shop")
@@ -90,7 +86,7 @@ def test_the_visitor_fills_the_form_chats_and_rates_and_the_agent_sees_it(
     card.find_element(By.CSS_SELECTOR, "[data-testid=inbox-rating]").click()
     admin.execute_script("arguments[0].scrollIntoView({block: 'center'})",
                          card.find_element(By.CSS_SELECTOR, "[data-testid=inbox-rating]"))
-    admin.save_screenshot(str(SHOTS / "prechat-inbox-options.png"))
+    screenshot(admin, "prechat-inbox-options")
     card.find_element(By.XPATH, ".//button[text()='Save']").click()
     _wait(admin, lambda: [c for c in admin.find_elements(By.CSS_SELECTOR, "[data-testid=inbox-feedback]")
                           if c.text == "pre-chat form: name required, email optional · rating on"])
@@ -105,7 +101,7 @@ def test_the_visitor_fills_the_form_chats_and_rates_and_the_agent_sees_it(
     _fill(visitor, "parley-prechat-email", "ann@nowhere")
     _click(visitor, "[data-testid=parley-prechat-submit]")
     _wait(visitor, lambda: _text(visitor, "parley-prechat-error") == "That is not an email address.")
-    visitor.save_screenshot(str(SHOTS / "prechat-form.png"))
+    screenshot(visitor, "prechat-form")
     _fill(visitor, "parley-prechat-email", "ann@example.com")
     _click(visitor, "[data-testid=parley-prechat-submit]")
     _wait(visitor, lambda: not _in_widget(visitor, "return !!root.querySelector('[data-testid=parley-prechat]')"))
@@ -113,7 +109,7 @@ def test_the_visitor_fills_the_form_chats_and_rates_and_the_agent_sees_it(
     _wait(visitor, lambda: _in_widget(visitor, "return root.querySelectorAll('[data-sender=bot]').length"),
           timeout=20)
 
-    db = Database(server.db_url)  # type: ignore[attr-defined]
+    db = Database(server.db_url)
     try:
         with db.session() as s:
             conv = s.scalar(select(Conversation).order_by(Conversation.id.desc()))
@@ -144,7 +140,7 @@ def test_the_visitor_fills_the_form_chats_and_rates_and_the_agent_sees_it(
     assert _text(visitor, "parley-rating-error") == "Pick from 1 to 5 stars."
     _click(visitor, "[data-testid=parley-star][data-score='4']")
     _fill(visitor, "parley-rating-comment", "Quick and <i>kind</i>")
-    visitor.save_screenshot(str(SHOTS / "rating.png"))
+    screenshot(visitor, "rating")
     _click(visitor, "[data-testid=parley-rating-submit]")
     _wait(visitor, lambda: _text(visitor, "parley-rating-thanks") == "Thank you for your feedback!")
 
@@ -153,7 +149,7 @@ def test_the_visitor_fills_the_form_chats_and_rates_and_the_agent_sees_it(
                                   if p.is_displayed()], timeout=15)[0]
     assert panel.find_element(By.CSS_SELECTOR, "[data-testid=rating-score]").get_attribute("data-score") == "4"
     assert panel.find_element(By.CSS_SELECTOR, "[data-testid=rating-comment]").text == "Quick and <i>kind</i>"
-    admin.save_screenshot(str(SHOTS / "rating-console.png"))
+    screenshot(admin, "rating-console")
 
 
 def test_set_locale_de_shows_the_form_and_the_rating_in_german(server: LiveServer,
@@ -161,7 +157,7 @@ def test_set_locale_de_shows_the_form_and_the_rating_in_german(server: LiveServe
     """Parley.setLocale("de") translates the pre-chat form and the rating too (the widget catalogues'
     strings, drawn by the shared renderer): those already shown and those shown later."""
     assert server.admin is not None
-    db = Database(server.db_url)  # type: ignore[attr-defined]
+    db = Database(server.db_url)
     try:
         with db.transaction() as s:
             token = do_issue_token(s, server.admin[0], name="browser-i18n")
@@ -189,7 +185,7 @@ def test_set_locale_de_shows_the_form_and_the_rating_in_german(server: LiveServe
     assert "Ihr Name" in _text(visitor, "parley-prechat") and "(freiwillig)" in _text(visitor, "parley-prechat")
     _click(visitor, "[data-testid=parley-prechat-submit]")  # the name is required: said in German
     _wait(visitor, lambda: _text(visitor, "parley-prechat-error") == "Bitte geben Sie Ihren Namen ein.")
-    visitor.save_screenshot(str(SHOTS / "prechat-form-de.png"))
+    screenshot(visitor, "prechat-form-de")
     _fill(visitor, "parley-prechat-name", "Jonas")
     _click(visitor, "[data-testid=parley-prechat-submit]")
     _wait(visitor, lambda: not _in_widget(visitor, "return !!root.querySelector('[data-testid=parley-prechat]')"))
@@ -211,10 +207,10 @@ def test_set_locale_de_shows_the_form_and_the_rating_in_german(server: LiveServe
     _click(visitor, "[data-testid=parley-rating-submit]")
     assert _text(visitor, "parley-rating-error") == "Wählen Sie 1 bis 5 Sterne."
     _click(visitor, "[data-testid=parley-star][data-score='3']")
-    visitor.save_screenshot(str(SHOTS / "rating-de.png"))
+    screenshot(visitor, "rating-de")
     _click(visitor, "[data-testid=parley-rating-submit]")
     _wait(visitor, lambda: _text(visitor, "parley-rating-thanks") == "Vielen Dank für Ihre Rückmeldung!")
-    db = Database(server.db_url)  # type: ignore[attr-defined]
+    db = Database(server.db_url)
     try:
         with db.session() as s:
             assert s.scalar(select(ConversationRating.score).join(Conversation).where(

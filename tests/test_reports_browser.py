@@ -11,8 +11,8 @@ import pytest
 
 from models.db import Database
 from tests.support.actors import PASSWORD, make_user
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _wait
-from tests.support.live import LiveServer, start_server
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, _wait, live_server, log_in, screenshot
+from tests.support.live import LiveServer
 from tests.support.reports import History, team_id
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
@@ -23,10 +23,8 @@ pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
     """Support: agents Ada and Bob, supervisor Sam. Two days ago Ada answered two handed-off chats (after 60
     and 180 seconds), Bob one (after 120 seconds); one chat stayed with the bot."""
-    tmp = tmp_path_factory.mktemp("reports-browser")
-    url = f"sqlite:///{tmp / 'instance' / 'parley.db'}"
-    srv = start_server({"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": url, "REDIS_URL": "",
-                        "PARLEY_SECRET_KEY": "reports-browser-test"}, tmp / "server.log")
+    srv = live_server(tmp_path_factory.mktemp("reports-browser"), "reports-browser")
+    url = srv.db_url
     db = Database(url)
     ada = make_user(db, "ada@example.com", team="Support")
     bob = make_user(db, "bob@example.com", team="Support")
@@ -52,11 +50,7 @@ def test_a_supervisor_reads_the_agents_report(server: tuple[LiveServer, str], br
 
     srv = server[0]
     sam = browsers()
-    sam.get(srv.url + "/")
-    sam.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys("sam@example.com")
-    sam.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(PASSWORD)
-    sam.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _wait(sam, lambda: sam.find_elements(By.CSS_SELECTOR, "[data-testid=conv-list]"))
+    log_in(sam, srv.url, "sam@example.com", PASSWORD)
 
     sam.get(srv.url + "/reports")
     Select(sam.find_element(By.ID, "report-name")).select_by_value("agents")
@@ -87,6 +81,10 @@ def test_a_supervisor_reads_the_agents_report(server: tuple[LiveServer, str], br
     titles = {th.text: th.get_attribute("title") for th in table.find_elements(By.TAG_NAME, "th")}
     assert titles["replies_sent"] == api["definitions"]["replies_sent"] and len(titles["first_response_median"]) > 20
 
+    # the chart starts on the report's main metric, not on the alphabetically first column
+    assert Select(sam.find_element(By.ID, "report-metric")).first_selected_option.text == "conversations_handled"
+    _wait(sam, lambda: "conversations_handled" in sam.find_element(By.ID, "report-plot").text)
+
     # the chart is drawn (uPlot's canvas has painted pixels), for the metric picked
     Select(sam.find_element(By.ID, "report-metric")).select_by_value("replies_sent")
     _wait(sam, lambda: "replies_sent" in sam.find_element(By.ID, "report-plot").text)
@@ -95,8 +93,17 @@ def test_a_supervisor_reads_the_agents_report(server: tuple[LiveServer, str], br
         "var d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, n = 0;"
         "for (var i = 3; i < d.length; i += 4) if (d[i]) n++; return n;"))
     assert painted > 500
-    SHOTS.mkdir(exist_ok=True)
-    sam.save_screenshot(str(SHOTS / "reports-agents.png"))
+    screenshot(sam, "reports-agents")
+
+    # loading the agents report again keeps the column picked; another report starts on its own main metric
+    sam.find_element(By.CSS_SELECTOR, "[data-testid=report-load]").click()
+    _wait(sam, lambda: sam.find_element(By.ID, "report-meta").text.startswith("From "))
+    assert Select(sam.find_element(By.ID, "report-metric")).first_selected_option.text == "replies_sent"
+    for name, main in (("live", "started"), ("bot", "containment_rate")):
+        Select(sam.find_element(By.ID, "report-name")).select_by_value(name)
+        sam.find_element(By.CSS_SELECTOR, "[data-testid=report-load]").click()
+        _wait(sam, lambda main=main: main in sam.find_element(By.ID, "report-plot").text)
+        assert Select(sam.find_element(By.ID, "report-metric")).first_selected_option.text == main
 
 
 def test_the_conversation_header_offers_the_transcript_as_text_and_pdf(server: tuple[LiveServer, str],
@@ -112,11 +119,7 @@ def test_the_conversation_header_offers_the_transcript_as_text_and_pdf(server: t
         public_id = s.scalars(select(Conversation.public_id).order_by(Conversation.id)).first()
     db.dispose()
     sam = browsers()
-    sam.get(srv.url + "/")
-    sam.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys("sam@example.com")
-    sam.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(PASSWORD)
-    sam.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _wait(sam, lambda: sam.find_elements(By.CSS_SELECTOR, "[data-testid=conv-list]"))
+    log_in(sam, srv.url, "sam@example.com", PASSWORD)
     sam.get(srv.url + "/#c/" + str(public_id))
     pdf = _wait(sam, lambda: sam.find_element(By.CSS_SELECTOR, "[data-testid=transcript-pdf]"))
     assert pdf.text == "Download PDF" and pdf.is_displayed()
@@ -129,5 +132,4 @@ def test_the_conversation_header_offers_the_transcript_as_text_and_pdf(server: t
         "[r.status, r.headers.get('content-type'), String.fromCharCode.apply(null, new Uint8Array(b.slice(0, 5)))])));",
         pdf.get_attribute("href"))
     assert got == [200, "application/pdf", "%PDF-"]
-    SHOTS.mkdir(exist_ok=True)
-    sam.save_screenshot(str(SHOTS / "conversation-transcript-links.png"))
+    screenshot(sam, "conversation-transcript-links")

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import SHOTS, _wait, _widget_say, needs_browser
-from tests.support.live import LiveServer, start_server
+from tests.support.browser import _wait, _widget_say, live_server, log_in, needs_browser, screenshot
+from tests.support.live import LiveServer
 
 pytestmark = needs_browser
 FIRST = "my order <b>7</b> is late"
@@ -19,9 +19,7 @@ FIRST = "my order <b>7</b> is late"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    env = {"PARLEY_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'p.db'}",
-           "REDIS_URL": "", "PARLEY_SECRET_KEY": "history-browser-test"}
-    srv = start_server(env, tmp_path / "server.log")
+    srv = live_server(tmp_path, "history-browser")
     yield srv
     srv.stop()
 
@@ -55,11 +53,7 @@ def test_a_returning_customer_and_their_agent_see_the_earlier_conversation(serve
     _wait(customer, lambda: customer.execute_script(
         "return window.ParleyWidget.root.querySelectorAll('[data-sender=bot]').length"), 20)
 
-    admin.get(server.url + "/")
-    admin.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(server.admin[0])
-    admin.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(server.admin[1])
-    admin.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-testid=conv-list]"))
+    log_in(admin, server.url, *server.admin)
     contact = _api(admin, "GET", "/contacts")["contacts"][0]
     first = _api(admin, "GET", f"/contacts/{contact['id']}")["conversations"][0]["id"]
     assert _api(admin, "POST", f"/conversations/{first}/close")["status"] == "closed"
@@ -72,8 +66,7 @@ def test_a_returning_customer_and_their_agent_see_the_earlier_conversation(serve
     customer.execute_script("window.ParleyWidget.root.querySelector('[data-testid=parley-launcher]').click()")
     _widget_say(customer, "hello again")
     customer.execute_script("window.ParleyWidget.root.querySelector('[data-testid=parley-earlier] summary').click()")
-    SHOTS.mkdir(exist_ok=True)
-    customer.save_screenshot(str(SHOTS / "widget-earlier.png"))
+    screenshot(customer, "widget-earlier")
 
     second = _wait(admin, lambda: [c["id"] for c in _api(admin, "GET", f"/contacts/{contact['id']}")["conversations"]
                                    if c["id"] != first], 20)[0]
@@ -84,4 +77,4 @@ def test_a_returning_customer_and_their_agent_see_the_earlier_conversation(serve
     admin.find_element(By.CSS_SELECTOR, "[data-testid=conv-history-item] button").click()
     _wait(admin, lambda: FIRST in [e.find_element(By.CSS_SELECTOR, ".ch-text").text for e in
                                    admin.find_elements(By.CSS_SELECTOR, "[data-testid=conv-history-message]")])
-    admin.save_screenshot(str(SHOTS / "console-earlier.png"))
+    screenshot(admin, "console-earlier")

@@ -13,8 +13,8 @@ import socketio as sio
 
 from models.accounts.users import do_create_user
 from models.db import Database
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, _wait
-from tests.support.live import LiveServer, start_server
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, _wait, live_server, log_in
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")
@@ -24,10 +24,8 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
     tmp = tmp_path_factory.mktemp("routing-browser")
-    url = f"sqlite:///{tmp / 'instance' / 'parley.db'}"
-    env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": url, "REDIS_URL": "",
-           "PARLEY_SECRET_KEY": "routing-browser-test"}
-    srv = start_server(env, tmp / "server.log")
+    srv = live_server(tmp, "routing-browser")
+    url = srv.db_url
     db = Database(url)
     with db.transaction() as s:
         do_create_user(s, email="ada@example.com", password=PASSWORD, name="Ada")
@@ -38,13 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
 
 
 def _login(driver: Any, base: str, email: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.get(base + "/")
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(email)
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=availability]"))
+    log_in(driver, base, email, PASSWORD, ready="[data-testid=availability]")
 
 
 def _set_availability(driver: Any, value: str) -> None:

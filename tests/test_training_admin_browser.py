@@ -13,8 +13,8 @@ import pytest
 import requests
 import yaml
 
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _admin_link, _browser, _wait
-from tests.support.live import LiveServer, start_server
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, _admin_link, _browser, _wait, live_server, log_in, screenshot
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")
@@ -30,35 +30,24 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("studio-browser")
-    env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'instance' / 'parley.db'}",
-           "REDIS_URL": "", "PARLEY_SECRET_KEY": "browser-test", "PARLEY_DATA": str(data_dir),
-           "PARLEY_BOT_ENGINES": "embedded"}
-    srv = start_server(env, tmp / "server.log")
+    srv = live_server(tmp_path_factory.mktemp("studio-browser"), "studio-browser",
+                      {"PARLEY_DATA": str(data_dir), "PARLEY_BOT_ENGINES": "embedded"})
     yield srv
     srv.stop()
 
 
 @pytest.fixture
 def admin(server: LiveServer) -> Iterator[Any]:
-    from selenium.webdriver.common.by import By
-
     assert server.admin is not None
     driver = _browser()
-    driver.get(server.url + "/login")
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(server.admin[0])
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(server.admin[1])
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=admin-bot-link]"))
+    log_in(driver, server.url, *server.admin, ready="[data-testid=admin-bot-link]")
     yield driver
-    SHOTS.mkdir(exist_ok=True)
-    driver.save_screenshot(str(SHOTS / "studio-last.png"))
+    screenshot(driver, "studio-last")
     driver.quit()
 
 
 def _shot(driver: Any, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    driver.save_screenshot(str(SHOTS / f"studio-{name}.png"))
+    screenshot(driver, f"studio-{name}")
 
 
 def test_the_admin_edits_trains_and_evaluates_from_the_page(server: LiveServer, admin: Any, data_dir: Path) -> None:

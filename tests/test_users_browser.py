@@ -13,8 +13,17 @@ from sqlalchemy import select
 from models.accounts.users import do_create_user
 from models.db import Database
 from models.schema.accounts import User
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _admin_link, _browser, _wait
-from tests.support.live import start_server
+from tests.support.browser import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    _admin_link,
+    _browser,
+    _wait,
+    click,
+    live_server,
+    log_in,
+    screenshot,
+)
 from tests.support.mail import SmtpServer, body_text
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
@@ -25,25 +34,19 @@ PASSWORD = "correct horse battery"
 def test_admin_invites_and_the_user_sets_a_password_and_signs_in(tmp_path: Path, smtp_server: SmtpServer) -> None:
     from selenium.webdriver.common.by import By
 
-    url = f"sqlite:///{tmp_path / 'instance' / 'parley.db'}"
-    env = {"PARLEY_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": url, "REDIS_URL": "",
-           "PARLEY_SECRET_KEY": "users-browser-test", "PARLEY_SMTP_URL": smtp_server.url,
-           "PARLEY_MAIL_FROM": "Parley <parley@example.com>"}
-    srv = start_server(env, tmp_path / "server.log")
+    srv = live_server(tmp_path, "users-browser", {"PARLEY_SMTP_URL": smtp_server.url,
+                                                  "PARLEY_MAIL_FROM": "Parley <parley@example.com>"})
+    url = srv.db_url
     db = Database(url)
     with db.transaction() as s:
         do_create_user(s, email="root@example.com", password=PASSWORD, name="Root", role="admin")
     db.dispose()
     driver = _browser()
-    SHOTS.mkdir(exist_ok=True)
     try:
         def css(sel: str) -> Any:
             return driver.find_element(By.CSS_SELECTOR, sel)
 
-        driver.get(srv.url + "/login")
-        css("[data-testid=login-email]").send_keys("root@example.com")
-        css("[data-testid=login-password]").send_keys(PASSWORD)
-        css("[data-testid=login-submit]").click()
+        log_in(driver, srv.url, "root@example.com", PASSWORD)
         _admin_link(driver, "admin-users-link").click()  # in the top bar's Admin menu
         _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=user-row]"))
         _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=invite-team] option"))
@@ -55,19 +58,20 @@ def test_admin_invites_and_the_user_sets_a_password_and_signs_in(tmp_path: Path,
         row = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-email='nia@example.com']"))[0]
         assert "Invited" in row.text and "Nia <i>N</i>" in row.text
         assert driver.execute_script("return document.querySelectorAll('#user-rows i').length") == 0  # text only
-        driver.save_screenshot(str(SHOTS / "users-invited.png"))
+        screenshot(driver, "users-invited")
 
         # Admin → Teams: the team's routing settings beside its members
         css("[data-testid=nav-teams]").click()
         support = "[data-testid=team-item][data-name=Support]"
-        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, support))[0].click()
-        queue = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=rt-queue]"))[0]
+        click(driver, support)
+        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=rt-queue]"))
         _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=team-members] input"))
+        queue = css("[data-testid=rt-queue]")  # found once the team is drawn, not held across its redraw
         queue.clear()
         queue.send_keys("Hold on, a person is coming.")
         css("[data-testid=rt-save]").click()
         _wait(driver, lambda: "Routing saved." in css("[data-testid=routing-note]").text)
-        driver.save_screenshot(str(SHOTS / "teams-routing.png"))
+        screenshot(driver, "teams-routing")
 
         (msg,) = smtp_server.wait_for(1)
         assert msg["To"] == "nia@example.com"
@@ -82,7 +86,7 @@ def test_admin_invites_and_the_user_sets_a_password_and_signs_in(tmp_path: Path,
         assert "Welcome, Nia <i>N</i>" in driver.find_element(By.TAG_NAME, "h1").text  # escaped, shown as text
         css("[data-testid=password-new]").send_keys("nia's own password")
         css("[data-testid=password-confirm]").send_keys("nia's own password")
-        driver.save_screenshot(str(SHOTS / "users-set-password.png"))
+        screenshot(driver, "users-set-password")
         css("[data-testid=password-submit]").click()
         _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=password-done]"))
         css("[data-testid=password-to-login]").click()
@@ -97,7 +101,7 @@ def test_admin_invites_and_the_user_sets_a_password_and_signs_in(tmp_path: Path,
         assert not name.find_elements(By.TAG_NAME, "i")
         assert css("#me-avatar").get_attribute("title").startswith("Nia <i>N</i>")
         assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid=admin-users-link]")  # an agent
-        driver.save_screenshot(str(SHOTS / "users-signed-in.png"))
+        screenshot(driver, "users-signed-in")
         # her own profile: name and alerts, kept on her account
         css("[data-testid=account-open]").click()
         box = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=profile-name]"))[0]
@@ -108,7 +112,7 @@ def test_admin_invites_and_the_user_sets_a_password_and_signs_in(tmp_path: Path,
         _wait(driver, lambda: css("[data-testid=me-name]").get_attribute("textContent") == "Nia N.")
         assert css("#me-avatar").get_attribute("title").startswith("Nia N.")
         _wait(driver, lambda: css("[data-testid=alerts-toggle]").get_attribute("aria-pressed") == "true")
-        driver.save_screenshot(str(SHOTS / "users-profile.png"))
+        screenshot(driver, "users-profile")
         db = Database(url)
         with db.session() as s:
             nia = s.scalar(select(User).where(User.email == "nia@example.com"))
@@ -117,6 +121,6 @@ def test_admin_invites_and_the_user_sets_a_password_and_signs_in(tmp_path: Path,
         driver.get(link)  # the link was for one use
         _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=password-link-invalid]"))
     finally:
-        driver.save_screenshot(str(SHOTS / "users-browser.png"))
+        screenshot(driver, "users-browser")
         driver.quit()
         srv.stop()

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from models.db import Database
 from models.inboxes.manage import do_create_inbox
 from models.schema.accounts import Team
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, WIDGET, _wait, _widget_say
-from tests.support.live import LiveServer, start_server
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, WIDGET, _wait, _widget_say, click, live_server, log_in
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")
@@ -29,17 +29,14 @@ ORDER = "Where is my order 1234?"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("browser-widget-sdk")
-    env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'instance' / 'parley.db'}",
-           "REDIS_URL": "", "PARLEY_SECRET_KEY": "browser-test", "PARLEY_PUBLIC_URL": ""}
-    srv = start_server(env, tmp / "server.log")
-    srv.db_url = env["DATABASE_URL"]  # type: ignore[attr-defined]
+    srv = live_server(tmp, "browser", {"PARLEY_PUBLIC_URL": ""})
     yield srv
     srv.stop()
 
 
 def _widget(server: LiveServer) -> tuple[str, str]:
     """A webchat inbox made as the admin's Inboxes page makes it: its widget key and identity secret."""
-    db = Database(server.db_url)  # type: ignore[attr-defined]
+    db = Database(server.db_url)
     try:
         with db.transaction() as s:
             team_id = s.scalar(select(Team.id).order_by(Team.id).limit(1))
@@ -154,11 +151,8 @@ def test_the_agent_sees_the_page_and_attributes_in_the_about_panel(
     _wait(visitor, lambda: _widget_messages(visitor, "bot"), timeout=20)
 
     assert server.admin is not None
-    admin.get(server.url + "/login")
-    admin.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(server.admin[0])
-    admin.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(server.admin[1])
-    admin.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-    _wait(admin, lambda: admin.find_elements(By.CSS_SELECTOR, "[data-testid=view-bot]"))[0].click()  # bot-owned
+    log_in(admin, server.url, *server.admin)
+    click(admin, "[data-testid=view-bot]")  # bot-owned
     def open_visitors_chat() -> bool:  # (Ada's is named after her); the list may re-render meanwhile
         items = [i for i in admin.find_elements(By.CSS_SELECTOR, "[data-testid=conv-item]") if "Visitor" in i.text]
         if items:

@@ -15,8 +15,8 @@ from models.accounts.tokens import do_issue_token
 from models.accounts.users import do_create_user
 from models.db import Database
 from models.routing.canned import do_create_canned_reply
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, SHOTS, _browser, _wait
-from tests.support.live import LiveServer, start_server
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, _browser, _wait, live_server, log_in, screenshot
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (make browser)")
@@ -27,10 +27,8 @@ REFUND = "Hi {{contact.name}}, your refund <b>is</b> on its way. — {{agent.nam
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
     tmp = tmp_path_factory.mktemp("workspace-browser")
-    url = f"sqlite:///{tmp / 'instance' / 'parley.db'}"
-    env = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": url, "REDIS_URL": "",
-           "PARLEY_SECRET_KEY": "workspace-browser-test"}
-    srv = start_server(env, tmp / "server.log")
+    srv = live_server(tmp, "workspace-browser")
+    url = srv.db_url
     db = Database(url)
     with db.transaction() as s:
         sam = do_create_user(s, email="sam@example.com", password=PASSWORD, name="Sam", role="supervisor")
@@ -76,11 +74,7 @@ def test_canned_reply_of_the_conversations_team(server: tuple[LiveServer, str]) 
         assert r.status_code == 200, r.text
         contact = requests.get(f"{srv.url}/api/v1/conversations/{conv_id}", headers=auth, timeout=10).json()["contact"]
 
-        driver.get(srv.url + "/")
-        driver.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys("sam@example.com")
-        driver.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(PASSWORD)
-        driver.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
-        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=canned-open]"))
+        log_in(driver, srv.url, "sam@example.com", PASSWORD, ready="[data-testid=canned-open]")
         driver.get(f"{srv.url}/#c/{conv_id}")
         chip = _wait(driver, lambda: [c for c in driver.find_elements(By.CSS_SELECTOR, "[data-testid=chip-team]")
                                       if c.text == "Working for Billing"])
@@ -92,8 +86,7 @@ def test_canned_reply_of_the_conversations_team(server: tuple[LiveServer, str]) 
         assert [i.get_attribute("data-code") for i in items] == ["refund"]  # Billing's, not Support's
         box.send_keys("ref")
         _wait(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=canned-item]")) == 1)
-        SHOTS.mkdir(exist_ok=True)
-        driver.save_screenshot(str(SHOTS / "workspace-picker.png"))
+        screenshot(driver, "workspace-picker")
         box.send_keys(Keys.ENTER)  # picks; does not send
         filled = f"Hi {contact['name']}, your refund <b>is</b> on its way. — Sam"
         _wait(driver, lambda: box.get_attribute("value") == filled)
@@ -128,7 +121,7 @@ def test_canned_reply_of_the_conversations_team(server: tuple[LiveServer, str]) 
         dialog.find_element(By.CSS_SELECTOR, "[data-testid=ts-hours-save]").click()
         _wait(driver, lambda: "Always open" not in dialog.find_element(
             By.CSS_SELECTOR, "[data-testid=ts-hours-status]").text)
-        driver.save_screenshot(str(SHOTS / "workspace-settings.png"))
+        screenshot(driver, "workspace-settings")
         hours = requests.get(f"{srv.url}/api/v1/teams/{billing}/hours", headers=auth, timeout=10).json()
         assert hours["timezone"] == "Europe/Paris"
         assert [i["day"] for i in hours["intervals"]] == ["mon", "tue", "wed", "thu", "fri"]
@@ -136,7 +129,6 @@ def test_canned_reply_of_the_conversations_team(server: tuple[LiveServer, str]) 
                                                        headers=auth, timeout=10).json()["canned_replies"]]
         assert codes == ["refund", "thanks"]
     finally:
-        SHOTS.mkdir(exist_ok=True)
-        driver.save_screenshot(str(SHOTS / "workspace.png"))
+        screenshot(driver, "workspace")
         driver.quit()
         customer.disconnect()

@@ -47,6 +47,10 @@ class ConsoleSockets:
                 del self._count[user_id]
             return user_id, last
 
+    def user_of(self, sid: str) -> int | None:
+        with self._lock:
+            return self._by_sid.get(sid)
+
     def user_ids(self) -> set[int]:
         with self._lock:
             return set(self._count)

@@ -1,9 +1,10 @@
 """Who hears what: the Socket.IO namespaces, their rooms, and the one audience rule.
 
 Rooms on `/console`: `user:<id>` (each agent's own sockets), `team:<id>` (agents of that team), `all`
-(admins and supervisors). A user is in `all` or in their team rooms, never both, so nobody hears an
-event twice. On `/webchat` each customer's sockets share `contact:<id>`. With REDIS_URL,
-Flask-SocketIO carries every emit through Redis, so it reaches sockets held by any process.
+(admins and supervisors), `discussion:<id>:user:<id>` (a reader's sockets showing that discussion).
+A user is in `all` or in their team rooms, never both, so nobody hears an event twice. On `/webchat`
+each customer's sockets share `contact:<id>`. With REDIS_URL, Flask-SocketIO carries every emit
+through Redis, so it reaches sockets held by any process.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ def team_room(team_id: int) -> str:
 
 def user_room(user_id: int) -> str:
     return f"user:{user_id}"
+
+
+def discussion_room(discussion_id: int, user_id: int) -> str:
+    """The sockets on which `user_id` has this discussion open (console/discussion_sockets.py joins
+    them after checking the user may read it). One room per reader, not per discussion: the listener
+    names only the rooms of readers who may still read it when an entry is posted, so a user who lost
+    sight of the conversation since opening the panel hears nothing more."""
+    return f"discussion:{discussion_id}:user:{user_id}"
 
 
 def contact_room(contact_id: int) -> str:

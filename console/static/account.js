@@ -1,35 +1,12 @@
 /* The user menu's "Account" dialog: change my password (my other sessions end) and my personal API
    tokens — create (the secret is shown once), see when each was last used and when it expires, revoke.
-   Independent of console.js: it talks to /api/v1/me/* with the page's CSRF token. */
+   Independent of console.js: it talks to /api/v1/me/* through admin_common.js. */
 (function () {
   "use strict";
-  var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var A = window.ParleyAdmin, el = A.el;  // admin_common.js
   var me = document.querySelector(".me");
   if (!me) return;
 
-  function call(method, path, body) {
-    return fetch("/api/v1/me" + path, {
-      method: method, credentials: "same-origin",
-      headers: { "X-CSRF-Token": CSRF, "Content-Type": "application/json", Accept: "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body)
-    }).then(function (r) {
-      if (r.status === 204) return null;
-      return r.json().then(function (data) {
-        if (!r.ok) throw new Error((data && data.error && data.error.message) || ("HTTP " + r.status));
-        return data;
-      });
-    });
-  }
-  function el(tag, attrs, children) {
-    var e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") e.textContent = attrs[k];
-      else if (k.slice(0, 2) === "on") e.addEventListener(k.slice(2), attrs[k]);
-      else e.setAttribute(k, attrs[k]);
-    });
-    (children || []).forEach(function (c) { if (c) e.appendChild(c); });
-    return e;
-  }
   function when(iso) { return iso ? new Date(iso).toLocaleString() : "never"; }
 
   var note = el("p", { class: "account-note", role: "status", "data-testid": "account-note" });
@@ -47,7 +24,7 @@
   function say(text, bad) { note.textContent = text; note.className = "account-note" + (bad ? " account-bad" : ""); }
 
   function renderTokens() {
-    return call("GET", "/tokens").then(function (data) {
+    return A.api("GET", "/me/tokens").then(function (data) {
       list.textContent = "";
       if (!data.tokens.length) list.appendChild(el("li", { class: "account-empty", text: "No API tokens." }));
       data.tokens.forEach(function (t) {
@@ -56,7 +33,7 @@
           el("span", { class: "account-token-meta", text: "created " + when(t.created_at) + " · expires " +
             (t.expires_at ? when(t.expires_at) : "never") + " · last used " + when(t.last_used_at) }),
           el("button", { type: "button", class: "btn btn-ghost btn-sm", text: "Revoke", onclick: function () {
-            call("DELETE", "/tokens/" + t.id).then(function () { say("Token revoked."); renderTokens(); },
+            A.api("DELETE", "/me/tokens/" + t.id).then(function () { say("Token revoked."); renderTokens(); },
                                                    function (e) { say(e.message, true); });
           } })
         ]));
@@ -68,7 +45,7 @@
     el("h2", { text: "Account" }),
     el("form", { class: "account-form", onsubmit: function (ev) {
       ev.preventDefault();
-      call("POST", "/password", { current_password: current.value, new_password: fresh.value }).then(function () {
+      A.api("POST", "/me/password", { current_password: current.value, new_password: fresh.value }).then(function () {
         current.value = fresh.value = "";
         say("Password changed. Your other sessions were signed out.");
       }, function (e) { say(e.message, true); });
@@ -78,7 +55,7 @@
     el("form", { class: "account-form", onsubmit: function (ev) {
       ev.preventDefault();
       var days = tokenDays.value ? parseInt(tokenDays.value, 10) : null;
-      call("POST", "/tokens", { name: tokenName.value, expires_days: days }).then(function (t) {
+      A.api("POST", "/me/tokens", { name: tokenName.value, expires_days: days }).then(function (t) {
         tokenName.value = tokenDays.value = "";
         secret.hidden = false;
         secret.textContent = "Copy it now, it will not be shown again: " + t.token;

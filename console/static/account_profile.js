@@ -3,17 +3,7 @@
    The top bar's alerts button (routing.js) stays the one switch: this file clicks it to apply a choice. */
 (function () {
   "use strict";
-  var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
-  function call(method, body) {
-    return fetch("/api/v1/me", { method: method, credentials: "same-origin",
-      headers: { "X-CSRF-Token": CSRF, "Content-Type": "application/json", Accept: "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body) }).then(function (r) {
-      return r.json().then(function (d) {
-        if (!r.ok) throw new Error((d && d.error && d.error.message) || ("HTTP " + r.status));
-        return d;
-      });
-    });
-  }
+  var api = window.ParleyAdmin.api;  // admin_common.js
   function bellOn() {
     var bell = document.getElementById("alerts-toggle");
     return bell ? bell.getAttribute("aria-pressed") === "true" : null;
@@ -44,7 +34,7 @@
     [title, name, label, save, note].forEach(function (x) { form.appendChild(x); });
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      call("PATCH", { name: name.value, notifications: { alerts: alerts.checked } }).then(function (d) {
+      api("PATCH", "/me", { name: name.value, notifications: { alerts: alerts.checked } }).then(function (d) {
         note.textContent = "Saved.";
         var shown = document.querySelector("[data-testid=me-name]");
         if (shown) shown.textContent = d.name;
@@ -57,7 +47,7 @@
   }
 
   function start() {
-    call("GET").then(function (me) {
+    api("GET", "/me").then(function (me) {
       build(me);
       if (bellOn() !== null && bellOn() !== !!me.notifications.alerts) apply(!!me.notifications.alerts);
     }, function () { /* signed out: the console says so */ });

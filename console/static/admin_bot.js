@@ -3,51 +3,16 @@
 (function () {
   "use strict";
 
-  const API = "/api/v1/bot";
-  const csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
+  const A = window.ParleyAdmin, el = A.el;  // admin_common.js
   const state = { data: null, selected: null, models: null, runs: [], polling: null, versions: [] };
 
   // ---------------------------------------------------------------------------------- helpers
 
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    Object.entries(attrs || {}).forEach(([key, value]) => {
-      if (value === null || value === undefined || value === false) return;
-      if (key === "text") node.textContent = value;
-      else if (key === "class") node.className = value;
-      else if (key === "on") Object.entries(value).forEach(([ev, fn]) => node.addEventListener(ev, fn));
-      else node.setAttribute(key, value === true ? "" : value);
-    });
-    (children || []).forEach((child) => {
-      if (child === null || child === undefined) return;
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return node;
-  }
-
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
   function $(id) { return document.getElementById(id); }
 
-  async function api(method, path, body) {
-    const options = { method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    if (method !== "GET") options.headers["X-CSRF-Token"] = csrf;
-    const response = await fetch(API + path, options);
-    let payload = null;
-    try { payload = await response.json(); } catch (e) { payload = null; }
-    if (!response.ok) {
-      const error = (payload && payload.error) || { message: "HTTP " + response.status };
-      const err = new Error(error.message || "Request failed");
-      err.status = response.status;
-      err.problems = error.problems || [];
-      err.code = error.code;
-      throw err;
-    }
-    return payload;
-  }
+  /** /api/v1/bot/...: errors carry `status`, `code` and `problems` (the studio marks the fields). */
+  function api(method, path, body) { return A.api(method, "/bot" + path, body); }
 
   function flash(message, kind) {
     const box = $("flash");

@@ -3,29 +3,12 @@
    Everything shown comes from the API as text (textContent), never as HTML. */
 (function () {
   "use strict";
-  var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var A = window.ParleyAdmin, api = A.api, el = A.el, toast = A.toast;  // admin_common.js
   function $(id) { return document.getElementById(id); }
-  function call(method, path, body) {
-    var opts = { method: method, headers: { "X-CSRF-Token": CSRF }, credentials: "same-origin" };
-    if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-    return fetch("/api/v1" + path, opts).then(function (r) {
-      if (r.status === 204) return null;
-      return r.json().then(function (data) {
-        if (!r.ok) throw new Error((data && data.error && data.error.message) || ("HTTP " + r.status));
-        return data;
-      });
-    });
-  }
-  function el(tag, cls, text) { var e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; }
   function btn(text, onclick, testid) {
     var b = el("button", "btn btn-sm", text); b.type = "button"; b.addEventListener("click", onclick);
     if (testid) b.setAttribute("data-testid", testid);
     return b;
-  }
-  function toast(text, ok) {
-    var t = el("div", "toast " + (ok ? "toast-ok" : "toast-error"), text);
-    $("toasts").appendChild(t);
-    setTimeout(function () { t.remove(); }, 4000);
   }
   function showSecret(box, what, secret) {
     box.textContent = "";
@@ -37,7 +20,7 @@
 
   // --- webhooks ---------------------------------------------------------------------------------------
   function loadSubscriptions() {
-    call("GET", "/webhook_subscriptions").then(function (data) {
+    api("GET", "/webhook_subscriptions").then(function (data) {
       var body = $("wh-list"); body.textContent = "";
       var paused = data.subscriptions.filter(function (s) { return s.paused; });
       $("wh-paused").hidden = !paused.length;
@@ -52,20 +35,20 @@
         var acts = el("td");
         acts.appendChild(btn("Deliveries", function () { showLog(s); }, "webhook-deliveries"));
         acts.appendChild(btn(s.active ? "Pause" : "Resume", function () {
-          call("PATCH", "/webhook_subscriptions/" + s.id, { active: !s.active }).then(loadSubscriptions, function (e) { toast(e.message); });
+          api("PATCH", "/webhook_subscriptions/" + s.id, { active: !s.active }).then(loadSubscriptions, function (e) { toast(e.message, "error"); });
         }));
         acts.appendChild(btn("Delete", function () {
           if (!confirm("Delete this subscription and its delivery log?")) return;
-          call("DELETE", "/webhook_subscriptions/" + s.id).then(loadSubscriptions, function (e) { toast(e.message); });
+          api("DELETE", "/webhook_subscriptions/" + s.id).then(loadSubscriptions, function (e) { toast(e.message, "error"); });
         }));
         tr.appendChild(acts);
         body.appendChild(tr);
       });
-    }, function (e) { toast(e.message); });
+    }, function (e) { toast(e.message, "error"); });
   }
   function showLog(sub) {
     var box = $("wh-log");
-    call("GET", "/webhook_subscriptions/" + sub.id + "/deliveries").then(function (data) {
+    api("GET", "/webhook_subscriptions/" + sub.id + "/deliveries").then(function (data) {
       box.textContent = ""; box.hidden = false;
       box.appendChild(el("h3", null, "Deliveries to " + sub.url));
       if (!data.deliveries.length) box.appendChild(el("p", "kb-muted", "Nothing sent yet."));
@@ -78,8 +61,8 @@
         tr.appendChild(el("td", "mono", d.id));
         var state = el("td", null, d.state + (d.next_attempt_at ? " (next " + d.next_attempt_at + ")" : ""));
         if (d.state === "failed") state.appendChild(btn("Retry", function () {
-          call("POST", "/webhook_subscriptions/" + sub.id + "/deliveries/" + encodeURIComponent(d.id) + "/retry")
-            .then(function () { showLog(sub); }, function (e) { toast(e.message); });
+          api("POST", "/webhook_subscriptions/" + sub.id + "/deliveries/" + encodeURIComponent(d.id) + "/retry")
+            .then(function () { showLog(sub); }, function (e) { toast(e.message, "error"); });
         }));
         tr.appendChild(state);
         var log = el("td");
@@ -93,20 +76,20 @@
         table.appendChild(tr);
       });
       box.appendChild(table);
-    }, function (e) { toast(e.message); });
+    }, function (e) { toast(e.message, "error"); });
   }
   $("wh-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
     var events = Array.prototype.slice.call($("wh-events").querySelectorAll("input:checked")).map(function (i) { return i.value; });
     $("wh-error").textContent = "";
-    call("POST", "/webhook_subscriptions", { url: $("wh-url").value, events: events, description: $("wh-description").value })
+    api("POST", "/webhook_subscriptions", { url: $("wh-url").value, events: events, description: $("wh-description").value })
       .then(function (s) { showSecret($("wh-secret"), s.url, s.secret); $("wh-form").reset(); loadSubscriptions(); },
             function (e) { $("wh-error").textContent = e.message; });
   });
 
   // --- conversation actions ---------------------------------------------------------------------------
   function loadActions() {
-    call("GET", "/conversation_actions").then(function (data) {
+    api("GET", "/conversation_actions").then(function (data) {
       var body = $("act-list"); body.textContent = "";
       data.actions.forEach(function (a) {
         var tr = el("tr");
@@ -115,21 +98,21 @@
         tr.appendChild(el("td", "mono", "conversation: " + a.conversation_fields.join(", ") + "; contact: " + a.contact_fields.join(", ")));
         var acts = el("td");
         acts.appendChild(btn(a.enabled ? "Turn off" : "Turn on", function () {
-          call("PATCH", "/conversation_actions/" + a.id, { enabled: !a.enabled }).then(loadActions, function (e) { toast(e.message); });
+          api("PATCH", "/conversation_actions/" + a.id, { enabled: !a.enabled }).then(loadActions, function (e) { toast(e.message, "error"); });
         }));
         acts.appendChild(btn("Delete", function () {
           if (!confirm("Delete this action? Records it bound stay.")) return;
-          call("DELETE", "/conversation_actions/" + a.id).then(loadActions, function (e) { toast(e.message); });
+          api("DELETE", "/conversation_actions/" + a.id).then(loadActions, function (e) { toast(e.message, "error"); });
         }));
         tr.appendChild(acts);
         body.appendChild(tr);
       });
-    }, function (e) { toast(e.message); });
+    }, function (e) { toast(e.message, "error"); });
   }
   $("act-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
     $("act-error").textContent = "";
-    call("POST", "/conversation_actions", {
+    api("POST", "/conversation_actions", {
       name: $("act-name").value, label: $("act-label").value, url: $("act-url").value,
       conversation_fields: list($("act-conv-fields").value), contact_fields: list($("act-contact-fields").value)
     }).then(function (a) { showSecret($("act-secret"), a.label, a.secret); $("act-form").reset(); loadActions(); },

@@ -2,30 +2,8 @@
    actions and a search box, over /api/v1/admin/... with the page's CSRF token. */
 (function () {
   "use strict";
-  var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var A = window.ParleyAdmin, api = A.api, el = A.el, toast = A.toast;  // admin_common.js
   function $(id) { return document.getElementById(id); }
-  function call(method, path, body, isForm) {
-    var opts = { method: method, headers: { "X-CSRF-Token": CSRF }, credentials: "same-origin" };
-    if (body !== undefined) {
-      if (isForm) opts.body = body;
-      else { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-    }
-    return fetch("/api/v1" + path, opts).then(function (r) {
-      if (r.status === 204) return null;
-      return r.json().then(function (data) {
-        if (!r.ok) throw new Error((data && data.error && data.error.message) || ("HTTP " + r.status));
-        return data;
-      });
-    });
-  }
-  function toast(text, ok) {
-    var t = document.createElement("div");
-    t.className = "toast " + (ok ? "toast-ok" : "toast-error");
-    t.textContent = text;
-    $("toasts").appendChild(t);
-    setTimeout(function () { t.remove(); }, 4000);
-  }
-  function el(tag, cls, text) { var e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; }
 
   $("kb-upload").addEventListener("submit", function (ev) {
     ev.preventDefault();
@@ -34,33 +12,33 @@
     var form = new FormData();
     form.append("file", file);
     $("kb-upload-error").textContent = "";
-    call("POST", "/admin/knowledge/documents", form, true).then(function (d) {
-      toast("Indexed " + d.title + ": " + d.passages + " passage(s).", true);
+    api("POST", "/admin/knowledge/documents", form).then(function (d) {
+      toast("Indexed " + d.title + ": " + d.passages + " passage(s).", "ok");
       setTimeout(function () { location.reload(); }, 600);
     }, function (err) { $("kb-upload-error").textContent = err.message; });
   });
 
   $("kb-sync").addEventListener("click", function () {
-    call("POST", "/admin/knowledge/sync", {}).then(function (r) {
+    api("POST", "/admin/knowledge/sync", {}).then(function (r) {
       var text = r.added + " added, " + r.updated + " updated, " + r.removed + " removed";
       if (r.errors.length) text += "; problems: " + r.errors.join("; ");
-      toast(text, !r.errors.length);
+      toast(text, r.errors.length ? "error" : "ok");
       setTimeout(function () { location.reload(); }, 900);
-    }, function (err) { toast(err.message); });
+    }, function (err) { toast(err.message, "error"); });
   });
 
   document.querySelectorAll(".kb-delete").forEach(function (b) {
     b.addEventListener("click", function () {
       if (!confirm("Delete " + b.getAttribute("data-title") + " from the knowledge base?")) return;
-      call("DELETE", "/admin/knowledge/documents/" + b.getAttribute("data-id")).then(function () { location.reload(); },
-        function (err) { toast(err.message); });
+      api("DELETE", "/admin/knowledge/documents/" + b.getAttribute("data-id")).then(function () { location.reload(); },
+        function (err) { toast(err.message, "error"); });
     });
   });
 
   document.querySelectorAll(".kb-doc-link").forEach(function (a) {
     a.addEventListener("click", function (ev) {
       ev.preventDefault();
-      call("GET", "/admin/knowledge/documents/" + a.getAttribute("data-id")).then(function (d) {
+      api("GET", "/admin/knowledge/documents/" + a.getAttribute("data-id")).then(function (d) {
         var box = $("kb-passages");
         box.textContent = "";
         box.appendChild(el("h3", null, d.title + " — " + d.passages.length + " passage(s)"));
@@ -71,7 +49,7 @@
           box.appendChild(item);
         });
         box.hidden = false;
-      }, function (err) { toast(err.message); });
+      }, function (err) { toast(err.message, "error"); });
     });
   });
 
@@ -79,7 +57,7 @@
     ev.preventDefault();
     var q = $("kb-q").value.trim();
     if (!q) return;
-    call("GET", "/admin/knowledge/search?q=" + encodeURIComponent(q)).then(function (r) {
+    api("GET", "/admin/knowledge/search?q=" + encodeURIComponent(q)).then(function (r) {
       var list = $("kb-hits");
       list.textContent = "";
       if (!r.hits.length) list.appendChild(el("li", "kb-muted", "Nothing relevant enough: the bot would hand this over (no_grounded_answer)."));
@@ -90,7 +68,7 @@
         li.appendChild(el("div", "kb-muted", h.text));
         list.appendChild(li);
       });
-    }, function (err) { toast(err.message); });
+    }, function (err) { toast(err.message, "error"); });
   });
 
   $("kb-action").addEventListener("submit", function (ev) {
@@ -99,14 +77,14 @@
     ["name", "description", "url_template", "param_name", "param_pattern", "secret_env"].forEach(function (k) { body[k] = f.elements[k].value.trim(); });
     body.timeout_seconds = Number(f.elements.timeout_seconds.value || 5);
     $("kb-action-error").textContent = "";
-    call("POST", "/admin/llm/actions", body).then(function () { location.reload(); },
+    api("POST", "/admin/llm/actions", body).then(function () { location.reload(); },
       function (err) { $("kb-action-error").textContent = err.message; });
   });
 
   document.querySelectorAll(".kb-action-delete").forEach(function (b) {
     b.addEventListener("click", function () {
-      call("DELETE", "/admin/llm/actions/" + b.getAttribute("data-id")).then(function () { location.reload(); },
-        function (err) { toast(err.message); });
+      api("DELETE", "/admin/llm/actions/" + b.getAttribute("data-id")).then(function () { location.reload(); },
+        function (err) { toast(err.message, "error"); });
     });
   });
 })();

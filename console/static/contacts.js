@@ -4,48 +4,14 @@
  */
 (function () {
   "use strict";
-  var API = "/api/v1";
-  var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var A = window.ParleyAdmin, api = A.api, h = A.el, toast = A.toast;  // admin_common.js
   var ROLE = document.body.getAttribute("data-user-role") || "agent";
   var ADMIN = ROLE === "admin";
   var SUPERVISOR = ADMIN || ROLE === "supervisor";
   var state = { list: "all", q: "", selected: null, seq: 0, users: null };
 
   function $(id) { return document.getElementById(id); }
-  function h(tag, attrs) {
-    var el = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      var v = attrs[k];
-      if (v === null || v === undefined || v === false) return;
-      if (k === "text") el.textContent = String(v);
-      else if (k.slice(0, 2) === "on") el.addEventListener(k.slice(2), v);
-      else el.setAttribute(k, v === true ? "" : String(v));
-    });
-    function add(c) {
-      if (c === null || c === undefined || c === false) return;
-      if (Array.isArray(c)) { c.forEach(add); return; }
-      el.appendChild(typeof c === "object" ? c : document.createTextNode(String(c)));
-    }
-    for (var i = 2; i < arguments.length; i++) add(arguments[i]);
-    return el;
-  }
   function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
-  function toast(text, kind) {
-    var el = h("div", { class: "toast" + (kind ? " toast-" + kind : ""), role: "status" }, text);
-    $("toasts").appendChild(el);
-    setTimeout(function () { el.remove(); }, 5000);
-  }
-  function api(method, path, body) {
-    var opts = { method: method, credentials: "same-origin", headers: { Accept: "application/json", "X-CSRF-Token": CSRF } };
-    if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-    return fetch(API + path, opts).then(function (r) {
-      if (r.status === 204) return null;
-      return r.json().catch(function () { return null; }).then(function (data) {
-        if (!r.ok) throw new Error((data && data.error && data.error.message) || "HTTP " + r.status);
-        return data;
-      });
-    });
-  }
   function fail(err) { toast(err.message || String(err), "error"); }
   function when(iso) { return iso ? new Date(iso).toLocaleString() : "—"; }
 

@@ -63,8 +63,15 @@
     b.classList.toggle("is-active", open);
     b.classList.remove("has-news");
     panel().hidden = !open;
-    if (open) load();
+    if (open) load(); else watch(null);
   }
+
+  /** Which discussion this console shows: supervisors and admins who are no members hear its entries live
+   *  only while it is open (console/discussion_sockets.py checks they may read it). */
+  function watch(convId) {
+    if (PC.socket && PC.socket.connected) PC.socket.emit("discussion_watch", { conversation_id: convId });
+  }
+  function rewatch() { if (st.open && st.data) watch(st.convId); }
 
   function load() {
     var seq = ++st.seq, id = st.convId;
@@ -73,6 +80,7 @@
       if (seq !== st.seq || id !== st.convId) return;
       st.data = d;
       render();
+      watch(id);
     }, function (err) {
       if (seq !== st.seq || id !== st.convId) return;
       st.data = null;
@@ -286,6 +294,7 @@
       PC.socket.on("discussion_entry", onEntry);
       PC.socket.on("notification", onNotification);
       PC.socket.on("connect", loadMentions);
+      PC.socket.on("connect", rewatch);  // a new socket is in no room: say again what is open
       return true;
     };
     if (!hook()) { var t = setInterval(function () { if (hook()) clearInterval(t); }, 200); }

@@ -4,27 +4,9 @@
  */
 (function () {
   "use strict";
-  var API = "/api/v1";
-  var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var A = window.ParleyAdmin, api = A.api, el = A.el;  // admin_common.js
   var list = document.getElementById("ib-list");
   if (!list) return;
-
-  function call(method, path) {
-    var opts = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") { opts.headers["X-CSRF-Token"] = CSRF; opts.headers["Content-Type"] = "application/json"; opts.body = "{}"; }
-    return fetch(API + path, opts).then(function (r) {
-      return r.json().catch(function () { return null; }).then(function (data) {
-        if (!r.ok) throw new Error((data && data.error && data.error.message) || "HTTP " + r.status);
-        return data;
-      });
-    });
-  }
-  function el(tag, attrs, text) {
-    var e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
-    if (text != null) e.textContent = text;
-    return e;
-  }
 
   function block(inboxId) {
     var box = el("details", { class: "ib-identity", "data-testid": "inbox-identity" });
@@ -42,12 +24,12 @@
       status.textContent = secret ? "" : "No secret yet: make one with New secret.";
     }
     show.addEventListener("click", function () {
-      call("GET", "/inboxes/" + inboxId).then(function (ib) { put(ib.identity_secret); },
+      api("GET", "/inboxes/" + inboxId).then(function (ib) { put(ib.identity_secret); },
         function (e) { status.textContent = e.message; });
     });
     rotate.addEventListener("click", function () {
       if (!window.confirm("Make a new secret? Sites signing with the current one can no longer verify their users.")) return;
-      call("POST", "/inboxes/" + inboxId + "/identity-secret").then(function (r) { put(r.identity_secret); },
+      api("POST", "/inboxes/" + inboxId + "/identity-secret", {}).then(function (r) { put(r.identity_secret); },
         function (e) { status.textContent = e.message; });
     });
     var row = el("div", { class: "ch-actions" });

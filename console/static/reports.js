@@ -12,22 +12,17 @@
     bot: ["intent", "team", "inbox", "channel", "day", "week"]
   };
   var DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+  var A = window.ParleyAdmin, api = A.api, el = A.el;  // admin_common.js
   var last = null;
   var plot = null;
 
   function $(id) { return document.getElementById(id); }
-  function el(tag, text, attrs) {
-    var e = document.createElement(tag);
-    if (text !== undefined && text !== null) e.textContent = String(text);
-    for (var k in attrs || {}) if (Object.prototype.hasOwnProperty.call(attrs, k)) e.setAttribute(k, attrs[k]);
-    return e;
-  }
   function isoDay(d) { return d.toISOString().slice(0, 10); }
 
   function fillGroups() {
     var sel = $("report-group");
     sel.textContent = "";
-    GROUPS[$("report-name").value].forEach(function (g) { sel.appendChild(el("option", g, { value: g })); });
+    GROUPS[$("report-name").value].forEach(function (g) { sel.appendChild(el("option", { value: g }, g)); });
   }
 
   function params() {
@@ -63,13 +58,13 @@
     var table = $("report-table");
     table.textContent = "";
     var head = el("tr");
-    head.appendChild(el("th", report.group_by));
-    cols.forEach(function (c) { head.appendChild(el("th", c, { title: definition(report, c) })); });
+    head.appendChild(el("th", null, report.group_by));
+    cols.forEach(function (c) { head.appendChild(el("th", { title: definition(report, c) }, c)); });
     table.appendChild(head);
     report.rows.concat([Object.assign({ label: "total" }, report.totals)]).forEach(function (r) {
       var f = flat(r), tr = el("tr");
-      tr.appendChild(el("td", f.label));
-      cols.forEach(function (c) { tr.appendChild(el("td", f[c] === null || f[c] === undefined ? "" : f[c])); });
+      tr.appendChild(el("td", null, f.label));
+      cols.forEach(function (c) { tr.appendChild(el("td", null, f[c] === null || f[c] === undefined ? "" : f[c])); });
       table.appendChild(tr);
     });
   }
@@ -104,22 +99,22 @@
     if (!heat) return;
     var max = 1;
     heat.counts.forEach(function (row) { row.forEach(function (n) { max = Math.max(max, n); }); });
-    var table = el("table", null, { title: report.definitions.busiest_hours });
+    var table = el("table", { title: report.definitions.busiest_hours });
     var head = el("tr");
-    head.appendChild(el("th", ""));
-    for (var hr = 0; hr < 24; hr++) head.appendChild(el("th", hr));
+    head.appendChild(el("th", null, ""));
+    for (var hr = 0; hr < 24; hr++) head.appendChild(el("th", null, hr));
     table.appendChild(head);
     heat.counts.forEach(function (row, d) {
       var tr = el("tr");
-      tr.appendChild(el("th", DAYS[d]));
+      tr.appendChild(el("th", null, DAYS[d]));
       row.forEach(function (n, hour) {
-        var td = el("td", n || "", { title: DAYS[d] + " " + hour + ":00 — " + n });
+        var td = el("td", { title: DAYS[d] + " " + hour + ":00 — " + n }, n || "");
         td.style.background = "rgba(59,111,216," + (n / max).toFixed(2) + ")";
         tr.appendChild(td);
       });
       table.appendChild(tr);
     });
-    box.appendChild(el("h3", "Busiest hours (" + report.timezone + ")"));
+    box.appendChild(el("h3", null, "Busiest hours (" + report.timezone + ")"));
     box.appendChild(table);
   }
 
@@ -127,10 +122,13 @@
     last = report;
     var cols = columns(report);
     drawTable(report, cols);
-    var sel = $("report-metric"), keep = sel.value;
+    // The chart starts on the report's main metric; a column picked for this same report stays picked.
+    var sel = $("report-metric"), keep = sel.getAttribute("data-report") === report.report ? sel.value : "";
     sel.textContent = "";
-    cols.forEach(function (c) { sel.appendChild(el("option", c, { value: c, title: definition(report, c) })); });
+    cols.forEach(function (c) { sel.appendChild(el("option", { value: c, title: definition(report, c) }, c)); });
     if (cols.indexOf(keep) >= 0) sel.value = keep;
+    else if (cols.indexOf(report.main_metric) >= 0) sel.value = report.main_metric;
+    sel.setAttribute("data-report", report.report);
     drawChart();
     drawHeat(report);
     $("report-meta").textContent = "From " + report.from + " to " + report.to + " (" + report.timezone + "), by " + report.group_by + ".";
@@ -142,12 +140,8 @@
     var name = $("report-name").value, q = params();
     $("report-csv").href = "/api/v1/reports/" + name + "?" + q.toString() + "&format=csv";
     $("report-meta").textContent = "Loading…";
-    fetch("/api/v1/reports/" + name + "?" + q.toString(), { credentials: "same-origin" })
-      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
-      .then(function (res) {
-        if (!res.ok) { $("report-meta").textContent = (res.body.error && res.body.error.message) || "Could not load the report."; return; }
-        show(res.body);
-      })
+    api("GET", "/reports/" + name + "?" + q.toString())
+      .then(show, function (err) { $("report-meta").textContent = err.message || "Could not load the report."; })
       .catch(function () { $("report-meta").textContent = "Could not load the report."; });
   }
 
@@ -159,10 +153,9 @@
     $("report-name").addEventListener("change", fillGroups);
     $("report-form").addEventListener("submit", load);
     $("report-metric").addEventListener("change", drawChart);
-    fetch("/api/v1/teams", { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : { teams: [] }; })
-      .then(function (body) {
-        body.teams.forEach(function (t) { $("report-team").appendChild(el("option", t.name, { value: t.id })); });
-      });
+    api("GET", "/teams").then(function (body) {
+      body.teams.forEach(function (t) { $("report-team").appendChild(el("option", { value: t.id }, t.name)); });
+    }, function () {});  // no teams to pick: the report still loads for all
   }
 
   document.addEventListener("DOMContentLoaded", start);

@@ -4,16 +4,7 @@
    window.ParleyTeamRouting(container, teamId, api): api(method, path, body) -> Promise (JSON). */
 (function () {
   "use strict";
-  function el(tag, attrs, children) {
-    var e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      var v = attrs[k];
-      if (v === null || v === undefined || v === false) return;
-      if (k === "text") e.textContent = v; else if (k === "value") e.value = v; else e.setAttribute(k, v === true ? "" : v);
-    });
-    (children || []).forEach(function (c) { if (c) e.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
-    return e;
-  }
+  var el = window.ParleyAdmin.el;  // admin_common.js, loaded before this file on both pages
   var SECONDS = [
     ["offer_timeout_seconds", "Offer timeout (s)", "How long an agent has to accept an offered chat; empty: offers do not expire (auto-assign)", true],
     ["transfer_timeout_seconds", "Transfer timeout (s)", "How long a colleague has to accept a transfer", false],

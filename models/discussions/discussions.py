@@ -11,7 +11,7 @@ posted by `models/discussions/journal.py`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -38,12 +38,18 @@ def member_ids(session: Session, discussion: Discussion) -> list[int]:
                                 .order_by(DiscussionMember.id)))
 
 
+def may_read(user: User, members: Collection[int]) -> bool:
+    """Who reads a discussion of a conversation `user` sees: its members, and supervisors and admins.
+    The API's reads and the live pushes (console/realtime/discussions.py) both ask this."""
+    return user.id in members or user.sees_all_teams
+
+
 def access_discussion(session: Session, user: User, conv: Conversation) -> tuple[Discussion, list[int]]:
     """The discussion of a conversation `user` already sees (models/conversations/access.py), if they may
     read it: a member, or a supervisor or admin. Otherwise, or when there is none: 404."""
     d = discussion_of(session, conv)
     members = member_ids(session, d) if d is not None else []
-    if d is None or (user.id not in members and not user.sees_all_teams):
+    if d is None or not may_read(user, members):
         raise NotFound("This conversation has no discussion you are part of.", code="no_discussion")
     return d, members
 

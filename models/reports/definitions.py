@@ -87,6 +87,9 @@ NOTES: dict[str, list[str]] = {
     "bot": [],
 }
 
+# Each report's main metric: what its chart shows first (docs/reports.md, "The page").
+MAIN_METRIC: dict[str, str] = {"agents": "conversations_handled", "live": "started", "bot": "containment_rate"}
+
 # The group_by values each report accepts (the first is the default).
 GROUPINGS: dict[str, tuple[str, ...]] = {
     "agents": ("agent", "team", "day", "week"),

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from models.reports.agents import agents_report
 from models.reports.bot import bot_report
 from models.reports.csvcell import csv_cell
-from models.reports.definitions import DEFINITIONS, NOTES
+from models.reports.definitions import DEFINITIONS, MAIN_METRIC, NOTES
 from models.reports.live import live_report
 from models.reports.query import Filters, Report, Scope, is_postgresql
 
@@ -37,6 +37,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "filters": {"team_id": f.team_id, "inbox_id": f.inbox_id, "channel": f.channel},
         "rows": report.rows, "totals": report.totals, **report.extra,
         "definitions": DEFINITIONS[report.name], "notes": NOTES[report.name],
+        "main_metric": MAIN_METRIC[report.name],
     }
 
 

@@ -1,4 +1,5 @@
-"""Driving Debian's Chromium as a person would: start it, wait for the page, type into the widget."""
+"""Driving Debian's Chromium as a person would: a live server, start the browser, log in, wait for the page,
+click what shows, type into the widget, keep a screenshot."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.live import LiveServer, start_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -80,3 +83,74 @@ def _admin_link(driver: Any, testid: str, timeout: float = 10) -> Any:
         driver.find_element(By.CSS_SELECTOR, "[data-testid=admin-menu-toggle]").click()
         _wait(driver, lambda: driver.find_element(By.CSS_SELECTOR, css).is_displayed(), timeout)
     return driver.find_element(By.CSS_SELECTOR, css)
+
+
+# --- shared by the browser test modules: a live server, logging in, waiting, clicking, screenshots -----------
+
+
+def live_server(tmp: Path, name: str, env: dict[str, str] | None = None) -> LiveServer:
+    """A real `parley run` on a fresh SQLite database under `tmp` (no Redis), `env` on top; its database
+    URL is `server.db_url`. Stop it with `server.stop()` (a module's fixture does, after its tests)."""
+    db_url = f"sqlite:///{tmp / 'instance' / 'parley.db'}"
+    base = {"PARLEY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": db_url, "REDIS_URL": "",
+            "PARLEY_SECRET_KEY": f"{name}-test"}
+    server = start_server({**base, **(env or {})}, tmp / "server.log")
+    server.db_url = db_url
+    return server
+
+
+def wait_for(driver: Any, pred: Callable[[], Any], timeout: float = 10) -> Any:
+    """Until `pred()` is truthy, and that value. `pred` should find what it reads each time it runs: an element
+    the page redrew meanwhile is then found again, instead of failing as stale."""
+    return _wait(driver, pred, timeout)
+
+
+def found(driver: Any, css: str) -> list[Any]:
+    """The elements matching `css` now (none yet: an empty list, for `wait_for`)."""
+    from selenium.webdriver.common.by import By
+
+    return list(driver.find_elements(By.CSS_SELECTOR, css))
+
+
+def click(driver: Any, css: str, timeout: float = 10) -> None:
+    """Click the first element matching `css` once it shows and is enabled. It is found afresh on every try
+    and clicked at once, never held: a list or panel redrawn between finding and clicking (a live update)
+    costs a retry, not a StaleElementReferenceException."""
+    from selenium.common.exceptions import ElementClickInterceptedException, ElementNotInteractableException
+
+    def attempt() -> bool:
+        there = found(driver, css)
+        if not there or not there[0].is_displayed() or not there[0].is_enabled():
+            return False
+        try:
+            there[0].click()
+        except (ElementClickInterceptedException, ElementNotInteractableException):
+            return False  # covered for a moment (a toast, a closing menu): try again
+        return True
+
+    wait_for(driver, attempt, timeout)
+
+
+def log_in(driver: Any, base_url: str, email: str, password: str, *, ready: str = "[data-testid=conv-list]",
+           socket: bool = False, timeout: float = 10) -> None:
+    """Sign in through the login form and wait for the console (`ready` shows); `socket`: also until the
+    console's live connection is up, for tests that expect pushes from the first moment."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(base_url + "/")
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-email]").send_keys(email)
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-password]").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=login-submit]").click()
+    wait_for(driver, lambda: found(driver, ready), timeout)
+    if socket:
+        wait_for(driver, lambda: driver.execute_script(
+            "return !!(window.ParleyConsole && window.ParleyConsole.socket && window.ParleyConsole.socket.connected)"),
+            timeout)
+
+
+def screenshot(driver: Any, name: str) -> Path:
+    """Save what the browser shows as `<SHOTS>/<name>.png` (for people reviewing a change), and its path."""
+    SHOTS.mkdir(exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path

@@ -29,6 +29,7 @@ class LiveServer:
     proc: subprocess.Popen[bytes]
     log_path: Path
     admin: tuple[str, str] | None = field(default=None)
+    db_url: str = ""  # set by tests.support.browser.live_server
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

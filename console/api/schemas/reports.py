@@ -35,6 +35,8 @@ class Report(Out):
     totals: Obj
     definitions: dict[str, str] = Field(description="Each metric's definition, one sentence.")
     notes: list[str]
+    main_metric: str = Field(description="The report's main metric, the column the page charts first: agents "
+                                         "`conversations_handled`, live `started`, bot `containment_rate`.")
 
 
 class ExportQuery(In):
