@@ -7,7 +7,7 @@ import os
 
 import click
 
-from console.cli.support import MAX_THREADS, fail_cleanly, migrated_db
+from console.cli.support import DEFAULT_THREADS, MAX_THREADS, fail_cleanly, migrated_db
 from models.db import Database
 from models.settings import Settings, load_dotenv_file, read_vars
 from models.telemetry.logs import configure as configure_logging
@@ -33,7 +33,7 @@ def main(verbose: bool) -> None:
 @main.command(help="Migrate, train the bot if its data changed, and serve everything in one process.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=32, show_default=True, type=click.IntRange(1, MAX_THREADS),
+@click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(1, MAX_THREADS),
               help="Threads serving requests (each open WebSocket holds one).")
 @click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 256),
               help="Bot turns run at once.")

@@ -15,6 +15,10 @@ from models.settings import Settings
 # `--threads` of `parley run` / `parley web`: each open WebSocket holds a thread, so a process meant
 # to hold thousands of idle chat sockets needs thousands (gunicorn's connection cap follows the threads).
 MAX_THREADS = 10_000
+# The default holds 1,000 open chats per process (~120 KB each, measured by bench.idle). gunicorn's pool
+# makes threads as connections need them, so an idle server does not pay for them. With the old default
+# of 32, the 33rd open chat was accepted and never answered (bench.routing found it).
+DEFAULT_THREADS = 1_000
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from console.cli.support import MAX_THREADS
+from console.cli.support import DEFAULT_THREADS, MAX_THREADS
 from models.settings import Settings
 
 
@@ -21,7 +21,7 @@ def _one_process(workers: int) -> int:
                            "deliveries and timers run in `parley worker`).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=32, show_default=True, type=click.IntRange(1, MAX_THREADS),
+@click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(1, MAX_THREADS),
               help="Threads serving requests; each open WebSocket holds one.")
 @click.option("--workers", default=1, show_default=True, type=int, callback=lambda _c, _p, v: _one_process(v),
               help="Processes; must be 1: Socket.IO long-polling needs a client's requests on one process. "
