@@ -129,5 +129,8 @@ def scope_signals(probabilities: np.ndarray, vectors: np.ndarray | None, neighbo
         np.hstack([np.zeros_like(probabilities), probabilities])
     nearest = np.zeros(len(probabilities))
     if vectors is not None and neighbours is not None and len(neighbours):
-        nearest = (vectors @ neighbours.T).max(axis=1)
+        # One message: vecdot is numpy's own loop; a BLAS product this size wakes all of BLAS's threads,
+        # several times the CPU (and, on a busy machine, the wait) for the same figures.
+        nearest = np.array([np.vecdot(neighbours, vectors[0]).max()]) if len(vectors) == 1 \
+            else (vectors @ neighbours.T).max(axis=1)
     return np.column_stack([np.log(np.clip(top2[:, 1], 1e-9, 1.0)), top2[:, 1] - top2[:, 0], nearest])
