@@ -35,6 +35,7 @@ from bot import embedded, encoder
 from bot.evaluate import choose_held_out_intents, evaluate, hold_out_intents, load_labelled
 from bot.policy import Thresholds
 from bot.training_data import TrainingData
+from models.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = [ROOT.parent / "shared" / "datasets" / "banking77", Path("/work/shared/datasets/banking77")]
@@ -43,6 +44,8 @@ ENGINES = {
     "after": {"embeddings": None, "calibrate": True},
 }
 THRESHOLDS = Thresholds(fallback=0.5, handoff=0.2, fallback_attempts=1)  # the defaults (Settings)
+# No thresholds set: each model is judged at its own (bot/scope.py), as the engine answers with them.
+SETTINGS = Settings.from_env(env={}, load_dotenv=False)
 
 
 def _train(kind: str, data: TrainingData) -> embedded.TrainedModel:
@@ -68,12 +71,13 @@ def _latency(model: embedded.TrainedModel, texts: list[str], n: int) -> dict[str
 
 def measure(kind: str, train: TrainingData, test: TrainingData, held_out: int, messages: int) -> dict[str, Any]:
     model = _train(kind, train)
-    full = evaluate(model, test, THRESHOLDS)
+    full = evaluate(model, test, model.thresholds(SETTINGS))
     latency = _latency(model, [t for t, _ in test.examples], messages)
     held = choose_held_out_intents(train, held_out, 0)
     train_k, test_k = hold_out_intents(train, test, held)
     model_k = _train(kind, train_k)
-    report = evaluate(model_k, test_k, THRESHOLDS)
+    report = evaluate(model_k, test_k, model_k.thresholds(SETTINGS))
+    fixed = evaluate(model_k, test_k, THRESHOLDS) if report.thresholds != THRESHOLDS else report
     return {
         "engine": kind,
         "classifier": model.meta.classifier,
@@ -92,6 +96,10 @@ def measure(kind: str, train: TrainingData, test: TrainingData, held_out: int, m
             "fpr95": report.fpr95,
             "ece": report.ece,
             "sweep": [p.__dict__ for p in report.sweep],
+            "thresholds": {"fallback": report.thresholds.fallback, "handoff": report.thresholds.handoff},
+            "at_default_thresholds": {
+                "handoff_recall": fixed.handoff_recall, "out_of_scope_rephrased": fixed.out_of_scope_rephrase_rate,
+                "false_handoffs": fixed.false_handoff_rate, "rephrased": fixed.rephrase_rate},
         },
         "calibration": model_k.meta.calibration,
     }
@@ -102,7 +110,8 @@ def _pct(value: float | None) -> str:
 
 
 def _print(rows: list[dict[str, Any]], data: Path) -> None:
-    print(f"BANKING77 ({data}); thresholds fallback {THRESHOLDS.fallback}, handoff {THRESHOLDS.handoff}")
+    print(f"BANKING77 ({data}); each model at its own thresholds (none set), and at {THRESHOLDS.fallback}/"
+          f"{THRESHOLDS.handoff}")
     print(f"machine: {platform.machine()}, Python {platform.python_version()}")
     head = f"{'':28}" + "".join(f"{r['engine']:>12}" for r in rows)
     print(head)
@@ -118,6 +127,12 @@ def _print(rows: list[dict[str, Any]], data: Path) -> None:
     line("  false handoffs", [_pct(r["held_out"]["false_handoffs"]) for r in rows])
     line("  asked to rephrase", [_pct(r["held_out"]["rephrased"]) for r in rows])
     line("  AUROC", [f"{r['held_out']['auroc']:.4f}" for r in rows])
+    line("  thresholds (fallback/handoff)", [f"{r['held_out']['thresholds']['fallback']:.2f}/"
+                                            f"{r['held_out']['thresholds']['handoff']:.2f}" for r in rows])
+    line("  at 0.5/0.2: handoff recall", [_pct(r["held_out"]["at_default_thresholds"]["handoff_recall"]) for r in rows])
+    line("  at 0.5/0.2: OOS rephrased", [_pct(r["held_out"]["at_default_thresholds"]["out_of_scope_rephrased"])
+                                         for r in rows])
+    line("  at 0.5/0.2: false handoffs", [_pct(r["held_out"]["at_default_thresholds"]["false_handoffs"]) for r in rows])
     line("  FPR95", [_pct(r["held_out"]["fpr95"]) for r in rows])
     line("  ECE", [f"{r['held_out']['ece']:.4f}" for r in rows])
     line("train seconds (full)", [f"{r['train_seconds']:.1f}" for r in rows])

@@ -130,6 +130,10 @@ class TrainedModel:
     def version(self) -> str:
         return self.meta.version
 
+    def thresholds(self, settings: Settings) -> Thresholds:
+        """The policy's thresholds for this model: the settings' where set, else the model's own."""
+        return Thresholds.for_model(settings, self.meta.calibration)
+
     def parse(self, text: str) -> NluResult:
         probabilities, confidence = self.score_one(text)
         return self._result(text, probabilities, confidence)
@@ -350,7 +354,6 @@ class EmbeddedEngine:
         names (bot/model_sync.py), so every process answers with the same model."""
         self.settings = settings
         self._follow = follow
-        self.thresholds = Thresholds.from_settings(settings)
         self._model = model
         self._pinned = model is not None
         self._lock = threading.Lock()
@@ -380,7 +383,7 @@ class EmbeddedEngine:
         return respond(
             model.parse(text),
             context,
-            self.thresholds,
+            model.thresholds(self.settings),
             model.book,
             engine=self.name,
             model_version=model.version,

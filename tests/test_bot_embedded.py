@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -310,6 +311,23 @@ def test_the_engine_uses_the_sentence_encoder_and_calibrates_on_held_out_folds(s
     # the same vector for the same text, in a batch or alone (one encoder per process, cached)
     vectors = encoder.get().encode(["where is my order", "hi", "where is my order"])
     assert np.allclose(vectors[0], vectors[2]) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3)
+
+
+def test_the_engine_answers_at_the_models_own_thresholds_unless_the_settings_name_them(
+        tmp_path: Path, shop_model: TrainedModel) -> None:
+    calibration = shop_model.meta.calibration
+    assert 0 < calibration["handoff_threshold"] <= calibration["fallback_threshold"] < 1
+    assert shop_model.thresholds(_settings(tmp_path, SHIPPED)).handoff == calibration["handoff_threshold"]
+    strict = TrainedModel(shop_model.features, shop_model.classifier, shop_model.book,
+                          dataclasses.replace(shop_model.meta, calibration={
+                              **calibration, "handoff_threshold": 0.999, "fallback_threshold": 0.999}),
+                          neighbours=shop_model.neighbours, calibrator=shop_model.calibrator)
+    text, context = "where is my order", TurnContext(conversation_id="c1")
+    turn = EmbeddedEngine(_settings(tmp_path, SHIPPED), strict).turn(text, context)
+    assert (turn.decision, turn.reason) == (Decision.HANDOFF, HandoffReason.LOW_CONFIDENCE)
+    named = _settings(tmp_path, SHIPPED, PARLEY_BOT_HANDOFF_THRESHOLD="0.01", PARLEY_BOT_FALLBACK_THRESHOLD="0.01")
+    turn = EmbeddedEngine(named, strict).turn(text, context)
+    assert turn.decision is Decision.ANSWER and turn.intent == shop_model.parse(text).intent != "nlu_fallback"
 
 
 def test_out_of_scope_text_scores_lower_than_in_scope_text(shop_model: TrainedModel) -> None:
