@@ -95,6 +95,12 @@ class SentenceEncoder:
                     self._cache.popitem(last=False)
         return out
 
+    def forget(self, texts: Sequence[str]) -> None:
+        """Drop these texts' cached vectors (the bench times messages as new ones)."""
+        with self._lock:
+            for text in texts:
+                self._cache.pop(text, None)
+
     def _run(self, texts: list[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(texts)
         width = max(len(e.ids) for e in encodings)
