@@ -31,7 +31,7 @@ from bot.evaluate import (
     split_holdout,
 )
 from bot.model_sync import announce_trained
-from bot.policy import Thresholds, respond
+from bot.policy import respond
 from bot.training_data import TrainingData, TrainingDataError
 from bot.types import TurnContext
 from models.settings import Settings
@@ -126,7 +126,7 @@ def parse_command(ctx: click.Context, text: str, fallbacks: int, engine: str = "
     turn = respond(
         result,
         TurnContext(conversation_id="cli", consecutive_fallbacks=fallbacks),
-        Thresholds.from_settings(settings),
+        model.thresholds(settings),
         model.book,
         engine="embedded",
         model_version=model.version,
@@ -198,9 +198,9 @@ def evaluate_command(
                       _print_report)
         return
     overrides = {"bot_fallback_threshold": fallback_threshold, "bot_handoff_threshold": handoff_threshold}
-    thresholds = Thresholds.from_settings(settings.with_(**{k: v for k, v in overrides.items() if v is not None}))
     train_set, test, held = _datasets(data_path, train_path, holdout, holdout_intents, seed)
     model = _model(settings, train_set)
+    thresholds = model.thresholds(settings.with_(**{k: v for k, v in overrides.items() if v is not None}))
     report = evaluate(model, test, thresholds)
     summary = {
         "model": {

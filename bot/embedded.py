@@ -25,7 +25,7 @@ import sklearn
 from sklearn.linear_model import LogisticRegression
 
 from bot import encoder, model_store
-from bot.features import Features, _fit
+from bot.features import Features, OneMessage, _fit
 from bot.policy import NluResult, ResponseBook, Thresholds, respond
 from bot.scope import ScopeCalibrator, _calibrate, scope_signals
 from bot.training_data import TrainingData, TrainingDataError, load_training_data
@@ -123,13 +123,31 @@ class TrainedModel:
         self.neighbours = None if neighbours is None else np.asarray(neighbours, dtype=np.float32)
         self.calibrator = calibrator
         self.labels: list[str] = [str(label) for label in classifier.classes_]
+        # A customer's turn classifies one message: this path skips the batch machinery (same figures).
+        self._one = OneMessage(features, classifier) if OneMessage.supports(features, classifier) else None
 
     @property
     def version(self) -> str:
         return self.meta.version
 
+    def thresholds(self, settings: Settings) -> Thresholds:
+        """The policy's thresholds for this model: the settings' where set, else the model's own."""
+        return Thresholds.for_model(settings, self.meta.calibration)
+
     def parse(self, text: str) -> NluResult:
-        return self.parse_many([text])[0]
+        probabilities, confidence = self.score_one(text)
+        return self._result(text, probabilities, confidence)
+
+    def score_one(self, text: str) -> tuple[np.ndarray, float]:
+        """`score` of one message: (class probabilities, calibrated confidence), one encoder call."""
+        if self._one is None:
+            probabilities, confidence = self.score([text])
+            return probabilities[0], float(confidence[0])
+        vectors = self.features.embed([text])
+        row = self._one.probabilities(text, None if vectors is None else vectors[0])
+        if self.calibrator is None:
+            return row, float(row.max())
+        return row, float(self.calibrator(scope_signals(row[None, :], vectors, self.neighbours))[0])
 
     def parse_many(self, texts: Sequence[str]) -> list[NluResult]:
         """Classify in one batch: evaluation runs thousands of messages."""
@@ -336,7 +354,6 @@ class EmbeddedEngine:
         names (bot/model_sync.py), so every process answers with the same model."""
         self.settings = settings
         self._follow = follow
-        self.thresholds = Thresholds.from_settings(settings)
         self._model = model
         self._pinned = model is not None
         self._lock = threading.Lock()
@@ -366,7 +383,7 @@ class EmbeddedEngine:
         return respond(
             model.parse(text),
             context,
-            self.thresholds,
+            model.thresholds(self.settings),
             model.book,
             engine=self.name,
             model_version=model.version,

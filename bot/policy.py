@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.training_data import FALLBACK_INTENT, TrainingData
 from bot.types import BotTurn, Decision, HandoffReason, IntentScore, TurnContext
@@ -49,6 +50,21 @@ class Thresholds:
             handoff=settings.bot_handoff_threshold,
             fallback_attempts=settings.bot_fallback_attempts,
         )
+
+    @classmethod
+    def for_model(cls, settings: Settings, calibration: Mapping[str, Any]) -> Thresholds:
+        """The settings' thresholds where they are set (environment, admin, command line); else the model's
+        own, chosen on held-out folds of its training data for a target false-handoff rate (bot/scope.py);
+        else the settings' defaults. Fallback is never below handoff."""
+        chosen = settings.model_fields_set
+
+        def pick(field: str, key: str) -> float:
+            own = calibration.get(key)
+            return float(getattr(settings, field)) if field in chosen or own is None else float(own)
+
+        handoff = pick("bot_handoff_threshold", "handoff_threshold")
+        return cls(fallback=max(handoff, pick("bot_fallback_threshold", "fallback_threshold")), handoff=handoff,
+                   fallback_attempts=settings.bot_fallback_attempts)
 
 
 @dataclass(frozen=True)

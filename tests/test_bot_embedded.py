@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -312,6 +313,23 @@ def test_the_engine_uses_the_sentence_encoder_and_calibrates_on_held_out_folds(s
     assert np.allclose(vectors[0], vectors[2]) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3)
 
 
+def test_the_engine_answers_at_the_models_own_thresholds_unless_the_settings_name_them(
+        tmp_path: Path, shop_model: TrainedModel) -> None:
+    calibration = shop_model.meta.calibration
+    assert 0 < calibration["handoff_threshold"] <= calibration["fallback_threshold"] < 1
+    assert shop_model.thresholds(_settings(tmp_path, SHIPPED)).handoff == calibration["handoff_threshold"]
+    strict = TrainedModel(shop_model.features, shop_model.classifier, shop_model.book,
+                          dataclasses.replace(shop_model.meta, calibration={
+                              **calibration, "handoff_threshold": 0.999, "fallback_threshold": 0.999}),
+                          neighbours=shop_model.neighbours, calibrator=shop_model.calibrator)
+    text, context = "where is my order", TurnContext(conversation_id="c1")
+    turn = EmbeddedEngine(_settings(tmp_path, SHIPPED), strict).turn(text, context)
+    assert (turn.decision, turn.reason) == (Decision.HANDOFF, HandoffReason.LOW_CONFIDENCE)
+    named = _settings(tmp_path, SHIPPED, PARLEY_BOT_HANDOFF_THRESHOLD="0.01", PARLEY_BOT_FALLBACK_THRESHOLD="0.01")
+    turn = EmbeddedEngine(named, strict).turn(text, context)
+    assert turn.decision is Decision.ANSWER and turn.intent == shop_model.parse(text).intent != "nlu_fallback"
+
+
 def test_out_of_scope_text_scores_lower_than_in_scope_text(shop_model: TrainedModel) -> None:
     """Messages about topics the shop bot was never taught get a lower confidence than shop questions
     worded unlike any training example, unless the bot recognises them as out_of_scope outright."""
@@ -343,7 +361,7 @@ def test_evaluation_reports_scope_figures_for_the_engine(shop_model: TrainedMode
     assert report.auroc is not None and report.auroc >= 0.75
     assert report.fpr95 is not None and 0 <= report.fpr95 <= 1
     assert report.ece is not None and 0 <= report.ece < 0.5
-    recalls = [p.handoff_recall for p in report.sweep]
+    recalls = [p.handoff_recall or 0.0 for p in report.sweep]  # never None here: the set has out-of-scope messages
     assert recalls == sorted(recalls) and recalls[-1] == 1.0  # a higher threshold never hands off less
 
 

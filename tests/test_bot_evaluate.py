@@ -137,3 +137,23 @@ def test_scope_figures_are_none_without_out_of_scope_messages() -> None:
     assert (report.auroc, report.fpr95) == (None, None)
     assert report.ece == 0.25  # (|0.9-1| + |0.4-0|) / 2
     assert all(p.handoff_recall is None for p in report.sweep)
+
+
+def test_the_admins_evaluation_judges_each_fold_at_its_models_own_thresholds(tmp_path: Path) -> None:
+    from bot.studio.evaluation import Protocol, run_protocol
+    from bot.training_data import load_training_data
+    from models.settings import Settings
+
+    settings = Settings.from_env(env={"PARLEY_INSTANCE": str(tmp_path), "PARLEY_SECRET_KEY": "t"}, load_dotenv=False)
+    data = load_training_data(ROOT / "data")
+    report = run_protocol(settings, "embedded", data, Protocol("cv", folds=2))
+    thresholds = report["thresholds"]
+    assert (thresholds["handoff"], thresholds["fallback"]) != (0.2, 0.5)  # the model's, not the defaults
+    assert 0 < thresholds["handoff"] <= thresholds["fallback"] < 1
+    assert report["n_out_of_scope"] > 0 and report["handoff_recall"] > 0.5
+    named = run_protocol(settings.with_(bot_handoff_threshold=0.0, bot_fallback_threshold=0.0), "embedded", data,
+                         Protocol("cv", folds=2))
+    assert (named["thresholds"]["handoff"], named["thresholds"]["fallback"]) == (0.0, 0.0)
+    # nothing handed off or rephrased for low confidence: only messages classified as a handoff intent
+    assert named["rephrase_rate"] == 0 and not any("low_confidence" in r for r in named["handoff_reasons"])
+    assert any("low_confidence" in r for r in report["handoff_reasons"])

@@ -6,6 +6,7 @@ import pytest
 
 from bot.policy import NluResult, ResponseBook, Thresholds, decide, respond
 from bot.types import BotTurn, Decision, HandoffReason, IntentScore, TurnContext
+from models.settings import Settings
 
 THRESHOLDS = Thresholds(fallback=0.5, handoff=0.2, fallback_attempts=1)
 BOOK = ResponseBook(
@@ -120,3 +121,26 @@ def test_missing_texts_fall_back_to_built_in_wording_but_answers_do_not() -> Non
     assert handoff.replies == ("I'm connecting you with a member of our team. Someone will reply here shortly.",)
     with pytest.raises(LookupError, match="no response for intent 'greet'"):
         respond(_result("greet", 0.9), context, THRESHOLDS, bare, engine="e", model_version=None)
+
+
+def _settings(**env: str) -> Settings:
+    return Settings.from_env(env={"PARLEY_SECRET_KEY": "t", **env}, load_dotenv=False)
+
+
+OWN = {"handoff_threshold": 0.35, "fallback_threshold": 0.6}
+
+
+def test_a_model_brings_its_own_thresholds_unless_the_settings_name_them() -> None:
+    assert Thresholds.for_model(_settings(), OWN) == Thresholds(fallback=0.6, handoff=0.35, fallback_attempts=1)
+    # a model without its own (too little data to calibrate) keeps the settings' defaults
+    assert Thresholds.for_model(_settings(), {"method": "top probability"}) == THRESHOLDS
+    # a threshold set in the environment (or the admin, or the command line) wins, the other stays the model's
+    assert Thresholds.for_model(_settings(PARLEY_BOT_HANDOFF_THRESHOLD="0.1"), OWN) == Thresholds(
+        fallback=0.6, handoff=0.1, fallback_attempts=1)
+    assert Thresholds.for_model(_settings().with_(bot_fallback_threshold=0.5), OWN).fallback == 0.5
+    # never asked to rephrase above the point where it would hand off
+    assert Thresholds.for_model(_settings(PARLEY_BOT_FALLBACK_THRESHOLD="0.2"), OWN) == Thresholds(
+        fallback=0.35, handoff=0.35, fallback_attempts=1)
+    at = Thresholds.for_model(_settings(), OWN)
+    assert decide(_result("order_status", 0.34), 0, at).reason is HandoffReason.LOW_CONFIDENCE
+    assert decide(_result("order_status", 0.36), 0, at).rephrase

@@ -18,7 +18,7 @@ from typing import Any
 
 from bot import embedded
 from bot.evaluate import evaluate_results, split_holdout
-from bot.policy import NluResult, Thresholds, Verdict
+from bot.policy import NluResult, Thresholds, Verdict, decide
 from bot.rasa.engine import thresholds_for
 from bot.rasa.evaluation import parse_all, serving
 from bot.rasa.trainer import Progress, fallback_threshold, read_config, train_nlu
@@ -128,7 +128,11 @@ def run_protocol(
             fold_progress(0.1, "Training the embedded classifier")
             model = embedded.train(train)
             train_seconds.append(model.meta.train_seconds)
-            results += model.parse_many(texts) if texts else []
+            fold_results = model.parse_many(texts) if texts else []
+            # each fold's model judged with its own thresholds, as the engine would (the last one reported)
+            thresholds = model.thresholds(settings)
+            results += fold_results
+            verdicts += [decide(result, 0, thresholds) for result in fold_results]
             fold_progress(1.0, "Scored")
         else:
             assert config is not None
@@ -146,7 +150,7 @@ def run_protocol(
                         server, texts, thresholds, fold_progress, 0.75, 0.24, should_stop)
             results += fold_results
             verdicts += fold_verdicts
-    report = evaluate_results(expected, results, thresholds, verdicts if engine == "rasa" else None)
+    report = evaluate_results(expected, results, thresholds, verdicts)
     return {
         "engine": engine,
         "protocol": protocol.to_json(),
