@@ -16,10 +16,9 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, func, select
+from sqlalchemy import Integer, Row, and_, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from bot.metadata import answered_payload, turn_metadata
@@ -29,7 +28,6 @@ from models.conversations.handoff import do_handoff
 from models.conversations.messages import do_send_bot_reply
 from models.db import Database
 from models.events import BotTyping
-from models.schema.base import utcnow
 from models.schema.contacts import Contact
 from models.schema.conversations import Conversation, Message, Owner, SenderType, Status
 from models.telemetry.logs import conversation as log_conversation
@@ -206,22 +204,23 @@ class BotPipeline:
                 return None  # our lease expired and another process has it now
             pending = self._pending_in(session, conv, token)
             if pending is not None:  # more to answer: keep it
-                conv.bot_claim_token = token
-                conv.bot_claim_until = utcnow() + timedelta(seconds=self.lease_s)
+                bot_claims.hold(session, conversation_id, token, lease_s=self.lease_s)
                 with self._held_lock:
                     self._held[conversation_id] = token
             return pending
 
-    def _pending_in(self, session: Session, conv: Conversation, token: str) -> _Pending | None:
+    def _pending_in(self, session: Session, conv: Row[Any], token: str) -> _Pending | None:
         """The next customer message after the cursor, with the turns before it, in one query; with
-        none (or a human owning the conversation now) the claim is given back in this transaction."""
-        rows = _next_with_history(session, conv)
+        none (or a human owning the conversation now) the claim is given back in this transaction.
+        `conv`: what `bot_claims.claim_returning` (or `release_returning`) read of the conversation."""
+        rows = _next_with_history(session, conv.id, conv.bot_cursor)
         nxt = rows[0] if rows and rows[0].id > conv.bot_cursor else None
         if nxt is None or conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
             if nxt is not None:
                 # Mechanically silent while a human owns it: skip past everything said so far.
-                conv.bot_cursor = _last_customer_message_id(session, conv.id)
-            conv.bot_claim_token, conv.bot_claim_until = None, None
+                bot_claims.pass_over(session, conv.id, _last_customer_message_id(session, conv.id))
+            elif conv.bot_claim_token is not None:
+                bot_claims.hold(session, conv.id, None, lease_s=self.lease_s)
             self._forget(conv.id, token)
             return None
         channel = nxt.reply_channel or conv.channel
@@ -284,12 +283,12 @@ def _last_customer_message_id(session: Session, conversation_id: int) -> int:
     ) or 0
 
 
-def _next_with_history(session: Session, conv: Conversation) -> list[Any]:
+def _next_with_history(session: Session, conversation_id: int, cursor: int) -> list[Any]:
     """The first customer message after the cursor, then the `HISTORY_TURNS` public messages before
     it, newest first (empty when there is nothing after the cursor), each row also saying where the
     customer last wrote from (the reply's channel) and who the contact is (the bot's metadata): one
     query for all of it."""
-    return list(session.execute(_NEXT_WITH_HISTORY, {"conversation_id": conv.id, "cursor": conv.bot_cursor}).all())
+    return list(session.execute(_NEXT_WITH_HISTORY, {"conversation_id": conversation_id, "cursor": cursor}).all())
 
 
 def _next_with_history_query() -> Any:
