@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session, aliased
 from bot.metadata import answered_payload, turn_metadata
 from bot.types import BotTurn, Decision, Engine, HandoffReason, StageView, TurnContext
 from models.conversations import bot_claims
+from models.conversations.bot_answers import FALLBACK_INTENT, do_store_webchat_answer
 from models.conversations.handoff import do_handoff
 from models.conversations.messages import do_send_bot_reply
 from models.db import Database
 from models.events import BotTyping
 from models.schema.contacts import Contact
-from models.schema.conversations import Conversation, Message, Owner, SenderType, Status
+from models.schema.conversations import Channel, Conversation, Message, Owner, SenderType, Status
 from models.telemetry.logs import conversation as log_conversation
 from models.telemetry.metrics import BOT_TURN, timed
 
@@ -239,6 +240,13 @@ class BotPipeline:
     def _store(self, conversation_id: int, answered: _Pending, turn: BotTurn, token: str) -> bool:
         message_id = answered.message_id
         with self.db.transaction() as session:
+            if (turn.decision is Decision.ANSWER and answered.reply_channel == Channel.WEBCHAT.value
+                    and do_store_webchat_answer(session, conversation_id, token=token, lease_s=self.lease_s,
+                                                message_id=message_id, replies=turn.replies,
+                                                rich=[turn.rich_of(i).to_json() for i in range(len(turn.replies))],
+                                                intent=turn.intent, confidence=turn.confidence,
+                                                decision=turn.decision.value)):
+                return True  # the common case, in two statements (models/conversations/bot_answers.py)
             # The lease renewed and the conversation read in one statement, which also locks its row
             # (PostgreSQL). Lost meanwhile: exactly-once still rests on the cursor, under the lock.
             conv = bot_claims.renew_returning(session, conversation_id, token, lease_s=self.lease_s)
@@ -263,7 +271,7 @@ class BotPipeline:
                            ranking=[{"name": s.name, "confidence": s.confidence} for s in turn.ranking],
                            summary=turn.summary, engine=turn.engine, trigger_message_id=message_id,
                            stages=[view.to_json() for view in turn.stages])
-            elif turn.intent == "nlu_fallback":
+            elif turn.intent == FALLBACK_INTENT:
                 conv.bot_fallbacks += 1
             else:
                 conv.bot_fallbacks = 0
