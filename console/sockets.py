@@ -159,8 +159,9 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
                             page: Any = None) -> tuple[int, int, dict[str, Any]]:
     """Store the message once, however often the widget sends it (a resend after a lost ack).
 
-    Two sends of one key racing each other: the loser's insert fails on the unique
-    `(channel, provider_message_id)`, and its second attempt finds the winner's row.
+    The first attempt inserts without looking for the key first (a query saved on every message);
+    a resend, or the loser of two sends of one key racing each other, fails on the unique
+    `(channel, provider_message_id)`, and its second attempt looks and finds the stored row.
     """
     svc = services()
     for attempt in range(2):
@@ -177,11 +178,12 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
                     if conv is None:  # this message starts a conversation: after the pre-chat form, if any
                         inbox = inbox_for_widget(s, widget_key)
                         check_prechat_done(inbox.options, contact, visitor_display_name(visitor.visitor_id))
-                        _count_visitor_conversation(visitor)
+                        if attempt == 0:  # a retry is the same message: counted once
+                            _count_visitor_conversation(visitor)
                     do_set_presence(s, contact, True)
                     ingested = do_ingest_inbound(
                         s, contact=contact, channel=WEBCHAT, text=text, provider_message_id=key, open_conversation=conv,
-                        inbox=inbox)
+                        inbox=inbox, look_for_duplicate=attempt > 0)
                     if conv is None and ingested.created:  # widget SDK: where it started (no query)
                         do_record_page(ingested.conversation, contact, check_page(page))
                     return contact.id, ingested.conversation.id, {

@@ -34,7 +34,7 @@ def test_a_customer_message_answered_by_the_bot(app: Flask, db: Database) -> Non
     customer = Customer(app)
     customer.say("hi")  # the conversation exists: what follows is the steady state
     with counting(db.engine) as statements:
-        ack = customer.say("what are your opening hours")
+        ack = customer.say({"text": "what are your opening hours", "client_id": "c0ffee-0001"})  # as the widget
     assert ack["ok"] is True
     assert customer.replies("bot")[-1] != "Hello! How can I help?"
     print(f"\n{statements.count} statements:\n{statements.report()}")
