@@ -21,7 +21,7 @@ import shutil
 import threading
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import String, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -159,6 +159,12 @@ def announce(settings: Settings, db: Database, engine: str, version: str, *, not
             record_activation(session, engine, version, actor_name=actor_name, note=note)
 
 
+_ACTIVATIONS = BotModelActivation.__table__
+# Asked before every bot turn (`ModelFollower.follow`): built once, on the table.
+_ACTIVE_VERSION = (select(_ACTIVATIONS.c.version).where(_ACTIVATIONS.c.engine == bindparam("engine", type_=String))
+                   .order_by(_ACTIVATIONS.c.id.desc()).limit(1))
+
+
 class ModelFollower:
     """One per process: moves this host's `active` pointers to what the database says."""
 
@@ -176,9 +182,7 @@ class ModelFollower:
         must not turn every customer's message into a handoff."""
         try:
             with self.db.session() as session:
-                version = session.scalar(select(BotModelActivation.version)
-                                         .where(BotModelActivation.engine == engine)
-                                         .order_by(BotModelActivation.id.desc()).limit(1))
+                version = session.scalar(_ACTIVE_VERSION, {"engine": engine})
             if version is None or self._pointed.get(engine) == version:
                 return version
             with self._lock:

@@ -16,23 +16,22 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Integer, Row, and_, bindparam, func, select
+from sqlalchemy.orm import Session
 
 from bot.metadata import answered_payload, turn_metadata
 from bot.types import BotTurn, Decision, Engine, HandoffReason, StageView, TurnContext
 from models.contacts.opt_out import STOP_WORDS, keyword
 from models.conversations import bot_claims
+from models.conversations.bot_answers import FALLBACK_INTENT, do_store_webchat_answer
 from models.conversations.handoff import do_handoff
 from models.conversations.messages import do_send_bot_reply
 from models.db import Database
 from models.events import BotTyping
-from models.schema.base import utcnow
 from models.schema.contacts import Contact
-from models.schema.conversations import Conversation, Message, Owner, SenderType, Status
+from models.schema.conversations import Channel, Conversation, Message, Owner, SenderType, Status
 from models.telemetry.logs import conversation as log_conversation
 from models.telemetry.metrics import BOT_TURN, timed
 
@@ -207,22 +206,23 @@ class BotPipeline:
                 return None  # our lease expired and another process has it now
             pending = self._pending_in(session, conv, token)
             if pending is not None:  # more to answer: keep it
-                conv.bot_claim_token = token
-                conv.bot_claim_until = utcnow() + timedelta(seconds=self.lease_s)
+                bot_claims.hold(session, conversation_id, token, lease_s=self.lease_s)
                 with self._held_lock:
                     self._held[conversation_id] = token
             return pending
 
-    def _pending_in(self, session: Session, conv: Conversation, token: str) -> _Pending | None:
+    def _pending_in(self, session: Session, conv: Row[Any], token: str) -> _Pending | None:
         """The next customer message after the cursor, with the turns before it, in one query; with
-        none (or a human owning the conversation now) the claim is given back in this transaction."""
-        rows = _next_with_history(session, conv)
+        none (or a human owning the conversation now) the claim is given back in this transaction.
+        `conv`: what `bot_claims.claim_returning` (or `release_returning`) read of the conversation."""
+        rows = _next_with_history(session, conv.id, conv.bot_cursor)
         nxt = rows[0] if rows and rows[0].id > conv.bot_cursor else None
         if nxt is None or conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
             if nxt is not None:
                 # Mechanically silent while a human owns it: skip past everything said so far.
-                conv.bot_cursor = _last_customer_message_id(session, conv.id)
-            conv.bot_claim_token, conv.bot_claim_until = None, None
+                bot_claims.pass_over(session, conv.id, _last_customer_message_id(session, conv.id))
+            elif conv.bot_claim_token is not None:
+                bot_claims.hold(session, conv.id, None, lease_s=self.lease_s)
             self._forget(conv.id, token)
             return None
         channel = nxt.reply_channel or conv.channel
@@ -241,6 +241,13 @@ class BotPipeline:
     def _store(self, conversation_id: int, answered: _Pending, turn: BotTurn, token: str) -> bool:
         message_id = answered.message_id
         with self.db.transaction() as session:
+            if (turn.decision is Decision.ANSWER and answered.reply_channel == Channel.WEBCHAT.value
+                    and do_store_webchat_answer(session, conversation_id, token=token, lease_s=self.lease_s,
+                                                message_id=message_id, replies=turn.replies,
+                                                rich=[turn.rich_of(i).to_json() for i in range(len(turn.replies))],
+                                                intent=turn.intent, confidence=turn.confidence,
+                                                decision=turn.decision.value)):
+                return True  # the common case, in two statements (models/conversations/bot_answers.py)
             # The lease renewed and the conversation read in one statement, which also locks its row
             # (PostgreSQL). Lost meanwhile: exactly-once still rests on the cursor, under the lock.
             conv = bot_claims.renew_returning(session, conversation_id, token, lease_s=self.lease_s)
@@ -265,7 +272,7 @@ class BotPipeline:
                            ranking=[{"name": s.name, "confidence": s.confidence} for s in turn.ranking],
                            summary=turn.summary, engine=turn.engine, trigger_message_id=message_id,
                            stages=[view.to_json() for view in turn.stages])
-            elif turn.intent == "nlu_fallback":
+            elif turn.intent == FALLBACK_INTENT:
                 conv.bot_fallbacks += 1
             else:
                 conv.bot_fallbacks = 0
@@ -285,32 +292,35 @@ def _last_customer_message_id(session: Session, conversation_id: int) -> int:
     ) or 0
 
 
-def _next_with_history(session: Session, conv: Conversation) -> list[Any]:
+def _next_with_history(session: Session, conversation_id: int, cursor: int) -> list[Any]:
     """The first customer message after the cursor, then the `HISTORY_TURNS` public messages before
     it, newest first (empty when there is nothing after the cursor), each row also saying where the
     customer last wrote from (the reply's channel) and who the contact is (the bot's metadata): one
     query for all of it."""
-    return list(session.execute(_NEXT_WITH_HISTORY, {"conversation_id": conv.id, "cursor": conv.bot_cursor}).all())
+    return list(session.execute(_NEXT_WITH_HISTORY, {"conversation_id": conversation_id, "cursor": cursor}).all())
 
 
 def _next_with_history_query() -> Any:
+    """On the tables, not the entities: a select of ORM attributes goes through the ORM's compile and
+    result machinery even for plain columns (bench/per_message.py)."""
+    m, ct, cv = Message.__table__, Contact.__table__, Conversation.__table__
     conv_id, cursor = bindparam("conversation_id", type_=Integer), bindparam("cursor", type_=Integer)
-    customer = and_(Message.conversation_id == conv_id, Message.sender_type == SenderType.CONTACT.value)
-    nxt = select(func.min(Message.id)).where(customer, Message.id > cursor).scalar_subquery()
-    latest = aliased(Message)
-    reply_channel = (select(latest.channel)
-                     .where(latest.conversation_id == conv_id, latest.sender_type == SenderType.CONTACT.value)
-                     .order_by(latest.id.desc()).limit(1).scalar_subquery())
-    contact = (select(Contact.name).join(Conversation, Conversation.contact_id == Contact.id)
-               .where(Conversation.id == conv_id).scalar_subquery())
+    customer = and_(m.c.conversation_id == conv_id, m.c.sender_type == SenderType.CONTACT.value)
+    nxt = select(func.min(m.c.id)).where(customer, m.c.id > cursor).scalar_subquery()
+    latest = m.alias()
+    reply_channel = (select(latest.c.channel)
+                     .where(latest.c.conversation_id == conv_id, latest.c.sender_type == SenderType.CONTACT.value)
+                     .order_by(latest.c.id.desc()).limit(1).scalar_subquery())
+    contact = (select(ct.c.name).select_from(ct.join(cv, cv.c.contact_id == ct.c.id))
+               .where(cv.c.id == conv_id).scalar_subquery())
     # Contacts' custom attributes, where the schema has them (they go to the bot as metadata).
-    extra = [select(getattr(Contact, name)).join(Conversation, Conversation.contact_id == Contact.id)
-             .where(Conversation.id == conv_id).scalar_subquery().label("contact_attributes")
-             for name in ("attributes", "custom_attributes") if hasattr(Contact, name)][:1]
-    return (select(Message.id, Message.sender_type, Message.text, Message.rich, reply_channel.label("reply_channel"),
+    extra = [select(ct.c[name]).select_from(ct.join(cv, cv.c.contact_id == ct.c.id))
+             .where(cv.c.id == conv_id).scalar_subquery().label("contact_attributes")
+             for name in ("attributes", "custom_attributes") if name in ct.c][:1]
+    return (select(m.c.id, m.c.sender_type, m.c.text, m.c.rich, reply_channel.label("reply_channel"),
                    contact.label("contact_name"), *extra)
-            .where(Message.conversation_id == conv_id, Message.id <= nxt, Message.private.is_(False))
-            .order_by(Message.id.desc()).limit(HISTORY_TURNS + 1))
+            .where(m.c.conversation_id == conv_id, m.c.id <= nxt, m.c.private.is_(False))
+            .order_by(m.c.id.desc()).limit(HISTORY_TURNS + 1))
 
 
 _NEXT_WITH_HISTORY = _next_with_history_query()  # built once: statements cost CPU to build

@@ -18,7 +18,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, jsonify, render_template, request
@@ -63,13 +63,13 @@ class Limits:
         self.settings = settings
         self.prefix = f"{settings.socketio_channel}:rl"
         self.limiter = Limiter(
-            _bearer_key, app=app, storage_uri=settings.limits_storage_uri, key_prefix=self.prefix,
+            _bearer_key, app=app, storage_uri=_storage_uri(settings), key_prefix=self.prefix,
             application_limits=[settings.rate_limit_api], application_limits_exempt_when=_not_bearer,
             headers_enabled=True, strategy="fixed-window", in_memory_fallback_enabled=True,
         )
         self.login = LoginGuard(self)
 
-        self._fallback = MemoryStorage()
+        self._fallback = SweptMemoryStorage()
 
     @property
     def storage(self) -> Any:
@@ -85,9 +85,20 @@ class Limits:
         return self._fallback
 
     def hit(self, name: str, limit: str, key: str, what: str = "Too many requests") -> None:
-        """Count one `name` event for `key` against `limit` ("30/minute;300/hour"); refuse past it."""
-        window = FixedWindowRateLimiter(self.storage)
-        for item in parse_many(limit):
+        """Count one `name` event for `key` against `limit` ("30/minute;300/hour"); refuse past it.
+
+        Every webchat message comes here twice: the shared storage is used without asking it first
+        whether it is up (a Redis round trip more each time), and this process's memory only when it
+        fails."""
+        items = _parsed(limit)
+        try:
+            self._hit(FixedWindowRateLimiter(self.limiter.storage), items, name, key, what)
+        except RedisError:
+            log.warning("rate-limit storage unreachable; counting in this process's memory meanwhile")
+            self._hit(FixedWindowRateLimiter(self._fallback), items, name, key, what)
+
+    def _hit(self, window: FixedWindowRateLimiter, items: list[Any], name: str, key: str, what: str) -> None:
+        for item in items:
             if not window.hit(item, self.prefix, name, key):
                 reset = window.get_window_stats(item, self.prefix, name, key).reset_time
                 raise RateLimited(reset - time.time(), what)
@@ -132,6 +143,36 @@ class LoginGuard:
         key = self._keys(email, address)[0][0]
         self.limits.storage.clear(key)
         self.limits.storage.clear(key + ":lock")
+
+
+@lru_cache(maxsize=64)
+def _parsed(limit: str) -> list[Any]:
+    return list(parse_many(limit))
+
+
+class SweptMemoryStorage(MemoryStorage):
+    """`memory://` without a thread per burst: the library's storage starts a timer thread to drop
+    expired keys whenever its last one has finished (10 ms later) — in practice one thread per webchat
+    message. Expired keys are already ignored as they are read; here they are also dropped, at most
+    once a second, by whoever writes."""
+
+    STORAGE_SCHEME = ["parley-memory"]
+    SWEEP_S = 1.0
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: str) -> None:
+        super().__init__(uri, wrap_exceptions, **options)
+        self._next_sweep = 0.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the library's private timer start
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_S
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
+def _storage_uri(settings: Settings) -> str:
+    uri = settings.limits_storage_uri
+    return "parley-memory://" if uri == "memory://" else uri
 
 
 def limits() -> Limits:

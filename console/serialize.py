@@ -47,16 +47,23 @@ def packet_json(p: HandoffPacket | None) -> dict[str, Any] | None:
 
 
 def message_json(m: Message, public_id: str) -> dict[str, Any]:
+    author = {"id": m.author.id, "name": m.author.name} if m.author_id and m.author else None
+    return message_shape(m, public_id, author, _attachments_json(m))
+
+
+def message_shape(m: Any, public_id: str, author: dict[str, Any] | None,
+                  attachments: list[dict[str, Any]]) -> dict[str, Any]:
+    """`message_json`'s shape from anything with a message's columns as attributes: an entity, or a
+    row read in Core (the realtime push, console/realtime/listener.py)."""
     bot = None
     if m.sender_type == SenderType.BOT.value:
         bot = {"intent": m.bot_intent, "confidence": m.bot_confidence, "decision": m.bot_decision,
                "reason": m.bot_reason}
-    author = {"id": m.author.id, "name": m.author.name} if m.author_id and m.author else None
     return {"id": m.id, "conversation_id": public_id, "direction": m.direction, "sender_type": m.sender_type,
             "author": author, "text": m.text, "private": m.private, "channel": m.channel,
             "created_at": iso(m.created_at), "delivery_status": m.delivery_status, "bot": bot,
             "error": {"code": m.error_code, "message": m.error_message} if m.error_code else None,
-            "attachments": _attachments_json(m), "rich": m.rich}
+            "attachments": attachments, "rich": m.rich}
 
 
 def _attachments_json(m: Message) -> list[dict[str, Any]]:

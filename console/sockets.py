@@ -36,6 +36,7 @@ from models.conversations.ingest import (
     open_conversation_of,
 )
 from models.conversations.messages import check_text
+from models.conversations.webchat_ingest import do_ingest_webchat_text
 from models.errors import Forbidden, ParleyError
 from models.feedback.prechat import check_prechat_done
 from models.inboxes.routing import inbox_for_widget
@@ -159,13 +160,19 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
                             page: Any = None) -> tuple[int, int, dict[str, Any]]:
     """Store the message once, however often the widget sends it (a resend after a lost ack).
 
-    Two sends of one key racing each other: the loser's insert fails on the unique
-    `(channel, provider_message_id)`, and its second attempt finds the winner's row.
+    The first attempt inserts without looking for the key first (a query saved on every message);
+    a resend, or the loser of two sends of one key racing each other, fails on the unique
+    `(channel, provider_message_id)`, and its second attempt looks and finds the stored row.
     """
     svc = services()
     for attempt in range(2):
         try:
             with svc.db.transaction() as s:
+                fast = do_ingest_webchat_text(s, visitor.visitor_id, text, key) if attempt == 0 else None
+                if fast is not None:  # the steady state, in Core (models/conversations/webchat_ingest.py)
+                    return fast.contact_id, fast.conversation_id, {
+                        "ok": True, "id": fast.message_id, "conversation_id": fast.public_id,
+                        "created_at": iso(fast.created_at)}
                 contact, conv = contact_and_open_conversation(s, WEBCHAT, visitor.visitor_id)
                 if contact is None:
                     contact = do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
@@ -177,11 +184,12 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
                     if conv is None:  # this message starts a conversation: after the pre-chat form, if any
                         inbox = inbox_for_widget(s, widget_key)
                         check_prechat_done(inbox.options, contact, visitor_display_name(visitor.visitor_id))
-                        _count_visitor_conversation(visitor)
+                        if attempt == 0:  # a retry is the same message: counted once
+                            _count_visitor_conversation(visitor)
                     do_set_presence(s, contact, True)
                     ingested = do_ingest_inbound(
                         s, contact=contact, channel=WEBCHAT, text=text, provider_message_id=key, open_conversation=conv,
-                        inbox=inbox)
+                        inbox=inbox, look_for_duplicate=attempt > 0)
                     if conv is None and ingested.created:  # widget SDK: where it started (no query)
                         do_record_page(ingested.conversation, contact, check_page(page))
                     return contact.id, ingested.conversation.id, {

@@ -17,13 +17,15 @@ from tests.support.statements import counting
 # One webchat message → the bot's reply, a conversation already under way (the steady state); 41 before
 # issue 17. The socket handler: the contact and its open conversation (1), the message and the
 # conversation's activity (2). The bot: claim returning the conversation (1), next message with its
-# history (1); the turn: lease renewal returning the conversation (1), the conversation and the reply
-# (2); release and look again under its lock (2), after the reply was pushed so that replies reach
-# browsers in order. Pushes: each message (2) and the coalesced summary after each (2).
-MESSAGE_TO_REPLY = 14
+# history (1); the answer: one conditional UPDATE renewing the lease and moving the cursor, returning the
+# conversation (1), the reply (1) (models/conversations/bot_answers.py); release and look again under
+# its lock (2), after the reply was pushed so that replies reach browsers in order. Pushes: each message
+# (2) and the coalesced summary after each (2).
+MESSAGE_TO_REPLY = 13
 # One agent reply in a conversation they are assigned to, another agent watching the team (39 before
-# issue 17; the counters of every agent who can see the team are now counted together, in 2 queries).
-AGENT_REPLY = 20
+# issue 17; the counters of every agent who can see the team are now counted together, in 2 queries;
+# the message push reads its author in its own query).
+AGENT_REPLY = 19
 
 
 def test_a_customer_message_answered_by_the_bot(app: Flask, db: Database) -> None:
@@ -32,7 +34,7 @@ def test_a_customer_message_answered_by_the_bot(app: Flask, db: Database) -> Non
     customer = Customer(app)
     customer.say("hi")  # the conversation exists: what follows is the steady state
     with counting(db.engine) as statements:
-        ack = customer.say("what are your opening hours")
+        ack = customer.say({"text": "what are your opening hours", "client_id": "c0ffee-0001"})  # as the widget
     assert ack["ok"] is True
     assert customer.replies("bot")[-1] != "Hello! How can I help?"
     print(f"\n{statements.count} statements:\n{statements.report()}")

@@ -19,9 +19,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from connectors.delivery import MediaLinks
 from connectors.webchat import CHANNEL as WEBCHAT
@@ -29,7 +28,7 @@ from connectors.webchat import customer_message
 from console.realtime.coalescing import Coalescer, Submits
 from console.realtime.discussions import entry_push, mention_notice
 from console.realtime.internal_chat import message_pushes, unread_pushes
-from console.realtime.payloads import brief, queue_state, transfer_json
+from console.realtime.payloads import brief, pushed_message, queue_state, transfer_json
 from console.realtime.rooms import (
     ALL_ROOM,
     CONSOLE,
@@ -41,7 +40,7 @@ from console.realtime.rooms import (
     user_room,
 )
 from console.realtime.summaries import conversation_summaries
-from console.serialize import iso, message_json
+from console.serialize import iso
 from models.conversations.inbox import counters, counters_for, users_who_can_see
 from models.conversations.visibility import named_users
 from models.db import Database
@@ -79,7 +78,7 @@ from models.routing.queue import queue_outlook, queue_positions
 from models.schema.accounts import User
 from models.schema.base import utcnow
 from models.schema.channels import Attachment, AttachmentState
-from models.schema.conversations import Assignment, Channel, Conversation, Message, SenderType, Status
+from models.schema.conversations import Assignment, Channel, Conversation, SenderType, Status
 from models.schema.routing import Transfer
 
 log = logging.getLogger(__name__)
@@ -127,15 +126,13 @@ class RealtimeListener:
     def message_updated(self, evt: MessageUpdated) -> None:
         """A delivery tick or an attachment that arrived: the message again, to the consoles."""
         with self.db.session() as s:
-            row = s.execute(select(Message, Conversation.public_id)
-                            .join(Conversation, Conversation.id == Message.conversation_id)
-                            .options(selectinload(Message.author), selectinload(Message.attachments))
-                            .where(Message.id == evt.message_id)).first()
-            if row is None:
+            pushed = pushed_message(s, evt.message_id)
+            if pushed is None:
                 return
-            payload = message_json(row[0], row[1])
-            rooms = audiences(s, [(row[0].conversation_id, evt.team_id)])[row[0].conversation_id]
-        self._to(rooms, "message", payload)
+            msg, payload = pushed
+            rooms = audiences(s, [(msg.conversation_id, evt.team_id)],
+                              restricted=[msg.conversation_id] if msg.restricted else [])
+        self._to(rooms[msg.conversation_id], "message", payload)
 
     def conversation_created(self, evt: ConversationCreated) -> None:
         self._changed(evt)
@@ -298,26 +295,20 @@ class RealtimeListener:
         """The message to the consoles that see it (and a staff message to the customer's widget).
         Returns whether it has files (only then is there anything for `_files_to_visitor`)."""
         with self.db.session() as s:
-            has_files = exists().where(Attachment.message_id == Message.id)
-            row = s.execute(select(Message, Conversation.public_id, Conversation.restricted, has_files)
-                            .join(Conversation, Conversation.id == Message.conversation_id)
-                            .options(selectinload(Message.author))
-                            .where(Message.id == evt.message_id)).first()
-            if row is None:
+            pushed = pushed_message(s, evt.message_id)
+            if pushed is None:
                 return False
-            msg, public_id, restricted, files = row
-            if not files:  # nothing to load: the files are listed as empty without a query
-                set_committed_value(msg, "attachments", [])
+            msg, payload = pushed
             rooms = audiences(s, [(evt.conversation_id, evt.team_id)],
-                              restricted=[evt.conversation_id] if restricted else [])
-            self._to(rooms[evt.conversation_id], "message", message_json(msg, public_id))
-            if msg.private or msg.sender_type == SenderType.CONTACT.value or msg.channel != WEBCHAT:
-                return bool(files)  # other channels send through their connectors' outbox
-            self.emit("message", customer_message(
-                id=msg.id, conversation_id=public_id, sender_type=msg.sender_type, text=msg.text,
-                created_at=iso(msg.created_at) or "", rich=msg.rich),
-                namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
-            return bool(files)
+                              restricted=[evt.conversation_id] if msg.restricted else [])
+        self._to(rooms[evt.conversation_id], "message", payload)
+        if msg.private or msg.sender_type == SenderType.CONTACT.value or msg.channel != WEBCHAT:
+            return bool(msg.has_files)  # other channels send through their connectors' outbox
+        self.emit("message", customer_message(
+            id=msg.id, conversation_id=msg.public_id, sender_type=msg.sender_type, text=msg.text,
+            created_at=iso(msg.created_at) or "", rich=msg.rich),
+            namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
+        return bool(msg.has_files)
 
     def _files_to_visitor(self, evt: MessageCreated) -> None:
         """Files an agent sent on webchat reach the widget as links."""
@@ -336,10 +327,10 @@ class RealtimeListener:
     def _push_conversations(self, conversation_ids: set[int]) -> None:
         with self.db.session() as s:
             summaries = conversation_summaries(s, conversation_ids)
-            rooms = audiences(s, [(c.id, c.team_id) for c, _ in summaries],
-                              restricted=[c.id for c, _ in summaries if c.restricted])
-        for conv, payload in summaries:
-            self._to(rooms[conv.id], "conversation", payload)
+            rooms = audiences(s, [(c.id, c.team_id) for c in summaries],
+                              restricted=[c.id for c in summaries if c.restricted])
+        for summary in summaries:
+            self._to(rooms[summary.id], "conversation", summary.payload)
 
     def _push_counters(self, team_ids: set[int]) -> None:
         """Counters are per user: each user who can see one of these teams, in their own room, once;

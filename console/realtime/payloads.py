@@ -6,15 +6,18 @@ the transfers API returns (console/api/routing.py): one shape for the push and t
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from sqlalchemy import Integer, Row, bindparam, exists, select
 from sqlalchemy.orm import Session
 
-from console.serialize import iso
+from console.serialize import attachment_json, iso, message_shape
 from models.routing.queue import queue_outlook, queue_positions
 from models.schema.accounts import Team, User
 from models.schema.base import utcnow
-from models.schema.conversations import Conversation, Phase, Status
+from models.schema.channels import Attachment
+from models.schema.conversations import Conversation, Message, Phase, Status
 from models.schema.routing import Transfer
 
 
@@ -54,3 +57,29 @@ def transfer_json(session: Session, t: Transfer) -> dict[str, Any]:
             "to_team": {"id": team.id, "name": team.name} if team is not None else None,
             "requested_by": who(t.requested_by_id), "created_at": iso(t.created_at),
             "expires_at": iso(t.expires_at), "decided_at": iso(t.decided_at)}
+
+
+@cache
+def _pushed_message_query() -> Any:
+    """Built once, on the tables. Columns, not entities: the push runs for every message stored, and
+    loading a `Message` (identity map, relationship loaders) cost more than the statement
+    (bench/per_message.py)."""
+    m, c, u, a = (Message.__table__, Conversation.__table__, User.__table__, Attachment.__table__)
+    files = exists().where(a.c.message_id == m.c.id)
+    return (select(*m.c, c.c.public_id, c.c.restricted, u.c.id.label("author_found"), u.c.name.label("author_name"),
+                   files.label("has_files"))
+            .select_from(m.join(c, c.c.id == m.c.conversation_id).outerjoin(u, u.c.id == m.c.author_id))
+            .where(m.c.id == bindparam("message_id", type_=Integer)))
+
+
+def pushed_message(session: Session, message_id: int) -> tuple[Row[Any], dict[str, Any]] | None:
+    """A message as the consoles are sent it (`message_json`'s shape), with the row it was read from
+    (its columns, and the conversation's `public_id` and `restricted`); its files cost a query only
+    when it has some. None: it is gone."""
+    row = session.execute(_pushed_message_query(), {"message_id": message_id}).first()
+    if row is None:
+        return None
+    author = {"id": row.author_found, "name": row.author_name} if row.author_id and row.author_found else None
+    files = [attachment_json(a) for a in session.scalars(
+        select(Attachment).where(Attachment.message_id == message_id).order_by(Attachment.id))] if row.has_files else []
+    return row, message_shape(row, row.public_id, author, files)

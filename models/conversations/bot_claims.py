@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, Integer, Row, String, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from models.schema.base import utcnow
@@ -39,17 +40,36 @@ def claim(session: Session, conversation_id: int, *, lease_s: float, token: str 
     return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
+# Built once, in Core on the table: the bot takes, renews and gives back a claim for every customer
+# message, and the ORM's UPDATE … RETURNING of an entity (session synchronisation, identity map) cost
+# five times the statement itself (bench/per_message.py).
+_T: Table = Conversation.__table__  # type: ignore[assignment]  # a declarative class's table
+# What the pipeline reads of a conversation it claims (bot/pipeline.py `_pending_in`).
+_LOOK = (_T.c.id, _T.c.public_id, _T.c.contact_id, _T.c.channel, _T.c.owner, _T.c.status, _T.c.bot_cursor,
+         _T.c.bot_fallbacks, _T.c.custom_attributes, _T.c.page_url, _T.c.bot_claim_token)
+_ID, _TOKEN = bindparam("conversation_id", type_=Integer), bindparam("token", type_=String)
+_NOW, _UNTIL = bindparam("now", type_=_T.c.bot_claim_until.type), bindparam("until", type_=_T.c.bot_claim_until.type)
+_CLAIM_RETURNING = (update(_T).where(_T.c.id == _ID, or_(_T.c.bot_claim_until.is_(None), _T.c.bot_claim_until < _NOW))
+                    .values(bot_claim_token=_TOKEN, bot_claim_until=_UNTIL).returning(*_LOOK))
+_RELEASE_RETURNING = (update(_T).where(_T.c.id == _ID, _T.c.bot_claim_token == _TOKEN)
+                      .values(bot_claim_token=None, bot_claim_until=None).returning(*_LOOK))
+_RENEW_RETURNING = (select(Conversation)
+                    .from_statement(update(_T).where(_T.c.id == _ID, _T.c.bot_claim_token == _TOKEN)
+                                    .values(bot_claim_until=_UNTIL).returning(*_T.c))
+                    .execution_options(populate_existing=True))
+_HOLD = update(_T).where(_T.c.id == _ID).values(bot_claim_token=_TOKEN, bot_claim_until=_UNTIL)
+_PASS_OVER = (update(_T).where(_T.c.id == _ID)
+              .values(bot_cursor=bindparam("cursor", type_=Integer), bot_claim_token=None, bot_claim_until=None))
+
+
 def claim_returning(session: Session, conversation_id: int, *, lease_s: float, token: str,
-                    now: datetime | None = None) -> Conversation | None:
-    """`claim`, and the claimed conversation as it now is, in one statement (`UPDATE … RETURNING`):
-    the bot's first look at a conversation costs no second round trip. None: another process holds it."""
+                    now: datetime | None = None) -> Row[Any] | None:
+    """`claim`, and what the bot reads of the claimed conversation (`_LOOK`'s columns, by name), in one
+    statement (`UPDATE … RETURNING`): the bot's first look costs no second round trip. None: another
+    process holds it. The row is not an entity: change it with `hold` and `set_cursor`."""
     now = now or utcnow()
-    return session.scalars(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, _free(now))
-        .values(bot_claim_token=token, bot_claim_until=now + timedelta(seconds=lease_s))
-        .returning(Conversation)
-        .execution_options(populate_existing=True)).first()
+    return session.execute(_CLAIM_RETURNING, {"conversation_id": conversation_id, "now": now, "token": token,
+                                              "until": now + timedelta(seconds=lease_s)}).first()
 
 
 def renew_returning(session: Session, conversation_id: int, token: str, *, lease_s: float,
@@ -57,24 +77,29 @@ def renew_returning(session: Session, conversation_id: int, token: str, *, lease
     """`renew`, returning the conversation (None: the lease was lost). Being a write, it also takes
     the row's lock (PostgreSQL) or the database's (SQLite) before anything is read after it."""
     now = now or utcnow()
-    return session.scalars(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.bot_claim_token == token)
-        .values(bot_claim_until=now + timedelta(seconds=lease_s))
-        .returning(Conversation)
-        .execution_options(populate_existing=True)).first()
+    return session.scalars(_RENEW_RETURNING, {"conversation_id": conversation_id, "token": token,
+                                              "until": now + timedelta(seconds=lease_s)}).first()
 
 
-def release_returning(session: Session, conversation_id: int, token: str) -> Conversation | None:
-    """`release`, returning the conversation as it now is (None: the lease was not ours any more).
-    Being a write, it takes the row's (PostgreSQL) or the database's (SQLite) lock first: what the
-    caller then reads in this transaction is what any later claimer will find."""
-    return session.scalars(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.bot_claim_token == token)
-        .values(bot_claim_token=None, bot_claim_until=None)
-        .returning(Conversation)
-        .execution_options(populate_existing=True)).first()
+def release_returning(session: Session, conversation_id: int, token: str) -> Row[Any] | None:
+    """`release`, returning what `claim_returning` does of the conversation as it now is (None: the
+    lease was not ours any more). Being a write, it takes the row's (PostgreSQL) or the database's
+    (SQLite) lock first: what the caller then reads in this transaction is what any later claimer will find."""
+    return session.execute(_RELEASE_RETURNING, {"conversation_id": conversation_id, "token": token}).first()
+
+
+def hold(session: Session, conversation_id: int, token: str | None, *, lease_s: float,
+         now: datetime | None = None) -> None:
+    """Set the claim whoever holds it (the caller holds the row's lock: it just released or claimed it);
+    `token` None gives it back."""
+    until = (now or utcnow()) + timedelta(seconds=lease_s) if token is not None else None
+    session.execute(_HOLD, {"conversation_id": conversation_id, "token": token, "until": until})
+
+
+def pass_over(session: Session, conversation_id: int, cursor: int) -> None:
+    """Move the conversation's `bot_cursor` past what the bot will not answer, and give its claim back
+    (the caller holds the claim, or just released it, and the row's lock)."""
+    session.execute(_PASS_OVER, {"conversation_id": conversation_id, "cursor": cursor})
 
 
 def renew(session: Session, conversation_id: int, token: str, *, lease_s: float,

@@ -65,7 +65,8 @@ class Ingested:
 
 def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text: str,
                       provider_message_id: str | None = None, inbox: Inbox | None = None,
-                      open_conversation: Any = LOOK_UP, via_channel_id: int | None = None) -> Ingested:
+                      open_conversation: Any = LOOK_UP, via_channel_id: int | None = None,
+                      look_for_duplicate: bool = True) -> Ingested:
     """Store a customer message in the contact's open conversation (a new one if none is open).
 
     A new conversation lands in `inbox` (the widget's or the number's, found by the caller with
@@ -76,10 +77,12 @@ def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text:
     (models/contacts/blocking.py). `open_conversation`: what `open_conversation_of` returned in this
     transaction, when the caller already looked (None: the contact has none open). `via_channel_id`:
     the provider configuration it came through (stored with the message, not updated after it).
+    `look_for_duplicate` False: the caller expects a new message and will retry with the look should
+    the insert hit the unique `(channel, provider_message_id)` (a query saved on every webchat message).
     """
     if contact.blocked_at is not None:
         raise Forbidden("This contact is blocked.", code="blocked")
-    if provider_message_id is not None:
+    if provider_message_id is not None and look_for_duplicate:
         existing = session.scalar(select(Message).where(
             Message.channel == channel, Message.provider_message_id == provider_message_id))
         if existing is not None:
