@@ -786,18 +786,24 @@
 
   // Delivery only moves forward; a failed one may start again (an agent's retry). A copy of a message
   // that arrives late (the POST's answer after the socket's "sent") must not undo a newer status.
+  // "Queued" after "failed" is a retry only when this console asked for one (`retrying`); otherwise it is
+  // a copy read before the failure and delivered after it (the POST's answer, or a push from the request's
+  // thread overtaken by the delivery worker's), and it would hide the error and its Retry button.
   var DELIVERY_RANK = { failed: -1, queued: 0, sent: 1, delivered: 3, read: 4 };
+  var retrying = new Set();
   function staleCopy(old, m) {
     if (!old || !old.delivery_status || !m.delivery_status || old.delivery_status === m.delivery_status) return false;
     var a = DELIVERY_RANK[old.delivery_status], b = DELIVERY_RANK[m.delivery_status];
     if (a === undefined || b === undefined) return false;
     if (m.delivery_status === "failed") return a >= 3;
+    if (old.delivery_status === "failed" && m.delivery_status === "queued") return !retrying.has(m.id);
     return b < a;
   }
   function addMessage(m) {
     if (!m || m.id === undefined || m.id === null) return;
     var existed = state.messages.has(m.id);
     if (existed && staleCopy(state.messages.get(m.id), m)) return;
+    if (m.delivery_status !== "queued") retrying.delete(m.id);
     state.messages.set(m.id, m);
     var box = $("messages");
     if (existed) {
@@ -1155,7 +1161,7 @@
 
   function boot() {
     window.ParleyConsole = { state: state, me: ME, socket: null, onChrome: [], api: api, toast: toast, report: report,
-      open: navigateTo, upsert: upsertConversation, remove: removeConversation, addMessage: addMessage, onMessage: [],
+      open: navigateTo, upsert: upsertConversation, remove: removeConversation, addMessage: addMessage, retrying: function (id) { retrying.add(id); }, onMessage: [],
       onView: [], onStale: [], setView: setView, reload: function () { resetList(); loadList(); } };
     wire();
     paintFilters();

@@ -202,6 +202,7 @@
       var retry = h("button", { type: "button", class: "btn btn-sm", "data-testid": "retry" }, "Retry");
       retry.addEventListener("click", function () {
         retry.disabled = true;
+        PC.retrying(m.id);
         PC.api("POST", "/messages/" + m.id + "/retry").then(function (msg) { if (msg) PC.addMessage(msg); },
           function (e) { retry.disabled = false; PC.report(e); });
       });
