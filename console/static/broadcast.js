@@ -6,17 +6,7 @@
   var PC = window.ParleyConsole;
   if (!PC || !(PC.me && (PC.me.role === "admin" || PC.me.role === "supervisor"))) return;
 
-  function h(tag, attrs, kids) {
-    var el = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (attrs[k] === null || attrs[k] === undefined || attrs[k] === false) return;
-      if (k === "text") el.textContent = attrs[k];
-      else if (k.slice(0, 2) === "on") el.addEventListener(k.slice(2), attrs[k]);
-      else el.setAttribute(k, attrs[k] === true ? "" : attrs[k]);
-    });
-    (kids || []).forEach(function (c) { if (c) el.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
-    return el;
-  }
+  var h = window.ParleyAdmin.el;  // the console's DOM builder (admin_common.js): h(tag, attrs, [children])
   function field(label, control) { return h("label", { class: "nc-field" }, [h("span", { text: label }), control]); }
 
   var dlg, els = {}, picked = new Map(), templates = [], timer = null;

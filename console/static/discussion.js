@@ -11,24 +11,8 @@
   var st = { convId: null, status: null, open: false, data: null, seq: 0, mentions: [], unread: 0, listOpen: false };
 
   function $(id) { return document.getElementById(id); }
-  function h(tag, attrs) {
-    var el = document.createElement(tag);
-    for (var k in attrs || {}) {
-      if (!Object.prototype.hasOwnProperty.call(attrs, k)) continue;
-      var v = attrs[k];
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") el.className = v;
-      else if (k.slice(0, 2) === "on" && typeof v === "function") el.addEventListener(k.slice(2), v);
-      else el.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (var i = 2; i < arguments.length; i++) add(el, arguments[i]);
-    return el;
-  }
-  function add(el, c) {
-    if (c === null || c === undefined || c === false) return;
-    if (Array.isArray(c)) { c.forEach(function (x) { add(el, x); }); return; }
-    el.appendChild(typeof c === "object" ? c : document.createTextNode(String(c)));
-  }
+  // The console's DOM builder (admin_common.js, loaded before this script): attributes, events, text nodes.
+  var h = window.ParleyAdmin.el;
   function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
   function enc(s) { return encodeURIComponent(s); }
   function when(iso) {
@@ -107,7 +91,8 @@
     var list = h("div", { class: "discussion-candidates", "data-testid": "discussion-candidates" }, h("span", { class: "muted" }, "Loading…"));
     var err = h("span", { class: "composer-error", role: "alert" });
     var go = h("button", { type: "button", class: "btn btn-primary btn-sm", "data-testid": "discussion-invite" }, label);
-    add(box, [list, h("div", { class: "discussion-row" }, go, err)]);
+    box.appendChild(list);
+    box.appendChild(h("div", { class: "discussion-row" }, go, err));
     PC.api("GET", base() + "/candidates").then(function (r) {
       clear(list);
       var others = (r.users || []).filter(function (u) { return !u.member && u.id !== PC.me.id; });

@@ -11,23 +11,8 @@
   var st = { open: false, chats: new Map(), people: [], current: null, oldest: null, total: 0, seq: 0 };
 
   function $(id) { return document.getElementById(id); }
-  function h(tag, attrs) {
-    var el = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      var v = attrs[k];
-      if (v === null || v === undefined || v === false) return;
-      if (k === "class") el.className = v;
-      else if (k.slice(0, 2) === "on" && typeof v === "function") el.addEventListener(k.slice(2), v);
-      else el.setAttribute(k, v === true ? "" : String(v));
-    });
-    for (var i = 2; i < arguments.length; i++) add(el, arguments[i]);
-    return el;
-  }
-  function add(el, c) {
-    if (c === null || c === undefined || c === false) return;
-    if (Array.isArray(c)) { c.forEach(function (x) { add(el, x); }); return; }
-    el.appendChild(typeof c === "object" ? c : document.createTextNode(String(c)));
-  }
+  // The console's DOM builder (admin_common.js, loaded before this script): attributes, events, text nodes.
+  var h = window.ParleyAdmin.el;
   function clear(el) { while (el && el.firstChild) el.removeChild(el.firstChild); }
   function when(iso) {
     var t = Date.parse(iso || "");
