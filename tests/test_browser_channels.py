@@ -10,13 +10,19 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, _admin_link, _wait, live_server, log_in, screenshot
+from tests.support.browser import (
+    _admin_link,
+    _wait,
+    live_server,
+    log_in,
+    needs_browser,
+    screenshot,
+)
 from tests.support.channels import ACCOUNT_SID, AUTH_TOKEN, CUSTOMER, NUMBER
 from tests.support.fakes import FakeTwilio
 from tests.support.live import LiveServer
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian's chromium and chromium-driver (make browser)")
+pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")

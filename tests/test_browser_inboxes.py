@@ -11,11 +11,18 @@ import pytest
 
 from models.db import Database
 from tests.support.actors import PASSWORD, make_user
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, WIDGET, _admin_link, _wait, _widget_say, live_server, log_in
+from tests.support.browser import (
+    WIDGET,
+    _admin_link,
+    _wait,
+    _widget_say,
+    live_server,
+    log_in,
+    needs_browser,
+)
 from tests.support.live import LiveServer
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian's chromium and chromium-driver (make browser)")
+pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,6 @@ import pytest
 from models.db import Database
 from tests.support.actors import PASSWORD, make_user
 from tests.support.browser import (
-    CHROMEDRIVER,
-    CHROMIUM,
     WIDGET,
     _wait,
     _widget_say,
@@ -21,11 +19,11 @@ from tests.support.browser import (
     found,
     live_server,
     log_in,
+    needs_browser,
 )
 from tests.support.live import LiveServer
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian's chromium and chromium-driver (make browser)")
+pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")

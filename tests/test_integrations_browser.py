@@ -15,12 +15,19 @@ import socketio as sio
 from models.accounts.tokens import do_issue_token
 from models.accounts.users import do_create_user
 from models.db import Database
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, _browser, _wait, click, live_server, log_in, screenshot
+from tests.support.browser import (
+    _browser,
+    _wait,
+    click,
+    live_server,
+    log_in,
+    needs_browser,
+    screenshot,
+)
 from tests.support.fakes.hooks import FakeCrm, WebhookReceiver
 from tests.support.live import LiveServer
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian's chromium and chromium-driver (make browser)")
+pytestmark = needs_browser
 PASSWORD = "correct horse battery"
 MESSAGE = "[data-testid=action-message]"
 DELIVERIES = "[data-testid=webhook-deliveries]"

@@ -18,20 +18,18 @@ from models.schema.contacts import Contact
 from models.schema.conversations import Conversation
 from models.schema.feedback import ConversationRating
 from tests.support.browser import (
-    CHROMEDRIVER,
-    CHROMIUM,
     WIDGET,
     _admin_link,
     _wait,
     _widget_say,
     live_server,
     log_in,
+    needs_browser,
     screenshot,
 )
 from tests.support.live import LiveServer
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian's chromium and chromium-driver (make browser)")
+pytestmark = needs_browser
 
 ROOT = "window.ParleyWidget.root"
 

@@ -11,12 +11,11 @@ import pytest
 
 from models.db import Database
 from tests.support.actors import PASSWORD, make_user
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, _wait, live_server, log_in, screenshot
+from tests.support.browser import _wait, live_server, log_in, needs_browser, screenshot
 from tests.support.live import LiveServer
 from tests.support.reports import History, team_id
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian's chromium and chromium-driver (make browser)")
+pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")

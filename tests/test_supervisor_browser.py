@@ -13,11 +13,10 @@ import socketio as sio
 
 from models.accounts.users import do_create_user
 from models.db import Database
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, _wait, live_server, log_in, screenshot
+from tests.support.browser import _wait, live_server, log_in, needs_browser, screenshot
 from tests.support.live import LiveServer
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian's chromium and chromium-driver (make browser)")
+pytestmark = needs_browser
 PASSWORD = "correct horse battery"
 
 

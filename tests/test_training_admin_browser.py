@@ -13,11 +13,18 @@ import pytest
 import requests
 import yaml
 
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, _admin_link, _browser, _wait, live_server, log_in, screenshot
+from tests.support.browser import (
+    _admin_link,
+    _browser,
+    _wait,
+    live_server,
+    log_in,
+    needs_browser,
+    screenshot,
+)
 from tests.support.live import LiveServer
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian's chromium and chromium-driver (make browser)")
+pytestmark = needs_browser
 REPO_DATA = Path(__file__).parent.parent / "data"
 
 

@@ -7,27 +7,24 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from models.accounts.users import do_create_user
 from models.db import Database
 from models.schema.accounts import User
 from tests.support.browser import (
-    CHROMEDRIVER,
-    CHROMIUM,
     _admin_link,
     _browser,
     _wait,
     click,
     live_server,
     log_in,
+    needs_browser,
     screenshot,
 )
 from tests.support.mail import SmtpServer, body_text
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian's chromium and chromium-driver (make browser)")
+pytestmark = needs_browser
 PASSWORD = "correct horse battery"
 
 

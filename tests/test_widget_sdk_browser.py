@@ -17,11 +17,18 @@ from sqlalchemy import select
 from models.db import Database
 from models.inboxes.manage import do_create_inbox
 from models.schema.accounts import Team
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, WIDGET, _wait, _widget_say, click, live_server, log_in
+from tests.support.browser import (
+    WIDGET,
+    _wait,
+    _widget_say,
+    click,
+    live_server,
+    log_in,
+    needs_browser,
+)
 from tests.support.live import LiveServer
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian's chromium and chromium-driver (make browser)")
+pytestmark = needs_browser
 
 ORDER = "Where is my order 1234?"
 

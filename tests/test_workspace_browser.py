@@ -15,11 +15,17 @@ from models.accounts.tokens import do_issue_token
 from models.accounts.users import do_create_user
 from models.db import Database
 from models.routing.canned import do_create_canned_reply
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, _browser, _wait, live_server, log_in, screenshot
+from tests.support.browser import (
+    _browser,
+    _wait,
+    live_server,
+    log_in,
+    needs_browser,
+    screenshot,
+)
 from tests.support.live import LiveServer
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian's chromium and chromium-driver (make browser)")
+pytestmark = needs_browser
 PASSWORD = "correct horse battery"
 REFUND = "Hi {{contact.name}}, your refund <b>is</b> on its way. — {{agent.name}}"
 
