@@ -56,6 +56,16 @@ class _Pending:
     reply_channel: str  # where the customer last wrote from when the message was picked up
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A conversation claimed for the bot under `token` in a transaction that committed, with its
+    next customer message to answer (`BotPipeline.claimed_with`, then `resume`)."""
+
+    conversation_id: int
+    token: str
+    pending: _Pending
+
+
 class BotPipeline:
     """`lease_s`: how long a claim on a conversation lasts without renewal (models/conversations/
     bot_claims.py) — the longest a conversation waits after the process running its turn died."""
@@ -83,15 +93,41 @@ class BotPipeline:
         return self._drain(conversation_id, secrets.token_hex(16))[1]
 
     def _drain(self, conversation_id: int, token: str) -> tuple[bool, int]:
-        """Claim, answer each pending message, release. Returns (claimed, answered).
+        """Claim, answer each pending message, release. Returns (claimed, answered)."""
+        try:
+            pending = self._claim_next(conversation_id, token)
+        except BaseException:
+            self._forget(conversation_id, token)  # its transaction rolled back: nothing is held
+            raise
+        if pending is _NOT_CLAIMED:
+            return False, 0
+        return True, self._answer_from(conversation_id, token, pending)
+
+    def claimed_with(self, session: Session, conv: Row[Any], token: str) -> Claimed | None:
+        """The turn a customer message's transaction claimed the conversation for (`conv`: what the
+        claim returned, models/conversations/webchat_ingest.py), read in that transaction: `resume` it
+        once it commits. None: nothing to answer (the claim is given back in this transaction)."""
+        pending = self._pending_in(session, conv, token)
+        return Claimed(conv.id, token, pending) if pending is not None else None
+
+    def resume(self, claimed: Claimed) -> int:
+        """Answer from a claim a committed transaction took (`claimed_with`), as `process` does from
+        its own: the claim rides in the customer message's commit, one transaction fewer per message."""
+        with self._held_lock:
+            self._held[claimed.conversation_id] = claimed.token
+        if self._stopping.is_set():
+            self._release(claimed.conversation_id, claimed.token)
+            return 0
+        return self._answer_from(claimed.conversation_id, claimed.token, claimed.pending)
+
+    def _answer_from(self, conversation_id: int, token: str, pending: _Pending | object | None) -> int:
+        """Answer each pending message under the claim held with `token`, then release. Returns how
+        many were answered.
 
         The claim is given back only after a turn's events were published: the next holder's reply
         can then never reach a browser before this one's (bench/README.md, issue 17)."""
         handled = 0
         try:
-            pending = self._claim_next(conversation_id, token)
-            if pending is _NOT_CLAIMED:
-                return False, 0
             while isinstance(pending, _Pending):
                 current = pending
                 self.db.bus.publish(BotTyping(conversation_id, current.contact_id, True))
@@ -105,7 +141,7 @@ class BotPipeline:
                 if self._stopping.is_set():
                     break
                 pending = self._release_or_next(conversation_id, token)
-            return True, handled
+            return handled
         finally:
             with self._held_lock:
                 still_held = self._held.get(conversation_id) == token
@@ -132,6 +168,10 @@ class BotPipeline:
             with self.db.transaction() as session:
                 renewed += bot_claims.renew(session, conversation_id, token, lease_s=self.lease_s)
         return renewed
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
     def stop(self) -> None:
         """Take no further turns: a turn under way is stored, then its claim is released."""

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from bot.pipeline import BotPipeline
+from bot.pipeline import BotPipeline, Claimed
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class BotTurns:
         self.pipeline = pipeline
         self.concurrency = concurrency
         self.poll_s = poll_s
-        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._queue: queue.Queue[int | Claimed | None] = queue.Queue()
         self._queued: set[int] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -47,6 +47,14 @@ class BotTurns:
                 return
             self._queued.add(conversation_id)
         self._queue.put(conversation_id)
+
+    def resume(self, claimed: Claimed) -> None:
+        """A customer message was committed with the bot's claim (bot/pipeline.py `Claimed`): answer it
+        on a bot thread. Stopping: the claim is given back at once."""
+        if self._stop.is_set():
+            self.pipeline.resume(claimed)  # stopping: gives the claim back, answers nothing
+            return
+        self._queue.put(claimed)
 
     def start(self) -> None:
         if self._threads:
@@ -83,13 +91,20 @@ class BotTurns:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            conversation_id = self._queue.get()
-            if conversation_id is None:
+            item = self._queue.get()
+            if item is None:
                 return
-            with self._lock:
-                self._queued.discard(conversation_id)
+            if isinstance(item, Claimed):
+                conversation_id = item.conversation_id
+            else:
+                conversation_id = item
+                with self._lock:
+                    self._queued.discard(conversation_id)
             try:
-                self.pipeline.process(conversation_id)
+                if isinstance(item, Claimed):
+                    self.pipeline.resume(item)
+                else:
+                    self.pipeline.process(conversation_id)
             except Exception:  # a database hiccup: the claim expires, the sweep takes it again
                 log.exception("bot turn on conversation %s failed", conversation_id)
 
