@@ -20,9 +20,9 @@ from tests.support.statements import counting
 # history (1) — the turn's first look rides in the message's transaction (console/sockets.py). The
 # answer: one conditional UPDATE renewing the lease and moving the cursor, returning the conversation
 # (1), the reply (1) (models/conversations/bot_answers.py); release and look again under its lock (2),
-# after the reply was pushed so that replies reach browsers in order. Pushes: each message (2) and the
-# coalesced summary after each (2).
-MESSAGE_TO_REPLY = 12
+# after the reply was pushed so that replies reach browsers in order. Pushes: each message (2) and one
+# summary for the message and its answer (1; the message's waits for the turn, console/realtime/listener.py).
+MESSAGE_TO_REPLY = 11
 # Its commits: the customer's message with the claim, the answer, the release (4 before the claim rode
 # in the message's transaction).
 MESSAGE_TO_REPLY_COMMITS = 3

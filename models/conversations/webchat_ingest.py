@@ -111,5 +111,6 @@ def do_ingest_webchat_text(session: Session, visitor_id: str, text: str, key: st
         owner, claimed = row.owner, (row if row.bot_claim_token == claim_token else None)
     publish_on_commit(session, MessageCreated(found.conversation_id, found.team_id, found.contact_id, message_id,
                                               SenderType.CONTACT.value, False, Channel.WEBCHAT.value,
-                                              human_owned=owner == Owner.HUMAN.value))
+                                              human_owned=owner == Owner.HUMAN.value,
+                                              bot_answers=claimed is not None))
     return StoredText(found.contact_id, found.conversation_id, found.public_id, message_id, now, claimed)
