@@ -22,6 +22,7 @@ from sqlalchemy import Integer, Row, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from bot.metadata import answered_payload, turn_metadata
+from bot.model_sync import active_version_column
 from bot.types import BotTurn, Decision, Engine, HandoffReason, StageView, TurnContext
 from models.contacts.opt_out import STOP_WORDS, keyword
 from models.conversations import bot_claims
@@ -44,6 +45,7 @@ BOT_ERROR_REPLY = (
 # Handoffs that end the chain; any other handoff lets the next stage (e.g. the LLM agent) try.
 FINAL_REASONS = frozenset({HandoffReason.CUSTOMER_ASKED, HandoffReason.BOT_ERROR, HandoffReason.POLICY})
 HISTORY_TURNS = 10
+EMBEDDED = "embedded"  # bot/embedded.py's engine name (not imported: it loads numpy and scikit-learn)
 _NOT_CLAIMED = object()  # `_claim_next`: another process holds the conversation
 
 
@@ -273,7 +275,7 @@ class BotPipeline:
         context = TurnContext(conversation_id=conv.public_id, consecutive_fallbacks=conv.bot_fallbacks,
                               history=tuple((r.sender_type, r.text) for r in reversed(rows[1:])),
                               attributes=dict(conv.custom_attributes or {}), page_url=conv.page_url,
-                              metadata=metadata)
+                              metadata=metadata, active_models={EMBEDDED: nxt.active_embedded})
         # A button answered ("2", a chip's title) reaches the engine as the button's payload.
         text = answered_payload(nxt.text, [(r.sender_type, r.rich) for r in rows[1:]]) or nxt.text
         return _Pending(nxt.id, text, context, conv.contact_id, channel)
@@ -357,8 +359,11 @@ def _next_with_history_query() -> Any:
     extra = [select(ct.c[name]).select_from(ct.join(cv, cv.c.contact_id == ct.c.id))
              .where(cv.c.id == conv_id).scalar_subquery().label("contact_attributes")
              for name in ("attributes", "custom_attributes") if name in ct.c][:1]
+    # The embedded engine's active model as the database names it: the engine follows it without a
+    # query of its own per turn (bot/model_sync.py `ModelFollower.follow`).
+    active = active_version_column(EMBEDDED).label("active_embedded")
     return (select(m.c.id, m.c.sender_type, m.c.text, m.c.rich, reply_channel.label("reply_channel"),
-                   contact.label("contact_name"), *extra)
+                   contact.label("contact_name"), active, *extra)
             .where(m.c.conversation_id == conv_id, m.c.id <= nxt, m.c.private.is_(False))
             .order_by(m.c.id.desc()).limit(HISTORY_TURNS + 1))
 
