@@ -283,8 +283,11 @@ class RealtimeListener:
     # --- pushes -----------------------------------------------------------------------------------
 
     def _to(self, rooms: Iterable[str], event: str, payload: Any, namespace: str = CONSOLE) -> None:
-        for room in rooms:
-            self.emit(event, payload, namespace=namespace, to=room)
+        """One emit for all the rooms: the payload is encoded once (and published once through the
+        message queue), and a socket in several of them hears it once."""
+        targets = list(rooms)
+        if targets:
+            self.emit(event, payload, namespace=namespace, to=targets if len(targets) > 1 else targets[0])
 
     def _changed(self, evt: ConversationEvent, *, counters: bool = True) -> None:
         if self._after_turn:  # this push covers a summary waiting for the bot's turn
