@@ -219,3 +219,25 @@ def test_an_expired_claim_is_taken_with_the_customer_s_message(settings: Setting
     assert claimed is not None
     assert claimed.pending.text == "hi"  # the oldest unanswered first; the second follows in the same run
     assert alive.resume(claimed) == 2
+
+
+def test_stopping_gives_back_claims_taken_with_messages_still_queued(settings: Settings) -> None:
+    engine = GatedEngine()
+    leaving, staying = _process(settings, engine), _process(settings, RuleEngine())
+    busy = _customer_says(leaving.db, "first", who="v_1")
+    waiting = _customer_says(leaving.db, "hello", who="v_2")
+    _online(leaving.db, "v_2")
+    turns = BotTurns(leaving, concurrency=1, poll_s=60)
+    turns.start()
+    turns.notify(busy)
+    assert engine.entered.wait(10)  # the only bot thread is busy
+    with leaving.db.transaction() as s:  # v_2's first message is still unanswered: answer both
+        s.execute(update(Conversation).where(Conversation.id == waiting).values(bot_cursor=0))
+    claimed = _customer_says_with_claim(leaving, "where is my order", who="v_2")
+    assert claimed is not None and claimed.conversation_id == waiting
+    turns.resume(claimed)  # queued behind the busy turn
+    turns.stop(grace_s=0.2)
+    assert staying.process(waiting) == 2  # given back at shutdown: not stranded until its lease ends
+    engine.gate.set()
+    for thread in turns._threads:
+        thread.join(5)

@@ -75,10 +75,25 @@ class BotTurns:
         deadline = time.monotonic() + grace_s
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self._give_back_queued()
         released = self.pipeline.release_held()
         if released:
             log.warning("shutdown: gave back %d conversation(s) mid-turn: %s", len(released), released)
         return released
+
+    def _give_back_queued(self) -> None:
+        """Claims taken with customer messages but never started: given back now (the pipeline is
+        stopping), so another process answers them at once instead of when their leases end."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, Claimed):
+                try:
+                    self.pipeline.resume(item)  # stopping: releases, answers nothing
+                except Exception:  # shutting down: the lease expires and a sweep takes it
+                    log.exception("could not give back the claim on conversation %s", item.conversation_id)
 
     def sweep(self) -> int:
         """Queue the conversations with unanswered messages that nobody holds. Returns how many."""
