@@ -13,7 +13,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -349,9 +349,10 @@ class EmbeddedEngine:
     name = ENGINE_NAME
 
     def __init__(self, settings: Settings, model: TrainedModel | None = None, *,
-                 follow: Callable[[], object] | None = None) -> None:
+                 follow: Callable[..., object] | None = None) -> None:
         """`follow`: called before each message to move the `active` pointer to the version the database
-        names (bot/model_sync.py), so every process answers with the same model."""
+        names (bot/model_sync.py), so every process answers with the same model; given the turn's
+        `TurnContext.active_models` when the pipeline read them (then it asks the database nothing)."""
         self.settings = settings
         self._follow = follow
         self._model = model
@@ -361,10 +362,16 @@ class EmbeddedEngine:
 
     @property
     def model(self) -> TrainedModel:
+        return self._model_for(None)
+
+    def _model_for(self, known: Mapping[str, str | None] | None) -> TrainedModel:
         if self._pinned and self._model is not None:
             return self._model
         if self._follow is not None:
-            self._follow()
+            if known is not None:
+                self._follow(known)
+            else:
+                self._follow()
         stamp = _pointer_stamp(self.settings)
         if self._model is not None and stamp is not None and stamp == self._stamp:
             return self._model  # one stat() per message instead of reading the pointer file
@@ -379,7 +386,7 @@ class EmbeddedEngine:
         return self.model.parse(text)
 
     def turn(self, text: str, context: TurnContext) -> BotTurn:
-        model = self.model
+        model = self._model_for(context.active_models)
         return respond(
             model.parse(text),
             context,

@@ -36,7 +36,8 @@ def build_engines(settings: Settings, follower: ModelFollower | None = None) -> 
 def _build(name: str, settings: Settings, follower: ModelFollower | None) -> Engine | None:
     if name == "embedded":
         prepare_embedded(settings, follower)
-        return EmbeddedEngine(settings, follow=(lambda: follower.follow("embedded")) if follower else None)
+        follow = (lambda known=None: follower.follow("embedded", known)) if follower else None
+        return EmbeddedEngine(settings, follow=follow)
     if name == "llm":
         from bot.llm.setup import build_llm_engine  # langchain loads only when the stage is asked for
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import String, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -165,6 +167,13 @@ _ACTIVE_VERSION = (select(_ACTIVATIONS.c.version).where(_ACTIVATIONS.c.engine ==
                    .order_by(_ACTIVATIONS.c.id.desc()).limit(1))
 
 
+def active_version_column(engine: str) -> Any:
+    """`_ACTIVE_VERSION` as a scalar subquery, for a query that runs anyway before each turn (the
+    pipeline's look, bot/pipeline.py): the engine then follows the database with no query of its own."""
+    return (select(_ACTIVATIONS.c.version).where(_ACTIVATIONS.c.engine == engine)
+            .order_by(_ACTIVATIONS.c.id.desc()).limit(1).scalar_subquery())
+
+
 class ModelFollower:
     """One per process: moves this host's `active` pointers to what the database says."""
 
@@ -175,14 +184,19 @@ class ModelFollower:
         self._pointed: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def follow(self, engine: str) -> str | None:
+    def follow(self, engine: str, known: Mapping[str, str | None] | None = None) -> str | None:
         """The version the database names (now on this host, and pointed at); None when it names none.
 
+        `known`: what the database named, read by the caller in a transaction of its own just now (the
+        bot pipeline's look for the turn, `active_version_column`); with `engine` in it, no query here.
         A database or storage failure is logged and the current model keeps answering: a hiccup there
         must not turn every customer's message into a handoff."""
         try:
-            with self.db.session() as session:
-                version = session.scalar(_ACTIVE_VERSION, {"engine": engine})
+            if known is not None and engine in known:
+                version = known[engine]
+            else:
+                with self.db.session() as session:
+                    version = session.scalar(_ACTIVE_VERSION, {"engine": engine})
             if version is None or self._pointed.get(engine) == version:
                 return version
             with self._lock:

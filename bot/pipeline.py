@@ -22,6 +22,7 @@ from sqlalchemy import Integer, Row, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from bot.metadata import answered_payload, turn_metadata
+from bot.model_sync import active_version_column
 from bot.types import BotTurn, Decision, Engine, HandoffReason, StageView, TurnContext
 from models.contacts.opt_out import STOP_WORDS, keyword
 from models.conversations import bot_claims
@@ -44,6 +45,7 @@ BOT_ERROR_REPLY = (
 # Handoffs that end the chain; any other handoff lets the next stage (e.g. the LLM agent) try.
 FINAL_REASONS = frozenset({HandoffReason.CUSTOMER_ASKED, HandoffReason.BOT_ERROR, HandoffReason.POLICY})
 HISTORY_TURNS = 10
+EMBEDDED = "embedded"  # bot/embedded.py's engine name (not imported: it loads numpy and scikit-learn)
 _NOT_CLAIMED = object()  # `_claim_next`: another process holds the conversation
 
 
@@ -54,6 +56,16 @@ class _Pending:
     context: TurnContext
     contact_id: int
     reply_channel: str  # where the customer last wrote from when the message was picked up
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A conversation claimed for the bot under `token` in a transaction that committed, with its
+    next customer message to answer (`BotPipeline.claimed_with`, then `resume`)."""
+
+    conversation_id: int
+    token: str
+    pending: _Pending
 
 
 class BotPipeline:
@@ -83,15 +95,41 @@ class BotPipeline:
         return self._drain(conversation_id, secrets.token_hex(16))[1]
 
     def _drain(self, conversation_id: int, token: str) -> tuple[bool, int]:
-        """Claim, answer each pending message, release. Returns (claimed, answered).
+        """Claim, answer each pending message, release. Returns (claimed, answered)."""
+        try:
+            pending = self._claim_next(conversation_id, token)
+        except BaseException:
+            self._forget(conversation_id, token)  # its transaction rolled back: nothing is held
+            raise
+        if pending is _NOT_CLAIMED:
+            return False, 0
+        return True, self._answer_from(conversation_id, token, pending)
+
+    def claimed_with(self, session: Session, conv: Row[Any], token: str) -> Claimed | None:
+        """The turn a customer message's transaction claimed the conversation for (`conv`: what the
+        claim returned, models/conversations/webchat_ingest.py), read in that transaction: `resume` it
+        once it commits. None: nothing to answer (the claim is given back in this transaction)."""
+        pending = self._pending_in(session, conv, token)
+        return Claimed(conv.id, token, pending) if pending is not None else None
+
+    def resume(self, claimed: Claimed) -> int:
+        """Answer from a claim a committed transaction took (`claimed_with`), as `process` does from
+        its own: the claim rides in the customer message's commit, one transaction fewer per message."""
+        with self._held_lock:
+            self._held[claimed.conversation_id] = claimed.token
+        if self._stopping.is_set():
+            self._release(claimed.conversation_id, claimed.token)
+            return 0
+        return self._answer_from(claimed.conversation_id, claimed.token, claimed.pending)
+
+    def _answer_from(self, conversation_id: int, token: str, pending: _Pending | object | None) -> int:
+        """Answer each pending message under the claim held with `token`, then release. Returns how
+        many were answered.
 
         The claim is given back only after a turn's events were published: the next holder's reply
         can then never reach a browser before this one's (bench/README.md, issue 17)."""
         handled = 0
         try:
-            pending = self._claim_next(conversation_id, token)
-            if pending is _NOT_CLAIMED:
-                return False, 0
             while isinstance(pending, _Pending):
                 current = pending
                 self.db.bus.publish(BotTyping(conversation_id, current.contact_id, True))
@@ -105,7 +143,7 @@ class BotPipeline:
                 if self._stopping.is_set():
                     break
                 pending = self._release_or_next(conversation_id, token)
-            return True, handled
+            return handled
         finally:
             with self._held_lock:
                 still_held = self._held.get(conversation_id) == token
@@ -132,6 +170,10 @@ class BotPipeline:
             with self.db.transaction() as session:
                 renewed += bot_claims.renew(session, conversation_id, token, lease_s=self.lease_s)
         return renewed
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
     def stop(self) -> None:
         """Take no further turns: a turn under way is stored, then its claim is released."""
@@ -233,7 +275,7 @@ class BotPipeline:
         context = TurnContext(conversation_id=conv.public_id, consecutive_fallbacks=conv.bot_fallbacks,
                               history=tuple((r.sender_type, r.text) for r in reversed(rows[1:])),
                               attributes=dict(conv.custom_attributes or {}), page_url=conv.page_url,
-                              metadata=metadata)
+                              metadata=metadata, active_models={EMBEDDED: nxt.active_embedded})
         # A button answered ("2", a chip's title) reaches the engine as the button's payload.
         text = answered_payload(nxt.text, [(r.sender_type, r.rich) for r in rows[1:]]) or nxt.text
         return _Pending(nxt.id, text, context, conv.contact_id, channel)
@@ -317,8 +359,11 @@ def _next_with_history_query() -> Any:
     extra = [select(ct.c[name]).select_from(ct.join(cv, cv.c.contact_id == ct.c.id))
              .where(cv.c.id == conv_id).scalar_subquery().label("contact_attributes")
              for name in ("attributes", "custom_attributes") if name in ct.c][:1]
+    # The embedded engine's active model as the database names it: the engine follows it without a
+    # query of its own per turn (bot/model_sync.py `ModelFollower.follow`).
+    active = active_version_column(EMBEDDED).label("active_embedded")
     return (select(m.c.id, m.c.sender_type, m.c.text, m.c.rich, reply_channel.label("reply_channel"),
-                   contact.label("contact_name"), *extra)
+                   contact.label("contact_name"), active, *extra)
             .where(m.c.conversation_id == conv_id, m.c.id <= nxt, m.c.private.is_(False))
             .order_by(m.c.id.desc()).limit(HISTORY_TURNS + 1))
 

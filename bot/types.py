@@ -118,6 +118,10 @@ class TurnContext:
     # What the bot may know of who writes and where (bot/metadata.py): the channel, the contact's id,
     # name and attributes. Rasa gets it as the message's `metadata`.
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # The model version the database named active for each engine (bot/model_sync.py) when the turn was
+    # read, in the pipeline's own look (bot/pipeline.py): an engine following it asks nothing more. None:
+    # not read (the engine asks the database itself).
+    active_models: Mapping[str, str | None] | None = None
 
 
 class Engine(Protocol):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from bot.pipeline import BotPipeline
+from bot.pipeline import BotPipeline, Claimed
 from connectors.webchat import VisitorTokens
 from console.runtime.jobs import Jobs
 from models.db import Database
@@ -24,6 +24,22 @@ class Services:
     # Who runs the turn (console/runtime/roles.py): this process's bot threads (`parley run`), the
     # workers woken through Redis (`parley web`); None: `jobs` (tests, one-shot commands).
     wake_bot: Callable[[int], None] | None = None
+    # Who runs a turn whose claim a customer message's transaction took (`parley run`: this process's
+    # bot threads); None: `jobs` when `wake_bot` is None too, else nobody (turns run elsewhere).
+    resume_bot: Callable[[Claimed], None] | None = None
+
+    @property
+    def claims_turns(self) -> bool:
+        """Whether this process runs the bot turns of the messages it stores: their transaction may
+        then take the bot's claim too (`resume_turn` after the commit), a transaction fewer per message."""
+        return (self.resume_bot is not None or self.wake_bot is None) and not self.pipeline.stopping
+
+    def resume_turn(self, claimed: Claimed) -> None:
+        """Run the turn `claimed` holds the claim for, in the background (the message is committed)."""
+        if self.resume_bot is not None:
+            self.resume_bot(claimed)
+        else:
+            self.jobs.submit(self.pipeline.resume, claimed)
 
     def process_conversation(self, conversation_id: int) -> None:
         """Let the bot answer what the customer wrote, in the background. The message is committed:

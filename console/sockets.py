@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections import Counter
 from typing import Any
@@ -12,6 +13,7 @@ from flask import current_app, request
 from flask_socketio import emit, join_room
 from sqlalchemy.exc import IntegrityError
 
+from bot.pipeline import Claimed
 from connectors.webchat import CHANNEL as WEBCHAT
 from connectors.webchat import Visitor, customer_message, message_key, visitor_display_name
 from console.auth import socket_credential, still_live
@@ -141,7 +143,7 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
         text = check_text(data.get("text"), svc.settings.max_message_length)
         key = message_key(visitor.visitor_id, data.get("client_id"))
         _count_visitor_message(visitor)
-        contact_id, conv_id, reply = _store_customer_message(
+        contact_id, conv_id, reply, claimed = _store_customer_message(
             visitor, text, key, visitors.widget_key(request.sid), data.get("page"))  # type: ignore[attr-defined]
     except ParleyError as exc:
         emit("error", _error(exc))
@@ -152,13 +154,19 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
     with log_conversation(str(reply["conversation_id"])):
         log.info("webchat message %s received", reply["id"])
         join_room(contact_room(contact_id))
-        svc.process_conversation(conv_id)
+        if claimed is not None:
+            svc.resume_turn(claimed)  # the bot's claim rode in the message's transaction
+        else:
+            svc.process_conversation(conv_id)
     return reply
 
 
 def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget_key: str | None,
-                            page: Any = None) -> tuple[int, int, dict[str, Any]]:
+                            page: Any = None) -> tuple[int, int, dict[str, Any], Claimed | None]:
     """Store the message once, however often the widget sends it (a resend after a lost ack).
+
+    In the steady state, when this process runs the bot's turns, the same transaction takes the bot's
+    claim on the conversation and reads the turn (returned: resume it after the commit).
 
     The first attempt inserts without looking for the key first (a query saved on every message);
     a resend, or the loser of two sends of one key racing each other, fails on the unique
@@ -168,11 +176,15 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
     for attempt in range(2):
         try:
             with svc.db.transaction() as s:
-                fast = do_ingest_webchat_text(s, visitor.visitor_id, text, key) if attempt == 0 else None
+                token = secrets.token_hex(16) if attempt == 0 and svc.claims_turns else None
+                fast = do_ingest_webchat_text(s, visitor.visitor_id, text, key, claim_token=token,
+                                              lease_s=svc.pipeline.lease_s) if attempt == 0 else None
                 if fast is not None:  # the steady state, in Core (models/conversations/webchat_ingest.py)
+                    claimed = (svc.pipeline.claimed_with(s, fast.claimed, token)
+                               if fast.claimed is not None and token is not None else None)
                     return fast.contact_id, fast.conversation_id, {
                         "ok": True, "id": fast.message_id, "conversation_id": fast.public_id,
-                        "created_at": iso(fast.created_at)}
+                        "created_at": iso(fast.created_at)}, claimed
                 contact, conv = contact_and_open_conversation(s, WEBCHAT, visitor.visitor_id)
                 if contact is None:
                     contact = do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
@@ -194,7 +206,7 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
                         do_record_page(ingested.conversation, contact, check_page(page))
                     return contact.id, ingested.conversation.id, {
                         "ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
-                        "created_at": iso(ingested.message.created_at)}
+                        "created_at": iso(ingested.message.created_at)}, None
             raise Forbidden("This contact is blocked.", code="blocked")
         except IntegrityError:
             if attempt == 1 or key is None:

@@ -29,6 +29,10 @@ class MessageCreated(ConversationEvent):
     channel: str
     # Messages in a conversation the bot owns change no counter (counters count the human side only).
     human_owned: bool = False
+    # A customer message stored with the bot's claim on its turn (models/conversations/webchat_ingest.py):
+    # this process answers it at once, and its conversation's summary waits for the turn's end (the
+    # `BotTyping` that ends it), one push for the message and its answer.
+    bot_answers: bool = False
 
 
 @dataclass(frozen=True)

@@ -104,3 +104,15 @@ def test_realtime_knows_no_flask_and_no_runtime() -> None:
             for name in names:
                 assert not name.startswith(("flask", "console.runtime", "console.extensions")), \
                     f"{path}:{node.lineno} imports {name}"
+
+
+def test_a_push_to_several_rooms_is_one_emit(db: Database) -> None:
+    """Encoded once and published once through the message queue, whatever number of rooms hear it
+    (a socket in two of them hears it once: python-socketio joins the rooms' members)."""
+    heard: list[tuple[Any, ...]] = []
+    listener = RealtimeListener(db, InlineJobs(), lambda *a, **kw: heard.append((*a, kw)))
+    listener._to([team_room(3), ALL_ROOM], "conversation", {"id": "c1"})
+    listener._to([user_room(9)], "notification", {"kind": "x"})
+    listener._to([], "notification", {"kind": "nobody"})
+    assert [(h[0], h[-1]["to"]) for h in heard] == [("conversation", [team_room(3), ALL_ROOM]),
+                                                    ("notification", user_room(9))]

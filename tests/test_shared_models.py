@@ -234,3 +234,27 @@ def test_the_supervised_rasa_writes_its_endpoints_and_makes_its_schema(settings:
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'rasa'")) == 1
     engine.dispose()
+
+
+def test_a_turn_follows_the_active_model_without_a_query_of_its_own(settings: Settings, tmp_path: Path) -> None:
+    """The database's choice is read with the turn's own look (bot/pipeline.py), not asked again by the
+    engine: one statement fewer per bot turn, and still the model active when the turn was read."""
+    from tests.support.statements import counting
+
+    data = tmp_path / "data"
+    shutil.copytree(TINY, data)
+    host_settings = settings.with_(data_dir=data, bot_engines=("embedded",))
+    host = _host(host_settings)
+    db: Database = host.extensions["parley"].db
+    customer = Customer(host)
+    customer.say("hi")
+    v2 = _train_elsewhere(host_settings, tmp_path)
+    with db.transaction() as s:
+        model_sync.record_activation(s, "embedded", v2, actor_name="ops")
+    with counting(db.engine) as statements:
+        customer.say("where is my order")
+    assert customer.replies("bot")[-1] == V2_ANSWER  # the activation committed before the turn: followed
+    asked = [sql for sql in statements.seen if sql.startswith("SELECT bot_model_activations")]
+    assert asked == [], statements.report()
+    assert any("bot_model_activations" in sql for sql in statements.seen)  # read within the look
+    db.dispose()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -108,6 +109,10 @@ class RealtimeListener:
         self._summaries = Coalescer(jobs, self._push_conversations)
         self._counters = Coalescer(jobs, self._push_counters)
         self._queues = Coalescer(self.routing_jobs, self._push_queues)
+        # Conversations whose summary waits for the end of the bot's turn on a customer message
+        # (`MessageCreated.bot_answers`): the answer's own push, or the `BotTyping` that ends the turn.
+        self._after_turn: set[int] = set()
+        self._after_turn_lock = threading.Lock()
 
     def __call__(self, evt: Event) -> None:
         method: Callable[[Any], None] | None = getattr(self, handler_name(type(evt)), None)
@@ -118,7 +123,11 @@ class RealtimeListener:
 
     def message_created(self, evt: MessageCreated) -> None:
         has_files = self._push_message(evt)
-        self._changed(evt, counters=evt.human_owned)  # the bot's side changes no counter
+        if evt.bot_answers:  # one summary for the message and the bot's answer, moments away
+            with self._after_turn_lock:
+                self._after_turn.add(evt.conversation_id)
+        else:
+            self._changed(evt, counters=evt.human_owned)  # the bot's side changes no counter
         if (has_files and evt.channel == WEBCHAT and not evt.private
                 and evt.sender_type != SenderType.CONTACT.value):
             self._files_to_visitor(evt)  # after the message itself
@@ -238,6 +247,12 @@ class RealtimeListener:
     def bot_typing(self, evt: BotTyping) -> None:
         self.emit("typing", {"typing": evt.typing, "sender_type": "bot"}, namespace=WEBCHAT_NS,
                   to=contact_room(evt.contact_id))
+        if not evt.typing:  # the turn ended without a change of its own (nothing stored): push it now
+            with self._after_turn_lock:
+                waiting = evt.conversation_id in self._after_turn
+                self._after_turn.discard(evt.conversation_id)
+            if waiting:
+                self._summaries.mark(evt.conversation_id)
 
     def agent_availability_changed(self, evt: AgentAvailabilityChanged) -> None:
         self.routing_jobs.submit(self._push_availability, evt)
@@ -268,10 +283,16 @@ class RealtimeListener:
     # --- pushes -----------------------------------------------------------------------------------
 
     def _to(self, rooms: Iterable[str], event: str, payload: Any, namespace: str = CONSOLE) -> None:
-        for room in rooms:
-            self.emit(event, payload, namespace=namespace, to=room)
+        """One emit for all the rooms: the payload is encoded once (and published once through the
+        message queue), and a socket in several of them hears it once."""
+        targets = list(rooms)
+        if targets:
+            self.emit(event, payload, namespace=namespace, to=targets if len(targets) > 1 else targets[0])
 
     def _changed(self, evt: ConversationEvent, *, counters: bool = True) -> None:
+        if self._after_turn:  # this push covers a summary waiting for the bot's turn
+            with self._after_turn_lock:
+                self._after_turn.discard(evt.conversation_id)
         self._summaries.mark(evt.conversation_id)
         if counters:
             self._counters.mark(evt.team_id)

@@ -80,7 +80,10 @@ def conversation_summaries(session: Session, ids: Iterable[int]) -> list[Summary
     if not wanted:
         return []
     convs: dict[int, tuple[Any, SimpleNamespace]] = {}
-    for row in session.execute(_summaries_query(), {"ids": wanted}):
+    # On the session's connection: the statement names ORM entities, and `Session.execute` would run
+    # its rows through the ORM's loading machinery for nothing (plain labelled columns); a third less
+    # CPU per push (measured with the compiled statement cached, issue 17).
+    for row in session.connection().execute(_summaries_query(), {"ids": wanted}):
         found = convs.get(row.c_id)
         if found is None:
             conv = _record(row, "c_", _CONVERSATION)

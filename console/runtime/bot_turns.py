@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from bot.pipeline import BotPipeline
+from bot.pipeline import BotPipeline, Claimed
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class BotTurns:
         self.pipeline = pipeline
         self.concurrency = concurrency
         self.poll_s = poll_s
-        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._queue: queue.Queue[int | Claimed | None] = queue.Queue()
         self._queued: set[int] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -47,6 +47,14 @@ class BotTurns:
                 return
             self._queued.add(conversation_id)
         self._queue.put(conversation_id)
+
+    def resume(self, claimed: Claimed) -> None:
+        """A customer message was committed with the bot's claim (bot/pipeline.py `Claimed`): answer it
+        on a bot thread. Stopping: the claim is given back at once."""
+        if self._stop.is_set():
+            self.pipeline.resume(claimed)  # stopping: gives the claim back, answers nothing
+            return
+        self._queue.put(claimed)
 
     def start(self) -> None:
         if self._threads:
@@ -67,10 +75,25 @@ class BotTurns:
         deadline = time.monotonic() + grace_s
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self._give_back_queued()
         released = self.pipeline.release_held()
         if released:
             log.warning("shutdown: gave back %d conversation(s) mid-turn: %s", len(released), released)
         return released
+
+    def _give_back_queued(self) -> None:
+        """Claims taken with customer messages but never started: given back now (the pipeline is
+        stopping), so another process answers them at once instead of when their leases end."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, Claimed):
+                try:
+                    self.pipeline.resume(item)  # stopping: releases, answers nothing
+                except Exception:  # shutting down: the lease expires and a sweep takes it
+                    log.exception("could not give back the claim on conversation %s", item.conversation_id)
 
     def sweep(self) -> int:
         """Queue the conversations with unanswered messages that nobody holds. Returns how many."""
@@ -83,13 +106,20 @@ class BotTurns:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            conversation_id = self._queue.get()
-            if conversation_id is None:
+            item = self._queue.get()
+            if item is None:
                 return
-            with self._lock:
-                self._queued.discard(conversation_id)
+            if isinstance(item, Claimed):
+                conversation_id = item.conversation_id
+            else:
+                conversation_id = item
+                with self._lock:
+                    self._queued.discard(conversation_id)
             try:
-                self.pipeline.process(conversation_id)
+                if isinstance(item, Claimed):
+                    self.pipeline.resume(item)
+                else:
+                    self.pipeline.process(conversation_id)
             except Exception:  # a database hiccup: the claim expires, the sweep takes it again
                 log.exception("bot turn on conversation %s failed", conversation_id)
 

@@ -105,5 +105,6 @@ def make_worker(app: Flask, *, concurrency: int, in_process: bool) -> Background
     wake = bot_wake(app)
     if in_process:
         svc.wake_bot = bot.notify
+        svc.resume_bot = bot.resume  # a message's transaction takes the bot's claim (console/services.py)
         wake = None  # nobody else publishes to a `parley run`
     return Background(app, bot, wake, threading.Event())

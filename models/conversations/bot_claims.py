@@ -45,8 +45,9 @@ def claim(session: Session, conversation_id: int, *, lease_s: float, token: str 
 # five times the statement itself (bench/per_message.py).
 _T: Table = Conversation.__table__  # type: ignore[assignment]  # a declarative class's table
 # What the pipeline reads of a conversation it claims (bot/pipeline.py `_pending_in`).
-_LOOK = (_T.c.id, _T.c.public_id, _T.c.contact_id, _T.c.channel, _T.c.owner, _T.c.status, _T.c.bot_cursor,
-         _T.c.bot_fallbacks, _T.c.custom_attributes, _T.c.page_url, _T.c.bot_claim_token)
+LOOK_COLUMNS = _LOOK = (_T.c.id, _T.c.public_id, _T.c.contact_id, _T.c.channel, _T.c.owner, _T.c.status,
+                        _T.c.bot_cursor, _T.c.bot_fallbacks, _T.c.custom_attributes, _T.c.page_url,
+                        _T.c.bot_claim_token)
 _ID, _TOKEN = bindparam("conversation_id", type_=Integer), bindparam("token", type_=String)
 _NOW, _UNTIL = bindparam("now", type_=_T.c.bot_claim_until.type), bindparam("until", type_=_T.c.bot_claim_until.type)
 _CLAIM_RETURNING = (update(_T).where(_T.c.id == _ID, or_(_T.c.bot_claim_until.is_(None), _T.c.bot_claim_until < _NOW))

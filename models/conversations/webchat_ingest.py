@@ -13,11 +13,13 @@ written nothing, and the caller takes the ORM path in the same transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Integer, String, Table, and_, bindparam, case, insert, select, update
+from sqlalchemy import Integer, Row, String, Table, and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from models.conversations.bot_claims import LOOK_COLUMNS
 from models.db import publish_on_commit
 from models.events import MessageCreated
 from models.schema.base import utcnow
@@ -56,6 +58,21 @@ _ACTIVITY = (update(_C).where(_C.c.id == bindparam("conversation_id", type_=Inte
                      waiting_since=case((and_(_C.c.owner == Owner.HUMAN.value, _C.c.waiting_since.is_(None)), _NOW),
                                         else_=_C.c.waiting_since))
              .returning(_C.c.owner))
+# The same, also taking the bot's claim when the bot owns the conversation and nobody holds it (the
+# claim's compare-and-set of models/conversations/bot_claims.py, folded into this UPDATE: SET reads the
+# row as it was). A process that runs bot turns itself saves the claim's own transaction: the turn
+# starts from what this one read. Claimed: the returned token is the one offered (they are random).
+_BOT_FREE = and_(_C.c.owner == Owner.BOT.value,
+                 or_(_C.c.bot_claim_until.is_(None), _C.c.bot_claim_until < _NOW))
+_ACTIVITY_CLAIMING = (
+    update(_C).where(_C.c.id == bindparam("conversation_id", type_=Integer))
+    .values(last_activity_at=_NOW,
+            waiting_since=case((and_(_C.c.owner == Owner.HUMAN.value, _C.c.waiting_since.is_(None)), _NOW),
+                               else_=_C.c.waiting_since),
+            bot_claim_token=case((_BOT_FREE, bindparam("token", type_=String)), else_=_C.c.bot_claim_token),
+            bot_claim_until=case((_BOT_FREE, bindparam("until", type_=_C.c.bot_claim_until.type)),
+                                 else_=_C.c.bot_claim_until))
+    .returning(*LOOK_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -65,20 +82,35 @@ class StoredText:
     public_id: str
     message_id: int
     created_at: datetime
+    # The bot's claim taken with the message (`claim_token` given, the bot owns the conversation and
+    # nobody held it): what `bot_claims.claim_returning` returns of the conversation. None: not taken.
+    claimed: Row[Any] | None = None
 
 
-def do_ingest_webchat_text(session: Session, visitor_id: str, text: str, key: str | None) -> StoredText | None:
+def do_ingest_webchat_text(session: Session, visitor_id: str, text: str, key: str | None, *,
+                           claim_token: str | None = None, lease_s: float = 30.0) -> StoredText | None:
     """Store `text` from the webchat visitor `visitor_id` in their open conversation; None (nothing
     written): not the steady state, use `do_ingest_inbound`. A resend of `key` fails on the unique
-    `(channel, provider_message_id)` like any insert (the caller retries with the look)."""
+    `(channel, provider_message_id)` like any insert (the caller retries with the look).
+
+    `claim_token`: also take the bot's claim under this token for `lease_s` seconds when it is free
+    (the caller runs the turn itself once this commits, bot/pipeline.py `BotPipeline.resume`)."""
     found = session.execute(_LOOK, {"visitor": visitor_id}).first()
     if found is None or found.conversation_id is None or found.blocked_at is not None or not found.online:
         return None
     now = utcnow()
     message_id = session.execute(_INSERT, {"conversation_id": found.conversation_id, "text": text, "key": key,
                                            "now": now}).scalar_one()
-    owner = session.execute(_ACTIVITY, {"conversation_id": found.conversation_id, "now": now}).scalar_one()
+    claimed = None
+    if claim_token is None:
+        owner = session.execute(_ACTIVITY, {"conversation_id": found.conversation_id, "now": now}).scalar_one()
+    else:
+        row = session.execute(_ACTIVITY_CLAIMING, {
+            "conversation_id": found.conversation_id, "now": now, "token": claim_token,
+            "until": now + timedelta(seconds=lease_s)}).one()
+        owner, claimed = row.owner, (row if row.bot_claim_token == claim_token else None)
     publish_on_commit(session, MessageCreated(found.conversation_id, found.team_id, found.contact_id, message_id,
                                               SenderType.CONTACT.value, False, Channel.WEBCHAT.value,
-                                              human_owned=owner == Owner.HUMAN.value))
-    return StoredText(found.contact_id, found.conversation_id, found.public_id, message_id, now)
+                                              human_owned=owner == Owner.HUMAN.value,
+                                              bot_answers=claimed is not None))
+    return StoredText(found.contact_id, found.conversation_id, found.public_id, message_id, now, claimed)

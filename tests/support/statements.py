@@ -21,7 +21,12 @@ class Statements:
     """The statements seen while the block ran, in order (every thread of the process counts)."""
 
     seen: list[str] = field(default_factory=list)
+    commits: int = 0  # transactions committed (each costs a round of the ORM's and the driver's work)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def committed(self) -> None:
+        with self._lock:
+            self.commits += 1
 
     def add(self, sql: str) -> None:
         with self._lock:
@@ -38,14 +43,20 @@ class Statements:
 
 @contextmanager
 def counting(engine: Engine) -> Iterator[Statements]:
-    """Every statement executed on `engine` inside the block (ORM, Core and raw SQL alike)."""
+    """Every statement executed on `engine` inside the block (ORM, Core and raw SQL alike), and every
+    commit."""
     found = Statements()
 
     def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         found.add(statement)
 
+    def commit(_conn: Any) -> None:
+        found.committed()
+
     event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "commit", commit)
     try:
         yield found
     finally:
         event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "commit", commit)
