@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from models.audit import audit
@@ -104,20 +104,24 @@ class _Claims:
         self.users: dict[int, User | None] = {}
         self.loads: dict[int, int] = {}
 
-    def lock_all(self, user_ids: Sequence[int]) -> None:
-        """Lock a whole pool at once, in id order, and count its loads together: a few statements per
-        batch rather than a lock, a membership look-up and two counts per agent."""
-        ids = sorted(set(user_ids) - set(self.users))
-        if not ids:
-            return
-        users = {u.id: u for u in self.session.scalars(
-            select(User).where(User.id.in_(ids)).order_by(User.id).with_for_update(key_share=True)
-            .options(selectinload(User.memberships)).execution_options(populate_existing=True))}
-        ok = [uid for uid in ids if (u := users.get(uid)) is not None and u.active
-              and u.availability == Availability.ONLINE.value]
-        self.users.update(dict.fromkeys(ids))
-        self.users.update((uid, users[uid]) for uid in ok)
-        self.loads.update(active_chats(self.session, ok))
+    def team_pool(self, team_id: int) -> list[_Candidate]:
+        """The team's online active agents with room, locked in id order and their loads counted
+        together under the lock: a few statements per batch, whatever the team's size (not a lock, a
+        membership look-up and two counts per agent)."""
+        users = list(self.session.scalars(
+            select(User).join(TeamMember, and_(TeamMember.user_id == User.id, TeamMember.team_id == team_id))
+            .where(User.active.is_(True), User.availability == Availability.ONLINE.value)
+            .order_by(User.id).with_for_update(key_share=True, of=User)
+            .options(selectinload(User.memberships)).execution_options(populate_existing=True)))
+        loads = active_chats(self.session, [u.id for u in users])
+        out = []
+        for user in users:
+            self.users[user.id] = user
+            self.loads[user.id] = loads[user.id]
+            if loads[user.id] < capacity_of(user):
+                last = next((m.last_routed_at for m in user.memberships if m.team_id == team_id), None)
+                out.append(_Candidate(user.id, loads[user.id], capacity_of(user), last))
+        return out
 
     def lock(self, user_id: int) -> User | None:
         if user_id not in self.users:
@@ -168,16 +172,16 @@ def route_some(session: Session, team_id: int, now: datetime, limit: int = ROUTE
     """
     serialize(session)
     settings = team_settings(session, team_id)
-    manual = settings.policy == Policy.MANUAL.value
-    team_pool = [] if manual else _pool(session, team_id)  # manual: agents take chats themselves
     rows = session.execute(select(Conversation.id, Conversation.contact_id).where(waiting_in(team_id))
                            .order_by(queued_since(), Conversation.id).limit(QUEUE_SCAN)).all()
+    if not rows:
+        return []
     with_presets = set(session.scalars(select(ContactPreset.contact_id).where(
         ContactPreset.contact_id.in_({r[1] for r in rows}), ContactPreset.kind == PresetKind.ASSIGN.value)))
-    todo = [(cid, contact_id) for cid, contact_id in rows if contact_id in with_presets or team_pool]
     claims = _Claims(session)
-    if todo and team_pool:
-        claims.lock_all([c.user_id for c in team_pool])
+    manual = settings.policy == Policy.MANUAL.value  # manual: agents take chats themselves
+    team_pool = [] if manual else claims.team_pool(team_id)
+    todo = [(cid, contact_id) for cid, contact_id in rows if contact_id in with_presets or team_pool]
     routed: list[Routed] = []
     idle_timers: list[tuple[str, int, datetime, int]] = []
     given_to: set[int] = set()
@@ -220,8 +224,12 @@ def drain(db: Database, team_id: int, now: datetime | None = None, max_rounds: i
     """Route the team's queue until nothing more can be routed, a short transaction per batch."""
     routed: list[Routed] = []
     for _ in range(max_rounds):
+        from models._trace import tr; tr("batch_begin")
         with db.transaction() as s:
+            tr("batch_tx")
             batch = route_some(s, team_id, now or utcnow())
+            tr("batch_routed", len(batch))
+        tr("batch_published", len(batch))
         routed += batch
         if not batch:
             break
