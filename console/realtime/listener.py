@@ -170,11 +170,9 @@ class RealtimeListener:
             "status": evt.status})
 
     def auto_assigned(self, evt: AutoAssigned) -> None:
-        from models._trace import tr; tr("assigned_in", evt.conversation_id)
         self._changed(evt)
         self._notify_one(evt.conversation_id, [evt.user_id],
                          lambda s, conv: {"kind": "assigned", "conversation": brief(conv)})
-        tr("assigned_out", evt.conversation_id)
 
     def transfer_changed(self, evt: TransferChanged) -> None:
         """Told: both ends of the transfer and whoever asked for it."""

@@ -224,12 +224,8 @@ def drain(db: Database, team_id: int, now: datetime | None = None, max_rounds: i
     """Route the team's queue until nothing more can be routed, a short transaction per batch."""
     routed: list[Routed] = []
     for _ in range(max_rounds):
-        from models._trace import tr; tr("batch_begin")
         with db.transaction() as s:
-            tr("batch_tx")
             batch = route_some(s, team_id, now or utcnow())
-            tr("batch_routed", len(batch))
-        tr("batch_published", len(batch))
         routed += batch
         if not batch:
             break
