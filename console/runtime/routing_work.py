@@ -32,6 +32,7 @@ from models.conversations.inbox import latest_packets
 from models.db import Database
 from models.events import (
     AgentAvailabilityChanged,
+    AutoAssigned,
     ConversationAssigned,
     ConversationEvent,
     ConversationHandedOff,
@@ -63,6 +64,12 @@ class _Batches:
         self._work = _Work()
         self._active = False
         self._lock = threading.Lock()
+
+    def forget(self, **kinds: Iterable[int]) -> None:
+        """Unmark work made needless meanwhile (not yet taken by a run; once taken, it is simply done)."""
+        with self._lock:
+            for kind, ids in kinds.items():
+                getattr(self._work, kind).difference_update(ids)
 
     def mark(self, **kinds: Iterable[int]) -> None:
         with self._lock:
@@ -127,6 +134,11 @@ class RoutingWork:
             self._batches.mark(timers=[evt.conversation_id], drains=[evt.team_id])
             if freed:
                 self.jobs.submit(self._drain_teams_of, freed)
+        elif isinstance(evt, AutoAssigned):
+            # Routing armed the idle timer in the transaction that assigned it (published right after
+            # its ConversationAssigned): re-arming it would cost the routing thread a transaction per
+            # batch, in the middle of a burst.
+            self._batches.forget(timers=[evt.conversation_id])
         elif isinstance(evt, ConversationStatusChanged):
             self._batches.mark(timers=[evt.conversation_id], drains=[evt.team_id])
             if evt.change in ("closed", "returned_to_bot"):
