@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from console.realtime.listener import RealtimeListener
 from console.realtime.rooms import user_room
@@ -76,7 +76,7 @@ def test_a_batch_costs_the_same_whatever_the_teams_size(app: Flask, db: Database
     assert routed_small == 6  # two agents with room for three each
     assert small <= _budget(db, 6)
     with db.transaction() as s:  # the same six chats waiting again, for a team of eight online
-        s.execute(Assignment.__table__.delete())
+        s.execute(delete(Assignment))
         s.execute(update(Conversation).values(phase="waiting"))
     _online(db, emails)
     routed_large, large = _route(db, team)
