@@ -221,13 +221,16 @@ def route_some(session: Session, team_id: int, now: datetime, limit: int = ROUTE
 
 
 def drain(db: Database, team_id: int, now: datetime | None = None, max_rounds: int = 200) -> list[Routed]:
-    """Route the team's queue until nothing more can be routed, a short transaction per batch."""
+    """Route the team's queue until nothing more can be routed, a short transaction per batch.
+
+    A batch that was not full found nothing more it could route: no further transaction just to see
+    that again (whatever is handed off or freed meanwhile sets off a drain of its own)."""
     routed: list[Routed] = []
     for _ in range(max_rounds):
         with db.transaction() as s:
             batch = route_some(s, team_id, now or utcnow())
         routed += batch
-        if not batch:
+        if len(batch) < ROUTE_BATCH:
             break
     return routed
 
