@@ -24,6 +24,7 @@ from models.events import AutoAssigned
 from models.routing.assign import drain
 from models.schema.accounts import User
 from models.schema.conversations import Assignment, Conversation
+from models.schema.routing import Timer
 from tests.support.actors import make_user
 from tests.support.routing import agent, handoff, me, notifications, team_id
 from tests.support.statements import counting
@@ -128,3 +129,19 @@ def test_an_assignment_pushes_one_notification_to_its_agent_read_in_one_statemen
     assert [(e, p["kind"], p["conversation"]["id"], to) for e, p, to in pushed] == [
         ("notification", "assigned", public_id, user_room(me(ada)))]
     assert pushed[0][1]["conversation"]["contact"]["name"] and pushed[0][1]["conversation"]["team"]["name"] == "Support"
+
+
+def test_a_handoff_given_at_once_arms_its_idle_timer_once(app: Flask, db: Database) -> None:
+    """Routing runs before the timers of what it was told about, and arms an assignment's idle timer in
+    the transaction that makes it: no waiting timer armed just to be replaced, no idle timer re-armed
+    after (both were, in transactions of their own, before issue 17)."""
+    ada = agent(app, db, "ada@example.com")
+    with counting(db.engine) as statements:
+        _, public_id = handoff(app)
+    assert [n["conversation"]["id"] for n in notifications(ada, "assigned")] == [public_id]
+    armed = [sql for sql in statements.seen if sql.startswith("INSERT INTO routing_timers")]
+    assert len(armed) == 1, statements.report()
+    with db.session() as s:
+        kinds = list(s.scalars(select(Timer.kind).join(Conversation, Conversation.id == Timer.conversation_id)
+                               .where(Conversation.public_id == public_id)))
+    assert kinds == ["idle"]

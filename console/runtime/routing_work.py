@@ -149,13 +149,16 @@ class RoutingWork:
             self.realtime.queue_moved(evt.team_id, evt.conversation_id)
 
     def _work(self, work: _Work) -> None:
-        now = utcnow()
-        if work.timers:
-            with self.db.transaction() as s:
-                for conv in s.scalars(select(Conversation).where(Conversation.id.in_(work.timers))):
-                    arm_conversation_timers(s, conv, now)
+        """Routing first: a handoff waits for nothing else. Then the timers of what it did not give
+        to someone (an assignment's idle timer is armed in the transaction that made it)."""
+        given: set[int] = set()
         for team_id in sorted(work.drains):
-            drain(self.db, team_id)
+            given.update(r.conversation_id for r in drain(self.db, team_id) if not r.offered)
+        if timers := work.timers - given:
+            now = utcnow()
+            with self.db.transaction() as s:
+                for conv in s.scalars(select(Conversation).where(Conversation.id.in_(timers))):
+                    arm_conversation_timers(s, conv, now)
         if work.announce:
             with self.db.session() as s:  # most were routed just now: only those still queued
                 queued = sorted(s.scalars(select(Conversation.id).where(
