@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from connectors.delivery import MediaLinks
 from connectors.webchat import CHANNEL as WEBCHAT
@@ -306,9 +306,9 @@ class RealtimeListener:
             with self.db.session() as s:
                 self._notify_one(conversation_id, user_ids, payload, s)
             return
-        conv = session.scalar(select(Conversation).options(selectinload(Conversation.contact),
-                                                           selectinload(Conversation.team))
-                              .where(Conversation.id == conversation_id))
+        conv = session.scalar(select(Conversation).options(joinedload(Conversation.contact),
+                                                           joinedload(Conversation.team))
+                              .where(Conversation.id == conversation_id))  # one statement: sent at once
         if conv is not None:
             self._to([user_room(uid) for uid in user_ids], "notification", payload(session, conv))
 

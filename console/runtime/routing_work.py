@@ -32,6 +32,7 @@ from models.conversations.inbox import latest_packets
 from models.db import Database
 from models.events import (
     AgentAvailabilityChanged,
+    AutoAssigned,
     ConversationAssigned,
     ConversationEvent,
     ConversationHandedOff,
@@ -63,6 +64,12 @@ class _Batches:
         self._work = _Work()
         self._active = False
         self._lock = threading.Lock()
+
+    def forget(self, **kinds: Iterable[int]) -> None:
+        """Unmark work made needless meanwhile (not yet taken by a run; once taken, it is simply done)."""
+        with self._lock:
+            for kind, ids in kinds.items():
+                getattr(self._work, kind).difference_update(ids)
 
     def mark(self, **kinds: Iterable[int]) -> None:
         with self._lock:
@@ -127,6 +134,11 @@ class RoutingWork:
             self._batches.mark(timers=[evt.conversation_id], drains=[evt.team_id])
             if freed:
                 self.jobs.submit(self._drain_teams_of, freed)
+        elif isinstance(evt, AutoAssigned):
+            # Routing armed the idle timer in the transaction that assigned it (published right after
+            # its ConversationAssigned): re-arming it would cost the routing thread a transaction per
+            # batch, in the middle of a burst.
+            self._batches.forget(timers=[evt.conversation_id])
         elif isinstance(evt, ConversationStatusChanged):
             self._batches.mark(timers=[evt.conversation_id], drains=[evt.team_id])
             if evt.change in ("closed", "returned_to_bot"):
@@ -137,13 +149,16 @@ class RoutingWork:
             self.realtime.queue_moved(evt.team_id, evt.conversation_id)
 
     def _work(self, work: _Work) -> None:
-        now = utcnow()
-        if work.timers:
-            with self.db.transaction() as s:
-                for conv in s.scalars(select(Conversation).where(Conversation.id.in_(work.timers))):
-                    arm_conversation_timers(s, conv, now)
+        """Routing first: a handoff waits for nothing else. Then the timers of what it did not give
+        to someone (an assignment's idle timer is armed in the transaction that made it)."""
+        given: set[int] = set()
         for team_id in sorted(work.drains):
-            drain(self.db, team_id)
+            given.update(r.conversation_id for r in drain(self.db, team_id) if not r.offered)
+        if timers := work.timers - given:
+            now = utcnow()
+            with self.db.transaction() as s:
+                for conv in s.scalars(select(Conversation).where(Conversation.id.in_(timers))):
+                    arm_conversation_timers(s, conv, now)
         if work.announce:
             with self.db.session() as s:  # most were routed just now: only those still queued
                 queued = sorted(s.scalars(select(Conversation.id).where(

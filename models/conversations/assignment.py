@@ -65,8 +65,10 @@ def do_assign(session: Session, actor: User, conv: Conversation, user_ids: Itera
     _set_assignees(session, actor, conv, [u.id for u in users])
 
 
-def _set_assignees(session: Session, actor: User | None, conv: Conversation, user_ids: list[int]) -> None:
-    """`actor` None: routing did it (see models/routing.py)."""
+def _set_assignees(session: Session, actor: User | None, conv: Conversation, user_ids: list[int], *,
+                   flush: bool = True) -> None:
+    """`actor` None: routing did it (see models/routing/assign.py, which passes `flush=False` to write a
+    batch of conversations in one flush)."""
     before = _assignee_ids(conv)
     wanted = list(dict.fromkeys(user_ids))
     if wanted == before:
@@ -83,7 +85,8 @@ def _set_assignees(session: Session, actor: User | None, conv: Conversation, use
     if conv.owner == Owner.HUMAN.value:
         conv.phase = Phase.ASSIGNED.value if wanted else Phase.WAITING.value
     conv.last_activity_at = now
-    session.flush()
+    if flush:
+        session.flush()
     audit(session, "conversation.assigned", actor=actor, conversation=conv, user_ids=wanted, before=before)
     publish_on_commit(session, ConversationAssigned(conv.id, conv.team_id, conv.contact_id,
                                                     tuple(wanted), tuple(before)))

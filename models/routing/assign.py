@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from models.audit import audit
 from models.contacts.presets import presets_of
@@ -104,6 +104,25 @@ class _Claims:
         self.users: dict[int, User | None] = {}
         self.loads: dict[int, int] = {}
 
+    def team_pool(self, team_id: int) -> list[_Candidate]:
+        """The team's online active agents with room, locked in id order and their loads counted
+        together under the lock: a few statements per batch, whatever the team's size (not a lock, a
+        membership look-up and two counts per agent)."""
+        users = list(self.session.scalars(
+            select(User).join(TeamMember, and_(TeamMember.user_id == User.id, TeamMember.team_id == team_id))
+            .where(User.active.is_(True), User.availability == Availability.ONLINE.value)
+            .order_by(User.id).with_for_update(key_share=True, of=User)
+            .options(selectinload(User.memberships)).execution_options(populate_existing=True)))
+        loads = active_chats(self.session, [u.id for u in users])
+        out = []
+        for user in users:
+            self.users[user.id] = user
+            self.loads[user.id] = loads[user.id]
+            if loads[user.id] < capacity_of(user):
+                last = next((m.last_routed_at for m in user.memberships if m.team_id == team_id), None)
+                out.append(_Candidate(user.id, loads[user.id], capacity_of(user), last))
+        return out
+
     def lock(self, user_id: int) -> User | None:
         if user_id not in self.users:
             user = lock_user(self.session, user_id)
@@ -145,76 +164,101 @@ def route_some(session: Session, team_id: int, now: datetime, limit: int = ROUTE
 
     Returns what was routed (empty when nothing more can be routed now: empty queue, nobody
     available with room, or a manual team without contact presets).
+
+    Set-based, so that a burst costs a few statements per batch rather than a dozen per chat: the
+    team's agents are locked and counted together first (in id order; the conversations after them
+    are taken with SKIP LOCKED, so routing never waits on one while holding an agent), the waiting
+    conversations locked a chunk at a time with their assignees, and the writes flushed together.
     """
     serialize(session)
     settings = team_settings(session, team_id)
-    manual = settings.policy == Policy.MANUAL.value
-    team_pool = [] if manual else _pool(session, team_id)  # manual: agents take chats themselves
     rows = session.execute(select(Conversation.id, Conversation.contact_id).where(waiting_in(team_id))
                            .order_by(queued_since(), Conversation.id).limit(QUEUE_SCAN)).all()
+    if not rows:
+        return []
     with_presets = set(session.scalars(select(ContactPreset.contact_id).where(
         ContactPreset.contact_id.in_({r[1] for r in rows}), ContactPreset.kind == PresetKind.ASSIGN.value)))
     claims = _Claims(session)
+    manual = settings.policy == Policy.MANUAL.value  # manual: agents take chats themselves
+    team_pool = [] if manual else claims.team_pool(team_id)
+    todo = [(cid, contact_id) for cid, contact_id in rows if contact_id in with_presets or team_pool]
     routed: list[Routed] = []
     idle_timers: list[tuple[str, int, datetime, int]] = []
-    for cid, contact_id in rows:
-        if len(routed) >= limit:
-            break
-        if contact_id not in with_presets and not team_pool:
-            continue
-        conv = session.scalar(select(Conversation).where(Conversation.id == cid, waiting_in(team_id))
-                              .with_for_update(skip_locked=True).execution_options(populate_existing=True))
-        if conv is None:
-            continue  # taken meanwhile, or another router holds it
-        preset = presets_of(session, contact_id)[PresetKind.ASSIGN.value] \
-            if contact_id in with_presets else []
-        pool = _pool(session, team_id, preset) if preset else team_pool
-        tried = _offered_before(session, conv) if settings.offer_timeout_seconds else {}
-        user = _claim_agent(claims, conv, _ordered(pool, settings.policy, tried)) if pool else None
-        if user is None:
-            continue
-        claims.took(user)
-        for cand in pool:  # keep the policy's order true for the rest of this batch
-            if cand.user_id == user.id:
-                cand.load += 1
-                cand.last_routed_at = now
-        if settings.offer_timeout_seconds:
-            _offer(session, conv, user, now, settings.offer_timeout_seconds)
-        else:
-            _give(session, conv, user, now, via=settings.policy if not preset else "contact_preset",
-                  settings=settings, timers=idle_timers)
-        routed.append(Routed(conv.id, user.id, offered=bool(settings.offer_timeout_seconds)))
+    given_to: set[int] = set()
+    while todo and len(routed) < limit:
+        chunk, todo = todo[:limit - len(routed)], todo[limit - len(routed):]
+        locked = {c.id: c for c in session.scalars(
+            select(Conversation).where(Conversation.id.in_([cid for cid, _ in chunk]), waiting_in(team_id))
+            .options(selectinload(Conversation.assignments))
+            .with_for_update(skip_locked=True, of=Conversation).execution_options(populate_existing=True))}
+        for cid, contact_id in chunk:
+            conv = locked.get(cid)
+            if conv is None:
+                continue  # taken meanwhile, or another router holds it
+            preset = presets_of(session, contact_id)[PresetKind.ASSIGN.value] \
+                if contact_id in with_presets else []
+            pool = _pool(session, team_id, preset) if preset else team_pool
+            tried = _offered_before(session, conv) if settings.offer_timeout_seconds else {}
+            user = _claim_agent(claims, conv, _ordered(pool, settings.policy, tried)) if pool else None
+            if user is None:
+                continue
+            claims.took(user)
+            for cand in pool:  # keep the policy's order true for the rest of this batch
+                if cand.user_id == user.id:
+                    cand.load += 1
+                    cand.last_routed_at = now
+            if settings.offer_timeout_seconds:
+                _offer(session, conv, user, now, settings.offer_timeout_seconds)
+            else:
+                _give(session, conv, user, now, via=settings.policy if not preset else "contact_preset",
+                      settings=settings, timers=idle_timers, given_to=given_to)
+            routed.append(Routed(conv.id, user.id, offered=bool(settings.offer_timeout_seconds)))
     from models.routing.timers import arm_many
 
+    _routed_to(session, team_id, given_to, now)
     arm_many(session, idle_timers)
     return routed
 
 
 def drain(db: Database, team_id: int, now: datetime | None = None, max_rounds: int = 200) -> list[Routed]:
-    """Route the team's queue until nothing more can be routed, a short transaction per batch."""
+    """Route the team's queue until nothing more can be routed, a short transaction per batch.
+
+    A batch that was not full found nothing more it could route: no further transaction just to see
+    that again (whatever is handed off or freed meanwhile sets off a drain of its own)."""
     routed: list[Routed] = []
     for _ in range(max_rounds):
         with db.transaction() as s:
             batch = route_some(s, team_id, now or utcnow())
         routed += batch
-        if not batch:
+        if len(batch) < ROUTE_BATCH:
             break
     return routed
 
 
 def _give(session: Session, conv: Conversation, user: User, now: datetime, *, via: str,
-          settings: TeamSettings | None = None, timers: list[tuple[str, int, datetime, int]] | None = None) -> None:
-    """Assign to `user` as routing (no actor), and start the idle clock."""
+          settings: TeamSettings | None = None, timers: list[tuple[str, int, datetime, int]] | None = None,
+          given_to: set[int] | None = None) -> None:
+    """Assign to `user` as routing (no actor), and start the idle clock. `timers` and `given_to`
+    collect the timer and the agent's routing time for one write per batch (`route_some`)."""
     from models.routing.timers import arm_conversation_timers
 
     waited = _waited(conv, now)
-    _set_assignees(session, None, conv, [user.id])
-    session.execute(update(TeamMember).where(TeamMember.team_id == conv.team_id, TeamMember.user_id == user.id)
-                    .values(last_routed_at=now))
+    _set_assignees(session, None, conv, [user.id], flush=False)
+    if given_to is None:
+        _routed_to(session, conv.team_id, {user.id}, now)
+    else:
+        given_to.add(user.id)
     audit(session, "routing.assigned", conversation=conv, user_id=user.id, team_id=conv.team_id,
                   via=via, waited_seconds=round(waited, 3))
     publish_on_commit(session, AutoAssigned(conv.id, conv.team_id, conv.contact_id, user.id))
     arm_conversation_timers(session, conv, now, settings, collect=timers)
+
+
+def _routed_to(session: Session, team_id: int, user_ids: set[int], now: datetime) -> None:
+    """When routing last gave these agents one of the team's chats (round robin, least-loaded ties)."""
+    if user_ids:
+        session.execute(update(TeamMember).where(TeamMember.team_id == team_id, TeamMember.user_id.in_(user_ids))
+                        .values(last_routed_at=now))
 
 
 def _offer(session: Session, conv: Conversation, user: User, now: datetime, timeout: int) -> Offer:

@@ -1,4 +1,9 @@
-"""Row locks for routing changes, in one order (conversation, then user), and SQLite's write lock."""
+"""Row locks for routing changes, in one order (conversation, then user), and SQLite's write lock.
+
+One exception, which cannot deadlock: a routing batch (models/routing/assign.py `route_some`) locks its
+team's online agents first, in id order, and only then takes conversations, with SKIP LOCKED: it never
+waits for a conversation while it holds an agent.
+"""
 
 from __future__ import annotations
 
