@@ -141,3 +141,25 @@ def test_exposure_split_teaches_or_leaves_out_the_same_intents() -> None:
     assert {i for _, i in left_test.examples} == set(intents) - exposed - set(held) | {"out_of_scope"}
     assert taught_train.intents == tuple(sorted(set(left_train.intents) | {"out_of_scope"}))
     assert sum(1 for _, i in taught_train.examples if i == "out_of_scope") == 3 * 3
+
+
+def test_main_compares_intents_left_out_with_intents_taught_as_out_of_scope(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """BANKING77's layout (train.csv, test.csv): one intent unknown, one more left out or taught."""
+    import csv
+
+    data = _dataset()
+    for name, rows in (("train.csv", data["train"]), ("test.csv", data["test"])):
+        with (tmp_path / name).open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["text", "category"])
+            writer.writerows(rows)
+    args = ["--data", str(tmp_path), "--engines", "before", "--held-out", "1", "--outlier-exposure", "1"]
+    assert bench.main([*args, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["outlier_exposure"][0]
+    assert len(row["held_out"]) == 1
+    assert row["left_out"]["in_scope_accuracy"] == row["taught"]["in_scope_accuracy"] == 1.0
+    assert 0 <= row["left_out"]["handoff_recall"] <= 1 and 0 <= row["taught"]["handoff_recall"] <= 1
+    assert bench.main(args) == 0
+    text = capsys.readouterr().out
+    assert "1 more intents left out" in text and "1 more intents taught as out_of_scope" in text
