@@ -347,6 +347,7 @@ class EmbeddedEngine:
     `parley bot train` in another process is picked up on the next message without a restart."""
 
     name = ENGINE_NAME
+    answers_in_process = True  # milliseconds, no network (bot/types.py Engine)
 
     def __init__(self, settings: Settings, model: TrainedModel | None = None, *,
                  follow: Callable[..., object] | None = None) -> None:

@@ -172,6 +172,13 @@ class BotPipeline:
         return renewed
 
     @property
+    def answers_at_once(self) -> bool:
+        """Every stage answers in this process in milliseconds (the embedded engine; no Rasa, LLM or
+        http engine that may take seconds): the consoles' summary of a customer message can wait for
+        the bot's answer and go out once with it (console/realtime/listener.py)."""
+        return all(getattr(engine, "answers_in_process", False) for engine in self.engines)
+
+    @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
 

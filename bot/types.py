@@ -125,6 +125,9 @@ class TurnContext:
 
 
 class Engine(Protocol):
+    """An engine may also say `answers_in_process = True` (a class attribute): it answers from this
+    process's memory in milliseconds, never over the network (`BotPipeline.answers_at_once`)."""
+
     name: str
 
     def turn(self, text: str, context: TurnContext) -> BotTurn:

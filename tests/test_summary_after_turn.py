@@ -75,3 +75,25 @@ def test_a_handoff_still_pushes_the_summary_with_the_handoff(app: Flask, db: Dat
     customer.say("a person please")
     summaries = [p for name, p in _console_pushes(ada) if name == "conversation" and p["id"] == conv_id]
     assert summaries and summaries[-1]["owner"] == "human" and summaries[-1]["handoff"] is not None
+
+
+class RemoteRules(RuleEngine):
+    """The rule engine standing in for one that may take seconds (an LLM, Rasa, the http engine)."""
+
+    name = "remote-rules"
+    answers_in_process = False
+
+
+def test_a_message_s_summary_does_not_wait_for_an_engine_that_may_take_seconds(app: Flask, db: Database) -> None:
+    # An LLM's turn takes seconds: the consoles' list must show the customer's message at once, so its
+    # summary goes out with the message, and the answer's summary after it.
+    app.extensions["parley"].pipeline.engines[:] = [RemoteRules()]
+    make_user(db, "ada@example.com")
+    ada = Agent(app, "ada@example.com")
+    customer = Customer(app)
+    conv_id = customer.say("hi")["conversation_id"]
+    ada.socket.get_received("/console")
+
+    customer.say("where is my order")
+    summaries = [p for name, p in _console_pushes(ada) if name == "conversation" and p["id"] == conv_id]
+    assert [s["last_message"]["text"] for s in summaries] == ["where is my order", "Your order ships in 3-5 days."]

@@ -9,6 +9,7 @@ class RuleEngine:
     """A tiny deterministic engine for tests of everything around the bot (the real one has its own)."""
 
     name = "rules"
+    answers_in_process = True
 
     def turn(self, text: str, context: TurnContext) -> BotTurn:
         low = text.lower()
