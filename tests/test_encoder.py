@@ -32,7 +32,7 @@ def test_the_rebuilt_model_multiplies_integers_and_keeps_the_vectors() -> None:
     graph = onnx.load(str(rebuilt)).graph
     ops = [node.op_type for node in graph.node]
     weights = {t.name for t in graph.initializer}
-    assert ops.count("MatMulInteger") == 36  # 6 layers × (q, k, v, output, 2 feed-forward)
+    assert ops.count("MatMulInteger") == 36  # 6 layers of q, k, v, output, 2 feed-forward
     # no MatMul left on float weights (the package's graph had 36 of them behind Cast → Mul)
     assert not [n for n in graph.node if n.op_type == "MatMul" and set(n.input) & weights]
     assert encoder.get().session._model_path == str(rebuilt)  # what the engine runs
