@@ -67,10 +67,7 @@ def _files() -> tuple[Path, Path]:
 
 
 def cache_dir() -> Path:
-    """Where the rebuilt model is kept: $PARLEY_CACHE_DIR, else $XDG_CACHE_HOME/parley, else ~/.cache/parley."""
-    configured = os.environ.get("PARLEY_CACHE_DIR")
-    if configured:
-        return Path(configured)
+    """Where the rebuilt model is kept: $XDG_CACHE_HOME/parley, else ~/.cache/parley."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "parley"
 
 

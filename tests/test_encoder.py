@@ -70,8 +70,9 @@ def test_an_unwritable_cache_still_gives_the_process_an_encoder(tmp_path: Path,
     assert shared is not None
     # the rebuild's content is tested above; here only where it goes
     monkeypatch.setattr(encoder, "_rebuild", lambda _source, _directory, target: shutil.copy(shared, target))
-    monkeypatch.setenv("PARLEY_CACHE_DIR", str(blocked / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
     made = encoder.compute_model(encoder._files()[0])
+    assert encoder.cache_dir() == blocked / "parley"
     assert made.is_file() and made.name == shared.name and blocked not in made.parents
 
 
