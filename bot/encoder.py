@@ -22,6 +22,7 @@ on its sparse features alone.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -72,14 +73,13 @@ def cache_dir() -> Path:
 
 
 def _rebuilt_name(source: Path) -> str:
-    import onnx
-    import onnxruntime
-
+    """Names the rebuild by its inputs: the source's bytes and the tools' versions (read from their
+    metadata: importing onnx takes seconds, and a process that finds the file cached never needs it)."""
     digest = hashlib.sha256()
     with open(source, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
-    tools = f"{_REBUILD}:{onnx.__version__}:{onnxruntime.__version__}"
+    tools = f"{_REBUILD}:{importlib.metadata.version('onnx')}:{importlib.metadata.version('onnxruntime')}"
     digest.update(tools.encode())
     return f"{ENCODER_ID}-{digest.hexdigest()[:16]}.onnx"
 
@@ -94,7 +94,7 @@ def compute_model(source: Path, directory: Path | None = None) -> Path:
     source and tools give the same file."""
     try:
         name = _rebuilt_name(source)
-    except ImportError as exc:
+    except importlib.metadata.PackageNotFoundError as exc:
         raise EncoderUnavailable(f"rebuilding the encoder needs the 'onnx' package: {exc}") from exc
     directory = directory or cache_dir()
     target = directory / name
