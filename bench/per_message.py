@@ -7,8 +7,11 @@ instance) with every background job run inline, drives `--visitors` webchat visi
 Flask-SocketIO's test client (the real socket handlers), and reports per answered message: process CPU
 ms (p50 over `--rounds` rounds of all visitors' messages), wall ms, and SQL statements, split into the
 steps they were sent from (`--steps`). `--profile FILE` also writes a py-spy-free cProfile of the run.
+The texts repeat, so the sentence encoder's cache answers them; `--new-messages` drops each text's cached
+vector before it is sent, so every message costs what a customer's new wording costs (the encoder runs).
 
     python -m bench.per_message
+    python -m bench.per_message --new-messages
     python -m bench.per_message --visitors 5 --messages 20 --json
 """
 
@@ -60,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=20, help="measured messages per visitor (20)")
     parser.add_argument("--steps", action="store_true", help="attribute each statement to a step (slower)")
     parser.add_argument("--profile", help="write a cProfile of the measured messages here")
+    parser.add_argument("--new-messages", action="store_true",
+                        help="drop each text's cached sentence vector first: the encoder runs for every message")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -98,12 +103,16 @@ def main(argv: list[str] | None = None) -> int:
         for client in clients:  # warm-up: each visitor's conversation exists, caches are warm
             say(client, "hi")
             say(client, TEXTS[0])
+        from bot import encoder
+
+        forget = encoder.get().forget if args.new_messages and encoder.available() else (lambda texts: None)
         cpu, wall = [], []
         profiler = cProfile.Profile() if args.profile else None
         counting["on"] = True
         try:
             for n in range(args.messages):
                 for client in clients:
+                    forget([TEXTS[n % len(TEXTS)]])
                     c0, w0 = time.process_time(), time.perf_counter()
                     if profiler:
                         profiler.enable()
@@ -132,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"per message ({total} messages, {args.visitors} visitors, jobs inline, embedded bot, SQLite):")
+        print(f"per message ({total} messages, {args.visitors} visitors, jobs inline, embedded bot, SQLite"
+              f"{', each a new message for the encoder' if args.new_messages else ''}):")
         print(f"  CPU p50 {result['cpu_ms_p50']:.2f} ms (mean {result['cpu_ms_mean']:.2f}), "
               f"wall p50 {result['wall_ms_p50']:.2f} ms, {result['statements_per_message']:.1f} SQL statements")
         for step, share in steps.items():
