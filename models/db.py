@@ -10,13 +10,14 @@ connection while the first is still held, so a burst of writers cannot exhaust t
 from __future__ import annotations
 
 import logging
+import select as _select
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.events import Event
@@ -24,6 +25,9 @@ from models.events import Event
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Event], None]
+# A job queue's `submit` (console/runtime/jobs.py): `Database.transaction(publish_with=...)` hands it
+# the publishing of a commit's events instead of publishing them on the committing thread.
+Submit = Callable[..., None]
 # Called just before a commit with the events that commit will publish; may add rows to the session,
 # which then commit (or roll back) with the change itself (e.g. webhook deliveries, models/integrations/).
 CommitWriter = Callable[[Session, list[Event]], None]
@@ -106,7 +110,37 @@ def make_engine(url: str) -> Engine:
                                pool_size=10, max_overflow=-1)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No `pool_pre_ping`: its round trip (SELECT 1) before every checkout was a fifth of a webhook's
+    # time on PostgreSQL. `_closed_by_server` catches what the ping caught — a server restarted or a
+    # backend terminated since the connection went back to the pool — without a round trip, and
+    # `pool_recycle` retires connections before a middlebox or idle timeout can drop them silently.
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=RECYCLE_S)
+    event.listen(engine, "checkout", _closed_by_server)
+    return engine
+
+
+RECYCLE_S = 1800
+
+
+def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Pessimistic disconnect handling at checkout, for free: a pooled connection sits idle with
+    nothing to read, so a socket that is readable now means the server closed it (a restart or
+    `pg_terminate_backend` sends its FATAL notice and closes). Raising `DisconnectionError` here makes
+    the pool throw that connection away and check out a fresh one (SQLAlchemy's documented checkout
+    hook): the caller never sees the dead one, so a PostgreSQL restart is not a 500."""
+    if getattr(dbapi_connection, "closed", False):
+        raise exc.DisconnectionError("connection closed")
+    fileno = getattr(dbapi_connection, "fileno", None)
+    if fileno is None:  # a driver with no socket to look at
+        return
+    poller = _select.poll()  # not select(): a busy web process has descriptors above FD_SETSIZE
+    try:
+        poller.register(fileno(), _select.POLLIN)
+        ready = poller.poll(0)
+    except (OSError, ValueError) as err:  # no socket any more
+        raise exc.DisconnectionError(str(err)) from err
+    if ready:
+        raise exc.DisconnectionError("the server closed this pooled connection")
 
 
 class Database:
@@ -129,15 +163,20 @@ class Database:
         return self._sessions()
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, *, publish_with: Submit | None = None) -> Iterator[Session]:
         """One unit of work: commits at the end, rolls back on error; events are published once the
-        session is closed and its connection is back in the pool."""
+        session is closed and its connection is back in the pool. With `publish_with` they are
+        handed to that queue instead, in commit order, and the caller goes on without waiting for
+        the listeners (a webhook acknowledges once its message is committed: console/webhooks.py)."""
         with self._serialised(), self._sessions() as session:
             session.info[_DEFER] = True
             with session.begin():
                 yield session
             committed: list[Event] = session.info.pop(_COMMITTED, [])
-        _publish(self.bus, committed)
+        if publish_with is None:
+            _publish(self.bus, committed)
+        elif committed:
+            publish_with(_publish, self.bus, committed)
 
     @contextmanager
     def _serialised(self) -> Iterator[None]:
