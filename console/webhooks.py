@@ -141,7 +141,7 @@ def _apply_statuses(updates: list[Any]) -> None:
     for update in updates:
         for attempt in range(3):
             try:
-                with db.transaction() as s:
+                with db.transaction(urgent=True) as s:  # the provider holds the callback open meanwhile
                     do_apply_status(s, update)
                 break
             except OperationalError:  # a deadlock or a locked SQLite file: once more, then let the provider retry

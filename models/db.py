@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import select as _select
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -143,6 +144,72 @@ def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         raise exc.DisconnectionError("the server closed this pooled connection")
 
 
+class WriteLock:
+    """SQLite's one writer at a time, handed over in this process, with two kinds of writer.
+
+    An *urgent* writer has somebody waiting on the other end for its commit — a provider holding a
+    webhook open for its acknowledgement — and goes before the background writers (bot turns,
+    deliveries, timers) that are waiting too. A background writer that has waited `patience_s`
+    goes next, whoever else waits: under a burst of webhooks the bot slows down, it never stops.
+    Re-entrant, like the RLock it replaces.
+    """
+
+    def __init__(self, patience_s: float = 0.25) -> None:
+        self.patience_s = patience_s
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._urgent_waiting = 0
+        self._overdue_waiting = 0
+
+    @contextmanager
+    def held(self, *, urgent: bool = False) -> Iterator[None]:
+        self._acquire(urgent)
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _acquire(self, urgent: bool) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return
+            overdue = False
+            deadline = time.monotonic() + self.patience_s
+            if urgent:
+                self._urgent_waiting += 1
+            while not (self._owner is None and (
+                    overdue or (self._overdue_waiting == 0 if urgent else self._urgent_waiting == 0))):
+                if urgent or overdue:
+                    self._cond.wait()
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    overdue = True
+                    self._overdue_waiting += 1
+                else:
+                    self._cond.wait(remaining)
+            if urgent:
+                self._urgent_waiting -= 1
+            if overdue:
+                self._overdue_waiting -= 1
+            self._owner, self._depth = me, 1
+
+    @property
+    def waiting(self) -> int:
+        """Writers waiting now (all kinds): what a test waits for before it lets the holder go."""
+        return len(getattr(self._cond, "_waiters", ()))
+
+    def _release(self) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._cond.notify_all()
+
+
 class Database:
     def __init__(self, url: str, bus: EventBus | None = None) -> None:
         self.url = url
@@ -153,7 +220,7 @@ class Database:
                                                                                  _WRITERS: self.writers})
         # SQLite has one writer at a time; queueing writers here hands the lock over at once instead
         # of leaving them in SQLite's busy handler, which sleeps in growing steps (measured in bench/).
-        self._write_lock: threading.RLock | None = threading.RLock() if self.is_sqlite else None
+        self._write_lock: WriteLock | None = WriteLock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -163,12 +230,14 @@ class Database:
         return self._sessions()
 
     @contextmanager
-    def transaction(self, *, publish_with: Submit | None = None) -> Iterator[Session]:
+    def transaction(self, *, publish_with: Submit | None = None, urgent: bool = False) -> Iterator[Session]:
         """One unit of work: commits at the end, rolls back on error; events are published once the
         session is closed and its connection is back in the pool. With `publish_with` they are
         handed to that queue instead, in commit order, and the caller goes on without waiting for
-        the listeners (a webhook acknowledges once its message is committed: console/webhooks.py)."""
-        with self._serialised(), self._sessions() as session:
+        the listeners (a webhook acknowledges once its message is committed: console/webhooks.py).
+        `urgent`: somebody is waiting for this commit; on SQLite it writes before background work
+        (`WriteLock`)."""
+        with self._serialised(urgent), self._sessions() as session:
             session.info[_DEFER] = True
             with session.begin():
                 yield session
@@ -179,11 +248,11 @@ class Database:
             publish_with(_publish, self.bus, committed)
 
     @contextmanager
-    def _serialised(self) -> Iterator[None]:
+    def _serialised(self, urgent: bool = False) -> Iterator[None]:
         if self._write_lock is None:
             yield
             return
-        with self._write_lock:
+        with self._write_lock.held(urgent=urgent):
             yield
 
     def dispose(self) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
 
-from models.db import Database, publish_on_commit
+from models.db import Database, WriteLock, publish_on_commit
 from models.events import Event
 from models.schema.accounts import Team
 from models.settings import Settings
@@ -74,3 +75,41 @@ def test_concurrent_writers_all_commit(database: Database) -> None:
     assert not errors
     with database.session() as s:
         assert s.scalar(select(func.count()).select_from(Team).where(Team.name.like("t%-%"))) == 80
+
+
+def _order_after_release(lock: WriteLock, kinds: list[bool]) -> list[str]:
+    """Hold the lock, let writers of these kinds (True: urgent) queue one after another, release:
+    the order they got it in."""
+    got: list[str] = []
+    threads = []
+    with lock.held():
+        for n, urgent in enumerate(kinds):
+            name = f"{'urgent' if urgent else 'background'}{n}"
+
+            def write(name: str = name, urgent: bool = urgent) -> None:
+                with lock.held(urgent=urgent):
+                    got.append(name)
+
+            threads.append(threading.Thread(target=write))
+            threads[-1].start()
+            while lock.waiting < n + 1:  # queued before the next one comes
+                time.sleep(0.001)
+    for t in threads:
+        t.join(5)
+    return got
+
+
+def test_a_writer_someone_waits_for_goes_before_background_writers() -> None:
+    """SQLite's write lock: a webhook's commit (the provider holds the request open) before bot turns
+    and deliveries that queued earlier; re-entrant like the RLock it replaced."""
+    lock = WriteLock(patience_s=60)
+    got = _order_after_release(lock, [False, False, True])
+    assert got[0] == "urgent2" and sorted(got[1:]) == ["background0", "background1"]
+    with lock.held(), lock.held(urgent=True):  # the same thread again: no deadlock
+        pass
+
+
+def test_a_background_writer_that_waited_its_patience_goes_next() -> None:
+    """Under a burst of urgent writers the bot slows down but never stops."""
+    lock = WriteLock(patience_s=0)
+    assert _order_after_release(lock, [False, True]) == ["background0", "urgent1"]

@@ -51,7 +51,7 @@ def ingest_provider_message(db: Database, *, channel: str, provider_message_id: 
     """
     for attempt in range(ATTEMPTS):
         try:
-            with db.transaction(publish_with=publish_with) as s:
+            with db.transaction(publish_with=publish_with, urgent=True) as s:  # a provider awaits the ack
                 known, conv = contact_and_open_conversation(s, channel, sender)  # one query, not two
                 contact = do_find_or_create_phone_contact(s, channel, sender, sender_name, known=known)
                 if contact.blocked:
