@@ -123,7 +123,12 @@ def test_a_connection_the_server_closed_is_replaced_at_checkout_without_a_ping(
     whose backend went away (a PostgreSQL restart, here `pg_terminate_backend`) is thrown away at
     checkout and the caller works on a fresh one, so a restart never turns into a 500."""
     pings: list[object] = []
-    monkeypatch.setattr(type(database.engine.dialect), "do_ping", lambda self, conn: pings.append(conn) or True)
+
+    def ping(_dialect: object, conn: object) -> bool:
+        pings.append(conn)
+        return True
+
+    monkeypatch.setattr(type(database.engine.dialect), "do_ping", ping)
     pid_sql = text("SELECT pg_backend_pid()")
     with database.transaction() as s:
         first = s.scalar(pid_sql)

@@ -129,7 +129,8 @@ def test_a_signed_webhook_before_its_acknowledgement(capp: Flask, cdb: Database,
     assert not [e for e in ada.socket.get_received("/console") if e["name"] == "message"]
     assert [fn.__name__ for fn, _ in after_ack.held] == ["_publish", "process_conversation"]
     after_ack.run()
-    pushed = [(e["args"][0] if isinstance(e["args"], list) else e["args"])["text"] for e in ada.socket.get_received("/console") if e["name"] == "message"]
+    pushed = [(e["args"][0] if isinstance(e["args"], list) else e["args"])["text"]
+              for e in ada.socket.get_received("/console") if e["name"] == "message"]
     reply = messages(cdb)[-1]
     assert reply.sender_type == "bot"
     # the message, then the bot's reply (again with its delivery tick)
