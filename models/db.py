@@ -156,10 +156,15 @@ class WriteLock:
 
     def __init__(self, patience_s: float = 0.25) -> None:
         self.patience_s = patience_s
-        self._cond = threading.Condition(threading.Lock())
+        mutex = threading.Lock()
+        # Two queues on one mutex, so that a release wakes one writer of the kind that goes next
+        # rather than every waiting thread (dozens of request threads under a burst).
+        self._urgent = threading.Condition(mutex)
+        self._background = threading.Condition(mutex)
         self._owner: int | None = None
         self._depth = 0
         self._urgent_waiting = 0
+        self._background_waiting = 0
         self._overdue_waiting = 0
 
     @contextmanager
@@ -170,44 +175,58 @@ class WriteLock:
         finally:
             self._release()
 
+    @property
+    def waiting(self) -> int:
+        """Writers waiting now (both kinds): what a test waits for before it lets the holder go."""
+        with self._urgent:
+            return self._urgent_waiting + self._background_waiting
+
     def _acquire(self, urgent: bool) -> None:
         me = threading.get_ident()
-        with self._cond:
+        with self._urgent:  # the shared mutex
             if self._owner == me:
                 self._depth += 1
                 return
-            overdue = False
-            deadline = time.monotonic() + self.patience_s
             if urgent:
                 self._urgent_waiting += 1
-            while not (self._owner is None and (
-                    overdue or (self._overdue_waiting == 0 if urgent else self._urgent_waiting == 0))):
-                if urgent or overdue:
-                    self._cond.wait()
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    overdue = True
-                    self._overdue_waiting += 1
-                else:
-                    self._cond.wait(remaining)
-            if urgent:
+                while self._owner is not None or self._overdue_waiting:
+                    self._urgent.wait()
                 self._urgent_waiting -= 1
-            if overdue:
-                self._overdue_waiting -= 1
+            else:
+                self._wait_in_background()
             self._owner, self._depth = me, 1
 
-    @property
-    def waiting(self) -> int:
-        """Writers waiting now (all kinds): what a test waits for before it lets the holder go."""
-        return len(getattr(self._cond, "_waiters", ()))
+    def _wait_in_background(self) -> None:
+        """Called with the mutex held; returns when this background writer may take the lock."""
+        self._background_waiting += 1
+        overdue = False
+        deadline = time.monotonic() + self.patience_s
+        while self._owner is not None or (self._urgent_waiting and not overdue):
+            if overdue:
+                self._background.wait()
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                overdue = True
+                self._overdue_waiting += 1
+            else:
+                self._background.wait(remaining)
+        self._background_waiting -= 1
+        if overdue:
+            self._overdue_waiting -= 1
 
     def _release(self) -> None:
-        with self._cond:
+        with self._urgent:
             self._depth -= 1
-            if self._depth == 0:
-                self._owner = None
-                self._cond.notify_all()
+            if self._depth:
+                return
+            self._owner = None
+            if self._overdue_waiting:
+                self._background.notify_all()  # rare: one of those overdue goes next
+            elif self._urgent_waiting:
+                self._urgent.notify()
+            elif self._background_waiting:
+                self._background.notify()
 
 
 class Database:
