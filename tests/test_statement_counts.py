@@ -135,3 +135,21 @@ def test_a_signed_webhook_before_its_acknowledgement(capp: Flask, cdb: Database,
     assert reply.sender_type == "bot"
     # the message, then the bot's reply (again with its delivery tick)
     assert pushed[0] == "what are your opening hours" and set(pushed[1:]) == {reply.text}
+
+
+# The first message from a number nobody knows, before its acknowledgement: the contact and its open
+# conversation (1); the number on the other phone channel, then as a contact's phone (2); the contact and
+# its identity (2); the number's inbox (1); the duplicate check and the open conversation (2); the
+# conversation, the contact's presets, the message (3). 12 before issue 17 (the contact was looked up twice).
+FIRST_WEBHOOK_BEFORE_ACK = 11
+
+
+def test_the_first_webhook_from_a_new_number(capp: Flask, cdb: Database, fake_twilio: FakeTwilio) -> None:
+    rt(capp).after_ack = HeldJobs()
+    client = capp.test_client()
+    assert twilio_post(client, sms("SM" + "a" * 32, "hi", sender="+14155550100")).status_code == 200
+    with counting(cdb.engine) as statements:
+        r = twilio_post(client, sms("SM" + "b" * 32, "hi", sender="+14155550199"))
+    assert r.status_code == 200
+    assert [m.text for m in messages(cdb)] == ["hi", "hi"]
+    assert statements.count <= FIRST_WEBHOOK_BEFORE_ACK, statements.report()

@@ -53,7 +53,8 @@ def ingest_provider_message(db: Database, *, channel: str, provider_message_id: 
         try:
             with db.transaction(publish_with=publish_with, urgent=True) as s:  # a provider awaits the ack
                 known, conv = contact_and_open_conversation(s, channel, sender)  # one query, not two
-                contact = do_find_or_create_phone_contact(s, channel, sender, sender_name, known=known)
+                contact = do_find_or_create_phone_contact(s, channel, sender, sender_name, known=known,
+                                                          looked_up=True)
                 if contact.blocked:
                     _, created = do_keep_blocked(s, contact=contact, channel=channel, text=text,
                                                  provider_message_id=provider_message_id, media_count=len(media))
