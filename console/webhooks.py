@@ -1,7 +1,12 @@
 """Provider webhooks: thin Flask adapters over the connectors' framework-free cores.
 
 Order on every POST: verify the signature (403, nothing stored) → parse (400, nothing stored) →
-store and commit → acknowledge. The bot and media fetching run after the acknowledgement.
+store and commit → acknowledge. What the commit sets off runs after the acknowledgement, on the
+channel runtime's `after_ack` thread, in the order it was handed over: the pushes of the message to
+the consoles, then the bot's wake-up, so the bot's reply never reaches a console before the message
+it answers. Media fetching is the delivery worker's. If the process dies in between, the message is
+committed: a worker's sweep gives it to the bot (console/runtime/bot_turns.py) and a console that
+reloads shows it.
 """
 
 from __future__ import annotations
@@ -81,11 +86,12 @@ def _twilio_config() -> ChannelConfig | None:
 
 def _store(config: ChannelConfig, msg: InboundMessage) -> None:
     svc = services()
+    after_ack = runtime().after_ack
     try:
         stored = ingest_provider_message(
             svc.db, channel=msg.channel, provider_message_id=msg.provider_message_id, sender=msg.sender,
             sender_name=msg.sender_name, text=msg.text, via_channel_id=config.id,
-            media=[Media(m.ref, m.filename) for m in msg.media])
+            media=[Media(m.ref, m.filename) for m in msg.media], publish_with=after_ack.submit)
     except Forbidden:  # do_ingest_inbound's own guard: a block that landed between the two checks
         log.info("message %s from a blocked contact ignored", msg.provider_message_id)
         return
@@ -95,7 +101,7 @@ def _store(config: ChannelConfig, msg: InboundMessage) -> None:
     with log_conversation(stored.public_id):
         log.info("%s message %s %s", msg.channel, stored.message_id, "received" if stored.created else "repeated")
         if stored.created:
-            svc.process_conversation(stored.conversation_id)
+            after_ack.submit(svc.process_conversation, stored.conversation_id)  # after its pushes
             if stored.attachment_ids:
                 runtime().worker.notify()
 
@@ -135,7 +141,7 @@ def _apply_statuses(updates: list[Any]) -> None:
     for update in updates:
         for attempt in range(3):
             try:
-                with db.transaction() as s:
+                with db.transaction(urgent=True) as s:  # the provider holds the callback open meanwhile
                     do_apply_status(s, update)
                 break
             except OperationalError:  # a deadlock or a locked SQLite file: once more, then let the provider retry

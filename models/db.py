@@ -10,13 +10,15 @@ connection while the first is still held, so a burst of writers cannot exhaust t
 from __future__ import annotations
 
 import logging
+import select as _select
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.events import Event
@@ -24,6 +26,9 @@ from models.events import Event
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Event], None]
+# A job queue's `submit` (console/runtime/jobs.py): `Database.transaction(publish_with=...)` hands it
+# the publishing of a commit's events instead of publishing them on the committing thread.
+Submit = Callable[..., None]
 # Called just before a commit with the events that commit will publish; may add rows to the session,
 # which then commit (or roll back) with the change itself (e.g. webhook deliveries, models/integrations/).
 CommitWriter = Callable[[Session, list[Event]], None]
@@ -106,7 +111,122 @@ def make_engine(url: str) -> Engine:
                                pool_size=10, max_overflow=-1)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No `pool_pre_ping`: its round trip (SELECT 1) before every checkout was a fifth of a webhook's
+    # time on PostgreSQL. `_closed_by_server` catches what the ping caught — a server restarted or a
+    # backend terminated since the connection went back to the pool — without a round trip, and
+    # `pool_recycle` retires connections before a middlebox or idle timeout can drop them silently.
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=RECYCLE_S)
+    event.listen(engine, "checkout", _closed_by_server)
+    return engine
+
+
+RECYCLE_S = 1800
+
+
+def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Pessimistic disconnect handling at checkout, for free: a pooled connection sits idle with
+    nothing to read, so a socket that is readable now means the server closed it (a restart or
+    `pg_terminate_backend` sends its FATAL notice and closes). Raising `DisconnectionError` here makes
+    the pool throw that connection away and check out a fresh one (SQLAlchemy's documented checkout
+    hook): the caller never sees the dead one, so a PostgreSQL restart is not a 500."""
+    if getattr(dbapi_connection, "closed", False):
+        raise exc.DisconnectionError("connection closed")
+    fileno = getattr(dbapi_connection, "fileno", None)
+    if fileno is None:  # a driver with no socket to look at
+        return
+    poller = _select.poll()  # not select(): a busy web process has descriptors above FD_SETSIZE
+    try:
+        poller.register(fileno(), _select.POLLIN)
+        ready = poller.poll(0)
+    except (OSError, ValueError) as err:  # no socket any more
+        raise exc.DisconnectionError(str(err)) from err
+    if ready:
+        raise exc.DisconnectionError("the server closed this pooled connection")
+
+
+class WriteLock:
+    """SQLite's one writer at a time, handed over in this process, with two kinds of writer.
+
+    An *urgent* writer has somebody waiting on the other end for its commit — a provider holding a
+    webhook open for its acknowledgement — and goes before the background writers (bot turns,
+    deliveries, timers) that are waiting too. A background writer that has waited `patience_s`
+    goes next, whoever else waits: under a burst of webhooks the bot slows down, it never stops.
+    Re-entrant, like the RLock it replaces.
+    """
+
+    def __init__(self, patience_s: float = 0.25) -> None:
+        self.patience_s = patience_s
+        mutex = threading.Lock()
+        # Two queues on one mutex, so that a release wakes one writer of the kind that goes next
+        # rather than every waiting thread (dozens of request threads under a burst).
+        self._urgent = threading.Condition(mutex)
+        self._background = threading.Condition(mutex)
+        self._owner: int | None = None
+        self._depth = 0
+        self._urgent_waiting = 0
+        self._background_waiting = 0
+        self._overdue_waiting = 0
+
+    @contextmanager
+    def held(self, *, urgent: bool = False) -> Iterator[None]:
+        self._acquire(urgent)
+        try:
+            yield
+        finally:
+            self._release()
+
+    @property
+    def waiting(self) -> int:
+        """Writers waiting now (both kinds): what a test waits for before it lets the holder go."""
+        with self._urgent:
+            return self._urgent_waiting + self._background_waiting
+
+    def _acquire(self, urgent: bool) -> None:
+        me = threading.get_ident()
+        with self._urgent:  # the shared mutex
+            if self._owner == me:
+                self._depth += 1
+                return
+            if urgent:
+                self._urgent_waiting += 1
+                while self._owner is not None or self._overdue_waiting:
+                    self._urgent.wait()
+                self._urgent_waiting -= 1
+            else:
+                self._wait_in_background()
+            self._owner, self._depth = me, 1
+
+    def _wait_in_background(self) -> None:
+        """Called with the mutex held; returns when this background writer may take the lock."""
+        self._background_waiting += 1
+        overdue = False
+        deadline = time.monotonic() + self.patience_s
+        while self._owner is not None or (self._urgent_waiting and not overdue):
+            if overdue:
+                self._background.wait()
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                overdue = True
+                self._overdue_waiting += 1
+            else:
+                self._background.wait(remaining)
+        self._background_waiting -= 1
+        if overdue:
+            self._overdue_waiting -= 1
+
+    def _release(self) -> None:
+        with self._urgent:
+            self._depth -= 1
+            if self._depth:
+                return
+            self._owner = None
+            if self._overdue_waiting:
+                self._background.notify_all()  # rare: one of those overdue goes next
+            elif self._urgent_waiting:
+                self._urgent.notify()
+            elif self._background_waiting:
+                self._background.notify()
 
 
 class Database:
@@ -119,7 +239,7 @@ class Database:
                                                                                  _WRITERS: self.writers})
         # SQLite has one writer at a time; queueing writers here hands the lock over at once instead
         # of leaving them in SQLite's busy handler, which sleeps in growing steps (measured in bench/).
-        self._write_lock: threading.RLock | None = threading.RLock() if self.is_sqlite else None
+        self._write_lock: WriteLock | None = WriteLock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -129,22 +249,29 @@ class Database:
         return self._sessions()
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, *, publish_with: Submit | None = None, urgent: bool = False) -> Iterator[Session]:
         """One unit of work: commits at the end, rolls back on error; events are published once the
-        session is closed and its connection is back in the pool."""
-        with self._serialised(), self._sessions() as session:
+        session is closed and its connection is back in the pool. With `publish_with` they are
+        handed to that queue instead, in commit order, and the caller goes on without waiting for
+        the listeners (a webhook acknowledges once its message is committed: console/webhooks.py).
+        `urgent`: somebody is waiting for this commit; on SQLite it writes before background work
+        (`WriteLock`)."""
+        with self._serialised(urgent), self._sessions() as session:
             session.info[_DEFER] = True
             with session.begin():
                 yield session
             committed: list[Event] = session.info.pop(_COMMITTED, [])
-        _publish(self.bus, committed)
+        if publish_with is None:
+            _publish(self.bus, committed)
+        elif committed:
+            publish_with(_publish, self.bus, committed)
 
     @contextmanager
-    def _serialised(self) -> Iterator[None]:
+    def _serialised(self, urgent: bool = False) -> Iterator[None]:
         if self._write_lock is None:
             yield
             return
-        with self._write_lock:
+        with self._write_lock.held(urgent=urgent):
             yield
 
     def dispose(self) -> None:

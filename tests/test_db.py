@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from models.db import Database, publish_on_commit
+from models.db import Database, WriteLock, publish_on_commit
 from models.events import Event
 from models.schema.accounts import Team
 from models.settings import Settings
+from tests.support.databases import PG_URL
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,74 @@ def test_concurrent_writers_all_commit(database: Database) -> None:
     assert not errors
     with database.session() as s:
         assert s.scalar(select(func.count()).select_from(Team).where(Team.name.like("t%-%"))) == 80
+
+
+def _order_after_release(lock: WriteLock, kinds: list[bool]) -> list[str]:
+    """Hold the lock, let writers of these kinds (True: urgent) queue one after another, release:
+    the order they got it in."""
+    got: list[str] = []
+    threads = []
+    with lock.held():
+        for n, urgent in enumerate(kinds):
+            name = f"{'urgent' if urgent else 'background'}{n}"
+
+            def write(name: str = name, urgent: bool = urgent) -> None:
+                with lock.held(urgent=urgent):
+                    got.append(name)
+
+            threads.append(threading.Thread(target=write))
+            threads[-1].start()
+            while lock.waiting < n + 1:  # queued before the next one comes
+                time.sleep(0.001)
+    for t in threads:
+        t.join(5)
+    return got
+
+
+def test_a_writer_someone_waits_for_goes_before_background_writers() -> None:
+    """SQLite's write lock: a webhook's commit (the provider holds the request open) before bot turns
+    and deliveries that queued earlier; re-entrant like the RLock it replaced."""
+    lock = WriteLock(patience_s=60)
+    got = _order_after_release(lock, [False, False, True])
+    assert got[0] == "urgent2" and sorted(got[1:]) == ["background0", "background1"]
+    with lock.held(), lock.held(urgent=True):  # the same thread again: no deadlock
+        pass
+
+
+def test_a_background_writer_that_waited_its_patience_goes_next() -> None:
+    """Under a burst of urgent writers the bot slows down but never stops."""
+    lock = WriteLock(patience_s=0)
+    assert _order_after_release(lock, [False, True]) == ["background0", "urgent1"]
+
+
+@pytest.mark.skipif(not (PG_URL or "").startswith("postgres"), reason="PostgreSQL only (DATABASE_URL)")
+def test_a_connection_the_server_closed_is_replaced_at_checkout_without_a_ping(
+        database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `pool_pre_ping` did, without its round trip before every checkout: a pooled connection
+    whose backend went away (a PostgreSQL restart, here `pg_terminate_backend`) is thrown away at
+    checkout and the caller works on a fresh one, so a restart never turns into a 500."""
+    pings: list[object] = []
+
+    def ping(_dialect: object, conn: object) -> bool:
+        pings.append(conn)
+        return True
+
+    monkeypatch.setattr(type(database.engine.dialect), "do_ping", ping)
+    pid_sql = text("SELECT pg_backend_pid()")
+    with database.transaction() as s:
+        first = s.scalar(pid_sql)
+    other = Database(database.url)
+    try:
+        with other.transaction() as s:
+            assert s.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+            for _ in range(200):  # terminating is asynchronous: until the backend is gone
+                if not s.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": first}):
+                    break
+                time.sleep(0.01)
+    finally:
+        other.dispose()
+    for _ in range(3):  # the dead connection is not handed out, then the fresh one is reused
+        with database.transaction() as s:
+            assert s.scalar(select(func.count()).select_from(Team)) is not None
+            assert s.scalar(pid_sql) != first
+    assert pings == []

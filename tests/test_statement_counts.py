@@ -8,10 +8,15 @@ reason written beside it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Flask
 
 from models.db import Database
 from tests.support.actors import Agent, Customer, make_user
+from tests.support.channels import messages, rt, sms, twilio_post
+from tests.support.fakes import FakeTwilio
 from tests.support.statements import counting
 
 # One webchat message → the bot's reply, a conversation already under way (the steady state); 41 before
@@ -82,3 +87,74 @@ def test_a_provider_message_stored(db: Database) -> None:
     with counting(db.engine) as statements:
         store(2)
     assert statements.count <= PROVIDER_MESSAGE, statements.report()
+
+
+# A signed Twilio webhook, before its acknowledgement: only the message stored (the contact and its open
+# conversation, the duplicate check, the message and the conversation's activity: 4; the channel's
+# account is cached). Its pushes and the bot's wake-up come after the acknowledgement, in that order, on
+# the channel runtime's `after_ack` thread (console/webhooks.py): 6 and the pushes before issue 17.
+WEBHOOK_BEFORE_ACK = 4
+
+
+class HeldJobs:
+    """A queue whose thread has not run yet: what a webhook handed over, in order, until `run`."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.held.append((fn, args))
+
+    def run(self) -> None:
+        while self.held:
+            fn, args = self.held.pop(0)
+            fn(*args)
+
+    def shutdown(self, wait: bool = True) -> None:
+        return None
+
+
+def test_a_signed_webhook_before_its_acknowledgement(capp: Flask, cdb: Database, fake_twilio: FakeTwilio) -> None:
+    make_user(cdb, "ada@example.com")
+    ada = Agent(capp, "ada@example.com")
+    ada.socket.get_received("/console")
+    after_ack = HeldJobs()
+    rt(capp).after_ack = after_ack
+    client = capp.test_client()
+    assert twilio_post(client, sms("SM" + "a" * 32, "hi")).status_code == 200  # the conversation exists
+    after_ack.run()
+    ada.socket.get_received("/console")
+    with counting(cdb.engine) as statements:
+        r = twilio_post(client, sms("SM" + "b" * 32, "what are your opening hours"))
+    assert r.status_code == 200
+    print(f"\n{statements.count} statements:\n{statements.report()}")
+    assert statements.count <= WEBHOOK_BEFORE_ACK, statements.report()
+    # acknowledged and committed; nothing pushed and the bot not woken yet: the pushes first, then the bot
+    assert [m.text for m in messages(cdb)][-1] == "what are your opening hours"
+    assert not [e for e in ada.socket.get_received("/console") if e["name"] == "message"]
+    assert [fn.__name__ for fn, _ in after_ack.held] == ["_publish", "process_conversation"]
+    after_ack.run()
+    pushed = [(e["args"][0] if isinstance(e["args"], list) else e["args"])["text"]
+              for e in ada.socket.get_received("/console") if e["name"] == "message"]
+    reply = messages(cdb)[-1]
+    assert reply.sender_type == "bot"
+    # the message, then the bot's reply (again with its delivery tick)
+    assert pushed[0] == "what are your opening hours" and set(pushed[1:]) == {reply.text}
+
+
+# The first message from a number nobody knows, before its acknowledgement: the contact and its open
+# conversation (1); the number on the other phone channel, then as a contact's phone (2); the contact and
+# its identity (2); the number's inbox (1); the duplicate check and the open conversation (2); the
+# conversation, the contact's presets, the message (3). 12 before issue 17 (the contact was looked up twice).
+FIRST_WEBHOOK_BEFORE_ACK = 11
+
+
+def test_the_first_webhook_from_a_new_number(capp: Flask, cdb: Database, fake_twilio: FakeTwilio) -> None:
+    rt(capp).after_ack = HeldJobs()
+    client = capp.test_client()
+    assert twilio_post(client, sms("SM" + "a" * 32, "hi", sender="+14155550100")).status_code == 200
+    with counting(cdb.engine) as statements:
+        r = twilio_post(client, sms("SM" + "b" * 32, "hi", sender="+14155550199"))
+    assert r.status_code == 200
+    assert [m.text for m in messages(cdb)] == ["hi", "hi"]
+    assert statements.count <= FIRST_WEBHOOK_BEFORE_ACK, statements.report()

@@ -13,6 +13,7 @@ from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 
 from connectors.delivery import DeliveryWorker, MediaLinks
+from console.runtime.jobs import InlineJobs, Jobs, ThreadJobs
 from console.services import Services
 from models.channels.attachments import AttachmentStore
 from models.channels.config import do_seed_from_env
@@ -34,6 +35,9 @@ class ChannelRuntime:
     store: AttachmentStore
     links: MediaLinks
     worker: DeliveryWorker
+    # What a webhook sets off once its message is committed and acknowledged — the pushes of its
+    # events, then the bot's wake-up — one after another on a thread of their own (console/webhooks.py).
+    after_ack: Jobs = field(default_factory=InlineJobs)
     # Provider configurations by kind, with their expiry (console/webhooks.py).
     config_cache: dict[str, tuple[float, list[Any]]] = field(default_factory=dict)
 
@@ -64,7 +68,9 @@ def build(svc: Services) -> ChannelRuntime:
     store = AttachmentStore(storage_for(svc.settings))
     links = MediaLinks(svc.settings.secret_key, settings.public_url)
     worker = DeliveryWorker(svc.db, settings, store, links, svc.jobs.submit)
-    rt = ChannelRuntime(settings, svc.db, store, links, worker)
+    # One thread, so that what was handed over in order is done in order (inline jobs stay inline: tests).
+    after_ack: Jobs = ThreadJobs(workers=1, name="parley-after-ack") if isinstance(svc.jobs, ThreadJobs) else svc.jobs
+    rt = ChannelRuntime(settings, svc.db, store, links, worker, after_ack)
     svc.db.bus.subscribe(WakeWorker(worker.notify))
     return rt
 

@@ -31,8 +31,8 @@ def _run_logged(fn: Callable[..., Any], *args: Any) -> None:
 
 
 class ThreadJobs:
-    def __init__(self, workers: int = 4) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parley-job")
+    def __init__(self, workers: int = 4, name: str = "parley-job") -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._pending: set[Future[None]] = set()
         self._lock = threading.Lock()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 
 import click
@@ -21,8 +22,18 @@ from models.settings import Settings
 log = logging.getLogger(__name__)
 
 
+# How long a thread that wants the GIL waits before the running one must give it up (Python's
+# default: 5 ms). A request that holds a database row or SQLite's write lock gives the GIL away at
+# every statement and then queues for it behind CPU-bound threads (a bot turn's classifier, JSON),
+# up to this long each time; with a few statements per commit that stretched a 1 ms write to several
+# and every writer behind it waited as long (bench/webhooks.py, issue 17).
+SWITCH_INTERVAL_S = 0.001
+
+
 def prepare(settings: Settings) -> None:
-    """Migrate and make the first admin (printed once: this is the only time the password is shown)."""
+    """Migrate and make the first admin (printed once: this is the only time the password is shown).
+    Also the serving process's thread switch interval (`SWITCH_INTERVAL_S`), inherited by gunicorn's workers."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     database = Database(settings.database_url)
     try:
         upgrade(database.engine)

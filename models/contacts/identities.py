@@ -40,11 +40,12 @@ LINKABLE_CHANNELS = PHONE_CHANNELS
 
 
 def do_find_or_create_phone_contact(session: Session, channel: str, number: str, name: str | None, *,
-                                    known: Contact | None = None) -> Contact:
+                                    known: Contact | None = None, looked_up: bool = False) -> Contact:
     """The contact of `number` on `channel`; one already known by that number on the other phone
     channel gets this identity added; otherwise a new contact (named after the profile name).
-    `known`: what `find_contact(session, channel, number)` returned in this transaction, if looked up."""
-    contact = known or find_contact(session, channel, number)
+    `known`: what `find_contact(session, channel, number)` returned in this transaction, if looked up
+    (`looked_up`: None then means nobody, and a first message is not looked up twice)."""
+    contact = known if known is not None or looked_up else find_contact(session, channel, number)
     if contact is not None:
         if name and contact.name == number:
             contact.name = name[:200]

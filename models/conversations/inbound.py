@@ -19,7 +19,7 @@ from models.contacts.blocking import do_keep_blocked
 from models.contacts.identities import do_find_or_create_phone_contact
 from models.contacts.opt_out import do_note_keyword
 from models.conversations.ingest import LOOK_UP, contact_and_open_conversation, do_ingest_inbound
-from models.db import Database
+from models.db import Database, Submit
 from models.inboxes.routing import inbox_for_number
 
 ATTEMPTS = 5
@@ -43,16 +43,18 @@ class Stored:
 
 def ingest_provider_message(db: Database, *, channel: str, provider_message_id: str, sender: str,
                             sender_name: str | None, text: str, media: Sequence[Media] = (),
-                            via_channel_id: int | None) -> Stored:
+                            via_channel_id: int | None, publish_with: Submit | None = None) -> Stored:
     """Store one inbound SMS/WhatsApp message (and its media, to fetch later) and commit.
 
     A blocked contact's message is kept apart (`blocked`, models/contacts/blocking.py), once.
+    `publish_with`: where the commit's events are published (`Database.transaction`); here by default.
     """
     for attempt in range(ATTEMPTS):
         try:
-            with db.transaction() as s:
+            with db.transaction(publish_with=publish_with, urgent=True) as s:  # a provider awaits the ack
                 known, conv = contact_and_open_conversation(s, channel, sender)  # one query, not two
-                contact = do_find_or_create_phone_contact(s, channel, sender, sender_name, known=known)
+                contact = do_find_or_create_phone_contact(s, channel, sender, sender_name, known=known,
+                                                          looked_up=True)
                 if contact.blocked:
                     _, created = do_keep_blocked(s, contact=contact, channel=channel, text=text,
                                                  provider_message_id=provider_message_id, media_count=len(media))
