@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import delete, select, update
 
@@ -27,7 +28,13 @@ from models.schema.conversations import Assignment, Conversation
 from models.schema.routing import Timer
 from tests.support.actors import make_user
 from tests.support.routing import agent, handoff, me, notifications, team_id
-from tests.support.statements import counting
+from tests.support.statements import counting, hold_caches
+
+
+@pytest.fixture(autouse=True)
+def _steady_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    hold_caches(monkeypatch)  # a cache's periodic re-read is not a per-message cost (tests/support/statements.py)
+
 
 # One batch: its team's routing settings, the queue, the contact presets, the team's online agents
 # locked with their teams and their chats counted (4), the chunk of conversations locked with their

@@ -11,13 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from models.db import Database
 from tests.support.actors import Agent, Customer, make_user
 from tests.support.channels import messages, rt, sms, twilio_post
 from tests.support.fakes import FakeTwilio
-from tests.support.statements import counting
+from tests.support.statements import counting, hold_caches
+
+
+@pytest.fixture(autouse=True)
+def _steady_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    hold_caches(monkeypatch)  # a cache's periodic re-read is not a per-message cost (tests/support/statements.py)
+
 
 # One webchat message → the bot's reply, a conversation already under way (the steady state); 41 before
 # issue 17. The socket handler: the contact and its open conversation (1), the message (1), the

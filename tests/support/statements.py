@@ -60,3 +60,16 @@ def counting(engine: Engine) -> Iterator[Statements]:
     finally:
         event.remove(engine, "before_cursor_execute", before)
         event.remove(engine, "commit", commit)
+
+
+def hold_caches(monkeypatch: Any) -> None:
+    """Keep the process-wide caches a statement budget assumes warm, however slowly a loaded machine
+    runs the test. Without a change feed (SQLite, no Redis) the webhook subscriptions are re-read once
+    every `WANTED_TTL_S` (2 s) and the channels' settings once every `CONFIG_TTL_S` (5 s): once per
+    interval per process, not per message — but a test slowed past the interval counted one statement
+    more and failed (seen under load). The budgets are the steady state's."""
+    from console import webhooks
+    from models.integrations import subscriptions
+
+    monkeypatch.setattr(subscriptions, "WANTED_TTL_S", 3600.0)
+    monkeypatch.setattr(webhooks, "CONFIG_TTL_S", 3600.0)
