@@ -504,3 +504,39 @@ def test_the_customer_sends_a_file_from_the_hosted_page(oapp: Flask, odb: Databa
     assert ada.post(f"/conversations/{conv['id']}/end").get_json()["status"] == "closed"  # read-only by default
     ended = upload(png, "late.png")
     assert ended.status_code == 422 and ended.get_json()["error"]["code"] == "ended"
+
+
+def test_a_file_over_the_limit_from_the_hosted_page_is_refused(settings: Settings, engines: list[Any],
+                                                               channel_env: dict[str, str],
+                                                               smtp_server: SmtpServer) -> None:
+    """The hosted page's upload keeps the widget's size limit: a file over it is a 413 `file_too_large`
+    (read and refused, or cut off by the body limit before it is read), and nothing of it is stored."""
+    import io
+
+    from models.schema.channels import Attachment
+
+    mailing = settings.with_(smtp_url=smtp_server.url, mail_from="Support <support@example.com>")
+    app = make_channel_app(mailing, engines, {**channel_env, "PARLEY_MAX_ATTACHMENT_BYTES": "1000"})
+    db: Database = app.extensions["parley"].db
+    try:
+        make_user(db, "ada@example.com")
+        _, path = _email_invite(Agent(app, "ada@example.com"), smtp_server)
+        customer = app.test_client()
+        _session(customer, path)
+
+        def upload(data: bytes, name: str) -> Any:
+            return customer.post(f"{path}/upload", data={"file": (io.BytesIO(data), name)},
+                                 content_type="multipart/form-data")
+
+        png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+        assert upload(png, "small.png").status_code == 201
+        for size in (1000, 200_000):  # just over the limit; far over it (the body limit's side)
+            big = upload(png + b"\x00" * size, "big.png")
+            assert big.status_code == 413, size
+            assert big.get_json()["error"]["code"] == "file_too_large"
+        texts = [m["text"] for m in customer.get(f"{path}/messages").get_json()["messages"]]
+        assert texts.count("[file: small.png]") == 1 and "[file: big.png]" not in texts
+        with db.session() as s:
+            assert len(list(s.scalars(select(Attachment)))) == 1
+    finally:
+        db.dispose()
