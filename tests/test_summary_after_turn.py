@@ -34,12 +34,22 @@ def _console_pushes(agent: Agent) -> list[tuple[str, dict[str, Any]]]:
     return [(p["name"], event_payload(p)) for p in agent.socket.get_received("/console")]
 
 
-def test_one_summary_for_a_message_and_its_answer(app: Flask, db: Database) -> None:
+def _watched(app: Flask, db: Database) -> tuple[Agent, Customer, str]:
+    """An agent watching the console and a customer whose conversation is under way (pushes so far read)."""
     make_user(db, "ada@example.com")
     ada = Agent(app, "ada@example.com")
     customer = Customer(app)
     conv_id = customer.say("hi")["conversation_id"]
     ada.socket.get_received("/console")
+    return ada, customer, conv_id
+
+
+def _summaries(agent: Agent, conv_id: str) -> list[dict[str, Any]]:
+    return [p for name, p in _console_pushes(agent) if name == "conversation" and p["id"] == conv_id]
+
+
+def test_one_summary_for_a_message_and_its_answer(app: Flask, db: Database) -> None:
+    ada, customer, conv_id = _watched(app, db)
 
     customer.say("where is my order")
     pushes = _console_pushes(ada)
@@ -53,27 +63,19 @@ def test_one_summary_for_a_message_and_its_answer(app: Flask, db: Database) -> N
 
 
 def test_a_turn_that_stores_nothing_still_pushes_the_message_s_summary(app: Flask, db: Database) -> None:
-    make_user(db, "ada@example.com")
-    ada = Agent(app, "ada@example.com")
-    customer = Customer(app)
-    conv_id = customer.say("hi")["conversation_id"]
-    ada.socket.get_received("/console")
+    ada, customer, conv_id = _watched(app, db)
 
     customer.say("say nothing")
-    summaries = [p for name, p in _console_pushes(ada) if name == "conversation" and p["id"] == conv_id]
+    summaries = _summaries(ada, conv_id)
     assert len(summaries) == 1
     assert summaries[0]["last_message"]["text"] == "say nothing"
 
 
 def test_a_handoff_still_pushes_the_summary_with_the_handoff(app: Flask, db: Database) -> None:
-    make_user(db, "ada@example.com")
-    ada = Agent(app, "ada@example.com")
-    customer = Customer(app)
-    conv_id = customer.say("hi")["conversation_id"]
-    ada.socket.get_received("/console")
+    ada, customer, conv_id = _watched(app, db)
 
     customer.say("a person please")
-    summaries = [p for name, p in _console_pushes(ada) if name == "conversation" and p["id"] == conv_id]
+    summaries = _summaries(ada, conv_id)
     assert summaries and summaries[-1]["owner"] == "human" and summaries[-1]["handoff"] is not None
 
 
@@ -88,12 +90,8 @@ def test_a_message_s_summary_does_not_wait_for_an_engine_that_may_take_seconds(a
     # An LLM's turn takes seconds: the consoles' list must show the customer's message at once, so its
     # summary goes out with the message, and the answer's summary after it.
     app.extensions["parley"].pipeline.engines[:] = [RemoteRules()]
-    make_user(db, "ada@example.com")
-    ada = Agent(app, "ada@example.com")
-    customer = Customer(app)
-    conv_id = customer.say("hi")["conversation_id"]
-    ada.socket.get_received("/console")
+    ada, customer, conv_id = _watched(app, db)
 
     customer.say("where is my order")
-    summaries = [p for name, p in _console_pushes(ada) if name == "conversation" and p["id"] == conv_id]
+    summaries = _summaries(ada, conv_id)
     assert [s["last_message"]["text"] for s in summaries] == ["where is my order", "Your order ships in 3-5 days."]
