@@ -109,10 +109,26 @@ class OfferEnded(ConversationEvent):
 
 
 @dataclass(frozen=True)
+class Brief:
+    """How a notification names a conversation, as the transaction that published the event read it:
+    carried in the event, its push needs no query of its own."""
+
+    public_id: str
+    channel: str
+    phase: str | None
+    contact_id: int
+    contact_name: str | None
+    team_name: str
+
+
+@dataclass(frozen=True)
 class AutoAssigned(ConversationEvent):
-    """Routing gave the conversation to an agent (no offer, or the offer was accepted)."""
+    """Routing gave the conversation to an agent (no offer, or the offer was accepted). `brief`:
+    routing's batches read it with the conversation (the agent's `assigned` notification goes out
+    as soon as the batch commits, without a query per chat); None: the listener reads it."""
 
     user_id: int
+    brief: Brief | None = None
 
 
 @dataclass(frozen=True)

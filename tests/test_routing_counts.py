@@ -152,3 +152,56 @@ def test_a_handoff_given_at_once_arms_its_idle_timer_once(app: Flask, db: Databa
         kinds = list(s.scalars(select(Timer.kind).join(Conversation, Conversation.id == Timer.conversation_id)
                                .where(Conversation.public_id == public_id)))
     assert kinds == ["idle"]
+
+
+def test_routing_names_the_chat_in_its_event_so_the_notification_reads_nothing(app: Flask, db: Database) -> None:
+    """Issue 17 (speed): routing's batch reads the contact and team with the conversations it locks
+    (no statement more, `BATCH`) and carries them in `AutoAssigned`; the agent's notification then goes
+    out with no query of its own, the same shape as the one read in one statement above."""
+    make_user(db, "ada@example.com")
+    team = team_id(db, "Support")
+    public_id = _waiting(app, db, 1)[0]
+    _online(db, ["ada@example.com"])
+    router = Database(db.url)
+    heard: list[Any] = []
+    router.bus.subscribe(heard.append)
+    try:
+        assert len(drain(router, team)) == 1
+    finally:
+        router.dispose()
+    evt = next(e for e in heard if isinstance(e, AutoAssigned))
+    assert evt.brief is not None and evt.brief.public_id == public_id
+    pushed: list[tuple[str, Any, str | None]] = []
+    listener = RealtimeListener(db, _Held(), lambda event, payload, namespace=None, to=None:
+                                pushed.append((event, payload, to)))
+    with counting(db.engine) as statements:
+        listener(evt)
+    assert statements.count == 0, statements.report()
+    read: list[tuple[str, Any, str | None]] = []
+    RealtimeListener(db, _Held(), lambda event, payload, namespace=None, to=None: read.append(
+        (event, payload, to)))(AutoAssigned(evt.conversation_id, evt.team_id, evt.contact_id, evt.user_id))
+    assert pushed == read  # what the listener would have read: the same notification, to the same agent
+    assert pushed[0][1]["kind"] == "assigned" and pushed[0][2] == user_room(evt.user_id)
+
+
+def test_a_handoff_given_at_once_costs_one_routing_transaction(app: Flask, db: Database,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The assignment routing makes (someone given the chat, nobody freed) sets off no further drain:
+    before issue 17's second pass it marked its team's queue again, one more transaction finding nothing
+    for every batch of a burst."""
+    import models.routing.assign as assign
+
+    batches: list[int] = []
+    real = assign.route_some
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        routed = real(*args, **kwargs)
+        batches.append(len(routed))
+        return routed
+
+    monkeypatch.setattr(assign, "route_some", counted)
+    ada = agent(app, db, "ada@example.com")
+    batches.clear()  # going online drained an empty queue
+    _, public_id = handoff(app)
+    assert [n["conversation"]["id"] for n in notifications(ada, "assigned")] == [public_id]
+    assert batches == [1]

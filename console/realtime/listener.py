@@ -29,7 +29,7 @@ from connectors.webchat import customer_message
 from console.realtime.coalescing import Coalescer, Submits
 from console.realtime.discussions import entry_push, mention_notice
 from console.realtime.internal_chat import message_pushes, unread_pushes
-from console.realtime.payloads import brief, pushed_message, queue_state, transfer_json
+from console.realtime.payloads import brief, brief_of, pushed_message, queue_state, transfer_json
 from console.realtime.rooms import (
     ALL_ROOM,
     CONSOLE,
@@ -179,9 +179,14 @@ class RealtimeListener:
             "status": evt.status})
 
     def auto_assigned(self, evt: AutoAssigned) -> None:
+        """The agent hears first; routing's batches name the conversation in the event (no query)."""
+        if evt.brief is not None:
+            self.emit("notification", {"kind": "assigned", "conversation": brief_of(evt.brief, evt.team_id)},
+                      namespace=CONSOLE, to=user_room(evt.user_id))
+        else:
+            self._notify_one(evt.conversation_id, [evt.user_id],
+                             lambda s, conv: {"kind": "assigned", "conversation": brief(conv)})
         self._changed(evt)
-        self._notify_one(evt.conversation_id, [evt.user_id],
-                         lambda s, conv: {"kind": "assigned", "conversation": brief(conv)})
 
     def transfer_changed(self, evt: TransferChanged) -> None:
         """Told: both ends of the transfer and whoever asked for it."""

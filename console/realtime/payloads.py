@@ -13,6 +13,7 @@ from sqlalchemy import Integer, Row, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from console.serialize import attachment_json, iso, message_shape
+from models.events import Brief
 from models.routing.queue import queue_outlook, queue_positions
 from models.schema.accounts import Team, User
 from models.schema.base import utcnow
@@ -26,6 +27,13 @@ def brief(conv: Conversation) -> dict[str, Any]:
     return {"id": conv.public_id, "channel": conv.channel, "phase": conv.phase,
             "contact": {"id": conv.contact.id, "name": conv.contact.name},
             "team": {"id": conv.team.id, "name": conv.team.name}}
+
+
+def brief_of(named: Brief, team_id: int) -> dict[str, Any]:
+    """`brief`, from what an event carries (models/events.py `Brief`): the same shape, no query."""
+    return {"id": named.public_id, "channel": named.channel, "phase": named.phase,
+            "contact": {"id": named.contact_id, "name": named.contact_name},
+            "team": {"id": team_id, "name": named.team_name}}
 
 
 def queue_state(session: Session, conv: Conversation, now: Any = None) -> dict[str, Any]:

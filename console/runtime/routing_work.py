@@ -131,7 +131,11 @@ class RoutingWork:
                                notices=[evt.conversation_id] if evt.reason == "transferred" else [])
         elif isinstance(evt, ConversationAssigned):
             freed = set(evt.previous_user_ids) - set(evt.user_ids)
-            self._batches.mark(timers=[evt.conversation_id], drains=[evt.team_id])
+            # Someone given it, nobody freed: the queue only lost a chat and no agent gained room, so
+            # there is nothing new to route (routing's own batches would otherwise set off one more
+            # transaction each, finding nothing). Unassigned (back in the queue) or freed: drain.
+            requeued = not evt.user_ids
+            self._batches.mark(timers=[evt.conversation_id], drains=[evt.team_id] if requeued or freed else [])
             if freed:
                 self.jobs.submit(self._drain_teams_of, freed)
         elif isinstance(evt, AutoAssigned):
@@ -153,7 +157,7 @@ class RoutingWork:
         to someone (an assignment's idle timer is armed in the transaction that made it)."""
         given: set[int] = set()
         for team_id in sorted(work.drains):
-            given.update(r.conversation_id for r in drain(self.db, team_id) if not r.offered)
+            given.update(r.conversation_id for r in drain(self.db, team_id, first=True) if not r.offered)
         if timers := work.timers - given:
             now = utcnow()
             with self.db.transaction() as s:

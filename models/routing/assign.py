@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from models.audit import audit
 from models.contacts.presets import presets_of
@@ -18,6 +18,7 @@ from models.db import Database, publish_on_commit
 from models.errors import Conflict, InvalidState
 from models.events import (
     AutoAssigned,
+    Brief,
     ConversationOffered,
     ConversationQueued,
     OfferEnded,
@@ -189,7 +190,8 @@ def route_some(session: Session, team_id: int, now: datetime, limit: int = ROUTE
         chunk, todo = todo[:limit - len(routed)], todo[limit - len(routed):]
         locked = {c.id: c for c in session.scalars(
             select(Conversation).where(Conversation.id.in_([cid for cid, _ in chunk]), waiting_in(team_id))
-            .options(selectinload(Conversation.assignments))
+            .options(selectinload(Conversation.assignments), joinedload(Conversation.contact, innerjoin=True),
+                     joinedload(Conversation.team, innerjoin=True))
             .with_for_update(skip_locked=True, of=Conversation).execution_options(populate_existing=True))}
         for cid, contact_id in chunk:
             conv = locked.get(cid)
@@ -211,7 +213,7 @@ def route_some(session: Session, team_id: int, now: datetime, limit: int = ROUTE
                 _offer(session, conv, user, now, settings.offer_timeout_seconds)
             else:
                 _give(session, conv, user, now, via=settings.policy if not preset else "contact_preset",
-                      settings=settings, timers=idle_timers, given_to=given_to)
+                      settings=settings, timers=idle_timers, given_to=given_to, brief=True)
             routed.append(Routed(conv.id, user.id, offered=bool(settings.offer_timeout_seconds)))
     from models.routing.timers import arm_many
 
@@ -220,14 +222,17 @@ def route_some(session: Session, team_id: int, now: datetime, limit: int = ROUTE
     return routed
 
 
-def drain(db: Database, team_id: int, now: datetime | None = None, max_rounds: int = 200) -> list[Routed]:
+def drain(db: Database, team_id: int, now: datetime | None = None, max_rounds: int = 200, *,
+          first: bool = False) -> list[Routed]:
     """Route the team's queue until nothing more can be routed, a short transaction per batch.
 
     A batch that was not full found nothing more it could route: no further transaction just to see
-    that again (whatever is handed off or freed meanwhile sets off a drain of its own)."""
+    that again (whatever is handed off or freed meanwhile sets off a drain of its own). `first`:
+    people wait on it (a customer for a person, an agent for the chat) — on SQLite its batches write
+    before anything else waiting (`WriteLock`); the timer runner's sweep, a safety net, does not."""
     routed: list[Routed] = []
     for _ in range(max_rounds):
-        with db.transaction() as s:
+        with db.transaction(first=first) as s:
             batch = route_some(s, team_id, now or utcnow())
         routed += batch
         if len(batch) < ROUTE_BATCH:
@@ -237,9 +242,11 @@ def drain(db: Database, team_id: int, now: datetime | None = None, max_rounds: i
 
 def _give(session: Session, conv: Conversation, user: User, now: datetime, *, via: str,
           settings: TeamSettings | None = None, timers: list[tuple[str, int, datetime, int]] | None = None,
-          given_to: set[int] | None = None) -> None:
+          given_to: set[int] | None = None, brief: bool = False) -> None:
     """Assign to `user` as routing (no actor), and start the idle clock. `timers` and `given_to`
-    collect the timer and the agent's routing time for one write per batch (`route_some`)."""
+    collect the timer and the agent's routing time for one write per batch (`route_some`); `brief`:
+    the conversation's contact and team are loaded (`route_some`), so the event names it for the
+    agent's notification."""
     from models.routing.timers import arm_conversation_timers
 
     waited = _waited(conv, now)
@@ -250,7 +257,9 @@ def _give(session: Session, conv: Conversation, user: User, now: datetime, *, vi
         given_to.add(user.id)
     audit(session, "routing.assigned", conversation=conv, user_id=user.id, team_id=conv.team_id,
                   via=via, waited_seconds=round(waited, 3))
-    publish_on_commit(session, AutoAssigned(conv.id, conv.team_id, conv.contact_id, user.id))
+    named = Brief(conv.public_id, conv.channel, conv.phase, conv.contact.id, conv.contact.name,
+                  conv.team.name) if brief else None
+    publish_on_commit(session, AutoAssigned(conv.id, conv.team_id, conv.contact_id, user.id, named))
     arm_conversation_timers(session, conv, now, settings, collect=timers)
 
 
