@@ -151,6 +151,11 @@ class WriteLock:
     webhook open for its acknowledgement — and goes before the background writers (bot turns,
     deliveries, timers) that are waiting too. A background writer that has waited `patience_s`
     goes next, whoever else waits: under a burst of webhooks the bot slows down, it never stops.
+    A *first* writer goes before all of them, overdue ones included: routing, which people on both
+    ends wait for (a customer for a person, an agent for the chat), and which writes from one thread
+    at a time in short batches (console/runtime/routing_work.py), so it delays any other writer by
+    one batch at most; behind a burst of 100 customer messages, and the bot turns gone overdue under
+    it, the first handoffs' routing waited up to a second (bench/routing.py).
     Re-entrant, like the RLock it replaces.
     """
 
@@ -159,17 +164,19 @@ class WriteLock:
         mutex = threading.Lock()
         # Two queues on one mutex, so that a release wakes one writer of the kind that goes next
         # rather than every waiting thread (dozens of request threads under a burst).
+        self._first = threading.Condition(mutex)
         self._urgent = threading.Condition(mutex)
         self._background = threading.Condition(mutex)
         self._owner: int | None = None
         self._depth = 0
+        self._first_waiting = 0
         self._urgent_waiting = 0
         self._background_waiting = 0
         self._overdue_waiting = 0
 
     @contextmanager
-    def held(self, *, urgent: bool = False) -> Iterator[None]:
-        self._acquire(urgent)
+    def held(self, *, urgent: bool = False, first: bool = False) -> Iterator[None]:
+        self._acquire(urgent, first)
         try:
             yield
         finally:
@@ -179,17 +186,22 @@ class WriteLock:
     def waiting(self) -> int:
         """Writers waiting now (both kinds): what a test waits for before it lets the holder go."""
         with self._urgent:
-            return self._urgent_waiting + self._background_waiting
+            return self._first_waiting + self._urgent_waiting + self._background_waiting
 
-    def _acquire(self, urgent: bool) -> None:
+    def _acquire(self, urgent: bool, first: bool = False) -> None:
         me = threading.get_ident()
         with self._urgent:  # the shared mutex
             if self._owner == me:
                 self._depth += 1
                 return
-            if urgent:
+            if first:
+                self._first_waiting += 1
+                while self._owner is not None:
+                    self._first.wait()
+                self._first_waiting -= 1
+            elif urgent:
                 self._urgent_waiting += 1
-                while self._owner is not None or self._overdue_waiting:
+                while self._owner is not None or self._overdue_waiting or self._first_waiting:
                     self._urgent.wait()
                 self._urgent_waiting -= 1
             else:
@@ -201,7 +213,7 @@ class WriteLock:
         self._background_waiting += 1
         overdue = False
         deadline = time.monotonic() + self.patience_s
-        while self._owner is not None or (self._urgent_waiting and not overdue):
+        while self._owner is not None or self._first_waiting or (self._urgent_waiting and not overdue):
             if overdue:
                 self._background.wait()
                 continue
@@ -221,7 +233,9 @@ class WriteLock:
             if self._depth:
                 return
             self._owner = None
-            if self._overdue_waiting:
+            if self._first_waiting:
+                self._first.notify()
+            elif self._overdue_waiting:
                 self._background.notify_all()  # rare: one of those overdue goes next
             elif self._urgent_waiting:
                 self._urgent.notify()
@@ -249,14 +263,15 @@ class Database:
         return self._sessions()
 
     @contextmanager
-    def transaction(self, *, publish_with: Submit | None = None, urgent: bool = False) -> Iterator[Session]:
+    def transaction(self, *, publish_with: Submit | None = None, urgent: bool = False,
+                    first: bool = False) -> Iterator[Session]:
         """One unit of work: commits at the end, rolls back on error; events are published once the
         session is closed and its connection is back in the pool. With `publish_with` they are
         handed to that queue instead, in commit order, and the caller goes on without waiting for
         the listeners (a webhook acknowledges once its message is committed: console/webhooks.py).
         `urgent`: somebody is waiting for this commit; on SQLite it writes before background work
-        (`WriteLock`)."""
-        with self._serialised(urgent), self._sessions() as session:
+        (`WriteLock`); `first`: before urgent writers too (routing)."""
+        with self._serialised(urgent, first), self._sessions() as session:
             session.info[_DEFER] = True
             with session.begin():
                 yield session
@@ -267,11 +282,11 @@ class Database:
             publish_with(_publish, self.bus, committed)
 
     @contextmanager
-    def _serialised(self, urgent: bool = False) -> Iterator[None]:
+    def _serialised(self, urgent: bool = False, first: bool = False) -> Iterator[None]:
         if self._write_lock is None:
             yield
             return
-        with self._write_lock.held(urgent=urgent):
+        with self._write_lock.held(urgent=urgent, first=first):
             yield
 
     def dispose(self) -> None:

@@ -78,17 +78,17 @@ def test_concurrent_writers_all_commit(database: Database) -> None:
         assert s.scalar(select(func.count()).select_from(Team).where(Team.name.like("t%-%"))) == 80
 
 
-def _order_after_release(lock: WriteLock, kinds: list[bool]) -> list[str]:
-    """Hold the lock, let writers of these kinds (True: urgent) queue one after another, release:
-    the order they got it in."""
+def _order_after_release(lock: WriteLock, kinds: list[bool | str]) -> list[str]:
+    """Hold the lock, let writers of these kinds (True: urgent, "first": routing) queue one after
+    another, release: the order they got it in."""
     got: list[str] = []
     threads = []
     with lock.held():
-        for n, urgent in enumerate(kinds):
-            name = f"{'urgent' if urgent else 'background'}{n}"
+        for n, kind in enumerate(kinds):
+            name = f"{'first' if kind == 'first' else 'urgent' if kind else 'background'}{n}"
 
-            def write(name: str = name, urgent: bool = urgent) -> None:
-                with lock.held(urgent=urgent):
+            def write(name: str = name, kind: bool | str = kind) -> None:
+                with lock.held(urgent=kind is True, first=kind == "first"):
                     got.append(name)
 
             threads.append(threading.Thread(target=write))
@@ -108,6 +108,17 @@ def test_a_writer_someone_waits_for_goes_before_background_writers() -> None:
     assert got[0] == "urgent2" and sorted(got[1:]) == ["background0", "background1"]
     with lock.held(), lock.held(urgent=True):  # the same thread again: no deadlock
         pass
+
+
+def test_routing_goes_before_urgent_writers_that_queued_earlier() -> None:
+    """Issue 17 (speed): behind a burst of customer messages (urgent) the first handoffs' routing
+    waited for every one of them; routing writes first, one batch at a time."""
+    lock = WriteLock(patience_s=60)
+    got = _order_after_release(lock, [False, True, True, "first"])
+    assert got[0] == "first3" and got[1:3] == ["urgent1", "urgent2"] and got[3] == "background0"
+    # and before a background writer gone overdue (it waits one routing batch more, never starves)
+    assert _order_after_release(WriteLock(patience_s=0), [False, True, "first"]) == [
+        "first2", "background0", "urgent1"]
 
 
 def test_a_background_writer_that_waited_its_patience_goes_next() -> None:
