@@ -59,6 +59,11 @@ from models.telemetry.listener import MetricsListener
 
 log = logging.getLogger(__name__)
 
+# Conversation summaries pushed to a team's consoles at most every 0.1 s, counters every 0.2 s (a change
+# after a quiet spell at once): a burst of 100 handoffs to 20 agents sent ~12,000 such frames, and the
+# agents' notifications waited behind them (issue 17, bench/routing.py). Tests (inline jobs): at once.
+PUSH_PACE_S = 0.1
+
 
 def build_engines(settings: Settings, db: Database | None = None) -> list[Engine]:
     """The configured engines, answering with the model the database names (bot/model_sync.py)."""
@@ -95,7 +100,8 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     webhooks_out.init_app(app, app.extensions["parley"])  # deliveries written with each commit; their worker
     routing_jobs = routing_work.own_jobs(jobs)
     # The one listener that emits to Socket.IO; then routing, whose work it reports (in that order).
-    realtime = RealtimeListener(db, jobs, socketio.emit, routing_jobs=routing_jobs, links=rt.links)
+    realtime = RealtimeListener(db, jobs, socketio.emit, routing_jobs=routing_jobs, links=rt.links,
+                                pace_s=PUSH_PACE_S if isinstance(jobs, ThreadJobs) else 0.0)
     db.bus.subscribe(realtime)
     revocations = SocketRevocations(lambda sid: socketio.server.disconnect(sid, namespace=CONSOLE, ignore_queue=True),
                                     redis_url=settings.redis_url, channel=settings.socketio_channel)

@@ -116,3 +116,45 @@ def test_a_push_to_several_rooms_is_one_emit(db: Database) -> None:
     listener._to([], "notification", {"kind": "nobody"})
     assert [(h[0], h[-1]["to"]) for h in heard] == [("conversation", [team_room(3), ALL_ROOM]),
                                                     ("notification", user_room(9))]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.timers: list[tuple[float, Any]] = []  # (due, fn): what `later` was asked to call
+
+    def later(self, delay: float, fn: Any) -> None:
+        self.timers.append((self.now + delay, fn))
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        due = [fn for at, fn in self.timers if at <= self.now]
+        self.timers = [(at, fn) for at, fn in self.timers if at > self.now]
+        for fn in due:
+            fn()
+
+
+def test_a_paced_coalescer_runs_a_burst_once_per_pace_and_a_quiet_mark_at_once() -> None:
+    """Issue 17 (speed): summaries and counters go to every console of a team; a burst of 100 handoffs
+    ran the counters ~190 times (20 frames each). Paced, a burst costs a run per `pace_s`, keeping
+    every key and the last state; a change after a quiet spell still goes at once."""
+    from console.realtime.coalescing import Coalescer
+
+    clock = _Clock()
+    runs: list[set[int]] = []
+    paced = Coalescer(InlineJobs(), runs.append, pace_s=0.1, clock=lambda: clock.now, later=clock.later)
+    paced.mark(0)
+    assert runs == [{0}]  # the first: at once
+    for n in range(1, 101):  # 100 changes over 0.5 s
+        paced.mark(n)
+        clock.advance(0.005)
+    clock.advance(0.1)
+    assert len(runs) == 6  # one at once, then one per 0.1 s
+    assert set().union(*runs) == set(range(101)) and sum(len(r) for r in runs) == 101
+    clock.advance(5)  # quiet: the next change goes at once
+    paced.mark(7)
+    assert runs[-1] == {7} and len(runs) == 7
+    at_once = Coalescer(InlineJobs(), runs.append)  # unpaced (tests, inline jobs): a run per mark
+    for n in range(3):
+        at_once.mark(n)
+    assert runs[-3:] == [{0}, {1}, {2}]

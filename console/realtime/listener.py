@@ -97,17 +97,20 @@ class RealtimeListener:
     message_queue=...)` in `parley worker`). `jobs` runs the coalesced summaries and counters;
     `routing_jobs` (threads of its own in production) what agents and customers waiting on routing
     must hear without queueing behind bot turns. `links` lets webchat customers download the files
-    an agent sent them."""
+    an agent sent them. `pace_s` (0 in tests: at once) spaces the coalesced summaries and counters
+    (`Coalescer`)."""
 
     def __init__(self, db: Database, jobs: Submits, emit: Emit, *, routing_jobs: Submits | None = None,
-                 links: MediaLinks | None = None) -> None:
+                 links: MediaLinks | None = None, pace_s: float = 0.0) -> None:
         self.db = db
         self.jobs = jobs
         self.routing_jobs = routing_jobs or jobs
         self.emit = emit
         self.links = links
-        self._summaries = Coalescer(jobs, self._push_conversations)
-        self._counters = Coalescer(jobs, self._push_counters)
+        # `pace_s`: summaries and counters, pushed to every console of a team, at most that often
+        # (a quiet change at once; a burst gathered): see `Coalescer`. Counters (badges): twice that apart.
+        self._summaries = Coalescer(jobs, self._push_conversations, pace_s=pace_s)
+        self._counters = Coalescer(jobs, self._push_counters, pace_s=2 * pace_s)
         self._queues = Coalescer(self.routing_jobs, self._push_queues)
         # Conversations whose summary waits for the end of the bot's turn on a customer message
         # (`MessageCreated.bot_answers`): the answer's own push, or the `BotTyping` that ends the turn.
