@@ -178,6 +178,13 @@ class BotPipeline:
         the bot's answer and go out once with it (console/realtime/listener.py)."""
         return all(getattr(engine, "answers_in_process", False) for engine in self.engines)
 
+    def ready_in_message(self, claimed: Claimed) -> bool:
+        """Whether `answer_in` may run `claimed`'s turn now: every engine has in memory what it needs
+        (`ready_for`; the embedded engine's model is loaded), nothing to load while the write lock is held."""
+        context = claimed.pending.context
+        return all(getattr(engine, "ready_for", None) is None or engine.ready_for(context)  # type: ignore[attr-defined]
+                   for engine in self.engines)
+
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()

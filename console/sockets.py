@@ -200,7 +200,8 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
                     claimed: Claimed | Answered | None = (
                         svc.pipeline.claimed_with(s, fast.claimed, token)
                         if fast.claimed is not None and token is not None else None)
-                    if isinstance(claimed, Claimed) and in_message and claimed.pending.message_id == fast.message_id:
+                    if (isinstance(claimed, Claimed) and in_message and claimed.pending.message_id == fast.message_id
+                            and svc.pipeline.ready_in_message(claimed)):
                         join_room(contact_room(fast.contact_id))  # this socket hears the answer pushed below
                         try:
                             svc.pipeline.answer_in(s, claimed)

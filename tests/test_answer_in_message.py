@@ -29,6 +29,13 @@ class TakesItsTime(RuleEngine):
         return super().turn(text, context)
 
 
+class NotLoadedYet(RuleEngine):
+    """Answers in process, but its model is not in memory yet (the first turn after a start or a retraining)."""
+
+    def ready_for(self, context: TurnContext) -> bool:
+        return False
+
+
 def _frames_of(customer: Customer, text: str) -> list[str]:
     customer.events("message")  # what came before
     before = len(customer.received)
@@ -61,6 +68,17 @@ def test_a_slow_engine_still_shows_the_typing_dots(app: Flask, db: Database, eng
     frames = _frames_of(customer, "where is my order")
     assert frames == ["typing", "message", "typing"]
     assert [p["typing"] for p in customer.events("typing")][-2:] == [True, False]
+    assert customer.replies("bot")[-1] == "Your order ships in 3-5 days."
+
+
+@pytest.mark.parametrize("engines", [[NotLoadedYet()]])
+def test_a_model_still_to_load_is_loaded_after_the_commit(app: Flask, db: Database, engines: list[Any]) -> None:
+    customer = Customer(app)
+    customer.say("hi")
+    with counting(db.engine) as statements:
+        frames = _frames_of(customer, "where is my order")
+    assert frames == ["typing", "message", "typing"]  # the turn ran after the commit, as a slow engine's
+    assert statements.commits == 3
     assert customer.replies("bot")[-1] == "Your order ships in 3-5 days."
 
 
