@@ -383,6 +383,20 @@ class EmbeddedEngine:
             self._stamp = stamp
             return self._model
 
+    def ready_for(self, context: TurnContext) -> bool:
+        """Whether a turn on `context` answers with the model already loaded, nothing read from disk: a
+        turn in a customer message's transaction holds SQLite's write lock (bot/pipeline.py `answer_in`),
+        so the first turn after a start or a retraining runs after the commit instead."""
+        model = self._model
+        if model is None:
+            return False
+        if self._pinned:
+            return True
+        wanted = (context.active_models or {}).get(self.name)
+        if wanted is not None:
+            return wanted == model.version
+        return _pointer_stamp(self.settings) == self._stamp
+
     def parse(self, text: str) -> NluResult:
         return self.model.parse(text)
 

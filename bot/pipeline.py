@@ -29,7 +29,7 @@ from models.conversations import bot_claims
 from models.conversations.bot_answers import FALLBACK_INTENT, do_store_webchat_answer
 from models.conversations.handoff import do_handoff
 from models.conversations.messages import do_send_bot_reply
-from models.db import Database
+from models.db import Database, pending_events, publish_on_commit
 from models.events import BotTyping
 from models.schema.contacts import Contact
 from models.schema.conversations import Channel, Conversation, Message, Owner, SenderType, Status
@@ -178,6 +178,13 @@ class BotPipeline:
         the bot's answer and go out once with it (console/realtime/listener.py)."""
         return all(getattr(engine, "answers_in_process", False) for engine in self.engines)
 
+    def ready_in_message(self, claimed: Claimed) -> bool:
+        """Whether `answer_in` may run `claimed`'s turn now: every engine has in memory what it needs
+        (`ready_for`; the embedded engine's model is loaded), nothing to load while the write lock is held."""
+        context = claimed.pending.context
+        return all(getattr(engine, "ready_for", None) is None or engine.ready_for(context)  # type: ignore[attr-defined]
+                   for engine in self.engines)
+
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
@@ -287,45 +294,77 @@ class BotPipeline:
         text = answered_payload(nxt.text, [(r.sender_type, r.rich) for r in rows[1:]]) or nxt.text
         return _Pending(nxt.id, text, context, conv.contact_id, channel)
 
+    def answer_in(self, session: Session, claimed: Claimed) -> bool:
+        """Answer `claimed` in the transaction that stored its customer message and took the claim
+        (console/sockets.py), and give the claim back in it: one commit for the message, the answer and
+        the release instead of three, and one hand-over of SQLite's write lock instead of three. Only
+        for engines that answer in this process in milliseconds (`answers_at_once`): the transaction
+        waits for the turn. No typing frames: the answer goes out with the message (the widget's
+        `message` hides its dots). Returns whether something was stored; an error raised here rolls
+        the whole transaction back (the caller stores the message again and lets `resume` answer it)."""
+        conversation_id, current = claimed.conversation_id, claimed.pending
+        before = pending_events(session)
+        with log_conversation(current.context.conversation_id):
+            turn = _OPTED_OUT if _opts_out(current) else self.run_engines(current.text, current.context)
+            stored = self._store_in(session, conversation_id, current, turn, claimed.token, release=True)
+        if pending_events(session) == before:  # nothing of its own to push (no words, or nothing stored):
+            # end the turn for the consoles' summary of the message (console/realtime/listener.py)
+            publish_on_commit(session, BotTyping(conversation_id, current.contact_id, False))
+        return stored
+
     def _store(self, conversation_id: int, answered: _Pending, turn: BotTurn, token: str) -> bool:
-        message_id = answered.message_id
         with self.db.transaction() as session:
-            if (turn.decision is Decision.ANSWER and answered.reply_channel == Channel.WEBCHAT.value
-                    and do_store_webchat_answer(session, conversation_id, token=token, lease_s=self.lease_s,
-                                                message_id=message_id, replies=turn.replies,
-                                                rich=[turn.rich_of(i).to_json() for i in range(len(turn.replies))],
-                                                intent=turn.intent, confidence=turn.confidence,
-                                                decision=turn.decision.value)):
-                return True  # the common case, in two statements (models/conversations/bot_answers.py)
-            # The lease renewed and the conversation read in one statement, which also locks its row
-            # (PostgreSQL). Lost meanwhile: exactly-once still rests on the cursor, under the lock.
-            conv = bot_claims.renew_returning(session, conversation_id, token, lease_s=self.lease_s)
+            return self._store_in(session, conversation_id, answered, turn, token)
+
+    def _store_in(self, session: Session, conversation_id: int, answered: _Pending, turn: BotTurn, token: str,
+                  *, release: bool = False) -> bool:
+        """Store `turn`, renewing the claim held with `token` (`release`: giving it back, in the same
+        statement on the common path; `answer_in`, where nothing can come after the message answered)."""
+        message_id = answered.message_id
+        if (turn.decision is Decision.ANSWER and answered.reply_channel == Channel.WEBCHAT.value
+                and do_store_webchat_answer(session, conversation_id, token=token, lease_s=self.lease_s,
+                                            message_id=message_id, replies=turn.replies,
+                                            rich=[turn.rich_of(i).to_json() for i in range(len(turn.replies))],
+                                            intent=turn.intent, confidence=turn.confidence,
+                                            decision=turn.decision.value, release=release)):
+            return True  # the common case, in two statements (models/conversations/bot_answers.py)
+        stored = self._store_orm(session, conversation_id, answered, turn, token)
+        if release:
+            bot_claims.release(session, conversation_id, token)
+        return stored
+
+    def _store_orm(self, session: Session, conversation_id: int, answered: _Pending, turn: BotTurn,
+                   token: str) -> bool:
+        message_id = answered.message_id
+        # The lease renewed and the conversation read in one statement, which also locks its row
+        # (PostgreSQL). Lost meanwhile: exactly-once still rests on the cursor, under the lock.
+        conv = bot_claims.renew_returning(session, conversation_id, token, lease_s=self.lease_s)
+        if conv is None:
+            conv = session.get(Conversation, conversation_id, with_for_update=True)
             if conv is None:
-                conv = session.get(Conversation, conversation_id, with_for_update=True)
-                if conv is None:
-                    return False
-            if conv.bot_cursor >= message_id:
-                return False  # another worker handled it meanwhile
-            conv.bot_cursor = message_id
-            if conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
-                return False  # a human took over while the bot was thinking
-            for index, reply in enumerate(turn.replies):
-                do_send_bot_reply(session, conv, reply, intent=turn.intent, confidence=turn.confidence,
-                                  decision=turn.decision.value,
-                                  reason=turn.reason.value if turn.reason else None,
-                                  channel=answered.reply_channel, rich=turn.rich_of(index).to_json())
-            if turn.decision is Decision.HANDOFF:
-                assert turn.reason is not None
-                do_handoff(session, conv, reason=turn.reason.value, intent=turn.intent,
-                           confidence=turn.confidence,
-                           ranking=[{"name": s.name, "confidence": s.confidence} for s in turn.ranking],
-                           summary=turn.summary, engine=turn.engine, trigger_message_id=message_id,
-                           stages=[view.to_json() for view in turn.stages])
-            elif turn.intent == FALLBACK_INTENT:
-                conv.bot_fallbacks += 1
-            else:
-                conv.bot_fallbacks = 0
-            return True
+                return False
+        if conv.bot_cursor >= message_id:
+            return False  # another worker handled it meanwhile
+        conv.bot_cursor = message_id
+        if conv.owner != Owner.BOT.value or conv.status != Status.OPEN.value:
+            return False  # a human took over while the bot was thinking
+        for index, reply in enumerate(turn.replies):
+            do_send_bot_reply(session, conv, reply, intent=turn.intent, confidence=turn.confidence,
+                              decision=turn.decision.value,
+                              reason=turn.reason.value if turn.reason else None,
+                              channel=answered.reply_channel, rich=turn.rich_of(index).to_json())
+        if turn.decision is Decision.HANDOFF:
+            assert turn.reason is not None
+            do_handoff(session, conv, reason=turn.reason.value, intent=turn.intent,
+                       confidence=turn.confidence,
+                       ranking=[{"name": s.name, "confidence": s.confidence} for s in turn.ranking],
+                       summary=turn.summary, engine=turn.engine, trigger_message_id=message_id,
+                       stages=[view.to_json() for view in turn.stages])
+        elif turn.intent == FALLBACK_INTENT:
+            conv.bot_fallbacks += 1
+        else:
+            conv.bot_fallbacks = 0
+        return True
 
     def pending_conversation_ids(self, *, claimable_only: bool = False, limit: int = 100) -> list[int]:
         """Bot-owned open conversations with customer messages the bot has not handled (after a

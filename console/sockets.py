@@ -88,6 +88,13 @@ class _VisitorSockets:
 visitors = _VisitorSockets()
 
 
+class Answered:
+    """`_store_customer_message`: the bot's answer was stored in the message's transaction."""
+
+
+ANSWERED = Answered()
+
+
 def _error(exc: ParleyError) -> dict[str, Any]:
     return {"code": exc.code, "message": exc.message}
 
@@ -154,35 +161,53 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
     with log_conversation(str(reply["conversation_id"])):
         log.info("webchat message %s received", reply["id"])
         join_room(contact_room(contact_id))
-        if claimed is not None:
+        if isinstance(claimed, Claimed):
             svc.resume_turn(claimed)  # the bot's claim rode in the message's transaction
-        else:
+        elif claimed is None:
             svc.process_conversation(conv_id)
+        # ANSWERED: the bot's answer was stored with the message, and pushed
     return reply
 
 
 def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget_key: str | None,
-                            page: Any = None) -> tuple[int, int, dict[str, Any], Claimed | None]:
+                            page: Any = None) -> tuple[int, int, dict[str, Any], Claimed | Answered | None]:
     """Store the message once, however often the widget sends it (a resend after a lost ack).
 
     In the steady state, when this process runs the bot's turns, the same transaction takes the bot's
-    claim on the conversation and reads the turn (returned: resume it after the commit).
+    claim on the conversation and reads the turn (returned: resume it after the commit), or, with engines
+    that answer in milliseconds, answers it too (`ANSWERED`).
 
     The first attempt inserts without looking for the key first (a query saved on every message);
     a resend, or the loser of two sends of one key racing each other, fails on the unique
     `(channel, provider_message_id)`, and its second attempt looks and finds the stored row.
     """
     svc = services()
-    for attempt in range(2):
+    # On SQLite, answered in the message's own transaction (`BotPipeline.answer_in`) when the engines
+    # answer in milliseconds: its events are pushed before SQLite's write lock goes to the next writer,
+    # so a reply committed after this one never reaches a browser before it. (PostgreSQL has no such
+    # lock: there the claim is given back after the pushes, by the turn in the background.)
+    at_once = svc.pipeline.answers_at_once
+    in_message = at_once and svc.db.is_sqlite
+    attempt = 0
+    while True:
         try:
-            with svc.db.transaction() as s:
+            with svc.db.transaction(publish_under_lock=in_message) as s:
                 token = secrets.token_hex(16) if attempt == 0 and svc.claims_turns else None
                 fast = do_ingest_webchat_text(s, visitor.visitor_id, text, key, claim_token=token,
                                               lease_s=svc.pipeline.lease_s,
-                                              summary_after_turn=svc.pipeline.answers_at_once) if attempt == 0 else None
+                                              summary_after_turn=at_once) if attempt == 0 else None
                 if fast is not None:  # the steady state, in Core (models/conversations/webchat_ingest.py)
-                    claimed = (svc.pipeline.claimed_with(s, fast.claimed, token)
-                               if fast.claimed is not None and token is not None else None)
+                    claimed: Claimed | Answered | None = (
+                        svc.pipeline.claimed_with(s, fast.claimed, token)
+                        if fast.claimed is not None and token is not None else None)
+                    if (isinstance(claimed, Claimed) and in_message and claimed.pending.message_id == fast.message_id
+                            and svc.pipeline.ready_in_message(claimed)):
+                        join_room(contact_room(fast.contact_id))  # this socket hears the answer pushed below
+                        try:
+                            svc.pipeline.answer_in(s, claimed)
+                        except Exception as exc:  # the message must still be stored: again, without the turn
+                            raise _TurnFailed from exc
+                        claimed = ANSWERED  # and the claim given back, in this transaction
                     return fast.contact_id, fast.conversation_id, {
                         "ok": True, "id": fast.message_id, "conversation_id": fast.public_id,
                         "created_at": iso(fast.created_at)}, claimed
@@ -212,7 +237,14 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
         except IntegrityError:
             if attempt == 1 or key is None:
                 raise
-    raise AssertionError("unreachable")
+            attempt += 1
+        except _TurnFailed:
+            log.exception("the bot's turn in the message's transaction failed; storing the message alone")
+            in_message = False
+
+
+class _TurnFailed(Exception):
+    """The bot's turn in a customer message's transaction failed: store the message without it."""
 
 
 def _count_visitor_message(visitor: Visitor) -> None:

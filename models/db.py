@@ -62,6 +62,11 @@ def publish_on_commit(session: Session, evt: Event) -> None:
     session.info.setdefault(_PENDING, []).append(evt)
 
 
+def pending_events(session: Session) -> int:
+    """How many events the session's transaction will publish on commit, so far."""
+    return len(session.info.get(_PENDING) or ())
+
+
 @event.listens_for(Session, "before_commit")
 def _write_before_commit(session: Session) -> None:
     pending: list[Event] = session.info.get(_PENDING) or []
@@ -264,18 +269,24 @@ class Database:
 
     @contextmanager
     def transaction(self, *, publish_with: Submit | None = None, urgent: bool = False,
-                    first: bool = False) -> Iterator[Session]:
+                    first: bool = False, publish_under_lock: bool = False) -> Iterator[Session]:
         """One unit of work: commits at the end, rolls back on error; events are published once the
         session is closed and its connection is back in the pool. With `publish_with` they are
         handed to that queue instead, in commit order, and the caller goes on without waiting for
         the listeners (a webhook acknowledges once its message is committed: console/webhooks.py).
         `urgent`: somebody is waiting for this commit; on SQLite it writes before background work
-        (`WriteLock`); `first`: before urgent writers too (routing)."""
-        with self._serialised(urgent, first), self._sessions() as session:
-            session.info[_DEFER] = True
-            with session.begin():
-                yield session
-            committed: list[Event] = session.info.pop(_COMMITTED, [])
+        (`WriteLock`); `first`: before urgent writers too (routing). `publish_under_lock` (SQLite): the
+        events are published before the next writer may commit, so that what it commits is pushed after
+        them (a bot's answer stored with the customer's message, console/sockets.py)."""
+        with self._serialised(urgent, first):
+            with self._sessions() as session:
+                session.info[_DEFER] = True
+                with session.begin():
+                    yield session
+                committed: list[Event] = session.info.pop(_COMMITTED, [])
+            if publish_under_lock and publish_with is None and self._write_lock is not None:
+                _publish(self.bus, committed)
+                return
         if publish_with is None:
             _publish(self.bus, committed)
         elif committed:

@@ -417,3 +417,17 @@ def test_a_format_1_model_still_loads_for_a_rollback(tmp_path: Path, tiny_dir: P
     model = load_active(settings)
     assert model.calibrator is None and not model.features.with_embeddings
     assert model.parse("where is my order").intent == "order_status"
+
+
+def test_ready_only_with_the_active_model_in_memory(tmp_path: Path, tiny_dir: Path) -> None:
+    """`ready_for`: a turn in a customer message's transaction never loads a model (bot/pipeline.py)."""
+    settings = _settings(tmp_path, tiny_dir)
+    version = train_and_activate(settings)
+    engine = EmbeddedEngine(settings)
+    assert engine.ready_for(TurnContext("c1")) is False  # nothing loaded yet
+    engine.turn("hi", TurnContext("c1"))
+    assert engine.ready_for(TurnContext("c1")) is True
+    assert engine.ready_for(TurnContext("c1", active_models={"embedded": version})) is True
+    assert engine.ready_for(TurnContext("c1", active_models={"embedded": "another-version"})) is False
+    (store_dir(settings) / ACTIVE_FILE).unlink()  # the pointer moved (here: gone): look again first
+    assert engine.ready_for(TurnContext("c1")) is False

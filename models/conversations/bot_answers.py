@@ -52,6 +52,9 @@ _ANSWER = (
             first_intent=func.coalesce(_C.c.first_intent, _INTENT),
             bot_fallbacks=case((bindparam("fallback", type_=Integer) == 1, _C.c.bot_fallbacks + 1), else_=0))
     .returning(_C.c.team_id, _C.c.contact_id))
+# The same, giving the claim back instead of renewing it: the answer stored in the transaction that
+# took the claim with the customer's message (bot/pipeline.py `BotPipeline.answer_in`).
+_ANSWER_RELEASING = _ANSWER.values(bot_claim_token=None, bot_claim_until=None)
 _REPLY = insert(_M).values(
     conversation_id=bindparam("conversation_id", type_=Integer), direction=Direction.OUT.value,
     sender_type=SenderType.BOT.value, text=bindparam("text", type_=_M.c.text.type),
@@ -64,12 +67,14 @@ _REPLY = insert(_M).values(
 
 def do_store_webchat_answer(session: Session, conversation_id: int, *, token: str, lease_s: float,
                             message_id: int, replies: Sequence[str], rich: Sequence[dict[str, Any] | None],
-                            intent: str | None, confidence: float | None, decision: str) -> bool:
+                            intent: str | None, confidence: float | None, decision: str,
+                            release: bool = False) -> bool:
     """Store the bot's answer to customer message `message_id` on webchat, renewing the claim held
     under `token`. False: nothing written (the claim lost, the message handled already, a human owns
-    the conversation, or it closed); the caller then looks with the ORM path and decides."""
+    the conversation, or it closed); the caller then looks with the ORM path and decides. `release`:
+    give the claim back in the same statement rather than renew it."""
     now = utcnow()
-    owner = session.execute(_ANSWER, {
+    owner = session.execute(_ANSWER_RELEASING if release else _ANSWER, {
         "conversation_id": conversation_id, "token": token, "message_id": message_id, "now": now,
         "until": now + timedelta(seconds=lease_s), "intent": intent,
         "fallback": int(intent == FALLBACK_INTENT)}).first()
