@@ -143,7 +143,7 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
         text = check_text(data.get("text"), svc.settings.max_message_length)
         key = message_key(visitor.visitor_id, data.get("client_id"))
         _count_visitor_message(visitor)
-        contact_id, conv_id, reply, claimed = _store_customer_message(
+        contact_id, conv_id, reply, claimed, woken = _store_customer_message(
             visitor, text, key, visitors.widget_key(request.sid), data.get("page"))  # type: ignore[attr-defined]
     except ParleyError as exc:
         emit("error", _error(exc))
@@ -156,17 +156,19 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
         join_room(contact_room(contact_id))
         if claimed is not None:
             svc.resume_turn(claimed)  # the bot's claim rode in the message's transaction
-        else:
+        elif not woken:  # (woken: the worker heard of it as the message committed)
             svc.process_conversation(conv_id)
     return reply
 
 
 def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget_key: str | None,
-                            page: Any = None) -> tuple[int, int, dict[str, Any], Claimed | None]:
+                            page: Any = None) -> tuple[int, int, dict[str, Any], Claimed | None, bool]:
     """Store the message once, however often the widget sends it (a resend after a lost ack).
 
     In the steady state, when this process runs the bot's turns, the same transaction takes the bot's
-    claim on the conversation and reads the turn (returned: resume it after the commit).
+    claim on the conversation and reads the turn (returned: resume it after the commit). When a
+    worker runs them (`parley web`), it is woken as the transaction commits (returned True), before
+    this thread pushes the message to the consoles.
 
     The first attempt inserts without looking for the key first (a query saved on every message);
     a resend, or the loser of two sends of one key racing each other, fails on the unique
@@ -183,9 +185,10 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
                 if fast is not None:  # the steady state, in Core (models/conversations/webchat_ingest.py)
                     claimed = (svc.pipeline.claimed_with(s, fast.claimed, token)
                                if fast.claimed is not None and token is not None else None)
+                    woken = claimed is None and svc.wake_on_commit(s, fast.conversation_id)
                     return fast.contact_id, fast.conversation_id, {
                         "ok": True, "id": fast.message_id, "conversation_id": fast.public_id,
-                        "created_at": iso(fast.created_at)}, claimed
+                        "created_at": iso(fast.created_at)}, claimed, woken
                 contact, conv = contact_and_open_conversation(s, WEBCHAT, visitor.visitor_id)
                 if contact is None:
                     contact = do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
@@ -205,9 +208,10 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
                         inbox=inbox, look_for_duplicate=attempt > 0)
                     if conv is None and ingested.created:  # widget SDK: where it started (no query)
                         do_record_page(ingested.conversation, contact, check_page(page))
+                    woken = svc.wake_on_commit(s, ingested.conversation.id)
                     return contact.id, ingested.conversation.id, {
                         "ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
-                        "created_at": iso(ingested.message.created_at)}, None
+                        "created_at": iso(ingested.message.created_at)}, None, woken
             raise Forbidden("This contact is blocked.", code="blocked")
         except IntegrityError:
             if attempt == 1 or key is None:

@@ -37,6 +37,8 @@ _WRITERS = "parley_commit_writers"
 _COMMITTED = "parley_committed_events"
 _DEFER = "parley_defer_dispatch"
 _BUS = "parley_bus"
+_FIRST = "parley_first_after_commit"
+_FIRST_COMMITTED = "parley_first_committed"
 
 
 class EventBus:
@@ -62,6 +64,22 @@ def publish_on_commit(session: Session, evt: Event) -> None:
     session.info.setdefault(_PENDING, []).append(evt)
 
 
+def first_after_commit(session: Session, call: Callable[[], None]) -> None:
+    """Run `call` once this transaction has committed, before its events reach the listeners (and
+    never if it rolls back): for what another process waits on, such as the Redis wake-up of the
+    worker that answers a customer message (console/sockets.py), which would otherwise queue behind
+    the consoles' pushes of that message (a database read and a publish; bench/README.md, issue 17)."""
+    session.info.setdefault(_FIRST, []).append(call)
+
+
+def _run_first(calls: list[Callable[[], None]]) -> None:
+    for call in calls:
+        try:
+            call()
+        except Exception:  # the dispatch boundary, as for listeners
+            log.exception("after-commit call %r failed", call)
+
+
 @event.listens_for(Session, "before_commit")
 def _write_before_commit(session: Session) -> None:
     pending: list[Event] = session.info.get(_PENDING) or []
@@ -74,9 +92,12 @@ def _write_before_commit(session: Session) -> None:
 @event.listens_for(Session, "after_commit")
 def _dispatch_after_commit(session: Session) -> None:
     pending: list[Event] = session.info.pop(_PENDING, [])
+    first: list[Callable[[], None]] = session.info.pop(_FIRST, [])
     if session.info.get(_DEFER):
+        session.info.setdefault(_FIRST_COMMITTED, []).extend(first)  # `transaction()` runs them on close
         session.info.setdefault(_COMMITTED, []).extend(pending)  # `transaction()` publishes on close
         return
+    _run_first(first)
     _publish(session.info.get(_BUS), pending)
 
 
@@ -90,6 +111,7 @@ def _publish(bus: EventBus | None, events: list[Event]) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_FIRST, None)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -261,6 +283,8 @@ class Database:
             with session.begin():
                 yield session
             committed: list[Event] = session.info.pop(_COMMITTED, [])
+            first: list[Callable[[], None]] = session.info.pop(_FIRST_COMMITTED, [])
+        _run_first(first)
         if publish_with is None:
             _publish(self.bus, committed)
         elif committed:

@@ -314,7 +314,11 @@ class RealtimeListener:
 
     def _push_message(self, evt: MessageCreated) -> bool:
         """The message to the consoles that see it (and a staff message to the customer's widget).
-        Returns whether it has files (only then is there anything for `_files_to_visitor`)."""
+        Returns whether it has files (only then is there anything for `_files_to_visitor`).
+
+        The customer's copy goes first: a customer waits on the bot's reply, and with several
+        processes each emit is a publish that the web process holding the widget handles in turn
+        (bench/README.md, issue 17). The consoles order messages by their ids and times anyway."""
         with self.db.session() as s:
             pushed = pushed_message(s, evt.message_id)
             if pushed is None:
@@ -322,13 +326,13 @@ class RealtimeListener:
             msg, payload = pushed
             rooms = audiences(s, [(evt.conversation_id, evt.team_id)],
                               restricted=[evt.conversation_id] if msg.restricted else [])
+        if not (msg.private or msg.sender_type == SenderType.CONTACT.value or msg.channel != WEBCHAT):
+            # other channels send through their connectors' outbox
+            self.emit("message", customer_message(
+                id=msg.id, conversation_id=msg.public_id, sender_type=msg.sender_type, text=msg.text,
+                created_at=iso(msg.created_at) or "", rich=msg.rich),
+                namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
         self._to(rooms[evt.conversation_id], "message", payload)
-        if msg.private or msg.sender_type == SenderType.CONTACT.value or msg.channel != WEBCHAT:
-            return bool(msg.has_files)  # other channels send through their connectors' outbox
-        self.emit("message", customer_message(
-            id=msg.id, conversation_id=msg.public_id, sender_type=msg.sender_type, text=msg.text,
-            created_at=iso(msg.created_at) or "", rich=msg.rich),
-            namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
         return bool(msg.has_files)
 
     def _files_to_visitor(self, evt: MessageCreated) -> None:
