@@ -259,6 +259,11 @@ class Database:
         self.writers: list[CommitWriter] = []  # shared by every session of this database (see `CommitWriter`)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, info={_BUS: self.bus,
                                                                                  _WRITERS: self.writers})
+        # Reads on their own (`read_session`): on PostgreSQL in autocommit, on the same pool. SQLite
+        # (pysqlite) opens a transaction only before a write: its reads have no BEGIN to save.
+        self._read_sessions = self._sessions if self.is_sqlite else sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False,
+            info={_BUS: self.bus, _WRITERS: self.writers})
         # SQLite has one writer at a time; queueing writers here hands the lock over at once instead
         # of leaving them in SQLite's busy handler, which sleeps in growing steps (measured in bench/).
         self._write_lock: WriteLock | None = WriteLock() if self.is_sqlite else None
@@ -269,6 +274,15 @@ class Database:
 
     def session(self) -> Session:
         return self._sessions()
+
+    def read_session(self) -> Session:
+        """A session that only reads (the realtime pushes, the bot's sweep): on PostgreSQL each
+        statement runs on its own, without the BEGIN before and the ROLLBACK after that a
+        transaction costs, two round trips of three for a one-query push (bench/README.md, issue 17).
+        What the reads see is unchanged: under READ COMMITTED, PostgreSQL's default, every statement
+        of a transaction sees what was committed when that statement began anyway. Never write in it:
+        nothing would roll a write back."""
+        return self._read_sessions()
 
     @contextmanager
     def transaction(self, *, publish_with: Submit | None = None, urgent: bool = False) -> Iterator[Session]:
