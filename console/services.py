@@ -36,6 +36,11 @@ class Services:
         then take the bot's claim too (`resume_turn` after the commit), a transaction fewer per message."""
         return (self.resume_bot is not None or self.wake_bot is None) and not self.pipeline.stopping
 
+    @property
+    def turns_elsewhere(self) -> bool:
+        """Worker processes run the bot's turns (`parley web`: woken through Redis), not this one."""
+        return self.wake_bot is not None and self.resume_bot is None
+
     def resume_turn(self, claimed: Claimed) -> None:
         """Run the turn `claimed` holds the claim for, in the background (the message is committed)."""
         if self.resume_bot is not None:

@@ -181,7 +181,8 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
                 token = secrets.token_hex(16) if attempt == 0 and svc.claims_turns else None
                 fast = do_ingest_webchat_text(s, visitor.visitor_id, text, key, claim_token=token,
                                               lease_s=svc.pipeline.lease_s,
-                                              summary_after_turn=svc.pipeline.answers_at_once) if attempt == 0 else None
+                                              summary_after_turn=svc.pipeline.answers_at_once,
+                                              answered_elsewhere=svc.turns_elsewhere) if attempt == 0 else None
                 if fast is not None:  # the steady state, in Core (models/conversations/webchat_ingest.py)
                     claimed = (svc.pipeline.claimed_with(s, fast.claimed, token)
                                if fast.claimed is not None and token is not None else None)

@@ -172,18 +172,20 @@ def test_the_first_webhook_from_a_new_number(capp: Flask, cdb: Database, fake_tw
 # as that wake-up runs it). The web's transaction: the contact and its open conversation (1), the
 # message (1), the conversation's activity (1) — no claim: a worker takes it. The worker's turn: claim
 # returning the conversation and the next message with its history (2), the answer (2), release and
-# look again (2). Pushes: each message read back (2) and each conversation summary (2: the web's after
-# the message, the worker's after the answer).
-ROLES_MESSAGE_TO_REPLY = 13
+# look again (2). Pushes: each message read back (2) and one conversation summary (1): the worker's, after
+# the answer — the web leaves the summary of a message the bot answers at once to the worker's turn, as
+# `parley run` does (13 statements and two summaries before).
+ROLES_MESSAGE_TO_REPLY = 12
 # Its commits: the message, the claim, the answer, the release.
 ROLES_COMMITS = 4
 # On PostgreSQL, a BEGIN and a COMMIT per transaction beside the statements, and nothing around the
-# pushes' reads (autocommit, `Database.read_session`): 29 before issue 17's production pass, a BEGIN
-# and a ROLLBACK around each of the 4 push reads.
+# pushes' reads (autocommit, `Database.read_session`): 29 before issue 17's production pass (a BEGIN and
+# a ROLLBACK around each of the 4 push reads, and the web's summary read).
 ROLES_ROUND_TRIPS_PG = ROLES_MESSAGE_TO_REPLY + 2 * ROLES_COMMITS
 # What goes through the Socket.IO message queue (a Redis publish each): the customer's message to the
-# consoles and its summary, typing on, the reply to the widget then to the consoles, the summary, typing off.
-ROLES_PUSHES = 7
+# consoles, typing on, the reply to the widget then to the consoles, the summary, typing off (7 before:
+# the web's summary of the customer's message too).
+ROLES_PUSHES = 6
 
 
 def test_a_customer_message_on_the_production_roles(app: Flask, db: Database) -> None:
@@ -229,3 +231,36 @@ def test_a_customer_message_on_the_production_roles(app: Flask, db: Database) ->
     # The reply reaches the widget before the consoles' copy of it.
     replies = [ns for event, ns in pushes if event == "message"][1:]
     assert replies == ["/webchat", "/console"], pushes
+    # One summary, the worker's, once the answer is stored.
+    assert [event for event, _ in pushes if event in ("message", "conversation")][-2:] == ["message", "conversation"]
+    assert sum(event == "conversation" for event, _ in pushes) == 1, pushes
+
+
+def test_on_the_production_roles_a_turn_that_stores_nothing_still_ends_with_the_summary(
+        app: Flask, db: Database) -> None:
+    """The web role leaves the summary of the customer's message to the worker's turn: a turn that
+    stores nothing (the bot's answer has no words) still pushes it as it ends."""
+    from bot.types import BotTurn, Decision
+
+    svc = app.extensions["parley"]
+    woken: list[int] = []
+    make_user(db, "ada@example.com")
+    ada = Agent(app, "ada@example.com")
+    customer = Customer(app)
+    svc.wake_bot = woken.append
+    customer.say("hi")
+    svc.pipeline.process(woken[-1])
+    ada.socket.get_received("/console")
+    customer.say("say nothing")
+    pushed = [p["name"] for p in ada.socket.get_received("/console")]
+    assert pushed == ["message"]  # the message at once; its summary waits for the turn
+    quiet = BotTurn(Decision.ANSWER, (), "quiet", 0.9, engine="rules")
+    engines = svc.pipeline.engines
+    svc.pipeline.engines = [type("Quiet", (), {"name": "quiet", "answers_in_process": True,
+                                                "turn": lambda self, text, context: quiet})()]
+    try:
+        svc.pipeline.process(woken[-1])
+    finally:
+        svc.pipeline.engines = engines
+    pushed = [p["name"] for p in ada.socket.get_received("/console")]
+    assert pushed == ["conversation"], pushed

@@ -126,7 +126,7 @@ class RealtimeListener:
         if evt.bot_answers:  # one summary for the message and the bot's answer, moments away
             with self._after_turn_lock:
                 self._after_turn.add(evt.conversation_id)
-        else:
+        elif not evt.answered_elsewhere:  # (elsewhere: the worker's turn pushes it, see `bot_typing`)
             self._changed(evt, counters=evt.human_owned)  # the bot's side changes no counter
         if (has_files and evt.channel == WEBCHAT and not evt.private
                 and evt.sender_type != SenderType.CONTACT.value):
@@ -247,7 +247,10 @@ class RealtimeListener:
     def bot_typing(self, evt: BotTyping) -> None:
         self.emit("typing", {"typing": evt.typing, "sender_type": "bot"}, namespace=WEBCHAT_NS,
                   to=contact_room(evt.contact_id))
-        if not evt.typing:  # the turn ended without a change of its own (nothing stored): push it now
+        if evt.typing:  # a turn starts: it ends with a summary, whoever stored the customer's message
+            with self._after_turn_lock:  # (a web process leaves it to the worker's turn: `answered_elsewhere`)
+                self._after_turn.add(evt.conversation_id)
+        else:  # the turn ended without a change of its own (nothing stored): push it now
             with self._after_turn_lock:
                 waiting = evt.conversation_id in self._after_turn
                 self._after_turn.discard(evt.conversation_id)
