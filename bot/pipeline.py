@@ -369,7 +369,7 @@ class BotPipeline:
     def pending_conversation_ids(self, *, claimable_only: bool = False, limit: int = 100) -> list[int]:
         """Bot-owned open conversations with customer messages the bot has not handled (after a
         crash, or committed by a process that does not run turns); `claimable_only`: nobody runs them."""
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             return bot_claims.unanswered_ids(session, limit=limit, claimable_only=claimable_only)
 
 

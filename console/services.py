@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from bot.pipeline import BotPipeline, Claimed
 from connectors.webchat import VisitorTokens
 from console.runtime.jobs import Jobs
-from models.db import Database
+from models.db import Database, first_after_commit
 from models.settings import Settings
 
 
@@ -34,12 +36,27 @@ class Services:
         then take the bot's claim too (`resume_turn` after the commit), a transaction fewer per message."""
         return (self.resume_bot is not None or self.wake_bot is None) and not self.pipeline.stopping
 
+    @property
+    def turns_elsewhere(self) -> bool:
+        """Worker processes run the bot's turns (`parley web`: woken through Redis), not this one."""
+        return self.wake_bot is not None and self.resume_bot is None
+
     def resume_turn(self, claimed: Claimed) -> None:
         """Run the turn `claimed` holds the claim for, in the background (the message is committed)."""
         if self.resume_bot is not None:
             self.resume_bot(claimed)
         else:
             self.jobs.submit(self.pipeline.resume, claimed)
+
+    def wake_on_commit(self, session: Session, conversation_id: int) -> bool:
+        """When another process answers (`wake_bot`: `parley web` waking the workers through Redis),
+        wake it the moment `session`'s transaction commits, before the consoles' pushes of that
+        commit (a read and a publish each) go out on this thread: the turn starts that much sooner.
+        False: nothing arranged, call `process_conversation` once committed."""
+        if self.wake_bot is None:
+            return False
+        first_after_commit(session, partial(self.wake_bot, conversation_id))
+        return True
 
     def process_conversation(self, conversation_id: int) -> None:
         """Let the bot answer what the customer wrote, in the background. The message is committed:

@@ -150,7 +150,7 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
         text = check_text(data.get("text"), svc.settings.max_message_length)
         key = message_key(visitor.visitor_id, data.get("client_id"))
         _count_visitor_message(visitor)
-        contact_id, conv_id, reply, claimed = _store_customer_message(
+        contact_id, conv_id, reply, claimed, woken = _store_customer_message(
             visitor, text, key, visitors.widget_key(request.sid), data.get("page"))  # type: ignore[attr-defined]
     except ParleyError as exc:
         emit("error", _error(exc))
@@ -163,19 +163,21 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
         join_room(contact_room(contact_id))
         if isinstance(claimed, Claimed):
             svc.resume_turn(claimed)  # the bot's claim rode in the message's transaction
-        elif claimed is None:
+        elif claimed is None and not woken:  # (woken: the worker heard of it as the message committed)
             svc.process_conversation(conv_id)
         # ANSWERED: the bot's answer was stored with the message, and pushed
     return reply
 
 
 def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget_key: str | None,
-                            page: Any = None) -> tuple[int, int, dict[str, Any], Claimed | Answered | None]:
+                            page: Any = None) -> tuple[int, int, dict[str, Any], Claimed | Answered | None, bool]:
     """Store the message once, however often the widget sends it (a resend after a lost ack).
 
     In the steady state, when this process runs the bot's turns, the same transaction takes the bot's
     claim on the conversation and reads the turn (returned: resume it after the commit), or, with engines
-    that answer in milliseconds, answers it too (`ANSWERED`).
+    that answer in milliseconds, answers it too (`ANSWERED`). When a worker runs them (`parley web`), it
+    is woken as the transaction commits (returned True), before this thread pushes the message to the
+    consoles.
 
     The first attempt inserts without looking for the key first (a query saved on every message);
     a resend, or the loser of two sends of one key racing each other, fails on the unique
@@ -195,7 +197,8 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
                 token = secrets.token_hex(16) if attempt == 0 and svc.claims_turns else None
                 fast = do_ingest_webchat_text(s, visitor.visitor_id, text, key, claim_token=token,
                                               lease_s=svc.pipeline.lease_s,
-                                              summary_after_turn=at_once) if attempt == 0 else None
+                                              summary_after_turn=at_once,
+                                              answered_elsewhere=svc.turns_elsewhere) if attempt == 0 else None
                 if fast is not None:  # the steady state, in Core (models/conversations/webchat_ingest.py)
                     claimed: Claimed | Answered | None = (
                         svc.pipeline.claimed_with(s, fast.claimed, token)
@@ -208,9 +211,10 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
                         except Exception as exc:  # the message must still be stored: again, without the turn
                             raise _TurnFailed from exc
                         claimed = ANSWERED  # and the claim given back, in this transaction
+                    woken = claimed is None and svc.wake_on_commit(s, fast.conversation_id)
                     return fast.contact_id, fast.conversation_id, {
                         "ok": True, "id": fast.message_id, "conversation_id": fast.public_id,
-                        "created_at": iso(fast.created_at)}, claimed
+                        "created_at": iso(fast.created_at)}, claimed, woken
                 contact, conv = contact_and_open_conversation(s, WEBCHAT, visitor.visitor_id)
                 if contact is None:
                     contact = do_find_or_create_contact(s, WEBCHAT, visitor.visitor_id,
@@ -230,9 +234,10 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
                         inbox=inbox, look_for_duplicate=attempt > 0)
                     if conv is None and ingested.created:  # widget SDK: where it started (no query)
                         do_record_page(ingested.conversation, contact, check_page(page))
+                    woken = svc.wake_on_commit(s, ingested.conversation.id)
                     return contact.id, ingested.conversation.id, {
                         "ok": True, "id": ingested.message.id, "conversation_id": ingested.conversation.public_id,
-                        "created_at": iso(ingested.message.created_at)}, None
+                        "created_at": iso(ingested.message.created_at)}, None, woken
             raise Forbidden("This contact is blocked.", code="blocked")
         except IntegrityError:
             if attempt == 1 or key is None:

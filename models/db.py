@@ -37,6 +37,8 @@ _WRITERS = "parley_commit_writers"
 _COMMITTED = "parley_committed_events"
 _DEFER = "parley_defer_dispatch"
 _BUS = "parley_bus"
+_FIRST = "parley_first_after_commit"
+_FIRST_COMMITTED = "parley_first_committed"
 
 
 class EventBus:
@@ -67,6 +69,22 @@ def pending_events(session: Session) -> int:
     return len(session.info.get(_PENDING) or ())
 
 
+def first_after_commit(session: Session, call: Callable[[], None]) -> None:
+    """Run `call` once this transaction has committed, before its events reach the listeners (and
+    never if it rolls back): for what another process waits on, such as the Redis wake-up of the
+    worker that answers a customer message (console/sockets.py), which would otherwise queue behind
+    the consoles' pushes of that message (a database read and a publish; bench/README.md, issue 17)."""
+    session.info.setdefault(_FIRST, []).append(call)
+
+
+def _run_first(calls: list[Callable[[], None]]) -> None:
+    for call in calls:
+        try:
+            call()
+        except Exception:  # the dispatch boundary, as for listeners
+            log.exception("after-commit call %r failed", call)
+
+
 @event.listens_for(Session, "before_commit")
 def _write_before_commit(session: Session) -> None:
     pending: list[Event] = session.info.get(_PENDING) or []
@@ -79,9 +97,12 @@ def _write_before_commit(session: Session) -> None:
 @event.listens_for(Session, "after_commit")
 def _dispatch_after_commit(session: Session) -> None:
     pending: list[Event] = session.info.pop(_PENDING, [])
+    first: list[Callable[[], None]] = session.info.pop(_FIRST, [])
     if session.info.get(_DEFER):
+        session.info.setdefault(_FIRST_COMMITTED, []).extend(first)  # `transaction()` runs them on close
         session.info.setdefault(_COMMITTED, []).extend(pending)  # `transaction()` publishes on close
         return
+    _run_first(first)
     _publish(session.info.get(_BUS), pending)
 
 
@@ -95,6 +116,7 @@ def _publish(bus: EventBus | None, events: list[Event]) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_FIRST, None)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -256,6 +278,11 @@ class Database:
         self.writers: list[CommitWriter] = []  # shared by every session of this database (see `CommitWriter`)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, info={_BUS: self.bus,
                                                                                  _WRITERS: self.writers})
+        # Reads on their own (`read_session`): on PostgreSQL in autocommit, on the same pool. SQLite
+        # (pysqlite) opens a transaction only before a write: its reads have no BEGIN to save.
+        self._read_sessions = self._sessions if self.is_sqlite else sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False,
+            info={_BUS: self.bus, _WRITERS: self.writers})
         # SQLite has one writer at a time; queueing writers here hands the lock over at once instead
         # of leaving them in SQLite's busy handler, which sleeps in growing steps (measured in bench/).
         self._write_lock: WriteLock | None = WriteLock() if self.is_sqlite else None
@@ -266,6 +293,15 @@ class Database:
 
     def session(self) -> Session:
         return self._sessions()
+
+    def read_session(self) -> Session:
+        """A session that only reads (the realtime pushes, the bot's sweep): on PostgreSQL each
+        statement runs on its own, without the BEGIN before and the ROLLBACK after that a
+        transaction costs, two round trips of three for a one-query push (bench/README.md, issue 17).
+        What the reads see is unchanged: under READ COMMITTED, PostgreSQL's default, every statement
+        of a transaction sees what was committed when that statement began anyway. Never write in it:
+        nothing would roll a write back."""
+        return self._read_sessions()
 
     @contextmanager
     def transaction(self, *, publish_with: Submit | None = None, urgent: bool = False,
@@ -284,6 +320,8 @@ class Database:
                 with session.begin():
                     yield session
                 committed: list[Event] = session.info.pop(_COMMITTED, [])
+                after_commit: list[Callable[[], None]] = session.info.pop(_FIRST_COMMITTED, [])
+            _run_first(after_commit)
             if publish_under_lock and publish_with is None and self._write_lock is not None:
                 _publish(self.bus, committed)
                 return

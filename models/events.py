@@ -33,6 +33,9 @@ class MessageCreated(ConversationEvent):
     # this process answers it at once, and its conversation's summary waits for the turn's end (the
     # `BotTyping` that ends it), one push for the message and its answer.
     bot_answers: bool = False
+    # The same, answered by a worker process (`parley web`, models/conversations/webchat_ingest.py): the
+    # summary is that worker's, pushed with the answer or as the turn ends; the storing process pushes none.
+    answered_elsewhere: bool = False
 
 
 @dataclass(frozen=True)

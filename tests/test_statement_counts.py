@@ -170,3 +170,102 @@ def test_the_first_webhook_from_a_new_number(capp: Flask, cdb: Database, fake_tw
     assert r.status_code == 200
     assert [m.text for m in messages(cdb)] == ["hi", "hi"]
     assert statements.count <= FIRST_WEBHOOK_BEFORE_ACK, statements.report()
+
+
+# The same message on the production roles (`parley web` + `parley worker`, played here in one process:
+# the web role's wake-up is recorded instead of published through Redis, and the worker's turn is run
+# as that wake-up runs it). The web's transaction: the contact and its open conversation (1), the
+# message (1), the conversation's activity (1) — no claim: a worker takes it. The worker's turn: claim
+# returning the conversation and the next message with its history (2), the answer (2), release and
+# look again (2). Pushes: each message read back (2) and one conversation summary (1): the worker's, after
+# the answer — the web leaves the summary of a message the bot answers at once to the worker's turn, as
+# `parley run` does (13 statements and two summaries before).
+ROLES_MESSAGE_TO_REPLY = 12
+# Its commits: the message, the claim, the answer, the release.
+ROLES_COMMITS = 4
+# On PostgreSQL, a BEGIN and a COMMIT per transaction beside the statements, and nothing around the
+# pushes' reads (autocommit, `Database.read_session`): 29 before issue 17's production pass (a BEGIN and
+# a ROLLBACK around each of the 4 push reads, and the web's summary read).
+ROLES_ROUND_TRIPS_PG = ROLES_MESSAGE_TO_REPLY + 2 * ROLES_COMMITS
+# What goes through the Socket.IO message queue (a Redis publish each): the customer's message to the
+# consoles, typing on, the reply to the widget then to the consoles, the summary, typing off (7 before:
+# the web's summary of the customer's message too).
+ROLES_PUSHES = 6
+
+
+def test_a_customer_message_on_the_production_roles(app: Flask, db: Database) -> None:
+    from console.realtime.listener import RealtimeListener
+
+    svc = app.extensions["parley"]
+    woken: list[tuple[int, int, int]] = []  # (conversation, statements sent, pushes made) when woken
+    pushes: list[tuple[str, str]] = []
+    listener = next(x for x in db.bus._listeners if isinstance(x, RealtimeListener))
+    emit = listener.emit
+
+    def counted_emit(event: str, *args: Any, **kwargs: Any) -> Any:
+        pushes.append((event, kwargs.get("namespace", "")))
+        return emit(event, *args, **kwargs)
+
+    listener.emit = counted_emit
+    make_user(db, "ada@example.com")
+    Agent(app, "ada@example.com").socket.get_received("/console")
+    customer = Customer(app)
+    svc.wake_bot = lambda conversation_id: woken.append((conversation_id, -1, -1))
+    customer.say("hi")  # the conversation exists: what follows is the steady state
+    svc.pipeline.process(woken[-1][0])
+    pushes.clear()
+    with counting(db.engine) as statements:
+        svc.wake_bot = lambda conversation_id: woken.append((conversation_id, statements.count, len(pushes)))
+        ack = customer.say({"text": "what are your opening hours", "client_id": "c0ffee-0002"})
+        conversation_id, sent_when_woken, pushed_when_woken = woken[-1]
+        assert customer.replies("bot")[-1] == "Hello! How can I help?"  # no turn in the web role
+        svc.pipeline.process(conversation_id)  # the worker, woken
+    assert ack["ok"] is True
+    assert customer.replies("bot")[-1] != "Hello! How can I help?"
+    print(f"\n{statements.count} statements, {statements.commits} commits, {statements.begins} begins, "
+          f"{statements.rollbacks} rollbacks, pushes {pushes}:\n{statements.report()}")
+    # The worker is woken as the message commits, before the consoles' pushes of it (their read, their
+    # publish): only the handler's transaction went before.
+    assert (sent_when_woken, pushed_when_woken) == (3, 0), statements.report()
+    assert statements.count <= ROLES_MESSAGE_TO_REPLY, statements.report()
+    assert statements.commits <= ROLES_COMMITS
+    if not db.is_sqlite:
+        assert statements.round_trips <= ROLES_ROUND_TRIPS_PG, statements.report()
+        assert statements.rollbacks == 0  # the pushes read without a transaction
+    assert len(pushes) <= ROLES_PUSHES, pushes
+    # The reply reaches the widget before the consoles' copy of it.
+    replies = [ns for event, ns in pushes if event == "message"][1:]
+    assert replies == ["/webchat", "/console"], pushes
+    # One summary, the worker's, once the answer is stored.
+    assert [event for event, _ in pushes if event in ("message", "conversation")][-2:] == ["message", "conversation"]
+    assert sum(event == "conversation" for event, _ in pushes) == 1, pushes
+
+
+def test_on_the_production_roles_a_turn_that_stores_nothing_still_ends_with_the_summary(
+        app: Flask, db: Database) -> None:
+    """The web role leaves the summary of the customer's message to the worker's turn: a turn that
+    stores nothing (the bot's answer has no words) still pushes it as it ends."""
+    from bot.types import BotTurn, Decision
+
+    svc = app.extensions["parley"]
+    woken: list[int] = []
+    make_user(db, "ada@example.com")
+    ada = Agent(app, "ada@example.com")
+    customer = Customer(app)
+    svc.wake_bot = woken.append
+    customer.say("hi")
+    svc.pipeline.process(woken[-1])
+    ada.socket.get_received("/console")
+    customer.say("say nothing")
+    pushed = [p["name"] for p in ada.socket.get_received("/console")]
+    assert pushed == ["message"]  # the message at once; its summary waits for the turn
+    quiet = BotTurn(Decision.ANSWER, (), "quiet", 0.9, engine="rules")
+    engines = svc.pipeline.engines
+    svc.pipeline.engines = [type("Quiet", (), {"name": "quiet", "answers_in_process": True,
+                                                "turn": lambda self, text, context: quiet})()]
+    try:
+        svc.pipeline.process(woken[-1])
+    finally:
+        svc.pipeline.engines = engines
+    pushed = [p["name"] for p in ada.socket.get_received("/console")]
+    assert pushed == ["conversation"], pushed

@@ -129,7 +129,7 @@ class RealtimeListener:
         if evt.bot_answers:  # one summary for the message and the bot's answer, moments away
             with self._after_turn_lock:
                 self._after_turn.add(evt.conversation_id)
-        else:
+        elif not evt.answered_elsewhere:  # (elsewhere: the worker's turn pushes it, see `bot_typing`)
             self._changed(evt, counters=evt.human_owned)  # the bot's side changes no counter
         if (has_files and evt.channel == WEBCHAT and not evt.private
                 and evt.sender_type != SenderType.CONTACT.value):
@@ -137,7 +137,7 @@ class RealtimeListener:
 
     def message_updated(self, evt: MessageUpdated) -> None:
         """A delivery tick or an attachment that arrived: the message again, to the consoles."""
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             pushed = pushed_message(s, evt.message_id)
             if pushed is None:
                 return
@@ -158,7 +158,7 @@ class RealtimeListener:
     def conversation_status_changed(self, evt: ConversationStatusChanged) -> None:
         self._changed(evt)
         if evt.change == "closed":  # the webchat customer: the chat ended (and may be rated)
-            with self.db.session() as s:
+            with self.db.read_session() as s:
                 notice = ended_notice(s, evt.conversation_id)
             if notice is not None:
                 self.emit("ended", notice, namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
@@ -194,7 +194,7 @@ class RealtimeListener:
     def transfer_changed(self, evt: TransferChanged) -> None:
         """Told: both ends of the transfer and whoever asked for it."""
         self._changed(evt)
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             t = s.get(Transfer, evt.transfer_id)
             if t is None:
                 return
@@ -211,7 +211,7 @@ class RealtimeListener:
 
     def invoice_changed(self, evt: InvoiceChanged) -> None:
         """An invoice sent or its status moved: `invoice` to whoever sees the conversation (its view and lists)."""
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             payload = invoice_payload(s, evt.invoice_id)
             if payload is not None:
                 conv_id, restricted, data = payload
@@ -226,14 +226,14 @@ class RealtimeListener:
             self.jobs.submit(self._push_counters_to, uid)
 
     def _push_counters_to(self, user_id: int) -> None:
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             user = s.get(User, user_id)
             if user is not None and user.active:
                 self.emit("counters", counters(s, user), namespace=CONSOLE, to=user_room(user.id))
 
     def discussion_entry_posted(self, evt: DiscussionEntryPosted) -> None:
         """An internal discussion's entry: to its members (console/realtime/discussions.py), at once."""
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             push = entry_push(s, evt)
         if push is not None:
             self._to(push[0], "discussion_entry", push[1])
@@ -244,7 +244,7 @@ class RealtimeListener:
 
     def contact_block_changed(self, evt: ContactBlockChanged) -> None:
         """Its open conversations' summaries say so (the console asks to end them)."""
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             for conv_id in s.scalars(select(Conversation.id).where(
                     Conversation.contact_id == evt.contact_id, Conversation.status == Status.OPEN.value)):
                 self._summaries.mark(conv_id)
@@ -255,7 +255,10 @@ class RealtimeListener:
     def bot_typing(self, evt: BotTyping) -> None:
         self.emit("typing", {"typing": evt.typing, "sender_type": "bot"}, namespace=WEBCHAT_NS,
                   to=contact_room(evt.contact_id))
-        if not evt.typing:  # the turn ended without a change of its own (nothing stored): push it now
+        if evt.typing:  # a turn starts: it ends with a summary, whoever stored the customer's message
+            with self._after_turn_lock:  # (a web process leaves it to the worker's turn: `answered_elsewhere`)
+                self._after_turn.add(evt.conversation_id)
+        else:  # the turn ended without a change of its own (nothing stored): push it now
             with self._after_turn_lock:
                 waiting = evt.conversation_id in self._after_turn
                 self._after_turn.discard(evt.conversation_id)
@@ -311,7 +314,7 @@ class RealtimeListener:
         """A notification to these agents' own rooms, at once: queued behind other work it would
         arrive late."""
         if session is None:
-            with self.db.session() as s:
+            with self.db.read_session() as s:
                 self._notify_one(conversation_id, user_ids, payload, s)
             return
         conv = session.scalar(select(Conversation).options(joinedload(Conversation.contact),
@@ -322,28 +325,32 @@ class RealtimeListener:
 
     def _push_message(self, evt: MessageCreated) -> bool:
         """The message to the consoles that see it (and a staff message to the customer's widget).
-        Returns whether it has files (only then is there anything for `_files_to_visitor`)."""
-        with self.db.session() as s:
+        Returns whether it has files (only then is there anything for `_files_to_visitor`).
+
+        The customer's copy goes first: a customer waits on the bot's reply, and with several
+        processes each emit is a publish that the web process holding the widget handles in turn
+        (bench/README.md, issue 17). The consoles order messages by their ids and times anyway."""
+        with self.db.read_session() as s:
             pushed = pushed_message(s, evt.message_id)
             if pushed is None:
                 return False
             msg, payload = pushed
             rooms = audiences(s, [(evt.conversation_id, evt.team_id)],
                               restricted=[evt.conversation_id] if msg.restricted else [])
+        if not (msg.private or msg.sender_type == SenderType.CONTACT.value or msg.channel != WEBCHAT):
+            # other channels send through their connectors' outbox
+            self.emit("message", customer_message(
+                id=msg.id, conversation_id=msg.public_id, sender_type=msg.sender_type, text=msg.text,
+                created_at=iso(msg.created_at) or "", rich=msg.rich),
+                namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
         self._to(rooms[evt.conversation_id], "message", payload)
-        if msg.private or msg.sender_type == SenderType.CONTACT.value or msg.channel != WEBCHAT:
-            return bool(msg.has_files)  # other channels send through their connectors' outbox
-        self.emit("message", customer_message(
-            id=msg.id, conversation_id=msg.public_id, sender_type=msg.sender_type, text=msg.text,
-            created_at=iso(msg.created_at) or "", rich=msg.rich),
-            namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
         return bool(msg.has_files)
 
     def _files_to_visitor(self, evt: MessageCreated) -> None:
         """Files an agent sent on webchat reach the widget as links."""
         if self.links is None:
             return
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             files = [{"filename": a.filename, "content_type": a.content_type, "size": a.size,
                       "url": self.links.visitor_url(a.public_id)}
                      for a in s.scalars(select(Attachment).where(Attachment.message_id == evt.message_id,
@@ -354,7 +361,7 @@ class RealtimeListener:
                       to=contact_room(evt.contact_id))
 
     def _push_conversations(self, conversation_ids: set[int]) -> None:
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             summaries = conversation_summaries(s, conversation_ids)
             rooms = audiences(s, [(c.id, c.team_id) for c in summaries],
                               restricted=[c.id for c in summaries if c.restricted])
@@ -364,7 +371,7 @@ class RealtimeListener:
     def _push_counters(self, team_ids: set[int]) -> None:
         """Counters are per user: each user who can see one of these teams, in their own room, once;
         counted for all of them together (models/conversations/inbox.py `counters_for`)."""
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             users: dict[int, User] = {}
             for team_id in sorted(team_ids):
                 users.update((u.id, u) for u in users_who_can_see(s, team_id) if u.id not in users)
@@ -375,7 +382,7 @@ class RealtimeListener:
     def _push_presence(self, contact_id: int, online: bool) -> None:
         """Heard wherever one of the contact's open conversations is (supervisors: always, unless all
         of them are restricted)."""
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             rows = s.execute(select(Conversation.id, Conversation.team_id).where(
                 Conversation.contact_id == contact_id, Conversation.status == Status.OPEN.value)).all()
             rooms = audiences(s, [(cid, team_id) for cid, team_id in rows])
@@ -387,7 +394,7 @@ class RealtimeListener:
 
     def _drop_from_lists(self, evt: ConversationRestricted) -> None:
         """Take the conversation out of the lists of everyone who may no longer see it."""
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             conv = s.get(Conversation, evt.conversation_id)
             if conv is None or not conv.restricted:
                 return
@@ -400,7 +407,7 @@ class RealtimeListener:
     def _push_queues(self, keys: set[tuple[str, int]]) -> None:
         """Webchat customers: their place in the queue (`queue` on `/webchat`)."""
         now = utcnow()
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             teams = {k for kind, k in keys if kind == "team"}
             convs = {k for kind, k in keys if kind == "conv"}
             seen: set[int] = set()

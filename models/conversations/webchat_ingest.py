@@ -89,7 +89,7 @@ class StoredText:
 
 def do_ingest_webchat_text(session: Session, visitor_id: str, text: str, key: str | None, *,
                            claim_token: str | None = None, lease_s: float = 30.0,
-                           summary_after_turn: bool = True) -> StoredText | None:
+                           summary_after_turn: bool = True, answered_elsewhere: bool = False) -> StoredText | None:
     """Store `text` from the webchat visitor `visitor_id` in their open conversation; None (nothing
     written): not the steady state, use `do_ingest_inbound`. A resend of `key` fails on the unique
     `(channel, provider_message_id)` like any insert (the caller retries with the look).
@@ -98,7 +98,9 @@ def do_ingest_webchat_text(session: Session, visitor_id: str, text: str, key: st
     (the caller runs the turn itself once this commits, bot/pipeline.py `BotPipeline.resume`).
     `summary_after_turn`: with the claim taken, the consoles' summary of this message may wait for the
     turn's end (`MessageCreated.bot_answers`) — only when the turn takes milliseconds; an LLM's or a
-    remote engine's seconds would leave the consoles' lists behind."""
+    remote engine's seconds would leave the consoles' lists behind. `answered_elsewhere`: a worker
+    process answers it (`parley web`): in a conversation the bot owns, the summary is left to that
+    worker's turn as well (`MessageCreated.answered_elsewhere`), on the same condition."""
     found = session.execute(_LOOK, {"visitor": visitor_id}).first()
     if found is None or found.conversation_id is None or found.blocked_at is not None or not found.online:
         return None
@@ -116,5 +118,7 @@ def do_ingest_webchat_text(session: Session, visitor_id: str, text: str, key: st
     publish_on_commit(session, MessageCreated(found.conversation_id, found.team_id, found.contact_id, message_id,
                                               SenderType.CONTACT.value, False, Channel.WEBCHAT.value,
                                               human_owned=owner == Owner.HUMAN.value,
-                                              bot_answers=claimed is not None and summary_after_turn))
+                                              bot_answers=claimed is not None and summary_after_turn,
+                                              answered_elsewhere=(answered_elsewhere and summary_after_turn
+                                                                  and claimed is None and owner == Owner.BOT.value)))
     return StoredText(found.contact_id, found.conversation_id, found.public_id, message_id, now, claimed)

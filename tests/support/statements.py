@@ -22,11 +22,29 @@ class Statements:
 
     seen: list[str] = field(default_factory=list)
     commits: int = 0  # transactions committed (each costs a round of the ORM's and the driver's work)
+    # Transactions opened and rolled back on the database server: on PostgreSQL each is a round trip
+    # of its own (the BEGIN, the ROLLBACK a session that only read ends with), beside each statement
+    # and COMMIT; an autocommit read (`Database.read_session`) has neither. SQLite opens none for reads.
+    begins: int = 0
+    rollbacks: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def committed(self) -> None:
         with self._lock:
             self.commits += 1
+
+    def began(self) -> None:
+        with self._lock:
+            self.begins += 1
+
+    def rolled_back(self) -> None:
+        with self._lock:
+            self.rollbacks += 1
+
+    @property
+    def round_trips(self) -> int:
+        """What a PostgreSQL connection waits on the server for: BEGIN, each statement, COMMIT or ROLLBACK."""
+        return self.begins + self.count + self.commits + self.rollbacks
 
     def add(self, sql: str) -> None:
         with self._lock:
@@ -53,13 +71,25 @@ def counting(engine: Engine) -> Iterator[Statements]:
     def commit(_conn: Any) -> None:
         found.committed()
 
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "commit", commit)
+    def transactional(conn: Any) -> bool:
+        return bool(conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT")
+
+    def begin(conn: Any) -> None:
+        if transactional(conn):
+            found.began()
+
+    def rollback(conn: Any) -> None:
+        if transactional(conn):
+            found.rolled_back()
+
+    hooks = {"before_cursor_execute": before, "commit": commit, "begin": begin, "rollback": rollback}
+    for name, hook in hooks.items():
+        event.listen(engine, name, hook)
     try:
         yield found
     finally:
-        event.remove(engine, "before_cursor_execute", before)
-        event.remove(engine, "commit", commit)
+        for name, hook in hooks.items():
+            event.remove(engine, name, hook)
 
 
 def hold_caches(monkeypatch: Any) -> None:
