@@ -67,16 +67,19 @@ def ingest_provider_message(db: Database, *, channel: str, provider_message_id: 
                     known, conv = None, None
                 else:
                     known, conv = contact_and_open_conversation(s, channel, sender)  # one query, not two
-                contact = do_find_or_create_phone_contact(s, channel, sender, sender_name, known=known,
-                                                          looked_up=True)
+                contact, new = do_find_or_create_phone_contact(s, channel, sender, sender_name, known=known,
+                                                               looked_up=True)
                 if contact.blocked:
                     _, created = do_keep_blocked(s, contact=contact, channel=channel, text=text,
                                                  provider_message_id=provider_message_id, media_count=len(media))
                     return Stored(0, 0, created=created, blocked=True)
+                # A contact created just now has no conversation and no presets; its message is looked
+                # for only on a retry (a resend of a first message fails on the unique provider id).
                 ingested = do_ingest_inbound(s, contact=contact, channel=channel, text=text,
                                              provider_message_id=provider_message_id,
-                                             open_conversation=conv if known is not None else LOOK_UP,
-                                             via_channel_id=via_channel_id,
+                                             open_conversation=conv if known is not None or new else LOOK_UP,
+                                             via_channel_id=via_channel_id, look_for_duplicate=not new or attempt > 0,
+                                             new_contact=new,
                                              inbox=None if conv else inbox_for_number(s, channel, via_channel_id))
                 if not ingested.created:
                     return Stored(ingested.conversation.id, ingested.message.id, created=False,
