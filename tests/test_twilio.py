@@ -150,6 +150,50 @@ def test_duplicate_storm_is_stored_once_with_one_bot_reply(capp: Flask, cdb: Dat
     assert _count(cdb, Contact) == 1 and _count(cdb, Conversation) == 1
 
 
+def test_a_resend_storm_in_a_conversation_under_way_is_stored_once_with_one_bot_reply(
+        capp: Flask, cdb: Database, fake_twilio: FakeTwilio) -> None:
+    """The steady state (a known customer, a conversation open) stores without looking for the
+    provider's id first (models/conversations/webchat_ingest.py): one MessageSid posted three times at
+    once, and once more later, is still one message and one bot reply, every post acknowledged."""
+    client = capp.test_client()
+    assert twilio_post(client, sms("SM" + "c" * 32, "hi")).status_code == 200
+    params = sms("SM" + "d" * 32, "what are your opening hours")
+    barrier = threading.Barrier(3)
+    statuses: list[int] = []
+
+    def post() -> None:
+        barrier.wait()
+        statuses.append(twilio_post(capp.test_client(), params).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert twilio_post(client, params).status_code == 200  # a retry after the answer
+    assert statuses == [200, 200, 200]
+    texts = [(m.sender_type, m.text) for m in messages(cdb)]
+    assert texts.count(("contact", "what are your opening hours")) == 1
+    assert [t for t in texts if t[0] == "bot"] == [("bot", "Hello! How can I help?"), texts[-1]]
+    assert len(fake_twilio.sends()) == 2
+    assert _count(cdb, Contact) == 1 and _count(cdb, Conversation) == 1
+
+
+def test_a_profile_name_renames_a_contact_still_named_after_its_number(capp: Flask, cdb: Database) -> None:
+    """A conversation under way, the contact named after its number (its first SMS had no name): a
+    WhatsApp message with a profile name renames it, as on a first message."""
+    client = capp.test_client()
+    assert twilio_post(client, sms("SM" + "e" * 32, "hi", From=f"whatsapp:{CUSTOMER}",
+                                   To=f"whatsapp:{NUMBER}")).status_code == 200
+    with cdb.session() as s:
+        assert s.scalars(select(Contact)).one().name == CUSTOMER
+    assert twilio_post(client, sms("SM" + "f" * 32, "it's Kerry", From=f"whatsapp:{CUSTOMER}",
+                                   To=f"whatsapp:{NUMBER}", ProfileName="Kerry")).status_code == 200
+    with cdb.session() as s:
+        assert s.scalars(select(Contact)).one().name == "Kerry"
+    assert [m.text for m in messages(cdb) if m.sender_type == "contact"] == ["hi", "it's Kerry"]
+
+
 def test_a_blocked_contact_is_acknowledged_and_ignored(capp: Flask, cdb: Database) -> None:
     client = capp.test_client()
     twilio_post(client, sms("SM" + "7" * 32, "hi"))

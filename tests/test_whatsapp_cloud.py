@@ -242,6 +242,22 @@ def test_cloud_api_failures_are_retried_or_shown(capp: Flask, cdb: Database, fak
     assert msg["delivery_status"] == "failed" and msg["error"] == {"code": "131047", "message": "More than 24 hours"}
 
 
+def test_a_redelivered_batch_in_a_conversation_under_way_is_stored_once(capp: Flask, cdb: Database,
+                                                                         fake_graph: FakeGraph) -> None:
+    """Meta redelivers a batch it got no 200 for: the messages already stored (here in a conversation
+    under way, stored without a look for their id first) are not stored again, the new one is."""
+    client = capp.test_client()
+    assert wa_post(client, wa_payload(wa_text("wamid.A", "hi"))).status_code == 200
+    assert wa_post(client, wa_payload(wa_text("wamid.B", "where is my order"))).status_code == 200
+    both = wa_payload(wa_text("wamid.B", "where is my order"), wa_text("wamid.C", "and when"))
+    assert wa_post(client, both).status_code == 200
+    assert [m.text for m in messages(cdb) if m.sender_type == "contact"] == ["hi", "where is my order", "and when"]
+    with cdb.session() as s:
+        assert [m.provider_message_id for m in s.scalars(select(Message).where(Message.sender_type == "contact")
+                                                         .order_by(Message.id))] == ["wamid.A", "wamid.B", "wamid.C"]
+        assert {m.via_channel_id for m in s.scalars(select(Message).where(Message.sender_type == "contact"))} != {None}
+
+
 def test_a_message_for_an_unknown_phone_number_id_is_acknowledged_and_skipped(capp: Flask, cdb: Database) -> None:
     payload = wa_payload(wa_text("wamid.OTHER", "hi"))
     payload["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = "999"

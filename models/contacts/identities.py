@@ -40,16 +40,17 @@ LINKABLE_CHANNELS = PHONE_CHANNELS
 
 
 def do_find_or_create_phone_contact(session: Session, channel: str, number: str, name: str | None, *,
-                                    known: Contact | None = None, looked_up: bool = False) -> Contact:
-    """The contact of `number` on `channel`; one already known by that number on the other phone
-    channel gets this identity added; otherwise a new contact (named after the profile name).
+                                    known: Contact | None = None, looked_up: bool = False) -> tuple[Contact, bool]:
+    """The contact of `number` on `channel`, and whether it was created here; one already known by that
+    number on the other phone channel gets this identity added; otherwise a new contact (named after
+    the profile name), which has no conversation and no presets yet.
     `known`: what `find_contact(session, channel, number)` returned in this transaction, if looked up
     (`looked_up`: None then means nobody, and a first message is not looked up twice)."""
     contact = known if known is not None or looked_up else find_contact(session, channel, number)
     if contact is not None:
         if name and contact.name == number:
             contact.name = name[:200]
-        return contact
+        return contact, False
     other = session.scalar(
         select(Contact).join(ContactIdentity)
         .where(ContactIdentity.channel.in_(PHONE_CHANNELS), ContactIdentity.external_id == number)
@@ -61,12 +62,12 @@ def do_find_or_create_phone_contact(session: Session, channel: str, number: str,
         if not other.phone:
             other.phone = number
         session.flush()
-        return other
+        return other, False
     contact = Contact(name=(name or number)[:200], phone=number)
     contact.identities.append(ContactIdentity(channel=channel, external_id=number))
     session.add(contact)
     session.flush()
-    return contact
+    return contact, True
 
 
 def identities_of(session: Session, contact_id: int) -> list[ContactIdentity]:

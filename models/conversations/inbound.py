@@ -19,6 +19,7 @@ from models.contacts.blocking import do_keep_blocked
 from models.contacts.identities import do_find_or_create_phone_contact
 from models.contacts.opt_out import do_note_keyword
 from models.conversations.ingest import LOOK_UP, contact_and_open_conversation, do_ingest_inbound
+from models.conversations.webchat_ingest import do_store_text, look, steady
 from models.db import Database, Submit
 from models.inboxes.routing import inbox_for_number
 
@@ -48,21 +49,37 @@ def ingest_provider_message(db: Database, *, channel: str, provider_message_id: 
 
     A blocked contact's message is kept apart (`blocked`, models/contacts/blocking.py), once.
     `publish_with`: where the commit's events are published (`Database.transaction`); here by default.
+
+    A text from a known customer with a conversation open — the steady state — takes the Core path
+    shared with webchat (models/conversations/webchat_ingest.py: three statements, no ORM entities),
+    which inserts without looking for the provider's id first; a resend fails on the unique
+    `(channel, provider_message_id)`, and the retry takes the ORM path, which looks and finds it.
     """
     for attempt in range(ATTEMPTS):
         try:
             with db.transaction(publish_with=publish_with, urgent=True) as s:  # a provider awaits the ack
-                known, conv = contact_and_open_conversation(s, channel, sender)  # one query, not two
-                contact = do_find_or_create_phone_contact(s, channel, sender, sender_name, known=known,
-                                                          looked_up=True)
+                found = look(s, channel, sender) if attempt == 0 else None
+                if found is not None and not media and steady(found, sender, sender_name=sender_name):
+                    fast = do_store_text(s, found, channel, text, provider_message_id, via_channel_id=via_channel_id)
+                    do_note_keyword(s, channel, sender, text)  # SMS STOP / START: no query for other texts
+                    return Stored(fast.conversation_id, fast.message_id, created=True, public_id=fast.public_id)
+                if attempt == 0 and found is None:  # a number nobody has: not looked up twice
+                    known, conv = None, None
+                else:
+                    known, conv = contact_and_open_conversation(s, channel, sender)  # one query, not two
+                contact, new = do_find_or_create_phone_contact(s, channel, sender, sender_name, known=known,
+                                                               looked_up=True)
                 if contact.blocked:
                     _, created = do_keep_blocked(s, contact=contact, channel=channel, text=text,
                                                  provider_message_id=provider_message_id, media_count=len(media))
                     return Stored(0, 0, created=created, blocked=True)
+                # A contact created just now has no conversation and no presets; its message is looked
+                # for only on a retry (a resend of a first message fails on the unique provider id).
                 ingested = do_ingest_inbound(s, contact=contact, channel=channel, text=text,
                                              provider_message_id=provider_message_id,
-                                             open_conversation=conv if known is not None else LOOK_UP,
-                                             via_channel_id=via_channel_id,
+                                             open_conversation=conv if known is not None or new else LOOK_UP,
+                                             via_channel_id=via_channel_id, look_for_duplicate=not new or attempt > 0,
+                                             new_contact=new,
                                              inbox=None if conv else inbox_for_number(s, channel, via_channel_id))
                 if not ingested.created:
                     return Stored(ingested.conversation.id, ingested.message.id, created=False,

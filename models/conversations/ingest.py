@@ -66,7 +66,7 @@ class Ingested:
 def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text: str,
                       provider_message_id: str | None = None, inbox: Inbox | None = None,
                       open_conversation: Any = LOOK_UP, via_channel_id: int | None = None,
-                      look_for_duplicate: bool = True) -> Ingested:
+                      look_for_duplicate: bool = True, new_contact: bool = False) -> Ingested:
     """Store a customer message in the contact's open conversation (a new one if none is open).
 
     A new conversation lands in `inbox` (the widget's or the number's, found by the caller with
@@ -79,6 +79,8 @@ def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text:
     the provider configuration it came through (stored with the message, not updated after it).
     `look_for_duplicate` False: the caller expects a new message and will retry with the look should
     the insert hit the unique `(channel, provider_message_id)` (a query saved on every webchat message).
+    `new_contact`: the contact was created in this transaction, so it has no presets to apply (an
+    admin sets them on a contact that exists).
     """
     if contact.blocked_at is not None:
         raise Forbidden("This contact is blocked.", code="blocked")
@@ -97,7 +99,8 @@ def do_ingest_inbound(session: Session, *, contact: Contact, channel: str, text:
                             created_at=now, last_activity_at=now)
         session.add(conv)
         session.flush()
-        apply_contact_presets(session, conv)
+        if not new_contact:
+            apply_contact_presets(session, conv)
         publish_on_commit(session, ConversationCreated(conv.id, conv.team_id, conv.contact_id))
     msg = Message(conversation_id=conv.id, direction=Direction.IN.value, sender_type=SenderType.CONTACT.value,
                   text=text, channel=channel, provider_message_id=provider_message_id,
