@@ -93,8 +93,9 @@ def _calibrate(data: TrainingData, vectors: np.ndarray | None) -> tuple[ScopeCal
         test_vectors = take(test_part)
         probabilities = classifier.predict_proba(features.matrix(test_texts, test_vectors))
         predicted = classifier.classes_[probabilities.argmax(axis=1)]
-        geometry = None if vectors is None else Geometry.fit(take(train_part), train_labels, classifier.classes_)
-        signals.append(scope_signals(probabilities, test_vectors, take(train_part), geometry))
+        train_vectors = take(train_part)
+        geometry = None if train_vectors is None else Geometry.fit(train_vectors, train_labels, classifier.classes_)
+        signals.append(scope_signals(probabilities, test_vectors, train_vectors, geometry))
         # Right: the taught intent for a known topic; `out_of_scope` (a handoff) for a hidden one.
         right.append(np.array([p == (OUT_OF_SCOPE_INTENT if i in hidden else i)
                                for p, (_, i) in zip(predicted, test_part, strict=True)]))
@@ -154,7 +155,7 @@ class Geometry:
     distance to the predicted intent minus its distance to the background says how typical it is of that
     intent rather than of the bot's messages in general: on BANKING77 with 10 intents unknown, as a
     fourth signal of the calibrator, handoff recall at 5% false handoffs 62.0 → 65.2% (bench/README.md).
-    Stored as what the distances need: `d_c(x) = x·Px − 2 x·(P mu_c) + mu_c·P mu_c`."""
+    Stored as what the distances need: `d_c(x) = x·Px - 2 x·(P mu_c) + mu_c·P mu_c`."""
 
     precision: np.ndarray  # (dim, dim), the intents' shared precision P
     projected_means: np.ndarray  # (n_classes, dim): P mu_c, in the classifier's class order
