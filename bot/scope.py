@@ -154,7 +154,11 @@ class Geometry:
     examples minus their intent's mean), and one background Gaussian over all examples. A message's
     distance to the predicted intent minus its distance to the background says how typical it is of that
     intent rather than of the bot's messages in general: on BANKING77 with 10 intents unknown, as a
-    fourth signal of the calibrator, handoff recall at 5% false handoffs 62.0 → 65.2% (bench/README.md).
+    fourth signal of the calibrator, AUROC 0.928 → 0.931, FPR95 39.8 → 36.0%, handoff recall at 5% false
+    handoffs 60.9 → 64.2% (bench/README.md, branch h-ood). Alone it scores worse than the top probability
+    (AUROC 0.90), and a message far from all the bot's data gets a small relative distance (both terms
+    large): the top probability and the nearest example keep such messages low (10 foreign questions
+    scored ≤ 0.01 on BANKING77).
     Stored as what the distances need: `d_c(x) = x·Px - 2 x·(P mu_c) + mu_c·P mu_c`."""
 
     precision: np.ndarray  # (dim, dim), the intents' shared precision P
