@@ -104,9 +104,12 @@ def _calibrate(data: TrainingData, vectors: np.ndarray | None) -> tuple[ScopeCal
     x, y = np.vstack(signals), np.concatenate(right)
     if min(int(y.sum()), int((~y).sum())) < _MIN_CALIBRATION:
         return None, {"method": "top probability", "why": f"too few held-out mistakes ({int((~y).sum())})"}
-    # Fitted on standardised signals (the distance's scale is hundreds, the others' about 1), the scaling
-    # then folded into the coefficients so the calibrator reads the raw signals.
-    centre, scale = x.mean(axis=0), x.std(axis=0)
+    # With the distance (its scale is hundreds, the others' about 1): fitted on standardised signals, the
+    # scaling then folded into the coefficients so the calibrator reads the raw signals. Without embeddings
+    # the three signals stay fitted as they were (standardising them alone measured worse on the shipped
+    # data/: AUROC 0.966 → 0.962, FPR95 13.0 → 18.5%, 5-fold cross-validation).
+    centre, scale = (x.mean(axis=0), x.std(axis=0)) if vectors is not None else (np.zeros(x.shape[1]),
+                                                                                   np.ones(x.shape[1]))
     scale[scale == 0] = 1.0
     fitted = LogisticRegression(C=1.0, max_iter=1000).fit((x - centre) / scale, y)
     coef = fitted.coef_[0] / scale
