@@ -162,13 +162,13 @@ class Geometry:
     (AUROC 0.90), and a message far from all the bot's data gets a small relative distance (both terms
     large): the top probability and the nearest example keep such messages low (10 foreign questions
     scored ≤ 0.01 on BANKING77).
-    Stored as what the distances need: `d_c(x) = x·Px - 2 x·(P mu_c) + mu_c·P mu_c`."""
+    Stored as what the difference of the two needs, `x·Qx - 2 x·b_c + k_c` with Q = P - P0, b_c = P mu_c - P0 g
+    and k_c = mu_c·P mu_c - g·P0 g (P, mu_c: the intents' precision and means; P0, g: the background's):
+    one matrix product per message."""
 
-    precision: np.ndarray  # (dim, dim), the intents' shared precision P
-    projected_means: np.ndarray  # (n_classes, dim): P mu_c, in the classifier's class order
-    offsets: np.ndarray  # (n_classes,): mu_c·P mu_c
-    background_mean: np.ndarray  # (dim,)
-    background_precision: np.ndarray  # (dim, dim)
+    quadratic: np.ndarray  # (dim, dim): Q
+    linear: np.ndarray  # (n_classes, dim): b_c, in the classifier's class order
+    offsets: np.ndarray  # (n_classes,): k_c
 
     @classmethod
     def fit(cls, vectors: np.ndarray, labels: Any, classes: Any) -> Geometry:
@@ -180,17 +180,17 @@ class Geometry:
         means /= np.maximum(np.bincount(rows, minlength=len(index)), 1)[:, None]
         precision = LedoitWolf(assume_centered=True).fit(x - means[rows]).precision_
         background = x.mean(axis=0)
-        projected = means @ precision
+        background_precision = LedoitWolf().fit(x).precision_
+        projected, projected_background = means @ precision, background_precision @ background
         # float64 throughout: a message's vector is read as float64, so no matrix is converted per message.
-        return cls(precision, projected, (projected * means).sum(axis=1), background, LedoitWolf().fit(x).precision_)
+        return cls(precision - background_precision, projected - projected_background,
+                   (projected * means).sum(axis=1) - float(projected_background @ background))
 
     def relative_distance(self, vectors: np.ndarray, classes: np.ndarray) -> np.ndarray:
         """Per message: Mahalanobis distance (squared) to intent `classes[i]` minus that to the background."""
         x = np.asarray(vectors, dtype=np.float64)
-        to_class = np.einsum("ij,ij->i", x @ self.precision, x) - 2 * np.einsum(
-            "ij,ij->i", x, self.projected_means[classes]) + self.offsets[classes]
-        centred = x - self.background_mean
-        return np.asarray(to_class - np.einsum("ij,ij->i", centred @ self.background_precision, centred))
+        return np.asarray(((x @ self.quadratic) * x).sum(axis=1) - 2 * (x * self.linear[classes]).sum(axis=1)
+                          + self.offsets[classes])
 
 
 def scope_signals(probabilities: np.ndarray, vectors: np.ndarray | None, neighbours: np.ndarray | None,
