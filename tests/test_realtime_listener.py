@@ -158,3 +158,22 @@ def test_a_paced_coalescer_runs_a_burst_once_per_pace_and_a_quiet_mark_at_once()
     for n in range(3):
         at_once.mark(n)
     assert runs[-3:] == [{0}, {1}, {2}]
+
+
+def test_a_paced_run_due_after_the_job_pool_stopped_is_dropped_quietly() -> None:
+    """A paced run falls due on a timer thread; when the process has stopped its job pool meanwhile (a
+    shutdown), the run is dropped, not an exception in the timer's thread (CI saw one: "cannot schedule
+    new futures after shutdown")."""
+    from console.realtime.coalescing import Coalescer
+    from console.runtime.jobs import ThreadJobs
+
+    clock = _Clock()
+    jobs = ThreadJobs(workers=1)
+    runs: list[set[int]] = []
+    paced = Coalescer(jobs, runs.append, pace_s=0.1, clock=lambda: clock.now, later=clock.later)
+    paced.mark(0)
+    paced.mark(1)  # within the pace: waits for the timer
+    jobs.shutdown(wait=True)
+    assert runs == [{0}] and len(clock.timers) == 1
+    clock.advance(0.2)  # the timer fires after the pool stopped: raises without the guard
+    assert runs == [{0}]

@@ -56,9 +56,17 @@ class Coalescer:
             self._scheduled = True
             wait = 0.0 if self._last_start is None else self._last_start + self._pace_s - self._clock()
         if wait > 0:
-            self._later(wait, lambda: self._jobs.submit(self._drain))
+            self._later(wait, self._submit_late)
         else:
             self._jobs.submit(self._drain)
+
+    def _submit_late(self) -> None:
+        """The paced run, from the timer's thread: the process may have stopped its job pool meanwhile
+        (shutting down), and then there is nobody left to push to."""
+        try:
+            self._jobs.submit(self._drain)
+        except RuntimeError:  # ThreadPoolExecutor: "cannot schedule new futures after shutdown"
+            return
 
     def _drain(self) -> None:
         with self._running:
