@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from bot import encoder, model_store
 from bot.features import Features, OneMessage, _fit
 from bot.policy import NluResult, ResponseBook, Thresholds, respond
-from bot.scope import Geometry, ScopeCalibrator, _calibrate, scope_signals
+from bot.scope import ScopeCalibrator, _calibrate, scope_signals
 from bot.training_data import TrainingData, TrainingDataError, load_training_data
 from bot.types import BotTurn, IntentScore, TurnContext
 from models.settings import Settings
@@ -67,8 +67,7 @@ SPARSE_CLASSIFIER = "tfidf(word 1-2 + char_wb 2-5) → LogisticRegression(C=20);
 
 # Bump when the pickled pipeline or payload changes shape: older models then count as stale.
 # 2: features + classifier kept apart, sentence embeddings, kNN vectors and the scope calibrator.
-# 3: the intents' Gaussians (scope.Geometry) and a fourth calibrator signal, the relative Mahalanobis distance.
-MODEL_FORMAT = 3
+MODEL_FORMAT = 2
 
 
 class NoActiveModel(Exception):
@@ -115,8 +114,7 @@ class TrainedModel:
     """A fitted classifier plus the responses it was trained with, so they always match."""
 
     def __init__(self, features: Features, classifier: LogisticRegression, book: ResponseBook, meta: ModelMeta,
-                 *, neighbours: np.ndarray | None = None, calibrator: ScopeCalibrator | None = None,
-                 geometry: Geometry | None = None) -> None:
+                 *, neighbours: np.ndarray | None = None, calibrator: ScopeCalibrator | None = None) -> None:
         self.features = features
         self.classifier = classifier
         self.book = book
@@ -124,8 +122,6 @@ class TrainedModel:
         # Unit-length embeddings of the training examples (float16 on disk), for the nearest-neighbour signal.
         self.neighbours = None if neighbours is None else np.asarray(neighbours, dtype=np.float32)
         self.calibrator = calibrator
-        # Format 3 with embeddings: what the calibrator's fourth signal reads (None before, or without them).
-        self.geometry = geometry
         self.labels: list[str] = [str(label) for label in classifier.classes_]
         # A customer's turn classifies one message: this path skips the batch machinery (same figures).
         self._one = OneMessage(features, classifier) if OneMessage.supports(features, classifier) else None
@@ -151,7 +147,7 @@ class TrainedModel:
         row = self._one.probabilities(text, None if vectors is None else vectors[0])
         if self.calibrator is None:
             return row, float(row.max())
-        return row, float(self.calibrator(scope_signals(row[None, :], vectors, self.neighbours, self.geometry))[0])
+        return row, float(self.calibrator(scope_signals(row[None, :], vectors, self.neighbours))[0])
 
     def parse_many(self, texts: Sequence[str]) -> list[NluResult]:
         """Classify in one batch: evaluation runs thousands of messages."""
@@ -166,7 +162,7 @@ class TrainedModel:
         probabilities = self.classifier.predict_proba(self.features.matrix(texts, vectors))
         if self.calibrator is None:
             return probabilities, probabilities.max(axis=1)
-        signals = scope_signals(probabilities, vectors, self.neighbours, self.geometry)
+        signals = scope_signals(probabilities, vectors, self.neighbours)
         return probabilities, self.calibrator(signals)
 
     def _result(self, text: str, row: np.ndarray, confidence: float) -> NluResult:
@@ -198,7 +194,6 @@ def train(data: TrainingData, *, version: str | None = None, embeddings: bool | 
     vectors = encoder.get().encode(texts) if with_embeddings else None
     features, classifier = _fit(texts, labels, vectors)
     calibrator, calibration = _calibrate(data, vectors) if calibrate else (None, {"method": "top probability"})
-    geometry = Geometry.fit(vectors, labels, classifier.classes_) if vectors is not None and calibrator else None
     seconds = time.perf_counter() - started
     meta = ModelMeta(
         version=version or new_version(data.data_hash),
@@ -214,7 +209,7 @@ def train(data: TrainingData, *, version: str | None = None, embeddings: bool | 
     )
     neighbours = None if vectors is None else vectors.astype(np.float16)
     return TrainedModel(features, classifier, ResponseBook.from_training_data(data), meta,
-                        neighbours=neighbours, calibrator=calibrator, geometry=geometry)
+                        neighbours=neighbours, calibrator=calibrator)
 
 
 new_version = model_store.new_version
@@ -233,7 +228,6 @@ def save(model: TrainedModel, settings: Settings) -> Path:
             "classifier": model.classifier,
             "neighbours": None if model.neighbours is None else model.neighbours.astype(np.float16),
             "calibrator": model.calibrator,
-            "geometry": model.geometry,
             "responses": dict(model.book.responses),
             "intent_responses": dict(model.book.intent_responses),
         }
@@ -285,8 +279,7 @@ def load_model(settings: Settings, version: str) -> TrainedModel:
         pipeline = payload["classifier"]
         return TrainedModel(Features(pipeline[0], with_embeddings=False), pipeline[-1], book, meta)
     return TrainedModel(payload["features"], payload["classifier"], book, meta,
-                        neighbours=payload.get("neighbours"), calibrator=payload.get("calibrator"),
-                        geometry=payload.get("geometry"))
+                        neighbours=payload.get("neighbours"), calibrator=payload.get("calibrator"))
 
 
 def _as_float32(matrix: Any) -> Any:

@@ -1,8 +1,7 @@
 """The out-of-scope score: how likely the top intent is right and the message is one the bot was taught.
 
 Signals of one prediction (top probability, margin over the runner-up, similarity to the nearest
-training example, and with sentence embeddings the relative Mahalanobis distance to the predicted intent)
-mapped by a small calibrator fitted on held-out folds of the training data (`_calibrate`)."""
+training example) mapped by a small calibrator fitted on held-out folds of the training data (`_calibrate`)."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.covariance import LedoitWolf
 from sklearn.linear_model import LogisticRegression
 
 from bot.features import _fit
@@ -93,9 +91,7 @@ def _calibrate(data: TrainingData, vectors: np.ndarray | None) -> tuple[ScopeCal
         test_vectors = take(test_part)
         probabilities = classifier.predict_proba(features.matrix(test_texts, test_vectors))
         predicted = classifier.classes_[probabilities.argmax(axis=1)]
-        train_vectors = take(train_part)
-        geometry = None if train_vectors is None else Geometry.fit(train_vectors, train_labels, classifier.classes_)
-        signals.append(scope_signals(probabilities, test_vectors, train_vectors, geometry))
+        signals.append(scope_signals(probabilities, test_vectors, take(train_part)))
         # Right: the taught intent for a known topic; `out_of_scope` (a handoff) for a hidden one.
         right.append(np.array([p == (OUT_OF_SCOPE_INTENT if i in hidden else i)
                                for p, (_, i) in zip(predicted, test_part, strict=True)]))
@@ -104,16 +100,8 @@ def _calibrate(data: TrainingData, vectors: np.ndarray | None) -> tuple[ScopeCal
     x, y = np.vstack(signals), np.concatenate(right)
     if min(int(y.sum()), int((~y).sum())) < _MIN_CALIBRATION:
         return None, {"method": "top probability", "why": f"too few held-out mistakes ({int((~y).sum())})"}
-    # With the distance (its scale is hundreds, the others' about 1): fitted on standardised signals, the
-    # scaling then folded into the coefficients so the calibrator reads the raw signals. Without embeddings
-    # the three signals stay fitted as they were (standardising them alone measured worse on the shipped
-    # data/: AUROC 0.966 → 0.962, FPR95 13.0 → 18.5%, 5-fold cross-validation).
-    centre, scale = (x.mean(axis=0), x.std(axis=0)) if vectors is not None else (np.zeros(x.shape[1]),
-                                                                                   np.ones(x.shape[1]))
-    scale[scale == 0] = 1.0
-    fitted = LogisticRegression(C=1.0, max_iter=1000).fit((x - centre) / scale, y)
-    coef = fitted.coef_[0] / scale
-    calibrator = ScopeCalibrator(tuple(float(c) for c in coef), float(fitted.intercept_[0] - coef @ centre))
+    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    calibrator = ScopeCalibrator(tuple(float(c) for c in fitted.coef_[0]), float(fitted.intercept_[0]))  # type: ignore[arg-type]
     confidence = calibrator(x)
     in_scope_right = confidence[y]
     return calibrator, {
@@ -135,14 +123,12 @@ def _calibrate(data: TrainingData, vectors: np.ndarray | None) -> tuple[ScopeCal
 
 @dataclass(frozen=True)
 class ScopeCalibrator:
-    """P(the top intent is right and the message is in scope) from the signals of one prediction
-    (`scope_signals`): the classifier's top probability (log), its margin over the runner-up, the cosine
-    similarity of the message to its nearest training example and, with embeddings, how much closer it
-    lies to the predicted intent's examples than to the training data as a whole (`Geometry`). A
-    logistic regression fitted on held-out folds of the training data with some intents hidden, so it has
-    seen both wrong answers and unknown topics. Models of format 2 have three coefficients (no distance)."""
+    """P(the top intent is right and the message is in scope) from three signals of one prediction:
+    the classifier's top probability (log), its margin over the runner-up, and the cosine similarity
+    of the message to its nearest training example. A logistic regression fitted on held-out folds of
+    the training data with some intents hidden, so it has seen both wrong answers and unknown topics."""
 
-    coef: tuple[float, ...]
+    coef: tuple[float, float, float]
     intercept: float
 
     def __call__(self, signals: np.ndarray) -> np.ndarray:
@@ -150,53 +136,9 @@ class ScopeCalibrator:
         return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
-@dataclass(frozen=True, eq=False)
-class Geometry:
-    """The training embeddings as Gaussians for the relative Mahalanobis distance (Ren et al. 2021): one
-    per intent around its examples' mean, sharing one covariance (Ledoit-Wolf shrinkage, fitted on the
-    examples minus their intent's mean), and one background Gaussian over all examples. A message's
-    distance to the predicted intent minus its distance to the background says how typical it is of that
-    intent rather than of the bot's messages in general: on BANKING77 with 10 intents unknown, as a
-    fourth signal of the calibrator, AUROC 0.928 → 0.931, FPR95 39.8 → 36.0%, handoff recall at 5% false
-    handoffs 60.9 → 64.2% (bench/README.md, branch h-ood). Alone it scores worse than the top probability
-    (AUROC 0.90), and a message far from all the bot's data gets a small relative distance (both terms
-    large): the top probability and the nearest example keep such messages low (10 foreign questions
-    scored ≤ 0.01 on BANKING77).
-    Stored as what the difference of the two needs, `x·Qx - 2 x·b_c + k_c` with Q = P - P0, b_c = P mu_c - P0 g
-    and k_c = mu_c·P mu_c - g·P0 g (P, mu_c: the intents' precision and means; P0, g: the background's):
-    one matrix product per message."""
-
-    quadratic: np.ndarray  # (dim, dim): Q
-    linear: np.ndarray  # (n_classes, dim): b_c, in the classifier's class order
-    offsets: np.ndarray  # (n_classes,): k_c
-
-    @classmethod
-    def fit(cls, vectors: np.ndarray, labels: Any, classes: Any) -> Geometry:
-        x = np.asarray(vectors, dtype=np.float64)
-        index = {str(c): k for k, c in enumerate(classes)}
-        rows = np.array([index[str(label)] for label in labels])
-        means = np.zeros((len(index), x.shape[1]))
-        np.add.at(means, rows, x)
-        means /= np.maximum(np.bincount(rows, minlength=len(index)), 1)[:, None]
-        precision = LedoitWolf(assume_centered=True).fit(x - means[rows]).precision_
-        background = x.mean(axis=0)
-        background_precision = LedoitWolf().fit(x).precision_
-        projected, projected_background = means @ precision, background_precision @ background
-        # float64 throughout: a message's vector is read as float64, so no matrix is converted per message.
-        return cls(precision - background_precision, projected - projected_background,
-                   (projected * means).sum(axis=1) - float(projected_background @ background))
-
-    def relative_distance(self, vectors: np.ndarray, classes: np.ndarray) -> np.ndarray:
-        """Per message: Mahalanobis distance (squared) to intent `classes[i]` minus that to the background."""
-        x = np.asarray(vectors, dtype=np.float64)
-        return np.asarray(((x @ self.quadratic) * x).sum(axis=1) - 2 * (x * self.linear[classes]).sum(axis=1)
-                          + self.offsets[classes])
-
-
-def scope_signals(probabilities: np.ndarray, vectors: np.ndarray | None, neighbours: np.ndarray | None,
-                  geometry: Geometry | None = None) -> np.ndarray:
+def scope_signals(probabilities: np.ndarray, vectors: np.ndarray | None, neighbours: np.ndarray | None) -> np.ndarray:
     """Per message: log top probability, top-1 minus top-2 probability, nearest training cosine (0 without
-    embeddings) and, given a `geometry`, minus the relative Mahalanobis distance to the predicted intent."""
+    embeddings)."""
     top2 = np.sort(probabilities, axis=1)[:, -2:] if probabilities.shape[1] > 1 else \
         np.hstack([np.zeros_like(probabilities), probabilities])
     nearest = np.zeros(len(probabilities))
@@ -205,7 +147,4 @@ def scope_signals(probabilities: np.ndarray, vectors: np.ndarray | None, neighbo
         # several times the CPU (and, on a busy machine, the wait) for the same figures.
         nearest = np.array([np.vecdot(neighbours, vectors[0]).max()]) if len(vectors) == 1 \
             else (vectors @ neighbours.T).max(axis=1)
-    columns = [np.log(np.clip(top2[:, 1], 1e-9, 1.0)), top2[:, 1] - top2[:, 0], nearest]
-    if geometry is not None and vectors is not None:
-        columns.append(-geometry.relative_distance(vectors, probabilities.argmax(axis=1)))
-    return np.column_stack(columns)
+    return np.column_stack([np.log(np.clip(top2[:, 1], 1e-9, 1.0)), top2[:, 1] - top2[:, 0], nearest])

@@ -322,8 +322,7 @@ def test_the_engine_answers_at_the_models_own_thresholds_unless_the_settings_nam
     strict = TrainedModel(shop_model.features, shop_model.classifier, shop_model.book,
                           dataclasses.replace(shop_model.meta, calibration={
                               **calibration, "handoff_threshold": 0.999, "fallback_threshold": 0.999}),
-                          neighbours=shop_model.neighbours, calibrator=shop_model.calibrator,
-                          geometry=shop_model.geometry)
+                          neighbours=shop_model.neighbours, calibrator=shop_model.calibrator)
     text, context = "where is my order", TurnContext(conversation_id="c1")
     turn = EmbeddedEngine(_settings(tmp_path, SHIPPED), strict).turn(text, context)
     assert (turn.decision, turn.reason) == (Decision.HANDOFF, HandoffReason.LOW_CONFIDENCE)
@@ -433,48 +432,3 @@ def test_ready_only_with_the_active_model_in_memory(tmp_path: Path, tiny_dir: Pa
     assert engine.ready_for(TurnContext("c1", active_models={"embedded": "another-version"})) is False
     (store_dir(settings) / ACTIVE_FILE).unlink()  # the pointer moved (here: gone): look again first
     assert engine.ready_for(TurnContext("c1")) is False
-
-
-def test_the_calibrator_reads_the_relative_distance_to_the_predicted_intent(shop_model: TrainedModel) -> None:
-    """Format 3: a fourth signal, how much nearer the message lies to the predicted intent's examples than
-    to the bot's examples as a whole (relative Mahalanobis distance)."""
-    from bot import encoder
-    from bot.scope import scope_signals
-
-    assert shop_model.geometry is not None and shop_model.calibrator is not None
-    assert len(shop_model.calibrator.coef) == 4 == len(shop_model.meta.calibration["coef"])
-    geometry = shop_model.geometry
-    labels = list(shop_model.labels)
-    texts = {"where is my order": "order_status", "can I pay with paypal": "payment_methods",
-             "my mug arrived broken": "damaged_item"}
-    vectors = encoder.get().encode(list(texts))
-    for row, (text, intent) in enumerate(texts.items()):
-        # nearest to its own intent's examples, of all the intents
-        distances = geometry.relative_distance(np.repeat(vectors[row:row + 1], len(labels), axis=0),
-                                               np.arange(len(labels)))
-        assert labels[int(distances.argmin())] == intent, text
-    # a message closer to the intent's examples is more in scope, other signals equal
-    assert shop_model.calibrator.coef[3] > 0
-    texts = ["where is my order", "has my parcel shipped yet", "what is the capital of mongolia"]
-    probabilities, confidence = shop_model.score(texts)
-    signals = scope_signals(probabilities, encoder.get().encode(texts), shop_model.neighbours, geometry)
-    assert signals.shape == (len(texts), 4)
-    assert np.allclose(shop_model.calibrator(signals), confidence)
-    # one message alone (the customer's turn) scores as in a batch
-    for text, expected in zip(texts, confidence, strict=True):
-        assert shop_model.score_one(text)[1] == pytest.approx(expected, abs=1e-4)
-
-
-def test_a_stored_model_answers_as_the_trained_one(tmp_path: Path, shop_model: TrainedModel) -> None:
-    settings = _settings(tmp_path, SHIPPED)
-    version = train_and_activate(settings)
-    stored = load_active(settings)
-    assert stored.version == version and stored.geometry is not None
-    texts = ["where is my order", "what is the capital of mongolia", "can I pay with paypal"]
-    assert np.allclose(stored.score(texts)[1], shop_model.score(texts)[1], atol=1e-6)
-    engine = EmbeddedEngine(settings)
-    for text in ("what is the capital of mongolia", "please recommend a good novel"):
-        turn = engine.turn(text, TurnContext("c1"))
-        assert (turn.decision, turn.reason) == (Decision.HANDOFF, HandoffReason.OUT_OF_SCOPE), text
-    turn = engine.turn("has my parcel left your warehouse yet", TurnContext("c1"))
-    assert (turn.decision, turn.intent) == (Decision.ANSWER, "order_status")
