@@ -8,7 +8,7 @@ that adds a query per message fails CI instead of slowly eating the throughput.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,7 +82,8 @@ def counting(engine: Engine) -> Iterator[Statements]:
         if transactional(conn):
             found.rolled_back()
 
-    hooks = {"before_cursor_execute": before, "commit": commit, "begin": begin, "rollback": rollback}
+    hooks: dict[str, Callable[..., Any]] = {"before_cursor_execute": before, "commit": commit, "begin": begin,
+                                            "rollback": rollback}
     for name, hook in hooks.items():
         event.listen(engine, name, hook)
     try:
