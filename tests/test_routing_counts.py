@@ -75,6 +75,13 @@ def _budget(db: Database, chats: int) -> int:
     return BATCH + (SQLITE_LOCK + SQLITE_PER_CHAT * chats if db.is_sqlite else PG_ROWS)
 
 
+
+def _listening(db: Database) -> tuple[RealtimeListener, list[tuple[str, Any, str | None]]]:
+    """A realtime listener whose pushes are kept, in order, as (event, payload, room)."""
+    pushed: list[tuple[str, Any, str | None]] = []
+    return RealtimeListener(db, _Held(), lambda event, payload, namespace=None, to=None:
+                            pushed.append((event, payload, to))), pushed
+
 def test_a_batch_costs_the_same_whatever_the_teams_size(app: Flask, db: Database) -> None:
     emails = [f"agent{i}@example.com" for i in range(8)]
     for email in emails:
@@ -127,9 +134,7 @@ def test_an_assignment_pushes_one_notification_to_its_agent_read_in_one_statemen
         conv = s.scalar(select(Conversation).where(Conversation.public_id == public_id))
         assert conv is not None
         evt = AutoAssigned(conv.id, conv.team_id, conv.contact_id, me(ada))
-    pushed: list[tuple[str, Any, str | None]] = []
-    listener = RealtimeListener(db, _Held(), lambda event, payload, namespace=None, to=None:
-                                pushed.append((event, payload, to)))
+    listener, pushed = _listening(db)
     with counting(db.engine) as statements:
         listener(evt)
     assert statements.count == 1, statements.report()
@@ -171,15 +176,12 @@ def test_routing_names_the_chat_in_its_event_so_the_notification_reads_nothing(a
         router.dispose()
     evt = next(e for e in heard if isinstance(e, AutoAssigned))
     assert evt.brief is not None and evt.brief.public_id == public_id
-    pushed: list[tuple[str, Any, str | None]] = []
-    listener = RealtimeListener(db, _Held(), lambda event, payload, namespace=None, to=None:
-                                pushed.append((event, payload, to)))
+    listener, pushed = _listening(db)
     with counting(db.engine) as statements:
         listener(evt)
     assert statements.count == 0, statements.report()
-    read: list[tuple[str, Any, str | None]] = []
-    RealtimeListener(db, _Held(), lambda event, payload, namespace=None, to=None: read.append(
-        (event, payload, to)))(AutoAssigned(evt.conversation_id, evt.team_id, evt.contact_id, evt.user_id))
+    reader, read = _listening(db)
+    reader(AutoAssigned(evt.conversation_id, evt.team_id, evt.contact_id, evt.user_id))
     assert pushed == read  # what the listener would have read: the same notification, to the same agent
     assert pushed[0][1]["kind"] == "assigned" and pushed[0][2] == user_room(evt.user_id)
 
