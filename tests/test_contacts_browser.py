@@ -10,24 +10,27 @@ from typing import Any
 import pytest
 import socketio as sio
 
-from models.accounts.users import do_create_user
 from models.db import Database
-from tests.support.browser import _wait, click, live_server, log_in, needs_browser, screenshot
+from tests.support.actors import PASSWORD
+from tests.support.browser import (
+    _wait,
+    add_users,
+    click,
+    live_server,
+    log_in,
+    needs_browser,
+    screenshot,
+)
 from tests.support.live import LiveServer
 
 pytestmark = needs_browser
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
     srv = live_server(tmp_path_factory.mktemp("contacts-browser"), "contacts-browser")
-    db = Database(srv.db_url)
-    with db.transaction() as s:
-        do_create_user(s, email="ada@example.com", password=PASSWORD, name="Ada")
-        do_create_user(s, email="bob@example.com", password=PASSWORD, name="Bob")
-        do_create_user(s, email="sam@example.com", password=PASSWORD, name="Sam", role="supervisor")
-    db.dispose()
+    add_users(srv, {"email": "ada@example.com", "name": "Ada"}, {"email": "bob@example.com", "name": "Bob"},
+              {"email": "sam@example.com", "name": "Sam", "role": "supervisor"})
     yield srv, srv.db_url
     srv.stop()
 

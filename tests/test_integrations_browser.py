@@ -12,12 +12,12 @@ import pytest
 import requests
 import socketio as sio
 
-from models.accounts.tokens import do_issue_token
-from models.accounts.users import do_create_user
-from models.db import Database
+from tests.support.actors import PASSWORD
 from tests.support.browser import (
     _browser,
     _wait,
+    add_users,
+    bearer,
     click,
     live_server,
     log_in,
@@ -28,34 +28,26 @@ from tests.support.fakes.hooks import FakeCrm, WebhookReceiver
 from tests.support.live import LiveServer
 
 pytestmark = needs_browser
-PASSWORD = "correct horse battery"
 MESSAGE = "[data-testid=action-message]"
 DELIVERIES = "[data-testid=webhook-deliveries]"
+ACTION = "[data-testid=conversation-action]"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     srv = live_server(tmp_path_factory.mktemp("integrations-browser"), "integrations-browser",
                       {"PARLEY_OUTBOUND_ALLOW": "127.0.0.1", "PARLEY_WEBHOOK_POLL": "0.2",
                        "PARLEY_WEBHOOK_BACKOFF": "0.5"})
-    url = srv.db_url
-    db = Database(url)
-    with db.transaction() as s:
-        do_create_user(s, email="root@example.com", password=PASSWORD, name="Root", role="admin")
-    db.dispose()
-    yield srv, url
+    add_users(srv, {"email": "root@example.com", "name": "Root", "role": "admin"})
+    yield srv
     srv.stop()
 
 
-def test_webhooks_and_actions_end_to_end(server: tuple[LiveServer, str]) -> None:
+def test_webhooks_and_actions_end_to_end(server: LiveServer) -> None:
     from selenium.webdriver.common.by import By
 
-    srv, url = server
-    db = Database(url)
-    with db.transaction() as s:
-        token = do_issue_token(s, "root@example.com")
-    db.dispose()
-    auth = {"Authorization": f"Bearer {token}"}
+    srv = server
+    auth = bearer(srv, "root@example.com")
     with WebhookReceiver() as receiver, FakeCrm() as crm:
         r = requests.post(f"{srv.url}/api/v1/webhook_subscriptions", headers=auth, timeout=10,
                           json={"url": receiver.url + "/in", "events": ["conversation.created",
@@ -84,8 +76,9 @@ def test_webhooks_and_actions_end_to_end(server: tuple[LiveServer, str]) -> None
 
             log_in(driver, srv.url, "root@example.com", PASSWORD, ready="[data-testid=admin-integrations-link]")
             driver.get(f"{srv.url}/#c/{conv_id}")
-            button = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=conversation-action]"))
-            assert button[0].text == "Create ticket"
+            # the button shows its label once the actions are loaded and it is visible (a hidden element's text is '')
+            button = _wait(driver, lambda: [b for b in driver.find_elements(By.CSS_SELECTOR, ACTION)
+                                            if b.text == "Create ticket"])
             driver.execute_script("arguments[0].click()", button[0])
             link = _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=conversation-records] a"))
             assert link[0].text == "Ticket #1" and link[0].get_attribute("href") == "https://crm.example.com/tickets/1"
@@ -93,7 +86,7 @@ def test_webhooks_and_actions_end_to_end(server: tuple[LiveServer, str]) -> None
 
             crm.fail_next(500)
             driver.execute_script("arguments[0].click()",
-                                  driver.find_element(By.CSS_SELECTOR, "[data-testid=conversation-action]"))
+                                  driver.find_element(By.CSS_SELECTOR, ACTION))
             note = _wait(driver, lambda: [n for n in driver.find_elements(By.CSS_SELECTOR, MESSAGE)
                                           if "HTTP 500" in n.text])
             assert "Create ticket" in note[0].text

@@ -10,13 +10,19 @@ from typing import Any
 
 import pytest
 
-from models.accounts.users import do_create_user
-from models.db import Database
-from tests.support.browser import _wait, click, live_server, log_in, needs_browser, screenshot
+from tests.support.actors import PASSWORD
+from tests.support.browser import (
+    _wait,
+    add_users,
+    click,
+    live_server,
+    log_in,
+    needs_browser,
+    screenshot,
+)
 from tests.support.live import LiveServer
 
 pytestmark = needs_browser
-PASSWORD = "correct horse battery"
 SLOW = 20  # seconds: two browsers and a server share a busy machine
 HOSTILE = "Lunch at <b>noon</b>? <img src=x onerror=alert(1)>"
 
@@ -24,11 +30,7 @@ HOSTILE = "Lunch at <b>noon</b>? <img src=x onerror=alert(1)>"
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
     srv = live_server(tmp_path, "internal-chat-browser")
-    db = Database(srv.db_url)
-    with db.transaction() as s:
-        do_create_user(s, email="ada@example.com", password=PASSWORD, name="Ada Agent")
-        do_create_user(s, email="bob@example.com", password=PASSWORD, name="Bob Agent")
-    db.dispose()
+    add_users(srv, {"email": "ada@example.com", "name": "Ada Agent"}, {"email": "bob@example.com", "name": "Bob Agent"})
     yield srv
     srv.stop()
 

@@ -12,11 +12,11 @@ import pytest
 import requests
 import socketio as sio
 
-from models.accounts.users import do_create_user
-from models.db import Database
+from tests.support.actors import PASSWORD
 from tests.support.browser import (
     _browser,
     _wait,
+    add_users,
     live_server,
     log_in,
     needs_browser,
@@ -26,7 +26,6 @@ from tests.support.fakes.stripe import FakeStripe, signed
 from tests.support.live import LiveServer
 
 pytestmark = needs_browser
-PASSWORD = "correct horse battery"
 KEY = "sk_test_browser"
 WHSEC = "whsec_browser"
 SEND = "[data-testid=invoice-send]"
@@ -39,10 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
         srv = live_server(tmp, "invoices-browser", {"PARLEY_STRIPE_API_BASE": fake.url,
                                                     "PARLEY_STRIPE_SECRET_KEY": KEY,
                                                     "PARLEY_STRIPE_WEBHOOK_SECRET": WHSEC})
-        db = Database(srv.db_url)
-        with db.transaction() as s:
-            do_create_user(s, email="root@example.com", password=PASSWORD, name="Root", role="admin")
-        db.dispose()
+        add_users(srv, {"email": "root@example.com", "name": "Root", "role": "admin"})
         yield srv, fake  # type: ignore[misc]
         srv.stop()
 

@@ -11,26 +11,27 @@ import pytest
 import requests
 import socketio as sio
 
-from models.accounts.users import do_create_user
 from models.db import Database
-from tests.support.browser import _wait, live_server, log_in, needs_browser
+from tests.support.actors import PASSWORD
+from tests.support.browser import (
+    _wait,
+    add_users,
+    live_server,
+    log_in,
+    needs_browser,
+)
 from tests.support.live import LiveServer
 
 pytestmark = needs_browser
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
     tmp = tmp_path_factory.mktemp("routing-browser")
     srv = live_server(tmp, "routing-browser")
-    url = srv.db_url
-    db = Database(url)
-    with db.transaction() as s:
-        do_create_user(s, email="ada@example.com", password=PASSWORD, name="Ada")
-        do_create_user(s, email="sam@example.com", password=PASSWORD, name="Sam", role="supervisor")
-    db.dispose()
-    yield srv, url
+    add_users(srv, {"email": "ada@example.com", "name": "Ada"},
+              {"email": "sam@example.com", "name": "Sam", "role": "supervisor"})
+    yield srv, srv.db_url
     srv.stop()
 
 

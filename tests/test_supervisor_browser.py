@@ -11,27 +11,27 @@ from typing import Any
 import pytest
 import socketio as sio
 
-from models.accounts.users import do_create_user
-from models.db import Database
-from tests.support.browser import _wait, live_server, log_in, needs_browser, screenshot
+from tests.support.actors import PASSWORD
+from tests.support.browser import (
+    _wait,
+    add_users,
+    live_server,
+    log_in,
+    needs_browser,
+    screenshot,
+)
 from tests.support.live import LiveServer
 
 pytestmark = needs_browser
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("supervisor-browser")
     srv = live_server(tmp, "supervisor-browser")
-    url = srv.db_url
-    db = Database(url)
-    with db.transaction() as s:
-        do_create_user(s, email="ada@example.com", password=PASSWORD, name="Ada")
-        do_create_user(s, email="sam@example.com", password=PASSWORD, name="Sam", role="supervisor")
-        do_create_user(s, email="root@example.com", password=PASSWORD, name="Rosalind Administrator",
-                       role="admin")
-    db.dispose()
+    add_users(srv, {"email": "ada@example.com", "name": "Ada"},
+              {"email": "sam@example.com", "name": "Sam", "role": "supervisor"},
+              {"email": "root@example.com", "name": "Rosalind Administrator", "role": "admin"})
     yield srv
     srv.stop()
 

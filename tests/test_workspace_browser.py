@@ -11,13 +11,14 @@ import pytest
 import requests
 import socketio as sio
 
-from models.accounts.tokens import do_issue_token
 from models.accounts.users import do_create_user
 from models.db import Database
 from models.routing.canned import do_create_canned_reply
+from tests.support.actors import PASSWORD
 from tests.support.browser import (
     _browser,
     _wait,
+    bearer,
     live_server,
     log_in,
     needs_browser,
@@ -26,12 +27,11 @@ from tests.support.browser import (
 from tests.support.live import LiveServer
 
 pytestmark = needs_browser
-PASSWORD = "correct horse battery"
 REFUND = "Hi {{contact.name}}, your refund <b>is</b> on its way. — {{agent.name}}"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("workspace-browser")
     srv = live_server(tmp, "workspace-browser")
     url = srv.db_url
@@ -44,20 +44,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
         do_create_canned_reply(s, sam, short_code="reset", body="Support's own: reset your password.",
                                   team_id=next(m.team_id for m in sam.memberships))
     db.dispose()
-    yield srv, url
+    yield srv
     srv.stop()
 
 
-def test_canned_reply_of_the_conversations_team(server: tuple[LiveServer, str]) -> None:
+def test_canned_reply_of_the_conversations_team(server: LiveServer) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    srv, url = server
-    db = Database(url)
-    with db.transaction() as s:
-        token = do_issue_token(s, "sam@example.com")
-    db.dispose()
-    auth = {"Authorization": f"Bearer {token}"}
+    srv = server
+    auth = bearer(srv, "sam@example.com")
     customer = sio.Client()
     received: list[dict[str, Any]] = []
     customer.on("message", lambda m: received.append(m), namespace="/webchat")

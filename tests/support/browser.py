@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.actors import PASSWORD
 from tests.support.live import LiveServer, start_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -97,6 +98,35 @@ def live_server(tmp: Path, name: str, env: dict[str, str] | None = None) -> Live
     server = start_server({**base, **(env or {})}, tmp / "server.log")
     server.db_url = db_url
     return server
+
+
+def add_users(server: LiveServer, *users: dict[str, Any]) -> None:
+    """Creates these users in the server's database through the real action, one transaction: each is
+    `do_create_user`'s keywords (email, name, role, team_name...), the password `PASSWORD` unless given."""
+    from models.accounts.users import do_create_user
+    from models.db import Database
+
+    db = Database(server.db_url)
+    try:
+        with db.transaction() as s:
+            for user in users:
+                do_create_user(s, **{"password": PASSWORD, **user})
+    finally:
+        db.dispose()
+
+
+def bearer(server: LiveServer, email: str, name: str | None = None) -> dict[str, str]:
+    """Request headers with a fresh API token of `email` (issued in the server's database)."""
+    from models.accounts.tokens import do_issue_token
+    from models.db import Database
+
+    db = Database(server.db_url)
+    try:
+        with db.transaction() as s:
+            token = do_issue_token(s, email, name=name or "cli")
+    finally:
+        db.dispose()
+    return {"Authorization": f"Bearer {token}"}
 
 
 def wait_for(driver: Any, pred: Callable[[], Any], timeout: float = 10) -> Any:
