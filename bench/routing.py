@@ -11,7 +11,9 @@ two times are taken, both ending when the agent it was given to receives the `no
 - send -> notification: from the customer's `emit("message")` — what the customer's wait for a
   person adds up to, with the bot's turn on 100 messages at once included.
 
-Also checked: every conversation was given exactly once and no agent went over capacity.
+Also checked: every conversation was given exactly once and no agent went over capacity. Reported
+beside them: the bench process's own lag during the burst (`_Lag`: its 120 clients share one process and
+the server's cores, so a late notification may be late in the bench) and the consoles' other frames.
 
     python -m bench.routing
     python -m bench.routing --agents 20 --burst 100 --database-url postgresql://postgres@127.0.0.1:5432/bench
@@ -108,12 +110,17 @@ class _Agent:
         self.got: dict[str, float] = {}  # conversation id -> wall-clock time of the "assigned" notification
         self.cond = threading.Condition()
         self.sock = socketio.Client(reconnection=False)
+        self.frames: dict[str, int] = {}  # every other event this console heard, by name
         self.sock.on("notification", self._on, namespace="/console")
+        self.sock.on("*", self._count, namespace="/console")
         self.sock.connect(url, namespaces=["/console"], transports=["websocket"], auth={"token": token},
                           wait_timeout=20)
         r = requests.post(f"{url}/api/v1/me/availability", json={"status": "online"},
                           headers={"Authorization": f"Bearer {token}"}, timeout=10)
         r.raise_for_status()
+
+    def _count(self, event: str, _data: Any = None) -> None:
+        self.frames[event] = self.frames.get(event, 0) + 1
 
     def _on(self, data: Any) -> None:
         now = time.time()
@@ -231,6 +238,8 @@ def run(url: str, db_url: str, *, agents: int, burst: int, timeout: float) -> di
         "handoff_to_notification_ms": _stats(handoff_to_note),
         "send_to_notification_ms": _stats(send_to_note),
         "bench_lag_ms": _stats(lag.lags),
+        "console_frames": {event: sum(a.frames.get(event, 0) for a in team)
+                           for event in sorted(set().union(*(a.frames for a in team)))},
     }
     _disconnect_all([c.sock for c in customers] + [a.sock for a in team])
     return result
@@ -272,6 +281,8 @@ def _table(r: dict[str, Any]) -> str:
         f"{'handoff -> notification':<28}{h['n']:>6}{h['p50']!s:>10}{h['p99']!s:>10}{h['max']!s:>10}",
         f"{'send -> notification':<28}{s['n']:>6}{s['p50']!s:>10}{s['p99']!s:>10}{s['max']!s:>10}",
         f"{'bench client lag (5 ms tick)':<28}{g['n']:>6}{g['p50']!s:>10}{g['p99']!s:>10}{g['max']!s:>10}",
+        "frames to the consoles besides notifications: "
+        + (", ".join(f"{e} {n}" for e, n in r["console_frames"].items()) or "none"),
         f"notified {r['notified']}/{c['burst']}, customer failures {r['customers_failed']}, "
         f"given twice {r['given_twice']}, most chats for one agent {r['max_per_agent']} (capacity {c['capacity']})",
     ])
