@@ -11,7 +11,9 @@ two times are taken, both ending when the agent it was given to receives the `no
 - send -> notification: from the customer's `emit("message")` — what the customer's wait for a
   person adds up to, with the bot's turn on 100 messages at once included.
 
-Also checked: every conversation was given exactly once and no agent went over capacity.
+Also checked: every conversation was given exactly once and no agent went over capacity. Reported
+beside them: the bench process's own lag during the burst (`_Lag`: its 120 clients share one process and
+the server's cores, so a late notification may be late in the bench) and the consoles' other frames.
 
     python -m bench.routing
     python -m bench.routing --agents 20 --burst 100 --database-url postgresql://postgres@127.0.0.1:5432/bench
@@ -108,18 +110,49 @@ class _Agent:
         self.got: dict[str, float] = {}  # conversation id -> wall-clock time of the "assigned" notification
         self.cond = threading.Condition()
         self.sock = socketio.Client(reconnection=False)
+        self.frames: dict[str, int] = {}  # every other event this console heard, by name
         self.sock.on("notification", self._on, namespace="/console")
+        self.sock.on("*", self._count, namespace="/console")
         self.sock.connect(url, namespaces=["/console"], transports=["websocket"], auth={"token": token},
                           wait_timeout=20)
         r = requests.post(f"{url}/api/v1/me/availability", json={"status": "online"},
                           headers={"Authorization": f"Bearer {token}"}, timeout=10)
         r.raise_for_status()
 
+    def _count(self, event: str, _data: Any = None) -> None:
+        self.frames[event] = self.frames.get(event, 0) + 1
+
     def _on(self, data: Any) -> None:
         now = time.time()
         if isinstance(data, dict) and data.get("kind") == "assigned":
             with self.cond:
                 self.got.setdefault(data["conversation"]["id"], now)
+
+
+class _Lag:
+    """The bench process's own lag: a thread that asks to sleep `tick_s` and records how much longer it
+    took (the GIL and the CPU shared with the clients' 120 reader threads and the server). A notification
+    received by a client that lags this much was received late by the bench, not by the server."""
+
+    def __init__(self, tick_s: float = 0.005) -> None:
+        self.tick_s = tick_s
+        self.lags: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _Lag:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t0 = time.perf_counter()
+            time.sleep(self.tick_s)
+            self.lags.append(time.perf_counter() - t0 - self.tick_s)
 
 
 class _Customer:
@@ -170,16 +203,17 @@ def run(url: str, db_url: str, *, agents: int, burst: int, timeout: float) -> di
         t.start()
     time.sleep(0.5)
     _log("burst")
-    go.set()
-    for t in threads:
-        t.join(timeout)
-    deadline = time.monotonic() + timeout
-    wanted = {c.conversation_id for c in customers if c.conversation_id}
-    while time.monotonic() < deadline:
-        notified = set().union(*(a.got.keys() for a in team))
-        if wanted <= notified:
-            break
-        time.sleep(0.05)
+    with _Lag() as lag:
+        go.set()
+        for t in threads:
+            t.join(timeout)
+        deadline = time.monotonic() + timeout
+        wanted = {c.conversation_id for c in customers if c.conversation_id}
+        while time.monotonic() < deadline:
+            notified = set().union(*(a.got.keys() for a in team))
+            if wanted <= notified:
+                break
+            time.sleep(0.05)
     given: dict[str, list[int]] = {}
     for a in team:
         for cid in a.got:
@@ -203,6 +237,9 @@ def run(url: str, db_url: str, *, agents: int, burst: int, timeout: float) -> di
         "max_per_agent": max(per_agent) if per_agent else 0,
         "handoff_to_notification_ms": _stats(handoff_to_note),
         "send_to_notification_ms": _stats(send_to_note),
+        "bench_lag_ms": _stats(lag.lags),
+        "console_frames": {event: sum(a.frames.get(event, 0) for a in team)
+                           for event in sorted(set().union(*(a.frames for a in team)))},
     }
     _disconnect_all([c.sock for c in customers] + [a.sock for a in team])
     return result
@@ -236,13 +273,16 @@ def _round(v: float | None) -> float | None:
 
 def _table(r: dict[str, Any]) -> str:
     c = r["config"]
-    h, s = r["handoff_to_notification_ms"], r["send_to_notification_ms"]
+    h, s, g = r["handoff_to_notification_ms"], r["send_to_notification_ms"], r["bench_lag_ms"]
     return "\n".join([
         f"routing: {c['agents']} agents online (capacity {c['capacity']}), burst of {c['burst']} handoffs, "
         f"{c['database']}, {c['cpus']} CPUs",
         f"{'':<28}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}",
         f"{'handoff -> notification':<28}{h['n']:>6}{h['p50']!s:>10}{h['p99']!s:>10}{h['max']!s:>10}",
         f"{'send -> notification':<28}{s['n']:>6}{s['p50']!s:>10}{s['p99']!s:>10}{s['max']!s:>10}",
+        f"{'bench client lag (5 ms tick)':<28}{g['n']:>6}{g['p50']!s:>10}{g['p99']!s:>10}{g['max']!s:>10}",
+        "frames to the consoles besides notifications: "
+        + (", ".join(f"{e} {n}" for e, n in r["console_frames"].items()) or "none"),
         f"notified {r['notified']}/{c['burst']}, customer failures {r['customers_failed']}, "
         f"given twice {r['given_twice']}, most chats for one agent {r['max_per_agent']} (capacity {c['capacity']})",
     ])

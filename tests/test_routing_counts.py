@@ -6,8 +6,12 @@ to that agent alone, read in one statement.
 Before issue 17 a batch locked each agent it considered in a statement of its own, read its teams in
 another and counted its chats in two more, and flushed each chat on its own (per chat: the lock, the
 assignees, the conversation, the period, the assignment, the audit rows, `last_routed_at`): on SQLite
-71 statements to give 6 chats to 2 agents (32 now), 27 for one chat (17 now), and 4 more for each agent
+71 statements to give 6 chats to 2 agents (28 now), 27 for one chat (13 now), and 4 more for each agent
 who could take one; and the notification read its conversation, contact and team in 3.
+
+Each statement is a round trip on PostgreSQL, and under a burst each round trip waits for the GIL again
+(bench/README.md, "Issue 17, routing's round trips"): what a batch reads is read in as few statements
+as its row locks allow (the agents are locked before their chats are counted, so those stay two).
 """
 
 from __future__ import annotations
@@ -36,11 +40,14 @@ def _steady_state(monkeypatch: pytest.MonkeyPatch) -> None:
     hold_caches(monkeypatch)  # a cache's periodic re-read is not a per-message cost (tests/support/statements.py)
 
 
-# One batch: its team's routing settings, the queue, the contact presets, the team's online agents
-# locked with their teams and their chats counted (4), the chunk of conversations locked with their
-# assignees (2); the writes flushed together: conversations, assignments, one UPDATE for every agent's
-# `last_routed_at`, the timers (4). A batch that was not full is the last one.
-BATCH = 13
+# One batch: its team's routing settings, the queue with whether each contact has an assignment preset
+# (1), the team's online agents locked with their teams (1, joined) and then their assigned and offered
+# chats counted (1, both counts in one statement), the chunk of conversations locked with their
+# assignees, contacts and teams (1, joined); the writes flushed together: conversations, assignments,
+# one UPDATE for every agent's `last_routed_at`, the timers (4). A batch that was not full is the last
+# one. (13 before: the presets, the agents' teams, the offers' count and the assignees each in a statement
+# of their own.)
+BATCH = 9
 # Then the rows whose ids come back: PostgreSQL sends each table's rows in one statement (the audit
 # rows, the assignment periods); SQLite one INSERT a row (two audit rows and a period per chat), after
 # the no-op UPDATE that takes its write lock (models/routing/locks.py `serialize`).

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from models.audit import audit
 from models.contacts.presets import presets_of
@@ -113,7 +113,7 @@ class _Claims:
             select(User).join(TeamMember, and_(TeamMember.user_id == User.id, TeamMember.team_id == team_id))
             .where(User.active.is_(True), User.availability == Availability.ONLINE.value)
             .order_by(User.id).with_for_update(key_share=True, of=User)
-            .options(selectinload(User.memberships)).execution_options(populate_existing=True)))
+            .options(joinedload(User.memberships)).execution_options(populate_existing=True)).unique())
         loads = active_chats(self.session, [u.id for u in users])
         out = []
         for user in users:
@@ -173,16 +173,20 @@ def route_some(session: Session, team_id: int, now: datetime, limit: int = ROUTE
     """
     serialize(session)
     settings = team_settings(session, team_id)
-    rows = session.execute(select(Conversation.id, Conversation.contact_id).where(waiting_in(team_id))
+    # Related rows come joined to the rows they belong to (whether a contact has an assignment preset,
+    # an agent's teams, a chat's assignees): every statement is a round trip on PostgreSQL, and under a
+    # burst each one queues for the GIL again (tests/test_routing_counts.py counts them).
+    assign_preset = exists().where(ContactPreset.contact_id == Conversation.contact_id,
+                                   ContactPreset.kind == PresetKind.ASSIGN.value)
+    rows = session.execute(select(Conversation.id, Conversation.contact_id, assign_preset).where(waiting_in(team_id))
                            .order_by(queued_since(), Conversation.id).limit(QUEUE_SCAN)).all()
     if not rows:
         return []
-    with_presets = set(session.scalars(select(ContactPreset.contact_id).where(
-        ContactPreset.contact_id.in_({r[1] for r in rows}), ContactPreset.kind == PresetKind.ASSIGN.value)))
+    with_presets = {contact_id for _cid, contact_id, has_preset in rows if has_preset}
     claims = _Claims(session)
     manual = settings.policy == Policy.MANUAL.value  # manual: agents take chats themselves
     team_pool = [] if manual else claims.team_pool(team_id)
-    todo = [(cid, contact_id) for cid, contact_id in rows if contact_id in with_presets or team_pool]
+    todo = [(cid, contact_id) for cid, contact_id, _preset in rows if contact_id in with_presets or team_pool]
     routed: list[Routed] = []
     idle_timers: list[tuple[str, int, datetime, int]] = []
     given_to: set[int] = set()
@@ -190,9 +194,10 @@ def route_some(session: Session, team_id: int, now: datetime, limit: int = ROUTE
         chunk, todo = todo[:limit - len(routed)], todo[limit - len(routed):]
         locked = {c.id: c for c in session.scalars(
             select(Conversation).where(Conversation.id.in_([cid for cid, _ in chunk]), waiting_in(team_id))
-            .options(selectinload(Conversation.assignments), joinedload(Conversation.contact, innerjoin=True),
+            .options(joinedload(Conversation.assignments), joinedload(Conversation.contact, innerjoin=True),
                      joinedload(Conversation.team, innerjoin=True))
-            .with_for_update(skip_locked=True, of=Conversation).execution_options(populate_existing=True))}
+            .with_for_update(skip_locked=True, of=Conversation).execution_options(populate_existing=True))
+            .unique()}
         for cid, contact_id in chunk:
             conv = locked.get(cid)
             if conv is None:
