@@ -81,7 +81,7 @@ class BotPipeline:
         self._held: dict[int, str] = {}  # conversation id -> lease token, while this process runs it
         self._held_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._preparing = False  # `prepare_soon` under way
+        self._preparing: threading.Thread | None = None  # `prepare_soon`'s
 
     def process(self, conversation_id: int) -> int:
         """Handle every unhandled customer message of one conversation. Returns how many were answered.
@@ -337,21 +337,17 @@ class BotPipeline:
 
     def prepare_soon(self, context: TurnContext | None = None) -> None:
         """`prepare` on a thread of its own, one at a time (a web process never waits for a model)."""
-        with self._held_lock:
-            if self._preparing:
-                return
-            self._preparing = True
-
         def run() -> None:
             try:
                 self.prepare(context)
             except Exception:  # the workers answer meanwhile; the next message tries again
                 log.exception("loading the bot's model in this process failed")
-            finally:
-                with self._held_lock:
-                    self._preparing = False
 
-        threading.Thread(target=run, name="parley-bot-prepare", daemon=True).start()
+        with self._held_lock:  # (a thread, not a flag: a fork leaves no thread alive behind it)
+            if self._preparing is not None and self._preparing.is_alive():
+                return
+            self._preparing = threading.Thread(target=run, name="parley-bot-prepare", daemon=True)
+            self._preparing.start()
 
     def _store(self, conversation_id: int, answered: _Pending, turn: BotTurn, token: str) -> bool:
         with self.db.transaction() as session:
