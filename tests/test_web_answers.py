@@ -159,3 +159,29 @@ def test_the_setting_off_leaves_every_turn_to_the_workers(app: Flask, db: Databa
     assert woken == [_conversation(db).id] and _answers(db, ORDER) == 0
     svc.pipeline.process(woken.pop())
     assert customer.replies("bot")[-1] == ORDER
+
+
+def test_a_turn_that_fails_in_the_web_leaves_the_message_stored_for_the_workers(
+        app: Flask, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.pipeline as pipeline
+
+    svc = app.extensions["parley"]
+    woken = _web(app)
+    customer = _started(app, woken)
+    real, calls = pipeline.do_store_webchat_answer, []
+
+    def fails_first(*args: Any, **kwargs: Any) -> bool:
+        calls.append(kwargs.get("release", False))
+        if len(calls) == 1:
+            raise RuntimeError("storing the answer broke")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "do_store_webchat_answer", fails_first)
+    ack = customer.say({"text": "where is my order", "client_id": "c0ffee-0004"})
+    assert ack["ok"] is True and calls == [False]  # in the message's transaction (the claim kept), rolled back
+    assert woken == [_conversation(db).id]  # stored again without the turn, and the workers woken
+    assert _conversation(db).bot_claim_token is None
+    svc.pipeline.process(woken.pop())
+    assert customer.replies("bot")[-1] == ORDER and _answers(db, ORDER) == 1
+    with db.session() as s:
+        assert s.scalars(select(Message.id).where(Message.text == "where is my order")).all() == [ack["id"]]
