@@ -233,7 +233,8 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
                         claimed = AnsweredHolding(claimed) if in_web else ANSWERED
                     elif isinstance(claimed, Claimed) and in_web:  # a backlog, or the model not loaded here:
                         bot_claims.release(s, claimed.conversation_id, claimed.token)  # the workers answer
-                        svc.pipeline.prepare_soon(claimed.pending.context)  # (the next one here, once loaded)
+                        if not svc.pipeline.ready_in_message(claimed):  # (the next one here, once loaded)
+                            svc.pipeline.prepare_soon(claimed.pending.context)
                         claimed = None
                     woken = claimed is None and svc.wake_on_commit(s, fast.conversation_id)
                     return fast.contact_id, fast.conversation_id, {
