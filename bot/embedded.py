@@ -397,6 +397,11 @@ class EmbeddedEngine:
             return wanted == model.version
         return _pointer_stamp(self.settings) == self._stamp
 
+    def load_for(self, context: TurnContext | None) -> None:
+        """Load the model `context` names (None: the active one) now, so that `ready_for` holds (the
+        web role, bot/pipeline.py `BotPipeline.prepare`)."""
+        self._model_for(context.active_models if context is not None else None)
+
     def parse(self, text: str) -> NluResult:
         return self.model.parse(text)
 

@@ -81,6 +81,7 @@ class BotPipeline:
         self._held: dict[int, str] = {}  # conversation id -> lease token, while this process runs it
         self._held_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._preparing: threading.Thread | None = None  # `prepare_soon`'s
 
     def process(self, conversation_id: int) -> int:
         """Handle every unhandled customer message of one conversation. Returns how many were answered.
@@ -294,23 +295,59 @@ class BotPipeline:
         text = answered_payload(nxt.text, [(r.sender_type, r.rich) for r in rows[1:]]) or nxt.text
         return _Pending(nxt.id, text, context, conv.contact_id, channel)
 
-    def answer_in(self, session: Session, claimed: Claimed) -> bool:
+    def answer_in(self, session: Session, claimed: Claimed, *, release: bool = True) -> bool:
         """Answer `claimed` in the transaction that stored its customer message and took the claim
         (console/sockets.py), and give the claim back in it: one commit for the message, the answer and
         the release instead of three, and one hand-over of SQLite's write lock instead of three. Only
         for engines that answer in this process in milliseconds (`answers_at_once`): the transaction
         waits for the turn. No typing frames: the answer goes out with the message (the widget's
         `message` hides its dots). Returns whether something was stored; an error raised here rolls
-        the whole transaction back (the caller stores the message again and lets `resume` answer it)."""
+        the whole transaction back (the caller stores the message again and lets `resume` answer it).
+
+        `release=False` (`parley web`, any database): the claim outlives the commit and `finish_answered`
+        gives it back once the transaction's events are pushed, so that no other process's reply in this
+        conversation reaches a browser before this one (what SQLite's write lock does in one process)."""
         conversation_id, current = claimed.conversation_id, claimed.pending
         before = pending_events(session)
         with log_conversation(current.context.conversation_id):
             turn = _OPTED_OUT if _opts_out(current) else self.run_engines(current.text, current.context)
-            stored = self._store_in(session, conversation_id, current, turn, claimed.token, release=True)
+            stored = self._store_in(session, conversation_id, current, turn, claimed.token, release=release)
         if pending_events(session) == before:  # nothing of its own to push (no words, or nothing stored):
             # end the turn for the consoles' summary of the message (console/realtime/listener.py)
             publish_on_commit(session, BotTyping(conversation_id, current.contact_id, False))
         return stored
+
+    def finish_answered(self, claimed: Claimed) -> int:
+        """After `answer_in(release=False)` committed and its events were pushed: give the claim back,
+        looking again behind the release's lock (`_release_or_next`): a customer message stored while
+        the claim was held (its transaction could not take it) is answered here, under the same claim.
+        Returns how many more were answered."""
+        with self._held_lock:
+            self._held[claimed.conversation_id] = claimed.token
+        pending = self._release_or_next(claimed.conversation_id, claimed.token)
+        return self._answer_from(claimed.conversation_id, claimed.token, pending)
+
+    def prepare(self, context: TurnContext | None = None) -> None:
+        """Load what the engines need to answer `context` (None: the active model) so that a later
+        `ready_in_message` holds: the web role, at start and after a retraining. Slow (seconds)."""
+        for engine in self.engines:
+            load = getattr(engine, "load_for", None)
+            if load is not None:
+                load(context)
+
+    def prepare_soon(self, context: TurnContext | None = None) -> None:
+        """`prepare` on a thread of its own, one at a time (a web process never waits for a model)."""
+        def run() -> None:
+            try:
+                self.prepare(context)
+            except Exception:  # the workers answer meanwhile; the next message tries again
+                log.exception("loading the bot's model in this process failed")
+
+        with self._held_lock:  # (a thread, not a flag: a fork leaves no thread alive behind it)
+            if self._preparing is not None and self._preparing.is_alive():
+                return
+            self._preparing = threading.Thread(target=run, name="parley-bot-prepare", daemon=True)
+            self._preparing.start()
 
     def _store(self, conversation_id: int, answered: _Pending, turn: BotTurn, token: str) -> bool:
         with self.db.transaction() as session:

@@ -128,7 +128,8 @@ class Engine(Protocol):
     """An engine may also say `answers_in_process = True` (a class attribute): it answers from this
     process's memory in milliseconds, never over the network (`BotPipeline.answers_at_once`), and
     `ready_for(context) -> bool`: whether that turn needs nothing loaded first (a model from disk), so it
-    may run inside a customer message's transaction (`BotPipeline.ready_in_message`)."""
+    may run inside a customer message's transaction (`BotPipeline.ready_in_message`), and
+    `load_for(context | None)`: load it now (`BotPipeline.prepare`, the web role)."""
 
     name: str
 

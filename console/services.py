@@ -29,6 +29,16 @@ class Services:
     # Who runs a turn whose claim a customer message's transaction took (`parley run`: this process's
     # bot threads); None: `jobs` when `wake_bot` is None too, else nobody (turns run elsewhere).
     resume_bot: Callable[[Claimed], None] | None = None
+    # `parley web` with `PARLEY_WEB_ANSWERS` (console/runtime/roles.py): a customer message's transaction
+    # answers it too when every engine answers in process and its model is loaded here; the rest (slow
+    # engines, a backlog, a model still loading) goes to the workers as before.
+    web_answers: bool = False
+
+    @property
+    def answers_in_web(self) -> bool:
+        """This web process answers the turn in the message's transaction (`web_answers`, engines that
+        answer in milliseconds), keeping the bot's claim until its pushes are out (`finish_answered`)."""
+        return self.web_answers and self.pipeline.answers_at_once and not self.pipeline.stopping
 
     @property
     def claims_turns(self) -> bool:
@@ -47,6 +57,11 @@ class Services:
             self.resume_bot(claimed)
         else:
             self.jobs.submit(self.pipeline.resume, claimed)
+
+    def finish_answered(self, claimed: Claimed) -> None:
+        """The turn `claimed` was answered in its message's transaction, whose events are now pushed:
+        give the claim back in the background (bot/pipeline.py `BotPipeline.finish_answered`)."""
+        self.jobs.submit(self.pipeline.finish_answered, claimed)
 
     def wake_on_commit(self, session: Session, conversation_id: int) -> bool:
         """When another process answers (`wake_bot`: `parley web` waking the workers through Redis),

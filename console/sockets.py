@@ -6,6 +6,7 @@ import logging
 import secrets
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ from models.contacts.blocking import do_keep_blocked
 from models.contacts.identities import do_find_or_create_contact, find_contact
 from models.contacts.widget import visitor_history
 from models.contacts.widget_sdk import check_page, do_record_page
+from models.conversations import bot_claims
 from models.conversations.inbox import counters
 from models.conversations.ingest import (
     contact_and_open_conversation,
@@ -93,6 +95,14 @@ class Answered:
 
 
 ANSWERED = Answered()
+
+
+@dataclass(frozen=True)
+class AnsweredHolding:
+    """`_store_customer_message` in `parley web`: the bot's answer was stored in the message's transaction
+    with the claim kept; it is given back once that transaction's events are pushed (`finish_answered`)."""
+
+    claimed: Claimed
 
 
 def _error(exc: ParleyError) -> dict[str, Any]:
@@ -163,6 +173,8 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
         join_room(contact_room(contact_id))
         if isinstance(claimed, Claimed):
             svc.resume_turn(claimed)  # the bot's claim rode in the message's transaction
+        elif isinstance(claimed, AnsweredHolding):  # answered here and pushed: the claim goes back now
+            svc.finish_answered(claimed.claimed)
         elif claimed is None and not woken:  # (woken: the worker heard of it as the message committed)
             svc.process_conversation(conv_id)
         # ANSWERED: the bot's answer was stored with the message, and pushed
@@ -170,14 +182,17 @@ def webchat_message(data: Any = None) -> dict[str, Any]:
 
 
 def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget_key: str | None,
-                            page: Any = None) -> tuple[int, int, dict[str, Any], Claimed | Answered | None, bool]:
+                            page: Any = None,
+                            ) -> tuple[int, int, dict[str, Any], Claimed | Answered | AnsweredHolding | None, bool]:
     """Store the message once, however often the widget sends it (a resend after a lost ack).
 
     In the steady state, when this process runs the bot's turns, the same transaction takes the bot's
     claim on the conversation and reads the turn (returned: resume it after the commit), or, with engines
     that answer in milliseconds, answers it too (`ANSWERED`). When a worker runs them (`parley web`), it
     is woken as the transaction commits (returned True), before this thread pushes the message to the
-    consoles.
+    consoles — unless this web process answers it itself (`answers_in_web`: the embedded engine with its
+    model loaded here), in the same transaction, keeping the claim until the pushes are out
+    (`AnsweredHolding`).
 
     The first attempt inserts without looking for the key first (a query saved on every message);
     a resend, or the loser of two sends of one key racing each other, fails on the unique
@@ -188,29 +203,39 @@ def _store_customer_message(visitor: Visitor, text: str, key: str | None, widget
     # answer in milliseconds: its events are pushed before SQLite's write lock goes to the next writer,
     # so a reply committed after this one never reaches a browser before it. (PostgreSQL has no such
     # lock: there the claim is given back after the pushes, by the turn in the background.)
+    # In `parley web` (`answers_in_web`, any database) the claim outlives the commit instead: it is given
+    # back after the pushes (`finish_answered`), and a reply of another process needs it first.
     at_once = svc.pipeline.answers_at_once
-    in_message = at_once and svc.db.is_sqlite
+    in_web = svc.answers_in_web
+    in_message = at_once and (svc.db.is_sqlite or in_web)
     attempt = 0
     while True:
         try:
-            with svc.db.transaction(publish_under_lock=in_message) as s:
-                token = secrets.token_hex(16) if attempt == 0 and svc.claims_turns else None
+            with svc.db.transaction(publish_under_lock=in_message and not in_web) as s:
+                claims = svc.claims_turns or (in_web and in_message)
+                token = secrets.token_hex(16) if attempt == 0 and claims else None
                 fast = do_ingest_webchat_text(s, visitor.visitor_id, text, key, claim_token=token,
                                               lease_s=svc.pipeline.lease_s,
                                               summary_after_turn=at_once,
                                               answered_elsewhere=svc.turns_elsewhere) if attempt == 0 else None
                 if fast is not None:  # the steady state, in Core (models/conversations/webchat_ingest.py)
-                    claimed: Claimed | Answered | None = (
+                    claimed: Claimed | Answered | AnsweredHolding | None = (
                         svc.pipeline.claimed_with(s, fast.claimed, token)
                         if fast.claimed is not None and token is not None else None)
                     if (isinstance(claimed, Claimed) and in_message and claimed.pending.message_id == fast.message_id
                             and svc.pipeline.ready_in_message(claimed)):
                         join_room(contact_room(fast.contact_id))  # this socket hears the answer pushed below
                         try:
-                            svc.pipeline.answer_in(s, claimed)
+                            svc.pipeline.answer_in(s, claimed, release=not in_web)
                         except Exception as exc:  # the message must still be stored: again, without the turn
                             raise _TurnFailed from exc
-                        claimed = ANSWERED  # and the claim given back, in this transaction
+                        # the claim given back in this transaction, or (web) once its events are pushed
+                        claimed = AnsweredHolding(claimed) if in_web else ANSWERED
+                    elif isinstance(claimed, Claimed) and in_web:  # a backlog, or the model not loaded here:
+                        bot_claims.release(s, claimed.conversation_id, claimed.token)  # the workers answer
+                        if not svc.pipeline.ready_in_message(claimed):  # (the next one here, once loaded)
+                            svc.pipeline.prepare_soon(claimed.pending.context)
+                        claimed = None
                     woken = claimed is None and svc.wake_on_commit(s, fast.conversation_id)
                     return fast.contact_id, fast.conversation_id, {
                         "ok": True, "id": fast.message_id, "conversation_id": fast.public_id,

@@ -134,6 +134,12 @@ class Settings(BaseSettings):
     # --- production serving: bot claims, proxies, shutdown ------------------------------------------
     bot_lease_seconds: float = var("PARLEY_BOT_LEASE_SECONDS", 15.0, "a worker's claim on a conversation while "
                                    "it runs the bot; a dead worker's turns are taken over after at most this", gt=0)
+    # `parley web` answers the bot's turns itself when every engine answers in process (the embedded
+    # engine, its model loaded in each web process): one transaction for the message and its answer,
+    # no worker round trip. Off: every turn goes to the workers (memory: no model in the web processes).
+    web_answers: Flag = var("PARLEY_WEB_ANSWERS", True, "`parley web` answers the embedded engine's turns in the "
+                            "customer message's own transaction (the model loaded in every web process); `0`: "
+                            "every turn goes to `parley worker`")
     trusted_proxies: int = var("PARLEY_TRUSTED_PROXIES", 0, "proxies in front that set X-Forwarded-For/-Proto/"
                                "-Host/-Port (nginx alone: 1); 0 trusts none", ge=0)
     shutdown_grace_seconds: float = var("PARLEY_SHUTDOWN_GRACE_SECONDS", 20.0, "on SIGTERM, how long work under "

@@ -300,3 +300,71 @@ def test_on_the_production_roles_a_turn_that_stores_nothing_still_ends_with_the_
         svc.pipeline.engines = engines
     pushed = [p["name"] for p in ada.socket.get_received("/console")]
     assert pushed == ["conversation"], pushed
+
+
+# The same message when `parley web` answers it itself (`PARLEY_WEB_ANSWERS`, the engines answering in
+# process): the handler's one transaction — the contact and its open conversation (1), the message (1),
+# the activity taking the bot's claim (1), the next message with its history (1), the answer moving the
+# cursor and renewing the claim (1), the reply (1); the pushes: each message read back (2) and the one
+# summary (1); then, once they are out, the claim given back and a last look behind its lock (2).
+WEB_MESSAGE_TO_REPLY = 11
+# Its commits: the message with its answer, and the release (4 when a worker answers).
+WEB_COMMITS = 2
+# PostgreSQL round trips: a BEGIN and a COMMIT per transaction (20 when a worker answers); the reply's path
+# to the widget is the first transaction's 8 and the two push reads before its publish.
+WEB_ROUND_TRIPS_PG = WEB_MESSAGE_TO_REPLY + 2 * WEB_COMMITS
+# Redis publishes: the customer's message to the consoles, the reply to the widget then to the consoles,
+# the summary (6 when a worker answers: no typing frames, and no wake-up).
+WEB_PUSHES = 4
+
+
+def test_a_customer_message_answered_by_the_web_role(app: Flask, db: Database) -> None:
+    from sqlalchemy import create_engine, select
+
+    from console.realtime.listener import RealtimeListener
+    from models.schema.conversations import Conversation
+
+    svc = app.extensions["parley"]
+    other = create_engine(db.engine.url)
+    woken: list[int] = []
+    pushes: list[tuple[str, str]] = []
+    held_while_pushed: list[bool] = []  # the bot's claim, as another process would see it, at each push
+    listener = next(x for x in db.bus._listeners if isinstance(x, RealtimeListener))
+    emit = listener.emit
+
+    def counted_emit(event: str, *args: Any, **kwargs: Any) -> Any:
+        pushes.append((event, kwargs.get("namespace", "")))
+        if event == "message":  # (on a connection of its own: not counted)
+            with other.connect() as c:
+                held_while_pushed.append(c.scalar(select(Conversation.bot_claim_token)) is not None)
+        return emit(event, *args, **kwargs)
+
+    make_user(db, "ada@example.com")
+    Agent(app, "ada@example.com").socket.get_received("/console")
+    customer = Customer(app)
+    svc.wake_bot, svc.web_answers = woken.append, True  # the web role, answering (console/runtime/roles.py)
+    customer.say("hi")  # the conversation starts (the ORM path): a worker answers that one
+    assert len(woken) == 1
+    svc.pipeline.process(woken.pop())
+    listener.emit = counted_emit
+    with counting(db.engine) as statements:
+        ack = customer.say({"text": "what are your opening hours", "client_id": "c0ffee-0003"})
+    listener.emit = emit
+    other.dispose()
+    assert ack["ok"] is True
+    assert customer.replies("bot")[-2:] == ["Hello! How can I help?", "Your order ships in 3-5 days."]
+    assert woken == []  # no worker was needed
+    print(f"\n{statements.count} statements, {statements.commits} commits, pushes {pushes}:\n{statements.report()}")
+    assert statements.count <= WEB_MESSAGE_TO_REPLY, statements.report()
+    assert statements.commits <= WEB_COMMITS
+    if not db.is_sqlite:
+        assert statements.round_trips <= WEB_ROUND_TRIPS_PG, statements.report()
+        assert statements.rollbacks == 0
+    assert len(pushes) <= WEB_PUSHES, pushes
+    # The customer's message, then the reply to the widget and to the consoles, and one summary after.
+    assert pushes == [("message", "/console"), ("message", "/webchat"), ("message", "/console"),
+                      ("conversation", "/console")], pushes
+    # The claim is held until the pushes are out (no other process's reply can overtake them), then free.
+    assert held_while_pushed == [True, True, True]
+    with db.session() as s:
+        assert s.scalar(select(Conversation.bot_claim_token)) is None

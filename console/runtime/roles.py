@@ -1,8 +1,10 @@
 """The two roles a Parley process can play, and `parley run`, which plays both.
 
-- web (`parley web`, `console.wsgi:app`): HTTP and Socket.IO only. A customer message it commits is
-  handed to the workers (a Redis wake-up; their sweep finds it anyway), never run here, so the
-  threads that serve browsers never wait behind a bot or LLM turn.
+- web (`parley web`, `console.wsgi:app`): HTTP and Socket.IO. A customer message it commits is handed to
+  the workers (a Redis wake-up; their sweep finds it anyway), so the threads that serve browsers never
+  wait behind a bot or LLM turn — except that with engines answering in process in milliseconds (the
+  embedded engine, `PARLEY_WEB_ANSWERS`, on by default) the message's own transaction answers it, with
+  the model loaded here (console/sockets.py, docs/architecture.md).
 - worker (`parley worker`): bot turns, outbox deliveries, outgoing webhooks, durable timers and sweeps. What it changes
   reaches browsers through the Socket.IO message queue (Redis), from the same realtime listener the
   web processes use.
@@ -42,7 +44,12 @@ def bot_wake(app: Flask) -> BotWake | None:
 
 
 def make_web(app: Flask) -> Flask:
-    """HTTP and sockets only: customer messages go to the workers."""
+    """HTTP and sockets: customer messages go to the workers, or are answered in their own transaction
+    (`PARLEY_WEB_ANSWERS` with in-process engines: the model is loaded now, on a thread of its own)."""
+    svc = _services(app)
+    svc.web_answers = svc.settings.web_answers
+    if svc.answers_in_web:
+        svc.pipeline.prepare_soon()
     wake = bot_wake(app)
     if wake is None:
         log.warning("web role without REDIS_URL: workers find new customer messages by their sweep "
