@@ -30,13 +30,20 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import requests
 from twilio.request_validator import RequestValidator
 
-from bench.servers import ServerError, parley_program, parley_server, production_stack, stack_urls
+from bench.servers import (
+    ServerError,
+    parley_program,
+    parley_server,
+    production_stack,
+    stack_urls,
+    wait_until_idle,
+)
 
 STACKS = {"run": "parley run (one process, SQLite)",
           "prod": "production stack: parley web (gunicorn) + parley worker, PostgreSQL + Redis"}
@@ -63,6 +70,11 @@ class Step:
     p50_ms: float | None
     p99_ms: float | None
     max_ms: float | None
+    # How late the client itself started requests (p99 of start - due, ms): a step whose client lagged
+    # measured the client (it shares the machine), not the server.
+    client_lag_p99_ms: float | None = None
+    idle_wait_s: float | None = None  # how long the servers took to go idle before the step (None: never did)
+    attempt: int = 1
 
     @property
     def sustained(self) -> bool:
@@ -91,12 +103,24 @@ class Client:
         self._local = threading.local()
         self._seq = 0
         self._lock = threading.Lock()
+        self._sessions: list[requests.Session] = []
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
+            with self._lock:
+                self._sessions.append(session)
         return session
+
+    def close(self) -> None:
+        """Close every connection opened so far (a step's threads end with it; their sockets would
+        otherwise stay open until garbage-collected, idle keep-alive connections on the server)."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+        self._local = threading.local()
 
     def _next(self) -> int:
         with self._lock:
@@ -119,11 +143,13 @@ class Client:
 def run_step(client: Client, target: str, rate: float, duration: float, customers: int) -> Step:
     due = max(1, int(rate * duration))
     latencies: list[float] = []
+    lags: list[float] = []
     errors: Counter[str] = Counter()
     lock = threading.Lock()
     deadline_holder: dict[str, float] = {"last": 0.0}
 
     def one(due_at: float) -> None:
+        lag = time.perf_counter() - due_at
         try:
             status = client.post(target, customers)
             outcome = "ok" if status == 200 else f"http_{status}"
@@ -131,6 +157,7 @@ def run_step(client: Client, target: str, rate: float, duration: float, customer
             outcome = type(exc).__name__
         done = time.perf_counter()
         with lock:
+            lags.append(lag * 1000)
             if outcome == "ok" and done <= deadline_holder["end"]:
                 latencies.append((done - due_at) * 1000)
                 deadline_holder["last"] = max(deadline_holder["last"], done)
@@ -148,29 +175,40 @@ def run_step(client: Client, target: str, rate: float, duration: float, customer
             if pause > 0:
                 time.sleep(pause)
             pool.submit(one, due_at)
+    client.close()
     elapsed = max(duration, deadline_holder["last"] - start)
     ok = len(latencies)
     ordered = sorted(latencies)
     return Step(target, rate, due, ok, due - ok, dict(errors), ok / elapsed, _pct(ordered, 0.5), _pct(ordered, 0.99),
-                ordered[-1] if ordered else None)
+                ordered[-1] if ordered else None, _pct(sorted(lags), 0.99))
 
 
-def ramp(client: Client, rates: list[float], duration: float, customers: int, pause: float) -> list[Step]:
-    """Both targets at each rate in turn (so both see the same machine), each until it is not sustained."""
+def ramp(client: Client, rates: list[float], duration: float, customers: int, pause: float, attempts: int,
+         idle: Callable[[], float | None] = lambda: 0.0) -> list[Step]:
+    """Both targets at each rate in turn (so both see the same machine), each until it is not
+    sustained `attempts` times running. Before every step the servers are let go idle (`idle`): the
+    bot turns and outbound sends of the webhooks already acknowledged are finished first, so that no
+    step — the no-op's least of all — is measured against the previous step's backlog."""
     steps: list[Step] = []
     alive = ["webhook", "noop"]
     for rate in rates:
         for target in list(alive):
-            step = run_step(client, target, rate, duration, customers)
-            steps.append(step)
-            _log(f"{target} {rate:g}/s: ok {step.ok}/{step.due}, p99 {_fmt(step.p99_ms)} ms"
-                 f"{'' if step.sustained else '  (not sustained)'}")
-            if not step.sustained:
+            for attempt in range(1, attempts + 1):
+                time.sleep(pause)
+                waited = idle()
+                step = replace(run_step(client, target, rate, duration, customers), idle_wait_s=waited,
+                               attempt=attempt)
+                steps.append(step)
+                _log(f"{target} {rate:g}/s: ok {step.ok}/{step.due}, p99 {_fmt(step.p99_ms)} ms, client lag p99 "
+                     f"{_fmt(step.client_lag_p99_ms)} ms, idle after {_fmt(waited)} s"
+                     f"{'' if step.sustained else '  (not sustained)'}")
+                if step.sustained:
+                    break
+            else:
                 alive.remove(target)
-            time.sleep(pause)  # let the bot and the outbox catch up before the next step
         if not alive:
             break
-    return sorted(steps, key=lambda s: (s.target != "webhook", s.rate))
+    return sorted(steps, key=lambda s: (s.target != "webhook", s.rate, s.attempt))
 
 
 def best(steps: list[Step]) -> float | None:
@@ -187,10 +225,11 @@ def _table(steps: list[Step], figures: dict[str, Any]) -> str:
              f"sustained = ≥{MIN_DELIVERED:.0%} answered, ≤{MAX_FAILED:.0%} failed, p99 ≤ {P99_LIMIT_MS:g} ms; "
              f"{os.cpu_count()} CPUs",
              f"{'target':<9}{'rate/s':>8}{'due':>7}{'ok':>7}{'failed':>8}{'got/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-             f"{'max ms':>9}  sustained"]
+             f"{'max ms':>9}{'lag p99':>9}{'idle s':>8}  sustained"]
     for s in steps:
         lines.append(f"{s.target:<9}{s.rate:>8g}{s.due:>7}{s.ok:>7}{s.failed:>8}{s.achieved_rps:>9.1f}"
-                     f"{_fmt(s.p50_ms):>9}{_fmt(s.p99_ms):>9}{_fmt(s.max_ms):>9}  {'yes' if s.sustained else 'no'}")
+                     f"{_fmt(s.p50_ms):>9}{_fmt(s.p99_ms):>9}{_fmt(s.max_ms):>9}{_fmt(s.client_lag_p99_ms):>9}"
+                     f"{_fmt(s.idle_wait_s):>8}  {'yes' if s.sustained else 'no'}")
     capped = [t for t, c in figures["capped_by_rate_list"].items() if c]
     lines.append(f"highest sustained: webhook {_fmt(figures['webhook_rps'], 0)}/s, "
                  f"no-op {_fmt(figures['noop_rps'], 0)}/s, ratio webhook/no-op {_fmt(figures['ratio'], 2)}"
@@ -204,7 +243,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="rising request rates per second (comma-separated)")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per step (5)")
     parser.add_argument("--customers", type=int, default=200, help="distinct senders (200)")
-    parser.add_argument("--pause", type=float, default=2.0, help="seconds between steps (2)")
+    parser.add_argument("--pause", type=float, default=0.5,
+                        help="seconds of rest before each step, before waiting for the servers to go idle (0.5)")
+    parser.add_argument("--attempts", type=int, default=2,
+                        help="tries of a step before the ramp ends for its target (2: one noisy step on a shared "
+                             "machine does not end a ramp; 1: the first failure does)")
     parser.add_argument("--start-timeout", type=float, default=180.0)
     parser.add_argument("--parley-cmd", help="program to run as `<cmd> run --host H --port P`")
     parser.add_argument("--stack", choices=("run", "prod", "both"), default="both",
@@ -218,6 +261,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--rates must be numbers")
     if not args.rate_list or min(args.rate_list) <= 0 or not 0 < args.duration <= 120:
         parser.error("rates must be positive and --duration in (0, 120]")
+    if args.attempts < 1:
+        parser.error("--attempts must be at least 1")
     return args
 
 
@@ -231,8 +276,9 @@ def _measure(server: contextlib.AbstractContextManager[str], args: argparse.Name
         for _ in range(20):
             client.post("webhook", args.customers)
             client.post("noop", args.customers)
-        steps = ramp(client, args.rate_list, args.duration, args.customers, args.pause)
-        time.sleep(args.pause)
+        steps = ramp(client, args.rate_list, args.duration, args.customers, args.pause, args.attempts,
+                     lambda: wait_until_idle(sent))
+        wait_until_idle(sent)
         bot_replies = sent() - before
     webhook = best([s for s in steps if s.target == "webhook"])
     noop = best([s for s in steps if s.target == "noop"])
