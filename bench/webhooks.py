@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
+import multiprocessing
 import os
 import platform
 import statistics
@@ -28,12 +30,15 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
+from multiprocessing.connection import Connection
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event as EventType
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
-import requests
 from twilio.request_validator import RequestValidator
 
 from bench.servers import (
@@ -95,31 +100,39 @@ def _pct(values: list[float], q: float) -> float | None:
 
 
 class Client:
-    """Per-thread keep-alive sessions; Twilio's signature made per request, as Twilio does."""
+    """One keep-alive connection per client thread, over `http.client`: the client shares the machine
+    with the server, and `requests` spends several times the CPU per request (its session merges
+    settings, environment and proxies on every call) — enough, on two busy cores, to start requests
+    hundreds of milliseconds after they were due. Twilio's signature made per request, as Twilio does."""
 
     def __init__(self, base: str) -> None:
         self.base = base
+        parts = urlsplit(base)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.validator = RequestValidator(AUTH_TOKEN)
         self._local = threading.local()
         self._seq = 0
         self._lock = threading.Lock()
-        self._sessions: list[requests.Session] = []
+        self._connections: list[http.client.HTTPConnection] = []
 
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-            with self._lock:
-                self._sessions.append(session)
-        return session
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection, and whether it served a request before (it may have been closed
+        by the server's keep-alive timeout since)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn, True
+        conn = self._local.conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        with self._lock:
+            self._connections.append(conn)
+        return conn, False
 
     def close(self) -> None:
         """Close every connection opened so far (a step's threads end with it; their sockets would
         otherwise stay open until garbage-collected, idle keep-alive connections on the server)."""
         with self._lock:
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            session.close()
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
         self._local = threading.local()
 
     def _next(self) -> int:
@@ -127,17 +140,33 @@ class Client:
             self._seq += 1
             return self._seq
 
+    def _post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        for attempt in (1, 2):
+            conn, reused = self._connection()
+            try:
+                conn.request("POST", path, body, headers)
+                response = conn.getresponse()
+                response.read()
+                return response.status
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                conn.close()  # the server closed an idle keep-alive connection: it never read this request
+                if not reused or attempt == 2:
+                    raise
+            except (http.client.HTTPException, OSError):
+                conn.close()  # the next request on this thread opens a new connection
+                raise
+        raise AssertionError("unreachable")
+
     def post(self, target: str, customers: int) -> int:
         n = self._next()
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
         if target == "noop":
-            return self._session().post(f"{self.base}/webhooks/noop", data={"n": str(n)}, timeout=10).status_code
+            return self._post("/webhooks/noop", urlencode({"n": str(n)}).encode(), form)
         params = {"MessageSid": f"SM{n:032x}", "AccountSid": ACCOUNT_SID, "From": f"+1415555{n % customers:04d}",
                   "To": NUMBER, "Body": TEXTS[n % len(TEXTS)], "NumMedia": "0", "NumSegments": "1",
                   "ApiVersion": "2010-04-01"}
-        url = f"{self.base}/webhooks/twilio"
-        signature = self.validator.compute_signature(url, params)
-        return self._session().post(url, data=params, headers={"X-Twilio-Signature": signature},
-                                    timeout=10).status_code
+        signature = self.validator.compute_signature(f"{self.base}/webhooks/twilio", params)
+        return self._post("/webhooks/twilio", urlencode(params).encode(), {**form, "X-Twilio-Signature": signature})
 
 
 def run_step(client: Client, target: str, rate: float, duration: float, customers: int) -> Step:
@@ -153,7 +182,7 @@ def run_step(client: Client, target: str, rate: float, duration: float, customer
         try:
             status = client.post(target, customers)
             outcome = "ok" if status == 200 else f"http_{status}"
-        except requests.RequestException as exc:
+        except (http.client.HTTPException, OSError) as exc:
             outcome = type(exc).__name__
         done = time.perf_counter()
         with lock:
@@ -272,10 +301,16 @@ def _measure(server: contextlib.AbstractContextManager[str], args: argparse.Name
     before = sent()
     with server as url:
         client = Client(url)
-        _log(f"warming up against {url}")
-        for _ in range(20):
+        # Every sender writes once before the ramp, one webhook at a time: each step then measures the
+        # steady state (known customers in open conversations). Without it the first step also paid for
+        # `--customers` new contacts and conversations, and failed where the later ones held.
+        _log(f"warming up against {url}: one webhook from each of {args.customers} senders")
+        started = time.perf_counter()
+        for _ in range(args.customers):
             client.post("webhook", args.customers)
             client.post("noop", args.customers)
+        client.close()
+        _log(f"warm-up took {time.perf_counter() - started:.1f} s, idle after {_fmt(wait_until_idle(sent))} s")
         steps = ramp(client, args.rate_list, args.duration, args.customers, args.pause, args.attempts,
                      lambda: wait_until_idle(sent))
         wait_until_idle(sent)
@@ -289,14 +324,58 @@ def _measure(server: contextlib.AbstractContextManager[str], args: argparse.Name
     return steps, figures
 
 
+def _serve_fake_twilio(root: str, url: Connection, sent: Synchronized[int], stop: EventType) -> None:
+    """In a process of its own: the fake Twilio the tests use, counting the bot replies it accepts."""
+    sys.path.insert(0, root)
+    from tests.support.fakes import FakeTwilio
+    from tests.support.fakes.server import Recorded, Reply
+
+    class Counting(FakeTwilio):
+        def handle(self, req: Recorded) -> Reply:
+            reply = super().handle(req)
+            if self.is_send(req) and reply.status == 201:
+                with sent.get_lock():
+                    sent.value += 1
+            return reply
+
+    fake = Counting(ACCOUNT_SID, AUTH_TOKEN).start()
+    url.send(fake.url)
+    stop.wait()
+    fake.stop()
+
+
+@contextlib.contextmanager
+def fake_twilio() -> Iterator[tuple[str, Callable[[], int]]]:
+    """The fake Twilio where the bot's replies go, in a process of its own (its URL, and how many
+    sends it accepted so far): in the client's process its request handling took the client's
+    interpreter lock from the requests being timed, and slowed the server's deliveries with it."""
+    context = multiprocessing.get_context("spawn")
+    sent = context.Value("i", 0)
+    stop = context.Event()
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_serve_fake_twilio, args=(os.getcwd(), sender, sent, stop),
+                              name="fake-twilio", daemon=True)
+    process.start()
+    try:
+        if not receiver.poll(60):
+            raise ServerError("the fake Twilio did not start")
+        yield receiver.recv(), lambda: int(sent.value)
+    finally:
+        stop.set()
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    sys.path.insert(0, os.getcwd())
-    from tests.support.fakes import FakeTwilio  # the same fake the tests use: bot replies land there
+    with fake_twilio() as (fake_url, sent):
+        return _main(args, fake_url, sent)
 
-    fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
+
+def _main(args: argparse.Namespace, fake_url: str, sent: Callable[[], int]) -> int:
     env = {"PARLEY_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PARLEY_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-           "PARLEY_TWILIO_NUMBER": NUMBER, "PARLEY_TWILIO_API_BASE": fake.url, "PARLEY_BENCH_NOOP": "1"}
+           "PARLEY_TWILIO_NUMBER": NUMBER, "PARLEY_TWILIO_API_BASE": fake_url, "PARLEY_BENCH_NOOP": "1"}
     program = parley_program(args.parley_cmd)
     stacks: dict[str, contextlib.AbstractContextManager[str]] = {}
     if args.stack in ("run", "both"):
@@ -310,12 +389,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, tuple[list[Step], dict[str, Any]]] = {}
     try:
         for name, server in stacks.items():
-            results[name] = _measure(server, args, lambda: len(fake.sends()))
+            results[name] = _measure(server, args, sent)
     except ServerError as exc:
         _log(str(exc))
         return EXIT_SERVER
-    finally:
-        fake.stop()
     if args.json:
         print(json.dumps({"bench": "webhooks",
                           "stacks": {name: {"figures": figures, "steps": [asdict(s) for s in steps]}
