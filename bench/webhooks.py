@@ -46,6 +46,7 @@ from bench.servers import (
     parley_program,
     parley_server,
     production_stack,
+    servers_cpu_s,
     stack_urls,
     wait_until_idle,
 )
@@ -78,8 +79,12 @@ class Step:
     # How late the client itself started requests (p99 of start - due, ms): a step whose client lagged
     # measured the client (it shares the machine), not the server.
     client_lag_p99_ms: float | None = None
-    idle_wait_s: float | None = None  # how long the servers took to go idle before the step (None: never did)
+    idle_wait_s: float | None = None  # how long the servers took to go idle after the step (None: never did)
     attempt: int = 1
+    # CPU of every server process (web, worker; not PostgreSQL or Redis) from the step's start until
+    # they were idle again, per request answered: each webhook's bot turn, outbound send and pushes
+    # included. Unlike the rates, a figure a loaded machine changes little.
+    server_cpu_ms: float | None = None
 
     @property
     def sustained(self) -> bool:
@@ -158,10 +163,10 @@ class Client:
         raise AssertionError("unreachable")
 
     def post(self, target: str, customers: int) -> int:
-        n = self._next()
         form = {"Content-Type": "application/x-www-form-urlencoded"}
         if target == "noop":
-            return self._post("/webhooks/noop", urlencode({"n": str(n)}).encode(), form)
+            return self._post("/webhooks/noop", b"n=0", form)
+        n = self._next()  # the webhooks' own sequence: sender n % customers, so the senders take turns
         params = {"MessageSid": f"SM{n:032x}", "AccountSid": ACCOUNT_SID, "From": f"+1415555{n % customers:04d}",
                   "To": NUMBER, "Body": TEXTS[n % len(TEXTS)], "NumMedia": "0", "NumSegments": "1",
                   "ApiVersion": "2010-04-01"}
@@ -213,24 +218,28 @@ def run_step(client: Client, target: str, rate: float, duration: float, customer
 
 
 def ramp(client: Client, rates: list[float], duration: float, customers: int, pause: float, attempts: int,
-         idle: Callable[[], float | None] = lambda: 0.0) -> list[Step]:
+         idle: Callable[[], float | None] = lambda: 0.0, cpu: Callable[[], float] = lambda: 0.0) -> list[Step]:
     """Both targets at each rate in turn (so both see the same machine), each until it is not
-    sustained `attempts` times running. Before every step the servers are let go idle (`idle`): the
-    bot turns and outbound sends of the webhooks already acknowledged are finished first, so that no
-    step — the no-op's least of all — is measured against the previous step's backlog."""
+    sustained `attempts` times running. After every step the servers are let go idle (`idle`): the
+    bot turns and outbound sends of the webhooks it acknowledged are finished before the next step, so
+    that no step — the no-op's least of all — is measured against the previous one's backlog, and the
+    servers' CPU (`cpu`, seconds) from the step's start to then is the step's whole cost."""
     steps: list[Step] = []
     alive = ["webhook", "noop"]
+    idle()
     for rate in rates:
         for target in list(alive):
             for attempt in range(1, attempts + 1):
                 time.sleep(pause)
+                before = cpu()
+                step = run_step(client, target, rate, duration, customers)
                 waited = idle()
-                step = replace(run_step(client, target, rate, duration, customers), idle_wait_s=waited,
-                               attempt=attempt)
+                step = replace(step, idle_wait_s=waited, attempt=attempt,
+                               server_cpu_ms=(cpu() - before) * 1000 / step.ok if step.ok else None)
                 steps.append(step)
                 _log(f"{target} {rate:g}/s: ok {step.ok}/{step.due}, p99 {_fmt(step.p99_ms)} ms, client lag p99 "
-                     f"{_fmt(step.client_lag_p99_ms)} ms, idle after {_fmt(waited)} s"
-                     f"{'' if step.sustained else '  (not sustained)'}")
+                     f"{_fmt(step.client_lag_p99_ms)} ms, idle {_fmt(waited)} s after, server CPU "
+                     f"{_fmt(step.server_cpu_ms, 2)} ms a request{'' if step.sustained else '  (not sustained)'}")
                 if step.sustained:
                     break
             else:
@@ -254,15 +263,18 @@ def _table(steps: list[Step], figures: dict[str, Any]) -> str:
              f"sustained = ≥{MIN_DELIVERED:.0%} answered, ≤{MAX_FAILED:.0%} failed, p99 ≤ {P99_LIMIT_MS:g} ms; "
              f"{os.cpu_count()} CPUs",
              f"{'target':<9}{'rate/s':>8}{'due':>7}{'ok':>7}{'failed':>8}{'got/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-             f"{'max ms':>9}{'lag p99':>9}{'idle s':>8}  sustained"]
+             f"{'max ms':>9}{'lag p99':>9}{'idle s':>8}{'CPU ms':>8}  sustained"]
     for s in steps:
         lines.append(f"{s.target:<9}{s.rate:>8g}{s.due:>7}{s.ok:>7}{s.failed:>8}{s.achieved_rps:>9.1f}"
                      f"{_fmt(s.p50_ms):>9}{_fmt(s.p99_ms):>9}{_fmt(s.max_ms):>9}{_fmt(s.client_lag_p99_ms):>9}"
-                     f"{_fmt(s.idle_wait_s):>8}  {'yes' if s.sustained else 'no'}")
+                     f"{_fmt(s.idle_wait_s):>8}{_fmt(s.server_cpu_ms, 2):>8}  {'yes' if s.sustained else 'no'}")
     capped = [t for t, c in figures["capped_by_rate_list"].items() if c]
     lines.append(f"highest sustained: webhook {_fmt(figures['webhook_rps'], 0)}/s, "
                  f"no-op {_fmt(figures['noop_rps'], 0)}/s, ratio webhook/no-op {_fmt(figures['ratio'], 2)}"
                  + (f"  ({', '.join(capped)}: the highest rate tried; add higher --rates)" if capped else ""))
+    cpu = figures["server_cpu_ms"]
+    lines.append(f"servers' CPU a request, median of the steps: webhook {_fmt(cpu['webhook'], 2)} ms (its bot turn, "
+                 f"send and pushes included), no-op {_fmt(cpu['noop'], 2)} ms")
     return "\n".join(lines)
 
 
@@ -312,7 +324,7 @@ def _measure(server: contextlib.AbstractContextManager[str], args: argparse.Name
         client.close()
         _log(f"warm-up took {time.perf_counter() - started:.1f} s, idle after {_fmt(wait_until_idle(sent))} s")
         steps = ramp(client, args.rate_list, args.duration, args.customers, args.pause, args.attempts,
-                     lambda: wait_until_idle(sent))
+                     lambda: wait_until_idle(sent), servers_cpu_s)
         wait_until_idle(sent)
         bot_replies = sent() - before
     webhook = best([s for s in steps if s.target == "webhook"])
@@ -320,8 +332,15 @@ def _measure(server: contextlib.AbstractContextManager[str], args: argparse.Name
     figures = {"duration_s": args.duration, "webhook_rps": webhook, "noop_rps": noop,
                "ratio": webhook / noop if webhook and noop else None, "bot_replies_sent": bot_replies,
                "capped_by_rate_list": {t: best([s for s in steps if s.target == t]) == max(args.rate_list)
-                                       for t in ("webhook", "noop")}}
+                                       for t in ("webhook", "noop")},
+               "server_cpu_ms": {t: _median([s.server_cpu_ms for s in steps if s.target == t])
+                                 for t in ("webhook", "noop")}}
     return steps, figures
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
 
 
 def _serve_fake_twilio(root: str, url: Connection, sent: Synchronized[int], stop: EventType) -> None:
