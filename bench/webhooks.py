@@ -82,7 +82,7 @@ class Step:
     idle_wait_s: float | None = None  # how long the servers took to go idle after the step (None: never did)
     attempt: int = 1
     # CPU of every server process (web, worker; not PostgreSQL or Redis) from the step's start until
-    # they were idle again, per request answered: each webhook's bot turn, outbound send and pushes
+    # they were idle again, per request sent: each webhook's bot turn, outbound send and pushes
     # included. Unlike the rates, a figure a loaded machine changes little.
     server_cpu_ms: float | None = None
 
@@ -235,7 +235,7 @@ def ramp(client: Client, rates: list[float], duration: float, customers: int, pa
                 step = run_step(client, target, rate, duration, customers)
                 waited = idle()
                 step = replace(step, idle_wait_s=waited, attempt=attempt,
-                               server_cpu_ms=(cpu() - before) * 1000 / step.ok if step.ok else None)
+                               server_cpu_ms=(cpu() - before) * 1000 / step.due)  # late ones too: all were worked
                 steps.append(step)
                 _log(f"{target} {rate:g}/s: ok {step.ok}/{step.due}, p99 {_fmt(step.p99_ms)} ms, client lag p99 "
                      f"{_fmt(step.client_lag_p99_ms)} ms, idle {_fmt(waited)} s after, server CPU "
