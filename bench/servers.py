@@ -18,7 +18,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +89,51 @@ def _tail(path: Path) -> str:
 
 
 _GROUPS: dict[str, int] = {}  # url -> the process group serving it, while `launched` runs it
+_SESSIONS: set[int] = set()  # every server process this bench started and still runs (each leads a session)
+
+
+def _session_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[3])  # state, ppid, pgrp, then the session
+
+
+def servers_cpu_s() -> float:
+    """CPU seconds (user + system) used so far by every process of the servers this bench runs — a
+    server, its gunicorn worker, `parley worker` — read from /proc (Linux). Processes
+    that have exited no longer count, so compare two readings taken close together."""
+    if not _SESSIONS:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or _session_of(int(entry.name)) not in _SESSIONS:
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def wait_until_idle(progress: Callable[[], int] = lambda: 0, *, busy_share: float = 0.10, window_s: float = 0.5,
+                    limit_s: float = 60.0) -> float | None:
+    """Wait until the servers this bench runs have caught up with the work already handed to them:
+    over one `window_s` they use less than `busy_share` of one core and `progress()` (e.g. the bot
+    replies a fake provider received) did not move. The seconds waited, or None when still busy after
+    `limit_s`. A step measured while the last one's backlog (bot turns, outbound sends) is still
+    being worked off measures that backlog, not the step's own rate."""
+    start = time.monotonic()
+    while True:
+        cpu, seen = servers_cpu_s(), progress()
+        time.sleep(window_s)
+        if servers_cpu_s() - cpu < busy_share * window_s and progress() == seen:
+            return time.monotonic() - start
+        if time.monotonic() - start > limit_s:
+            return None
 
 
 @dataclass(frozen=True)
@@ -159,6 +204,7 @@ def launched(name: str, argv: Sequence[str], env: Mapping[str, str], url: str, l
     with open(log_path, "wb") as log:
         process = subprocess.Popen(list(argv), env=dict(env), stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
+    _SESSIONS.add(process.pid)
     try:
         try:
             wait_healthy(url, ready_timeout_s, process)
@@ -169,6 +215,7 @@ def launched(name: str, argv: Sequence[str], env: Mapping[str, str], url: str, l
     finally:
         _GROUPS.pop(url, None)
         _stop(process)
+        _SESSIONS.discard(process.pid)
 
 
 # A bench measures throughput, not the abuse limits: one visitor sending 50 messages in a few seconds
@@ -343,6 +390,7 @@ def production_stack(program: Sequence[str], ready_timeout_s: float, database_ur
         with open(worker_log, "wb") as log:
             worker = subprocess.Popen(worker_argv, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                       stderr=subprocess.STDOUT, start_new_session=True)
+        _SESSIONS.add(worker.pid)
         try:
             try:  # first the worker: it migrates and trains the bot, which the web process then reuses
                 _wait_for_line(worker_log, "worker running", worker, ready_timeout_s)
@@ -353,3 +401,4 @@ def production_stack(program: Sequence[str], ready_timeout_s: float, database_ur
                 yield url
         finally:
             _stop(worker)
+            _SESSIONS.discard(worker.pid)

@@ -26,11 +26,12 @@ from bot.model_sync import active_version_column
 from bot.types import BotTurn, Decision, Engine, HandoffReason, StageView, TurnContext
 from models.contacts.opt_out import STOP_WORDS, keyword
 from models.conversations import bot_claims
-from models.conversations.bot_answers import FALLBACK_INTENT, do_store_webchat_answer
+from models.conversations.bot_answers import FALLBACK_INTENT, do_store_answer
 from models.conversations.handoff import do_handoff
 from models.conversations.messages import do_send_bot_reply
 from models.db import Database, pending_events, publish_on_commit
 from models.events import BotTyping
+from models.outbox.enqueue import PROVIDER_CHANNELS
 from models.schema.contacts import Contact
 from models.schema.conversations import Channel, Conversation, Message, Owner, SenderType, Status
 from models.telemetry.logs import conversation as log_conversation
@@ -358,13 +359,18 @@ class BotPipeline:
         """Store `turn`, renewing the claim held with `token` (`release`: giving it back, in the same
         statement on the common path; `answer_in`, where nothing can come after the message answered)."""
         message_id = answered.message_id
-        if (turn.decision is Decision.ANSWER and answered.reply_channel == Channel.WEBCHAT.value
-                and do_store_webchat_answer(session, conversation_id, token=token, lease_s=self.lease_s,
-                                            message_id=message_id, replies=turn.replies,
-                                            rich=[turn.rich_of(i).to_json() for i in range(len(turn.replies))],
-                                            intent=turn.intent, confidence=turn.confidence,
-                                            decision=turn.decision.value, release=release)):
-            return True  # the common case, in two statements (models/conversations/bot_answers.py)
+        # SMS/WhatsApp too when there is something to send (an opt-out's silence takes the ORM path,
+        # which moves the cursor and leaves the conversation's activity alone).
+        if (turn.decision is Decision.ANSWER
+                and (answered.reply_channel == Channel.WEBCHAT.value
+                     or (answered.reply_channel in PROVIDER_CHANNELS and turn.replies))
+                and do_store_answer(session, conversation_id, token=token, lease_s=self.lease_s,
+                                    message_id=message_id, replies=turn.replies,
+                                    rich=[turn.rich_of(i).to_json() for i in range(len(turn.replies))],
+                                    intent=turn.intent, confidence=turn.confidence,
+                                    decision=turn.decision.value, channel=answered.reply_channel,
+                                    release=release)):
+            return True  # the common case, in two statements (four with the outbox row), bot_answers.py
         stored = self._store_orm(session, conversation_id, answered, turn, token)
         if release:
             bot_claims.release(session, conversation_id, token)

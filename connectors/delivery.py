@@ -181,13 +181,12 @@ class DeliveryWorker(PollingWorker):
     def _prepare(self, item_id: int) -> tuple[str, OutboundMessage, Any] | None:
         """(channel, the message to send, its sender), or None when the account is gone (failed)."""
         with self.db.session() as s:
-            item = s.get(OutboxItem, item_id)
-            if item is None:
+            row = s.execute(select(OutboxItem, Message).join(Message, Message.id == OutboxItem.message_id)
+                            .where(OutboxItem.id == item_id)).first()  # one look for both
+            if row is None:
                 return None
-            msg = s.get(Message, item.message_id)
+            item, msg = row
             config = s.get(ChannelConfig, item.channel_config_id) if item.channel_config_id else None
-            if msg is None:
-                return None
             if config is None or not serves(config, item.channel):
                 raise PermanentSendError("The channel this message was queued for is no longer configured.",
                                          code="no_channel")

@@ -90,7 +90,7 @@ def test_a_turn_that_fails_in_the_message_s_transaction_leaves_the_message_store
         pytest.skip("SQLite only: PostgreSQL answers after the message's commit, as before")
     customer = Customer(app)
     customer.say("hi")
-    real, calls = pipeline.do_store_webchat_answer, []
+    real, calls = pipeline.do_store_answer, []
 
     def fails_first(*args: Any, **kwargs: Any) -> bool:
         calls.append(kwargs.get("release", False))
@@ -98,7 +98,7 @@ def test_a_turn_that_fails_in_the_message_s_transaction_leaves_the_message_store
             raise RuntimeError("storing the answer broke")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "do_store_webchat_answer", fails_first)
+    monkeypatch.setattr(pipeline, "do_store_answer", fails_first)
     ack = customer.say({"text": "where is my order", "client_id": "c0ffee-0002"})
     assert ack["ok"] is True
     assert calls == [True, False]  # in the message's transaction, then after its commit

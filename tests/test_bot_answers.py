@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.pipeline import BotPipeline
 from bot.types import BotTurn, Decision, TurnContext
 from models.contacts.identities import do_find_or_create_contact
-from models.conversations.bot_answers import do_store_webchat_answer
+from models.conversations.bot_answers import do_store_answer
 from models.conversations.ingest import do_ingest_inbound
 from models.conversations.rich import Button, Rich
 from models.db import Database
@@ -95,7 +95,7 @@ def test_the_fast_store_writes_nothing_when_a_check_fails(settings: Settings) ->
 
     def store(token: str = "t") -> bool:
         with db.transaction() as s:
-            return do_store_webchat_answer(s, conv_id, token=token, lease_s=30, message_id=message_id,
+            return do_store_answer(s, conv_id, token=token, lease_s=30, message_id=message_id,
                                            replies=["hi"], rich=[None], intent="greet", confidence=0.9,
                                            decision="answer")
 

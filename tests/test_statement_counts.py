@@ -203,6 +203,66 @@ def test_the_first_webhook_from_a_new_number(capp: Flask, cdb: Database, fake_tw
     assert statements.count <= FIRST_WEBHOOK_BEFORE_ACK, statements.report()
 
 
+# The bot's turn on a customer's SMS, a conversation under way (after the webhook's acknowledgement, on
+# the channel runtime's thread): the claim and the next message with its history (2, one commit); the
+# answer — one conditional UPDATE moving the cursor and renewing the lease with the activity, the reply,
+# the account the customer wrote to with their number (one look), the outbox row (4, one commit), as
+# webchat's answer plus the outbox (models/conversations/bot_answers.py); the claim given back and a look
+# for more (2, one commit); the pushes of the reply, read back, and of the summary (2). 13 before: the
+# reply through the ORM (the lease renewed apart from the conversation's UPDATE; the customer's number,
+# the account's id and the account's row in three looks).
+SMS_TURN, SMS_TURN_COMMITS = 10, 3
+# Of those, the reply's own: the message, its route and number, its outbox row (6 before).
+SMS_REPLY = 3
+# Then its delivery, one pass of the outbox worker (connectors/delivery.py): leases gone stale (1); the
+# due rows claimed and returned (1); the row with its message, the account, the message's files (3); the
+# provider's answer recorded — the row still ours, locked, with its message and conversation (1), their
+# two UPDATEs (2); the delivery tick pushed (1); the sweeps for unconfirmed sends and pending media (2).
+# 16 before: the claim was a look, the UPDATE and a look for the rows carrying the token; the row, its
+# message and its conversation were read one by one, twice.
+DELIVERY = 11
+
+
+def test_the_bot_answers_an_sms_and_queues_its_reply(capp: Flask, cdb: Database, fake_twilio: FakeTwilio) -> None:
+    from sqlalchemy import select
+
+    from models.schema.channels import OutboxItem
+    from tests.support.channels import CUSTOMER
+
+    after_ack, deliveries = HeldJobs(), HeldJobs()
+    rt(capp).after_ack = after_ack
+    client = capp.test_client()
+    assert twilio_post(client, sms("SM" + "a" * 32, "hi")).status_code == 200  # the conversation exists
+    after_ack.run()
+    assert len(fake_twilio.sends()) == 1
+    rt(capp).worker._submit = deliveries.submit  # the delivery waits: only the turn is counted
+    assert twilio_post(client, sms("SM" + "b" * 32, "what are your opening hours")).status_code == 200
+    (publish, publish_args), (wake, (conversation_id,)) = after_ack.held
+    assert wake.__name__ == "process_conversation"
+    publish(*publish_args)
+    with counting(cdb.engine) as statements:
+        capp.extensions["parley"].pipeline.process(conversation_id)  # what the wake-up runs
+    print(f"\n{statements.count} statements, {statements.commits} commits:\n{statements.report()}")
+    reply = messages(cdb)[-1]
+    assert (reply.sender_type, reply.channel, reply.delivery_status) == ("bot", "sms", "queued")
+    with cdb.session() as s:  # queued once, to the customer's number, from the account they wrote to
+        queued = [(i.to_address, i.channel_config_id, i.state) for i in s.scalars(
+            select(OutboxItem).where(OutboxItem.message_id == reply.id))]
+        first = s.scalars(select(OutboxItem).order_by(OutboxItem.id)).first()
+    assert first is not None and queued == [(CUSTOMER, first.channel_config_id, "pending")]
+    assert statements.count <= SMS_TURN, statements.report()
+    assert statements.commits <= SMS_TURN_COMMITS
+    reply_statements = [q for q in statements.seen if q.startswith(("INSERT INTO messages", "INSERT INTO outbox"))
+                        or "channel_configs" in q or "contact_identities" in q]
+    assert len(reply_statements) <= SMS_REPLY, statements.report()
+    with counting(cdb.engine) as delivery:
+        deliveries.run()  # then it goes out, once
+    print(f"\ndelivery: {delivery.count} statements:\n{delivery.report()}")
+    assert delivery.count <= DELIVERY, delivery.report()
+    assert [r.first("Body") for r in fake_twilio.sends()][1:] == [reply.text]
+    assert [m.delivery_status for m in messages(cdb)][-1] == "sent"
+
+
 # The same message on the production roles (`parley web` + `parley worker`, played here in one process:
 # the web role's wake-up is recorded instead of published through Redis, and the worker's turn is run
 # as that wake-up runs it). The web's transaction: the contact and its open conversation (1), the

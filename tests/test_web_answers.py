@@ -168,7 +168,7 @@ def test_a_turn_that_fails_in_the_web_leaves_the_message_stored_for_the_workers(
     svc = app.extensions["parley"]
     woken = _web(app)
     customer = _started(app, woken)
-    real, calls = pipeline.do_store_webchat_answer, []
+    real, calls = pipeline.do_store_answer, []
 
     def fails_first(*args: Any, **kwargs: Any) -> bool:
         calls.append(kwargs.get("release", False))
@@ -176,7 +176,7 @@ def test_a_turn_that_fails_in_the_web_leaves_the_message_stored_for_the_workers(
             raise RuntimeError("storing the answer broke")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "do_store_webchat_answer", fails_first)
+    monkeypatch.setattr(pipeline, "do_store_answer", fails_first)
     ack = customer.say({"text": "where is my order", "client_id": "c0ffee-0004"})
     assert ack["ok"] is True and calls == [False]  # in the message's transaction (the claim kept), rolled back
     assert woken == [_conversation(db).id]  # stored again without the turn, and the workers woken

@@ -1,4 +1,5 @@
-"""The bot's answer on webchat, stored in two statements: the common case of every bot turn.
+"""The bot's answer, stored in two statements on webchat (four on SMS and WhatsApp, with its outbox row):
+the common case of every bot turn.
 
 `do_send_bot_reply` (models/conversations/messages.py) stores a reply through the ORM: the
 conversation loaded as an entity, the message flushed by the unit of work, the conversation's changes in
@@ -7,7 +8,9 @@ customer messages — that cost several times the statements themselves (bench/p
 conditional `UPDATE … RETURNING` checks what the pipeline checks (the claim is ours, the message is after
 the cursor, the bot still owns the open conversation) and writes what `do_send_bot_reply` and the
 pipeline write (lease, cursor, activity, the reports' facts, the fallback count); one INSERT per reply
-follows. Nothing matched: nothing written, and the caller takes the ORM path, which tells the cases apart.
+follows, and on SMS/WhatsApp its outbox row (`do_enqueue_reply`: the route and the address in one look,
+then the row). Nothing matched: nothing written, and the caller takes the ORM path, which tells the cases
+apart.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlalchemy.orm import Session
 from models.conversations.messages import _outbound_status
 from models.db import publish_on_commit
 from models.events import MessageCreated
+from models.outbox.enqueue import do_enqueue_reply
 from models.schema.base import utcnow
 from models.schema.conversations import (
     Channel,
@@ -58,21 +62,22 @@ _ANSWER_RELEASING = _ANSWER.values(bot_claim_token=None, bot_claim_until=None)
 _REPLY = insert(_M).values(
     conversation_id=bindparam("conversation_id", type_=Integer), direction=Direction.OUT.value,
     sender_type=SenderType.BOT.value, text=bindparam("text", type_=_M.c.text.type),
-    channel=Channel.WEBCHAT.value, delivery_status=_outbound_status(Channel.WEBCHAT.value),
+    channel=bindparam("channel", type_=String), delivery_status=bindparam("status", type_=String),
     created_at=bindparam("now", type_=_M.c.created_at.type), private=False,
     bot_intent=bindparam("intent", type_=String), bot_confidence=bindparam("confidence", type_=Float),
     bot_decision=bindparam("decision", type_=String), bot_reason=None,
     rich=bindparam("rich", type_=_M.c.rich.type)).returning(_M.c.id)
 
 
-def do_store_webchat_answer(session: Session, conversation_id: int, *, token: str, lease_s: float,
-                            message_id: int, replies: Sequence[str], rich: Sequence[dict[str, Any] | None],
-                            intent: str | None, confidence: float | None, decision: str,
-                            release: bool = False) -> bool:
-    """Store the bot's answer to customer message `message_id` on webchat, renewing the claim held
-    under `token`. False: nothing written (the claim lost, the message handled already, a human owns
-    the conversation, or it closed); the caller then looks with the ORM path and decides. `release`:
-    give the claim back in the same statement rather than renew it."""
+def do_store_answer(session: Session, conversation_id: int, *, token: str, lease_s: float,
+                    message_id: int, replies: Sequence[str], rich: Sequence[dict[str, Any] | None],
+                    intent: str | None, confidence: float | None, decision: str,
+                    channel: str = Channel.WEBCHAT.value, release: bool = False) -> bool:
+    """Store the bot's answer to customer message `message_id` on `channel` (where the customer last
+    wrote from), renewing the claim held under `token`; SMS and WhatsApp replies are queued in the
+    outbox. False: nothing written (the claim lost, the message handled already, a human owns the
+    conversation, or it closed); the caller then looks with the ORM path and decides. `release`: give
+    the claim back in the same statement rather than renew it."""
     now = utcnow()
     owner = session.execute(_ANSWER_RELEASING if release else _ANSWER, {
         "conversation_id": conversation_id, "token": token, "message_id": message_id, "now": now,
@@ -81,11 +86,14 @@ def do_store_webchat_answer(session: Session, conversation_id: int, *, token: st
     if owner is None:
         return False
     team_id, contact_id = owner
+    status = _outbound_status(channel)
     for text, extra in zip(replies, rich, strict=True):
         new_id = session.execute(_REPLY, {"conversation_id": conversation_id, "text": text, "now": now,
                                           "intent": intent, "confidence": confidence, "decision": decision,
-                                          "rich": extra or None}).scalar_one()
+                                          "rich": extra or None, "channel": channel,
+                                          "status": status}).scalar_one()
+        do_enqueue_reply(session, conversation_id=conversation_id, contact_id=contact_id, message_id=new_id,
+                         channel=channel)
         publish_on_commit(session, MessageCreated(conversation_id, team_id, contact_id, new_id,
-                                                  SenderType.BOT.value, False, Channel.WEBCHAT.value,
-                                                  human_owned=False))
+                                                  SenderType.BOT.value, False, channel, human_owned=False))
     return True

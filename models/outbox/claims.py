@@ -28,24 +28,23 @@ def claim_due(session: Session, *, limit: int, lease_s: float, now: datetime | N
     earlier = aliased(OutboxItem)
     blocked = exists().where(earlier.conversation_id == OutboxItem.conversation_id, earlier.id < OutboxItem.id,
                              earlier.state.in_(ACTIVE))
-    stmt = (select(OutboxItem.id)
-            .where(OutboxItem.state == OutboxState.PENDING.value, OutboxItem.next_attempt_at <= now, ~blocked)
-            .order_by(OutboxItem.next_attempt_at, OutboxItem.id).limit(limit))
+    due = (select(OutboxItem.id)
+           .where(OutboxItem.state == OutboxState.PENDING.value, OutboxItem.next_attempt_at <= now, ~blocked)
+           .order_by(OutboxItem.next_attempt_at, OutboxItem.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True, of=OutboxItem)
-    ids = list(session.scalars(stmt))
+        due = due.with_for_update(skip_locked=True, of=OutboxItem)
     token = secrets.token_hex(16)
-    if not ids:
-        return token, []
-    session.execute(update(OutboxItem)
-                    .where(OutboxItem.id.in_(ids), OutboxItem.state == OutboxState.PENDING.value)
-                    .values(state=OutboxState.SENDING.value, claim_token=token, attempts=OutboxItem.attempts + 1,
-                            lease_until=now + timedelta(seconds=lease_s), attempt_started_at=now, updated_at=now)
-                    .execution_options(synchronize_session=False))
-    claimed = list(session.scalars(select(OutboxItem.id).where(OutboxItem.id.in_(ids),
-                                                               OutboxItem.claim_token == token)
-                                   .order_by(OutboxItem.id)))
-    return token, claimed
+    # One statement: the due rows' ids, taken and returned (three before: the look, the UPDATE, and a look
+    # for the rows that carry the token); the state in the WHERE keeps the compare-and-set.
+    claimed = session.scalars(update(OutboxItem)
+                              .where(OutboxItem.id.in_(due.scalar_subquery()),
+                                     OutboxItem.state == OutboxState.PENDING.value)
+                              .values(state=OutboxState.SENDING.value, claim_token=token,
+                                      attempts=OutboxItem.attempts + 1, lease_until=now + timedelta(seconds=lease_s),
+                                      attempt_started_at=now, updated_at=now)
+                              .returning(OutboxItem.id)
+                              .execution_options(synchronize_session=False))
+    return token, sorted(claimed)
 
 
 def expire_leases(session: Session, now: datetime | None = None) -> list[int]:
@@ -85,15 +84,17 @@ def claim_unconfirmed(session: Session, item_id: int, *, lease_s: float) -> str 
 
 
 def _held(session: Session, item_id: int, token: str) -> tuple[OutboxItem, Message, Conversation] | None:
-    item = session.scalar(select(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.claim_token == token,
-                                                   OutboxItem.state == OutboxState.SENDING.value)
-                          .with_for_update())
-    if item is None:
+    """The row still claimed with `token` (locked), with its message and conversation: one statement."""
+    row = session.execute(
+        select(OutboxItem, Message, Conversation)
+        .join(Message, Message.id == OutboxItem.message_id)
+        .join(Conversation, Conversation.id == OutboxItem.conversation_id)
+        .where(OutboxItem.id == item_id, OutboxItem.claim_token == token,
+               OutboxItem.state == OutboxState.SENDING.value)
+        .with_for_update(of=OutboxItem)).first()
+    if row is None:
         return None
-    msg = session.get(Message, item.message_id)
-    conv = session.get(Conversation, item.conversation_id)
-    if msg is None or conv is None:
-        return None
+    item, msg, conv = row
     return item, msg, conv
 
 

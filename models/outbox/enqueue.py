@@ -32,7 +32,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, String, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from models.contacts.identities import address_on
@@ -45,6 +45,7 @@ from models.schema.channels import (
     OutboxItem,
     ProviderKind,
 )
+from models.schema.contacts import ContactIdentity
 from models.schema.conversations import Conversation, DeliveryStatus, Message, SenderType
 
 WEBCHAT = "webchat"
@@ -79,9 +80,42 @@ def route_for(session: Session, conv: Conversation, channel: str) -> ChannelConf
         config = session.get(ChannelConfig, via)
         if config is not None and serves(config, channel):
             return config
+    return _first_serving(session, channel)
+
+
+def _first_serving(session: Session, channel: str) -> ChannelConfig | None:
     configs = session.scalars(select(ChannelConfig).where(ChannelConfig.enabled.is_(True)).order_by(
         (ChannelConfig.kind == ProviderKind.TWILIO.value), ChannelConfig.id))
     return next((c for c in configs if serves(c, channel)), None)
+
+
+def _routed_query() -> Any:
+    """The account the customer last wrote to on a channel, with the customer's address there, in one
+    statement: `route_for`'s look for the account and its row, and `address_on`, as subqueries."""
+    contact_id, channel = bindparam("contact_id", type_=Integer), bindparam("channel", type_=String)
+    via = (select(Message.via_channel_id).join(Conversation, Conversation.id == Message.conversation_id)
+           .where(Conversation.contact_id == contact_id, Message.channel == channel,
+                  Message.sender_type == SenderType.CONTACT.value, Message.via_channel_id.is_not(None))
+           .order_by(Message.id.desc()).limit(1).scalar_subquery())
+    to = (select(ContactIdentity.external_id)
+          .where(ContactIdentity.contact_id == contact_id, ContactIdentity.channel == channel)
+          .order_by(ContactIdentity.id.desc()).limit(1).scalar_subquery())
+    return select(ChannelConfig, to.label("to")).where(ChannelConfig.id == via)
+
+
+_ROUTED = _routed_query()  # built once: statements cost CPU to build
+
+
+def route_and_address(session: Session, contact_id: int, channel: str) -> tuple[ChannelConfig | None, str | None]:
+    """`route_for` and `address_on` together: one statement when the customer has written on
+    `channel` through an account that still exists (every reply to an SMS or a WhatsApp message), else
+    the separate look-ups. Same answers as the two functions."""
+    row = session.execute(_ROUTED, {"contact_id": contact_id, "channel": channel}).first()
+    if row is None:
+        config = route_for(session, Conversation(contact_id=contact_id), channel)
+        return config, address_on(session, contact_id, channel)
+    config, to = row
+    return (config if serves(config, channel) else _first_serving(session, channel)), to
 
 
 def last_inbound_at(session: Session, contact_id: int, channel: str) -> datetime | None:
@@ -144,12 +178,11 @@ def do_enqueue_outbound(session: Session, conv: Conversation, msg: Message, *,
     if msg.channel not in PROVIDER_CHANNELS:
         _refuse(msg, strict, "unknown_channel", f"Messages cannot be sent on {msg.channel!r}.")
         return None
-    to = address_on(session, conv.contact_id, msg.channel)
+    config, to = route_and_address(session, conv.contact_id, msg.channel)
     if to is None:
         _refuse(msg, strict, "no_address",
                 f"This customer has no {_label(msg.channel)} number; link one to the contact first.")
         return None
-    config = route_for(session, conv, msg.channel)
     if config is None:
         _refuse(msg, strict, "no_channel", f"No {_label(msg.channel)} channel is configured.")
         return None
@@ -166,6 +199,32 @@ def do_enqueue_outbound(session: Session, conv: Conversation, msg: Message, *,
     session.flush()
     publish_on_commit(session, OutboundQueued(item.id))
     return item
+
+
+_OUTBOX: Any = OutboxItem.__table__
+_QUEUE = insert(_OUTBOX).returning(_OUTBOX.c.id)
+
+
+def do_enqueue_reply(session: Session, *, conversation_id: int, contact_id: int, message_id: int,
+                     channel: str) -> None:
+    """Queue a bot reply inserted in Core (models/conversations/bot_answers.py) for its provider: the
+    route and the address in one statement, the outbox row in another — no entity loaded. A reply
+    that cannot go out (no address, no account, WhatsApp's window closed) takes `do_enqueue_outbound`
+    (not strict), which marks the message failed with the reason, as for any bot reply."""
+    if channel not in PROVIDER_CHANNELS:
+        return
+    config, to = route_and_address(session, contact_id, channel)
+    if to is None or config is None or (channel == "whatsapp" and not whatsapp_window(session, contact_id)[0]):
+        conv, msg = session.get(Conversation, conversation_id), session.get(Message, message_id)
+        assert conv is not None and msg is not None  # written in this transaction
+        do_enqueue_outbound(session, conv, msg, strict=False)
+        return
+    now = utcnow()
+    item_id = session.execute(_QUEUE, {
+        "message_id": message_id, "conversation_id": conversation_id, "channel": channel,
+        "channel_config_id": config.id, "to_address": to, "payload": {}, "created_at": now, "updated_at": now,
+        "next_attempt_at": now}).scalar_one()
+    publish_on_commit(session, OutboundQueued(item_id))
 
 
 def _label(channel: str) -> str:
