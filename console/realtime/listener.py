@@ -41,7 +41,7 @@ from console.realtime.rooms import (
     user_room,
 )
 from console.realtime.summaries import conversation_summaries
-from console.serialize import iso
+from console.serialize import iso, message_shape
 from models.conversations.inbox import counters, counters_for, users_who_can_see
 from models.conversations.visibility import named_users
 from models.db import Database
@@ -329,7 +329,15 @@ class RealtimeListener:
 
         The customer's copy goes first: a customer waits on the bot's reply, and with several
         processes each emit is a publish that the web process holding the widget handles in turn
-        (bench/README.md, issue 17). The consoles order messages by their ids and times anyway."""
+        (bench/README.md, issue 17). The consoles order messages by their ids and times anyway.
+
+        A message the event carries as stored (`MessageCreated.stored`) goes out without a read-back,
+        unless its conversation is restricted (its named users are then read, with the message)."""
+        stored = evt.stored
+        if stored is not None and not stored.restricted:
+            self._push_read_message(evt, stored, message_shape(stored, stored.public_id, None, []),
+                                    audience(evt.team_id, None))
+            return False
         with self.db.read_session() as s:
             pushed = pushed_message(s, evt.message_id)
             if pushed is None:
@@ -337,14 +345,19 @@ class RealtimeListener:
             msg, payload = pushed
             rooms = audiences(s, [(evt.conversation_id, evt.team_id)],
                               restricted=[evt.conversation_id] if msg.restricted else [])
+        self._push_read_message(evt, msg, payload, rooms[evt.conversation_id])
+        return bool(msg.has_files)
+
+    def _push_read_message(self, evt: MessageCreated, msg: Any, payload: dict[str, Any], rooms: list[str]) -> None:
+        """`msg` (the push query's row, or what the event carries) to the customer's widget when it is
+        a staff message on webchat, then `payload` to the consoles' `rooms`."""
         if not (msg.private or msg.sender_type == SenderType.CONTACT.value or msg.channel != WEBCHAT):
             # other channels send through their connectors' outbox
             self.emit("message", customer_message(
                 id=msg.id, conversation_id=msg.public_id, sender_type=msg.sender_type, text=msg.text,
                 created_at=iso(msg.created_at) or "", rich=msg.rich),
                 namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
-        self._to(rooms[evt.conversation_id], "message", payload)
-        return bool(msg.has_files)
+        self._to(rooms, "message", payload)
 
     def _files_to_visitor(self, evt: MessageCreated) -> None:
         """Files an agent sent on webchat reach the widget as links."""

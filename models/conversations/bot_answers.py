@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from models.conversations.messages import _outbound_status
 from models.db import publish_on_commit
-from models.events import MessageCreated
+from models.events import MessageCreated, StoredMessage
 from models.schema.base import utcnow
 from models.schema.conversations import (
     Channel,
@@ -51,14 +51,15 @@ _ANSWER = (
             bot_first_at=func.coalesce(_C.c.bot_first_at, _NOW),
             first_intent=func.coalesce(_C.c.first_intent, _INTENT),
             bot_fallbacks=case((bindparam("fallback", type_=Integer) == 1, _C.c.bot_fallbacks + 1), else_=0))
-    .returning(_C.c.team_id, _C.c.contact_id))
+    .returning(_C.c.team_id, _C.c.contact_id, _C.c.public_id, _C.c.restricted))
 # The same, giving the claim back instead of renewing it: the answer stored in the transaction that
 # took the claim with the customer's message (bot/pipeline.py `BotPipeline.answer_in`).
 _ANSWER_RELEASING = _ANSWER.values(bot_claim_token=None, bot_claim_until=None)
+_STATUS = _outbound_status(Channel.WEBCHAT.value)
 _REPLY = insert(_M).values(
     conversation_id=bindparam("conversation_id", type_=Integer), direction=Direction.OUT.value,
     sender_type=SenderType.BOT.value, text=bindparam("text", type_=_M.c.text.type),
-    channel=Channel.WEBCHAT.value, delivery_status=_outbound_status(Channel.WEBCHAT.value),
+    channel=Channel.WEBCHAT.value, delivery_status=_STATUS,
     created_at=bindparam("now", type_=_M.c.created_at.type), private=False,
     bot_intent=bindparam("intent", type_=String), bot_confidence=bindparam("confidence", type_=Float),
     bot_decision=bindparam("decision", type_=String), bot_reason=None,
@@ -80,12 +81,16 @@ def do_store_webchat_answer(session: Session, conversation_id: int, *, token: st
         "fallback": int(intent == FALLBACK_INTENT)}).first()
     if owner is None:
         return False
-    team_id, contact_id = owner
+    team_id, contact_id, public_id, restricted = owner
     for text, extra in zip(replies, rich, strict=True):
         new_id = session.execute(_REPLY, {"conversation_id": conversation_id, "text": text, "now": now,
                                           "intent": intent, "confidence": confidence, "decision": decision,
                                           "rich": extra or None}).scalar_one()
+        stored = StoredMessage(new_id, public_id, bool(restricted), Direction.OUT.value, SenderType.BOT.value, text,
+                               Channel.WEBCHAT.value, _STATUS, now, rich=extra or None, bot_intent=intent,
+                               bot_confidence=None if confidence is None else float(confidence),
+                               bot_decision=decision)
         publish_on_commit(session, MessageCreated(conversation_id, team_id, contact_id, new_id,
                                                   SenderType.BOT.value, False, Channel.WEBCHAT.value,
-                                                  human_owned=False))
+                                                  human_owned=False, stored=stored))
     return True
