@@ -65,6 +65,42 @@ def test_a_customer_message_answered_by_the_bot(app: Flask, db: Database) -> Non
     assert statements.commits <= commits
 
 
+# The same message with no console open in the process (`parley run` while no agent watches; no message
+# queue, so no other process's console could hear it): the consoles' pushes are not encoded and the
+# conversation summary is not read (a console that opens loads its lists itself). One statement fewer.
+NO_CONSOLE_MESSAGE_TO_REPLY = MESSAGE_TO_REPLY - 1
+
+
+def test_a_customer_message_with_no_console_open(app: Flask, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socketio.packet
+
+    if app.extensions["parley"].settings.redis_url:
+        pytest.skip("a message queue: every push may be heard by another process's consoles")
+    encoded: list[tuple[str, Any]] = []  # (namespace, event name or the ack's payload) of each packet encoded
+    encode = socketio.packet.Packet.encode
+
+    def counted(pkt: Any) -> Any:
+        encoded.append((pkt.namespace, pkt.data[0] if pkt.data else None))
+        return encode(pkt)
+
+    make_user(db, "ada@example.com")
+    ada = Agent(app, "ada@example.com")
+    ada.socket.get_received("/console")
+    ada.socket.disconnect(namespace="/console")  # a console was open, and closed
+    customer = Customer(app)
+    customer.say("hi")  # the conversation exists: what follows is the steady state
+    monkeypatch.setattr(socketio.packet.Packet, "encode", counted)
+    with counting(db.engine) as statements:
+        ack = customer.say("what are your opening hours")
+    assert ack["ok"] is True and customer.replies("bot")[-1] != "Hello! How can I help?"
+    # Nothing encoded for the consoles; on /webchat the test client's own packet, the reply (encoded by
+    # the server, then again by the test client, which checks that it decodes) and the acknowledgement.
+    assert [ns for ns, _ in encoded if ns != "/webchat"] == [], encoded
+    assert [name if isinstance(name, str) else "ack" for _, name in encoded] == ["message"] * 3 + ["ack"], encoded
+    budget = NO_CONSOLE_MESSAGE_TO_REPLY if db.is_sqlite else PG_MESSAGE_TO_REPLY - 1
+    assert statements.count <= budget, statements.report()
+
+
 def test_the_messages_pushed_without_a_read_back_are_the_stored_ones(app: Flask, db: Database) -> None:
     """The customer's message and the bot's answer go out as their events carry them
     (`MessageCreated.stored`): to the consoles exactly as the push would have read them back, and to the
