@@ -44,7 +44,7 @@ from console.api import widget_sdk as widget_sdk_api
 from console.api.declare import IdConverter
 from console.csp import CSP
 from console.errors import install_error_handlers
-from console.extensions import socketio
+from console.extensions import heard_here, socketio
 from console.realtime.listener import RealtimeListener
 from console.realtime.revocation import SocketRevocations
 from console.realtime.rooms import CONSOLE
@@ -101,7 +101,8 @@ def create_app(settings: Settings | None = None, *, engines: Sequence[Engine] | 
     routing_jobs = routing_work.own_jobs(jobs)
     # The one listener that emits to Socket.IO; then routing, whose work it reports (in that order).
     realtime = RealtimeListener(db, jobs, socketio.emit, routing_jobs=routing_jobs, links=rt.links,
-                                pace_s=PUSH_PACE_S if isinstance(jobs, ThreadJobs) else 0.0)
+                                pace_s=PUSH_PACE_S if isinstance(jobs, ThreadJobs) else 0.0,
+                                heard=None if settings.redis_url else heard_here)
     db.bus.subscribe(realtime)
     revocations = SocketRevocations(lambda sid: socketio.server.disconnect(sid, namespace=CONSOLE, ignore_queue=True),
                                     redis_url=settings.redis_url, channel=settings.socketio_channel)

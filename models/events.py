@@ -7,6 +7,8 @@ layer that changes state to the layers that react to it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,35 @@ class ConversationEvent(Event):
     conversation_id: int
     team_id: int
     contact_id: int
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A text message as the transaction that stored it wrote it, with its conversation's public id
+    and `restricted` flag as that transaction read them: what the realtime push of `MessageCreated`
+    sends (console/realtime/listener.py), without a read-back in a session of its own per message
+    (two per customer message answered by the bot: bench/README.md, issue 17). The attributes are the
+    push query's columns (console/realtime/payloads.py `pushed_message`); no author, files or error."""
+
+    id: int
+    public_id: str
+    restricted: bool
+    direction: str
+    sender_type: str
+    text: str
+    channel: str
+    delivery_status: str
+    created_at: datetime
+    rich: dict[str, Any] | None = None
+    bot_intent: str | None = None
+    bot_confidence: float | None = None
+    bot_decision: str | None = None
+    bot_reason: str | None = None
+    private: bool = False
+    author_id: None = None
+    error_code: None = None
+    error_message: None = None
+    has_files: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,6 +67,9 @@ class MessageCreated(ConversationEvent):
     # The same, answered by a worker process (`parley web`, models/conversations/webchat_ingest.py): the
     # summary is that worker's, pushed with the answer or as the turn ends; the storing process pushes none.
     answered_elsewhere: bool = False
+    # The message as its transaction wrote it (`StoredMessage`): the push sends it without reading it
+    # back. None: the listener reads it (every path but the customer's text and the bot's webchat answer).
+    stored: StoredMessage | None = None
 
 
 @dataclass(frozen=True)

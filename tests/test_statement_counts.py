@@ -8,6 +8,7 @@ reason written beside it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from flask import Flask
 
 from models.db import Database
-from tests.support.actors import Agent, Customer, make_user
+from tests.support.actors import Agent, Customer, event_payload, make_user
 from tests.support.channels import messages, rt, sms, twilio_post
 from tests.support.fakes import FakeTwilio
 from tests.support.statements import counting, hold_caches
@@ -32,15 +33,16 @@ def _steady_state(monkeypatch: pytest.MonkeyPatch) -> None:
 # claim returning the conversation (1), the next message with its history (1), then — the embedded engine
 # answering in milliseconds — one conditional UPDATE moving the cursor and giving the claim back (1) and
 # the reply (1) (bot/pipeline.py `answer_in`, models/conversations/bot_answers.py). Pushes, before the
-# next writer commits so that replies reach browsers in order: each message (2) and one summary for the
-# message and its answer (1; the message's waits for the turn, console/realtime/listener.py).
-MESSAGE_TO_REPLY = 9
+# next writer commits so that replies reach browsers in order: each message as its event carries it (0:
+# `MessageCreated.stored`, 2 read-backs before) and one summary for the message and its answer (1; the
+# message's waits for the turn, console/realtime/listener.py).
+MESSAGE_TO_REPLY = 7
 # Its commits: one, the message, the answer and the release together (4 before the claim rode in the
 # message's transaction, 3 before the answer did).
 MESSAGE_TO_REPLY_COMMITS = 1
 # PostgreSQL: no write lock to push under before the next writer commits, so the turn runs after the
 # message's commit (claim, answer, release and look again: 2 statements and 2 commits more).
-PG_MESSAGE_TO_REPLY, PG_MESSAGE_TO_REPLY_COMMITS = 11, 3
+PG_MESSAGE_TO_REPLY, PG_MESSAGE_TO_REPLY_COMMITS = 9, 3
 # One agent reply in a conversation they are assigned to, another agent watching the team (39 before
 # issue 17; the counters of every agent who can see the team are now counted together, in 2 queries;
 # the message push reads its author in its own query).
@@ -61,6 +63,68 @@ def test_a_customer_message_answered_by_the_bot(app: Flask, db: Database) -> Non
                        else (PG_MESSAGE_TO_REPLY, PG_MESSAGE_TO_REPLY_COMMITS))
     assert statements.count <= budget, statements.report()
     assert statements.commits <= commits
+
+
+# The same message with no console open in the process (`parley run` while no agent watches; no message
+# queue, so no other process's console could hear it): the consoles' pushes are not encoded and the
+# conversation summary is not read (a console that opens loads its lists itself). One statement fewer.
+NO_CONSOLE_MESSAGE_TO_REPLY = MESSAGE_TO_REPLY - 1
+
+
+def test_a_customer_message_with_no_console_open(app: Flask, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socketio.packet
+
+    if app.extensions["parley"].settings.redis_url:
+        pytest.skip("a message queue: every push may be heard by another process's consoles")
+    encoded: list[tuple[str, Any]] = []  # (namespace, event name or the ack's payload) of each packet encoded
+    encode = socketio.packet.Packet.encode
+
+    def counted(pkt: Any) -> Any:
+        encoded.append((pkt.namespace, pkt.data[0] if pkt.data else None))
+        return encode(pkt)
+
+    make_user(db, "ada@example.com")
+    ada = Agent(app, "ada@example.com")
+    ada.socket.get_received("/console")
+    ada.socket.disconnect(namespace="/console")  # a console was open, and closed
+    customer = Customer(app)
+    customer.say("hi")  # the conversation exists: what follows is the steady state
+    monkeypatch.setattr(socketio.packet.Packet, "encode", counted)
+    with counting(db.engine) as statements:
+        ack = customer.say("what are your opening hours")
+    assert ack["ok"] is True and customer.replies("bot")[-1] != "Hello! How can I help?"
+    # Nothing encoded for the consoles; on /webchat (SQLite: the answer in the message's transaction, no
+    # typing) the test client's own packet, the reply (encoded by the server, then again by the test
+    # client, which checks that it decodes) and the acknowledgement.
+    assert [ns for ns, _ in encoded if ns != "/webchat"] == [], encoded
+    if db.is_sqlite:
+        assert [name if isinstance(name, str) else "ack" for _, name in encoded] == ["message"] * 3 + ["ack"], encoded
+    budget = NO_CONSOLE_MESSAGE_TO_REPLY if db.is_sqlite else PG_MESSAGE_TO_REPLY - 1
+    assert statements.count <= budget, statements.report()
+
+
+def test_the_messages_pushed_without_a_read_back_are_the_stored_ones(app: Flask, db: Database) -> None:
+    """The customer's message and the bot's answer go out as their events carry them
+    (`MessageCreated.stored`): to the consoles exactly as the push would have read them back, and to the
+    widget exactly as its history gives them after a reconnect."""
+    from console.realtime.payloads import pushed_message
+
+    make_user(db, "ada@example.com")
+    ada = Agent(app, "ada@example.com")
+    ada.socket.get_received("/console")
+    customer = Customer(app)
+    customer.say("hi")
+    ada.socket.get_received("/console")
+    customer.say("what are your opening hours")
+    pushed = [event_payload(p) for p in ada.socket.get_received("/console") if p["name"] == "message"]
+    assert [p["sender_type"] for p in pushed] == ["contact", "bot"]
+    with db.session() as s:
+        read = [json.loads(json.dumps(pushed_message(s, p["id"])[1])) for p in pushed]  # type: ignore[index]
+    assert pushed == read
+    listed = ada.get(f"/conversations/{pushed[0]['conversation_id']}/messages").get_json()["messages"]
+    assert pushed == listed[-2:]
+    again = Customer(app, token=customer.token)
+    assert again.first("history")["messages"][-1] == customer.events("message")[-1]
 
 
 def test_an_agent_reply(app: Flask, db: Database) -> None:
@@ -84,9 +148,10 @@ def test_an_agent_reply(app: Flask, db: Database) -> None:
 # A provider's message (SMS/WhatsApp webhook) stored, before the acknowledgement: the contact and its
 # open conversation as columns (1), the message — no look for the provider's id first: a resend fails on
 # the unique key and its retry looks — and the conversation's activity (2), the Core path shared with
-# webchat (models/conversations/webchat_ingest.py); then its pushes, the message and the summary (2).
-# 17 before issue 17, 6 before the Core path.
-PROVIDER_MESSAGE = 5
+# webchat (models/conversations/webchat_ingest.py); then its pushes: the message as its event carries it
+# (0; read back before) and the summary (1). 17 before issue 17, 6 before the Core path, 5 before
+# `MessageCreated.stored`.
+PROVIDER_MESSAGE = 4
 
 
 def test_a_provider_message_stored(db: Database) -> None:
@@ -268,10 +333,10 @@ def test_the_bot_answers_an_sms_and_queues_its_reply(capp: Flask, cdb: Database,
 # as that wake-up runs it). The web's transaction: the contact and its open conversation (1), the
 # message (1), the conversation's activity (1) — no claim: a worker takes it. The worker's turn: claim
 # returning the conversation and the next message with its history (2), the answer (2), release and
-# look again (2). Pushes: each message read back (2) and one conversation summary (1): the worker's, after
-# the answer — the web leaves the summary of a message the bot answers at once to the worker's turn, as
-# `parley run` does (13 statements and two summaries before).
-ROLES_MESSAGE_TO_REPLY = 12
+# look again (2). Pushes: each message as its event carries it (0; 2 read-backs before) and one
+# conversation summary (1): the worker's, after the answer — the web leaves the summary of a message the
+# bot answers at once to the worker's turn, as `parley run` does (13 statements and two summaries before).
+ROLES_MESSAGE_TO_REPLY = 10
 # Its commits: the message, the claim, the answer, the release.
 ROLES_COMMITS = 4
 # On PostgreSQL, a BEGIN and a COMMIT per transaction beside the statements, and nothing around the

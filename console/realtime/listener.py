@@ -41,7 +41,7 @@ from console.realtime.rooms import (
     user_room,
 )
 from console.realtime.summaries import conversation_summaries
-from console.serialize import iso
+from console.serialize import iso, message_shape
 from models.conversations.inbox import counters, counters_for, users_who_can_see
 from models.conversations.visibility import named_users
 from models.db import Database
@@ -85,6 +85,8 @@ from models.schema.routing import Transfer
 log = logging.getLogger(__name__)
 
 Emit = Callable[..., Any]
+# Whether anyone hears (namespace, room) in this process (room None: anyone on the namespace).
+Heard = Callable[[str, str | None], bool]
 
 
 def handler_name(event_type: type[Event]) -> str:
@@ -98,11 +100,14 @@ class RealtimeListener:
     `routing_jobs` (threads of its own in production) what agents and customers waiting on routing
     must hear without queueing behind bot turns. `links` lets webchat customers download the files
     an agent sent them. `pace_s` (0 in tests: at once) spaces the coalesced summaries and counters
-    (`Coalescer`)."""
+    (`Coalescer`). `heard`: who listens in this process, when nobody else can (no message queue):
+    a push to rooms nobody is in is not encoded, and summaries and counters are not read while no
+    console is open (a console opening loads its lists itself); None: every push goes out."""
 
     def __init__(self, db: Database, jobs: Submits, emit: Emit, *, routing_jobs: Submits | None = None,
-                 links: MediaLinks | None = None, pace_s: float = 0.0) -> None:
+                 links: MediaLinks | None = None, pace_s: float = 0.0, heard: Heard | None = None) -> None:
         self.db = db
+        self._heard = heard
         self.jobs = jobs
         self.routing_jobs = routing_jobs or jobs
         self.emit = emit
@@ -296,7 +301,8 @@ class RealtimeListener:
     def _to(self, rooms: Iterable[str], event: str, payload: Any, namespace: str = CONSOLE) -> None:
         """One emit for all the rooms: the payload is encoded once (and published once through the
         message queue), and a socket in several of them hears it once."""
-        targets = list(rooms)
+        heard = self._heard
+        targets = list(rooms) if heard is None else [room for room in rooms if heard(namespace, room)]
         if targets:
             self.emit(event, payload, namespace=namespace, to=targets if len(targets) > 1 else targets[0])
 
@@ -329,7 +335,15 @@ class RealtimeListener:
 
         The customer's copy goes first: a customer waits on the bot's reply, and with several
         processes each emit is a publish that the web process holding the widget handles in turn
-        (bench/README.md, issue 17). The consoles order messages by their ids and times anyway."""
+        (bench/README.md, issue 17). The consoles order messages by their ids and times anyway.
+
+        A message the event carries as stored (`MessageCreated.stored`) goes out without a read-back,
+        unless its conversation is restricted (its named users are then read, with the message)."""
+        stored = evt.stored
+        if stored is not None and not stored.restricted:
+            self._push_read_message(evt, stored, message_shape(stored, stored.public_id, None, []),
+                                    audience(evt.team_id, None))
+            return False
         with self.db.read_session() as s:
             pushed = pushed_message(s, evt.message_id)
             if pushed is None:
@@ -337,14 +351,19 @@ class RealtimeListener:
             msg, payload = pushed
             rooms = audiences(s, [(evt.conversation_id, evt.team_id)],
                               restricted=[evt.conversation_id] if msg.restricted else [])
+        self._push_read_message(evt, msg, payload, rooms[evt.conversation_id])
+        return bool(msg.has_files)
+
+    def _push_read_message(self, evt: MessageCreated, msg: Any, payload: dict[str, Any], rooms: list[str]) -> None:
+        """`msg` (the push query's row, or what the event carries) to the customer's widget when it is
+        a staff message on webchat, then `payload` to the consoles' `rooms`."""
         if not (msg.private or msg.sender_type == SenderType.CONTACT.value or msg.channel != WEBCHAT):
             # other channels send through their connectors' outbox
             self.emit("message", customer_message(
                 id=msg.id, conversation_id=msg.public_id, sender_type=msg.sender_type, text=msg.text,
                 created_at=iso(msg.created_at) or "", rich=msg.rich),
                 namespace=WEBCHAT_NS, to=contact_room(evt.contact_id))
-        self._to(rooms[evt.conversation_id], "message", payload)
-        return bool(msg.has_files)
+        self._to(rooms, "message", payload)
 
     def _files_to_visitor(self, evt: MessageCreated) -> None:
         """Files an agent sent on webchat reach the widget as links."""
@@ -360,7 +379,13 @@ class RealtimeListener:
             self.emit("files", {"id": evt.message_id, "files": files}, namespace=WEBCHAT_NS,
                       to=contact_room(evt.contact_id))
 
+    def _no_console(self) -> bool:
+        """Nobody on `/console` in this process, and no other process to hear it."""
+        return self._heard is not None and not self._heard(CONSOLE, None)
+
     def _push_conversations(self, conversation_ids: set[int]) -> None:
+        if self._no_console():
+            return
         with self.db.read_session() as s:
             summaries = conversation_summaries(s, conversation_ids)
             rooms = audiences(s, [(c.id, c.team_id) for c in summaries],
@@ -371,6 +396,8 @@ class RealtimeListener:
     def _push_counters(self, team_ids: set[int]) -> None:
         """Counters are per user: each user who can see one of these teams, in their own room, once;
         counted for all of them together (models/conversations/inbox.py `counters_for`)."""
+        if self._no_console():
+            return
         with self.db.read_session() as s:
             users: dict[int, User] = {}
             for team_id in sorted(team_ids):

@@ -22,12 +22,12 @@ from models.settings import Settings
 log = logging.getLogger(__name__)
 
 
-# How long a thread that wants the GIL waits before the running one must give it up (Python's
-# default: 5 ms). A request that holds a database row or SQLite's write lock gives the GIL away at
-# every statement and then queues for it behind CPU-bound threads (a bot turn's classifier, JSON),
-# up to this long each time; with a few statements per commit that stretched a 1 ms write to several
-# and every writer behind it waited as long (bench/webhooks.py, issue 17).
-SWITCH_INTERVAL_S = 0.001
+# How long a thread that wants the GIL waits before the running one must give it up: Python's default,
+# 5 ms. A shorter one (1 ms, issue 17's stop 22, for the webhooks' writers queueing for the GIL behind
+# CPU-bound threads) lost in alternating runs on both benches it was meant for: webchat 20 x 10 and
+# signed webhooks on `parley run` (bench/README.md, "Issue 17, CPU per message"). Stated here so that
+# the serving processes run with it whatever an imported library set.
+SWITCH_INTERVAL_S = 0.005
 
 
 def prepare(settings: Settings) -> None:

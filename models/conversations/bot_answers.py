@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from models.conversations.messages import _outbound_status
 from models.db import publish_on_commit
-from models.events import MessageCreated
+from models.events import MessageCreated, StoredMessage
 from models.outbox.enqueue import do_enqueue_reply
 from models.schema.base import utcnow
 from models.schema.conversations import (
@@ -55,7 +55,7 @@ _ANSWER = (
             bot_first_at=func.coalesce(_C.c.bot_first_at, _NOW),
             first_intent=func.coalesce(_C.c.first_intent, _INTENT),
             bot_fallbacks=case((bindparam("fallback", type_=Integer) == 1, _C.c.bot_fallbacks + 1), else_=0))
-    .returning(_C.c.team_id, _C.c.contact_id))
+    .returning(_C.c.team_id, _C.c.contact_id, _C.c.public_id, _C.c.restricted))
 # The same, giving the claim back instead of renewing it: the answer stored in the transaction that
 # took the claim with the customer's message (bot/pipeline.py `BotPipeline.answer_in`).
 _ANSWER_RELEASING = _ANSWER.values(bot_claim_token=None, bot_claim_until=None)
@@ -85,15 +85,25 @@ def do_store_answer(session: Session, conversation_id: int, *, token: str, lease
         "fallback": int(intent == FALLBACK_INTENT)}).first()
     if owner is None:
         return False
-    team_id, contact_id = owner
+    team_id, contact_id, public_id, restricted = owner
     status = _outbound_status(channel)
     for text, extra in zip(replies, rich, strict=True):
         new_id = session.execute(_REPLY, {"conversation_id": conversation_id, "text": text, "now": now,
                                           "intent": intent, "confidence": confidence, "decision": decision,
                                           "rich": extra or None, "channel": channel,
                                           "status": status}).scalar_one()
-        do_enqueue_reply(session, conversation_id=conversation_id, contact_id=contact_id, message_id=new_id,
-                         channel=channel)
+        stored = None
+        if channel == Channel.WEBCHAT.value:
+            # carried to the push (no read-back); an SMS/WhatsApp reply's status moves with its delivery,
+            # so its push reads the row as it is then
+            stored = StoredMessage(new_id, public_id, bool(restricted), Direction.OUT.value, SenderType.BOT.value,
+                                   text, channel, status, now, rich=extra or None, bot_intent=intent,
+                                   bot_confidence=None if confidence is None else float(confidence),
+                                   bot_decision=decision)
+        else:
+            do_enqueue_reply(session, conversation_id=conversation_id, contact_id=contact_id, message_id=new_id,
+                             channel=channel)
         publish_on_commit(session, MessageCreated(conversation_id, team_id, contact_id, new_id,
-                                                  SenderType.BOT.value, False, channel, human_owned=False))
+                                                  SenderType.BOT.value, False, channel, human_owned=False,
+                                                  stored=stored))
     return True

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from models.conversations.bot_claims import LOOK_COLUMNS
 from models.db import publish_on_commit
-from models.events import MessageCreated
+from models.events import MessageCreated, StoredMessage
 from models.schema.base import utcnow
 from models.schema.contacts import Contact, ContactIdentity
 from models.schema.conversations import (
@@ -45,7 +45,7 @@ _I: Table = ContactIdentity.__table__  # type: ignore[assignment]
 _NOW = bindparam("now", type_=_C.c.last_activity_at.type)
 
 _LOOK = (select(_K.c.id.label("contact_id"), _K.c.blocked_at, _K.c.online, _K.c.name,
-                _C.c.id.label("conversation_id"), _C.c.public_id, _C.c.team_id)
+                _C.c.id.label("conversation_id"), _C.c.public_id, _C.c.team_id, _C.c.restricted)
          .select_from(_I.join(_K, _K.c.id == _I.c.contact_id)
                       .outerjoin(_C, and_(_C.c.contact_id == _K.c.id, _C.c.status == Status.OPEN.value)))
          .where(_I.c.channel == bindparam("channel", type_=String),
@@ -159,5 +159,9 @@ def do_store_text(session: Session, found: Row[Any], channel: str, text: str, ke
                                               human_owned=owner == Owner.HUMAN.value,
                                               bot_answers=claimed is not None and summary_after_turn,
                                               answered_elsewhere=(answered_elsewhere and summary_after_turn
-                                                                  and claimed is None and owner == Owner.BOT.value)))
+                                                                  and claimed is None and owner == Owner.BOT.value),
+                                              stored=StoredMessage(
+                                                  message_id, found.public_id, bool(found.restricted),
+                                                  Direction.IN.value, SenderType.CONTACT.value, text, channel,
+                                                  DeliveryStatus.RECEIVED.value, now)))
     return StoredText(found.contact_id, found.conversation_id, found.public_id, message_id, now, claimed)
