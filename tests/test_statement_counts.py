@@ -430,13 +430,14 @@ def test_on_the_production_roles_a_turn_that_stores_nothing_still_ends_with_the_
 # The same message when `parley web` answers it itself (`PARLEY_WEB_ANSWERS`, the engines answering in
 # process): the handler's one transaction — the contact and its open conversation (1), the message (1),
 # the activity taking the bot's claim (1), the next message with its history (1), the answer moving the
-# cursor and renewing the claim (1), the reply (1); the pushes: each message read back (2) and the one
-# summary (1); then, once they are out, the claim given back and a last look behind its lock (2).
-WEB_MESSAGE_TO_REPLY = 11
+# cursor and renewing the claim (1), the reply (1); the pushes: each message as its event carries it (0:
+# `MessageCreated.stored`, 2 read-backs before) and the one summary (1); then, once they are out, the
+# claim given back and a last look behind its lock (2).
+WEB_MESSAGE_TO_REPLY = 9
 # Its commits: the message with its answer, and the release (4 when a worker answers).
 WEB_COMMITS = 2
-# PostgreSQL round trips: a BEGIN and a COMMIT per transaction (20 when a worker answers); the reply's path
-# to the widget is the first transaction's 8 and the two push reads before its publish.
+# PostgreSQL round trips: a BEGIN and a COMMIT per transaction (20 when a worker answers, 18 since the
+# pushes carry their messages); the reply's path to the widget is the first transaction's 8.
 WEB_ROUND_TRIPS_PG = WEB_MESSAGE_TO_REPLY + 2 * WEB_COMMITS
 # Redis publishes: the customer's message to the consoles, the reply to the widget then to the consoles,
 # the summary (6 when a worker answers: no typing frames, and no wake-up).
