@@ -204,6 +204,8 @@ class Tuned:
     def __init__(self, base: MiniLM, tok: Tok, k: int) -> None:
         self.base, self.tok, self.k = base, tok, k
         self.top = nn.ModuleList(copy.deepcopy(layer) for layer in base.layers[LAYERS - k:]) if k else nn.ModuleList()
+        for param in self.top.parameters():  # the copies of frozen layers come frozen: these ones train
+            param.requires_grad_(True)
         self.lower_cache: dict[str, Any] = {}
         self.session: Any = None
 
@@ -276,6 +278,8 @@ def finetune(model: Tuned, texts: Sequence[str], labels: Sequence[str], *, epoch
              batch: int = 32, scale: float = 30.0, seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Cross-entropy over a cosine head (class vectors . the pooled unit vector, times `scale`) on the top
     layers; the head starts at the frozen encoder's class means. Linear warm-up then linear decay."""
+    if not all(p.requires_grad for p in model.top.parameters()):
+        raise RuntimeError("the top layers are frozen: nothing but the head would train")
     classes = sorted(set(labels))
     y = torch.tensor([classes.index(label) for label in labels])
     states = model.lower(texts)
