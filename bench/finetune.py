@@ -370,22 +370,7 @@ def calibrate_honest(data: Any, make: Callable[[Sequence[str], Sequence[str]], T
     grouped = data.examples_by_intent()
     answerable = sorted(intent for intent in grouped if intent not in HANDOFF_INTENTS)
     signals, right = [], []
-    for round_ in range(scope._CALIBRATION_ROUNDS):
-        rng = random.Random(f"calibration:{round_}")
-        hidden = set(rng.sample(answerable, max(1, round(len(answerable) * scope._HIDDEN_SHARE))))
-        train_part, test_part = [], []
-        for intent, texts in sorted(grouped.items()):
-            shuffled = sorted(texts)
-            rng.shuffle(shuffled)
-            half = len(shuffled) // 2
-            if intent in hidden:
-                test_part += [(t, intent) for t in shuffled[:max(1, half)]]
-                continue
-            if round_ % 2:
-                shuffled.reverse()
-            keep = max(1, len(shuffled) - half)
-            train_part += [(t, intent) for t in shuffled[:keep]]
-            test_part += [(t, intent) for t in shuffled[keep:]]
+    for hidden, train_part, test_part in scope.calibration_folds(grouped, answerable):
         tuned = make([t for t, _ in train_part], [i for _, i in train_part])
         train_vectors = tuned.encode([t for t, _ in train_part])
         test_vectors = tuned.encode([t for t, _ in test_part])

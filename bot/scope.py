@@ -6,6 +6,7 @@ training example) mapped by a small calibrator fitted on held-out folds of the t
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,21 +49,14 @@ HANDOFF_AT = 0.05
 FALLBACK_AT = 0.10
 
 
-def _calibrate(data: TrainingData, vectors: np.ndarray | None) -> tuple[ScopeCalibrator | None, dict[str, Any]]:
-    """Fit the scope calibrator on held-out folds of the training data (see ScopeCalibrator).
+Fold = tuple[set[str], list[tuple[str, str]], list[tuple[str, str]]]
 
-    Each round hides a seeded fifth of the answerable intents and half of every other intent's
-    examples from a throwaway model, then scores what it did not see: known intents' held-out examples
-    (right or wrong) and the hidden intents' examples (always wrong: the bot was never taught them).
-    Too little data to hide intents, or no wrong answers at all: confidence stays the top probability.
-    """
-    index = {text: i for i, (text, _) in enumerate(data.examples)}
-    grouped = data.examples_by_intent()
-    answerable = sorted(intent for intent in grouped if intent not in HANDOFF_INTENTS)
-    if len(answerable) < _MIN_INTENTS_TO_HIDE or len(data.examples) < 2 * _MIN_CALIBRATION:
-        return None, {"method": "top probability", "why": "too little data to hold out intents"}
-    signals: list[np.ndarray] = []
-    right: list[np.ndarray] = []
+
+def calibration_folds(grouped: Mapping[str, Sequence[str]], answerable: Sequence[str]) -> Iterator[Fold]:
+    """The calibration rounds' seeded splits: (hidden intents, (text, intent) to train on, to score).
+
+    Each round hides a fifth of the answerable intents (half of each one's examples scored, none
+    taught) and holds out half of every other intent's examples, the other half in odd rounds."""
     for round_ in range(_CALIBRATION_ROUNDS):
         rng = random.Random(f"calibration:{round_}")
         hidden = set(rng.sample(answerable, max(1, round(len(answerable) * _HIDDEN_SHARE))))
@@ -80,6 +74,25 @@ def _calibrate(data: TrainingData, vectors: np.ndarray | None) -> tuple[ScopeCal
             keep = max(1, len(shuffled) - half)
             train_part += [(t, intent) for t in shuffled[:keep]]
             test_part += [(t, intent) for t in shuffled[keep:]]
+        yield hidden, train_part, test_part
+
+
+def _calibrate(data: TrainingData, vectors: np.ndarray | None) -> tuple[ScopeCalibrator | None, dict[str, Any]]:
+    """Fit the scope calibrator on held-out folds of the training data (see ScopeCalibrator).
+
+    Each round hides a seeded fifth of the answerable intents and half of every other intent's
+    examples from a throwaway model, then scores what it did not see: known intents' held-out examples
+    (right or wrong) and the hidden intents' examples (always wrong: the bot was never taught them).
+    Too little data to hide intents, or no wrong answers at all: confidence stays the top probability.
+    """
+    index = {text: i for i, (text, _) in enumerate(data.examples)}
+    grouped = data.examples_by_intent()
+    answerable = sorted(intent for intent in grouped if intent not in HANDOFF_INTENTS)
+    if len(answerable) < _MIN_INTENTS_TO_HIDE or len(data.examples) < 2 * _MIN_CALIBRATION:
+        return None, {"method": "top probability", "why": "too little data to hold out intents"}
+    signals: list[np.ndarray] = []
+    right: list[np.ndarray] = []
+    for hidden, train_part, test_part in calibration_folds(grouped, answerable):
         if len({i for _, i in train_part}) < 2 or not test_part:
             continue
         take = (lambda part: vectors[[index[t] for t, _ in part]]) if vectors is not None else (lambda part: None)
