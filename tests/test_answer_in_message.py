@@ -16,7 +16,7 @@ from bot.types import BotTurn, TurnContext
 from models.db import Database
 from models.schema.conversations import Conversation, Message
 from tests.support.actors import Customer
-from tests.support.engines import RuleEngine
+from tests.support.engines import RuleEngine, storing_the_answer_fails_once
 from tests.support.statements import counting
 
 
@@ -84,21 +84,11 @@ def test_a_model_still_to_load_is_loaded_after_the_commit(app: Flask, db: Databa
 
 def test_a_turn_that_fails_in_the_message_s_transaction_leaves_the_message_stored(
         app: Flask, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.pipeline as pipeline
-
     if not db.is_sqlite:
         pytest.skip("SQLite only: PostgreSQL answers after the message's commit, as before")
     customer = Customer(app)
     customer.say("hi")
-    real, calls = pipeline.do_store_answer, []
-
-    def fails_first(*args: Any, **kwargs: Any) -> bool:
-        calls.append(kwargs.get("release", False))
-        if len(calls) == 1:
-            raise RuntimeError("storing the answer broke")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "do_store_answer", fails_first)
+    calls = storing_the_answer_fails_once(monkeypatch)
     ack = customer.say({"text": "where is my order", "client_id": "c0ffee-0002"})
     assert ack["ok"] is True
     assert calls == [True, False]  # in the message's transaction, then after its commit

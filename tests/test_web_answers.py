@@ -20,7 +20,7 @@ from console.runtime.roles import make_web
 from models.db import Database
 from models.schema.conversations import Conversation, Message
 from tests.support.actors import Customer
-from tests.support.engines import RuleEngine
+from tests.support.engines import RuleEngine, storing_the_answer_fails_once
 
 ORDER = "Your order ships in 3-5 days."
 
@@ -163,20 +163,10 @@ def test_the_setting_off_leaves_every_turn_to_the_workers(app: Flask, db: Databa
 
 def test_a_turn_that_fails_in_the_web_leaves_the_message_stored_for_the_workers(
         app: Flask, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.pipeline as pipeline
-
     svc = app.extensions["parley"]
     woken = _web(app)
     customer = _started(app, woken)
-    real, calls = pipeline.do_store_answer, []
-
-    def fails_first(*args: Any, **kwargs: Any) -> bool:
-        calls.append(kwargs.get("release", False))
-        if len(calls) == 1:
-            raise RuntimeError("storing the answer broke")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "do_store_answer", fails_first)
+    calls = storing_the_answer_fails_once(monkeypatch)
     ack = customer.say({"text": "where is my order", "client_id": "c0ffee-0004"})
     assert ack["ok"] is True and calls == [False]  # in the message's transaction (the claim kept), rolled back
     assert woken == [_conversation(db).id]  # stored again without the turn, and the workers woken

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.types import BotTurn, Decision, HandoffReason, IntentScore, TurnContext
 
 
@@ -46,3 +48,20 @@ class IntentStub:
         return BotTurn(Decision.HANDOFF, ("Let me check.",), "shipping_costs", 0.12,
                        (IntentScore("shipping_costs", 0.12), IntentScore("order_status", 0.08)),
                        HandoffReason.LOW_CONFIDENCE, engine=self.name, summary="Bot did not understand.")
+
+
+def storing_the_answer_fails_once(monkeypatch: Any) -> list[bool]:
+    """The bot's first `do_store_answer` raises (as a broken write would), later ones store: returns the
+    calls' `release` flags (True: in the customer message's transaction, giving the claim back)."""
+    import bot.pipeline as pipeline
+
+    real, calls = pipeline.do_store_answer, []
+
+    def fails_first(*args: Any, **kwargs: Any) -> bool:
+        calls.append(kwargs.get("release", False))
+        if len(calls) == 1:
+            raise RuntimeError("storing the answer broke")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "do_store_answer", fails_first)
+    return calls
